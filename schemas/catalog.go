@@ -1,0 +1,130 @@
+// Package schemas owns the shared schema files of every dataset exchanged on
+// the bus and the catalog that names them. The files are embedded in the
+// binary and loaded into the schema registry at start.
+package schemas
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed catalog.yaml */*.json */*.avsc
+var files embed.FS
+
+// Format is how a dataset's rows are described and encoded.
+type Format string
+
+const (
+	FormatAvro Format = "avro"
+	FormatJSON Format = "json"
+)
+
+// Identity names the row fields that hold the person to reconcile.
+type Identity struct {
+	ID   string `yaml:"id"`   // personal number (12-digit CCCD or 9-digit CMND)
+	Name string `yaml:"name"` // full name
+	DOB  string `yaml:"dob"`  // date of birth, YYYY-MM-DD
+	Sex  string `yaml:"sex"`  // M or F
+}
+
+// Dataset is one shared dataset.
+type Dataset struct {
+	Name     string   `yaml:"name"`    // "<domain>.<dataset>"
+	Version  int      `yaml:"version"` // major version, part of the topic name
+	Format   Format   `yaml:"format"`
+	File     string   `yaml:"file"`  // schema file, relative to this folder
+	Owner    string   `yaml:"owner"` // the source (ministry) that publishes it
+	Key      []string `yaml:"key"`
+	Identity Identity `yaml:"identity"`
+	// Schema is the row schema text, read from File.
+	Schema string `yaml:"-"`
+}
+
+// Topic is the dataset's canonical Kafka topic, "<domain>.<dataset>.v<N>".
+func (d Dataset) Topic() string { return fmt.Sprintf("%s.v%d", d.Name, d.Version) }
+
+// Subject is the registry subject of the topic's values (TopicNameStrategy).
+func (d Dataset) Subject() string { return d.Topic() + "-value" }
+
+// Domain is the part of the name before the dot.
+func (d Dataset) Domain() string { return strings.SplitN(d.Name, ".", 2)[0] }
+
+// Catalog is the set of datasets, by name.
+type Catalog struct {
+	byName map[string]Dataset
+}
+
+// Load reads the embedded catalog and schema files.
+func Load() (*Catalog, error) {
+	raw, err := files.ReadFile("catalog.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Datasets []Dataset `yaml:"datasets"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("schemas/catalog.yaml: %w", err)
+	}
+	c := &Catalog{byName: map[string]Dataset{}}
+	var errs []error
+	for i, d := range doc.Datasets {
+		where := fmt.Sprintf("schemas/catalog.yaml: datasets[%d] (%s)", i, d.Name)
+		if strings.Count(d.Name, ".") != 1 {
+			errs = append(errs, fmt.Errorf("%s: name must be <domain>.<dataset>", where))
+		}
+		if d.Version < 1 {
+			errs = append(errs, fmt.Errorf("%s: version must be >= 1", where))
+		}
+		if d.Format != FormatAvro && d.Format != FormatJSON {
+			errs = append(errs, fmt.Errorf("%s: format must be avro or json", where))
+		}
+		if len(d.Key) == 0 {
+			errs = append(errs, fmt.Errorf("%s: key must name at least one field", where))
+		}
+		if _, dup := c.byName[d.Name]; dup {
+			errs = append(errs, fmt.Errorf("%s: dataset listed twice", where))
+		}
+		text, err := files.ReadFile(d.File)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			continue
+		}
+		d.Schema = string(text)
+		c.byName[d.Name] = d
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// MustLoad is Load for the embedded, tested catalog.
+func MustLoad() *Catalog {
+	c, err := Load()
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Dataset returns the dataset with this name.
+func (c *Catalog) Dataset(name string) (Dataset, bool) {
+	d, ok := c.byName[name]
+	return d, ok
+}
+
+// Datasets lists all datasets sorted by name.
+func (c *Catalog) Datasets() []Dataset {
+	out := make([]Dataset, 0, len(c.byName))
+	for _, d := range c.byName {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
