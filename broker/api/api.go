@@ -1,0 +1,321 @@
+// Package api owns the bus's REST API on the API port: liveness and
+// readiness, Prometheus metrics, the OpenAPI document, HTTP push ingest for
+// ministries, and read-only views of datasets, connectors, agreements and the
+// audit log. Every error is JSON naming the problem.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/pipeline"
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/runtime"
+	"github.com/lgsp-bus/lgsp/policies"
+	"github.com/lgsp-bus/lgsp/schemas"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Ingester is the pipeline's synchronous entry point.
+type Ingester interface {
+	Ingest(ctx context.Context, connector string, recs []connectors.Record) ([]pipeline.RecordResult, error)
+}
+
+// Deps is what the API serves from.
+type Deps struct {
+	Catalog    *schemas.Catalog
+	SchemaIDs  map[string]int // dataset → envelope schema id
+	Ingest     Ingester
+	Sources    map[string]bool // sources allowed to push (their DLQ topics exist)
+	Connectors func() []runtime.State
+	Engine     *policies.Engine
+	Audit      store.AuditStore
+	CitizenKey func(personalNumber string) string
+	Ready      map[string]func(context.Context) error // name → check
+	Metrics    *prometheus.Registry
+	Status     func() any
+	// MaxBody is the largest request body accepted (default 8 MiB).
+	MaxBody int64
+}
+
+// New builds the echo server with every route.
+func New(d Deps) *echo.Echo {
+	if d.MaxBody == 0 {
+		d.MaxBody = 8 << 20
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler
+	h := &handlers{d}
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})))
+	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", openAPI) })
+	e.GET("/v1/status", h.status)
+	e.GET("/v1/datasets", h.datasets)
+	e.GET("/v1/connectors", h.connectors)
+	e.GET("/v1/agreements", h.agreements)
+	e.GET("/v1/audit", h.audit)
+	e.POST("/v1/sources/:source/records", h.ingest)
+	return e
+}
+
+// Problem is every error body.
+type Problem struct {
+	Error string `json:"error"`
+	// Field names the offending parameter, header or JSON path, when there is one.
+	Field string `json:"field,omitempty"`
+}
+
+func fail(status int, field, format string, args ...any) error {
+	return &echo.HTTPError{Code: status, Message: Problem{Error: fmt.Sprintf(format, args...), Field: field}}
+}
+
+func errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var he *echo.HTTPError
+	if !errors.As(err, &he) {
+		_ = c.JSON(http.StatusInternalServerError, Problem{Error: "internal error: " + err.Error()})
+		return
+	}
+	body, ok := he.Message.(Problem)
+	if !ok {
+		body = Problem{Error: fmt.Sprint(he.Message)}
+		if he.Code == http.StatusNotFound {
+			body.Error = "no such route: " + c.Request().Method + " " + c.Request().URL.Path
+		}
+		if he.Code == http.StatusMethodNotAllowed {
+			body.Error = "method " + c.Request().Method + " not allowed on " + c.Request().URL.Path
+		}
+	}
+	_ = c.JSON(he.Code, body)
+}
+
+type handlers struct{ d Deps }
+
+func (h *handlers) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "alive"})
+}
+
+func (h *handlers) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 5*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ready := true
+	for name, check := range h.d.Ready {
+		if err := check(ctx); err != nil {
+			checks[name], ready = err.Error(), false
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	return c.JSON(status, map[string]any{"ready": ready, "checks": checks})
+}
+
+func (h *handlers) status(c echo.Context) error { return c.JSON(http.StatusOK, h.d.Status()) }
+
+func (h *handlers) datasets(c echo.Context) error {
+	type ds struct {
+		Name     string `json:"name"`
+		Topic    string `json:"topic"`
+		Subject  string `json:"subject"`
+		Format   string `json:"format"`
+		SchemaID int    `json:"schema_id"`
+		Owner    string `json:"owner"`
+	}
+	var out []ds
+	for _, d := range h.d.Catalog.Datasets() {
+		out = append(out, ds{d.Name, d.Topic(), d.Subject(), string(d.Format), h.d.SchemaIDs[d.Name], d.Owner})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) connectors(c echo.Context) error {
+	return c.JSON(http.StatusOK, h.d.Connectors())
+}
+
+func (h *handlers) agreements(c echo.Context) error {
+	return c.JSON(http.StatusOK, h.d.Engine.Agreements())
+}
+
+// audit searches the access log. A citizen is given by personal number and
+// hashed here, so the number never reaches the store or the logs.
+func (h *handlers) audit(c echo.Context) error {
+	q := store.AuditQuery{RequestID: c.QueryParam("request_id"), Actor: c.QueryParam("agency")}
+	if n := c.QueryParam("citizen"); n != "" {
+		if !digits(n) || (len(n) != 12 && len(n) != 9) {
+			return fail(http.StatusBadRequest, "citizen", "citizen must be a 12-digit personal number or a 9-digit CMND")
+		}
+		q.CitizenKey = h.d.CitizenKey(n)
+	}
+	var err error
+	if s := c.QueryParam("after"); s != "" {
+		if q.AfterSeq, err = strconv.ParseInt(s, 10, 64); err != nil || q.AfterSeq < 0 {
+			return fail(http.StatusBadRequest, "after", "after must be a non-negative entry number")
+		}
+	}
+	q.Limit = 100
+	if s := c.QueryParam("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > 1000 {
+			return fail(http.StatusBadRequest, "limit", "limit must be between 1 and 1000")
+		}
+	}
+	entries, err := h.d.Audit.ListAudit(c.Request().Context(), q)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, "", "audit log unavailable, retry later: %v", err)
+	}
+	next := ""
+	if len(entries) == q.Limit {
+		next = strconv.FormatInt(entries[len(entries)-1].Seq, 10)
+	}
+	if entries == nil {
+		entries = []store.AuditEntry{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": entries, "next_after": next})
+}
+
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// pushRecord is one record in an HTTP push.
+type pushRecord struct {
+	Dataset string         `json:"dataset"`
+	Op      string         `json:"op"`
+	Before  map[string]any `json:"before"`
+	After   map[string]any `json:"after"`
+}
+
+// ingest accepts `{"records":[…]}` or a single record object from a source
+// ministry and answers only once every record is durable in Kafka (published
+// or dead-lettered). An Idempotency-Key header makes the event ids of a
+// retried request equal to the first one's, so consumers drop the duplicates.
+func (h *handlers) ingest(c echo.Context) error {
+	source := c.Param("source")
+	if !h.d.Sources[source] {
+		return fail(http.StatusNotFound, "source", "unknown source %q; known sources push to /v1/sources/{land|tax|insurance|civil_status|civil_servant}/records", source)
+	}
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || mt != "application/json" {
+		return fail(http.StatusUnsupportedMediaType, "Content-Type", "Content-Type must be application/json, got %q", ct)
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, h.d.MaxBody+1))
+	if err != nil {
+		return fail(http.StatusBadRequest, "", "reading the body failed: %v", err)
+	}
+	if int64(len(body)) > h.d.MaxBody {
+		return fail(http.StatusRequestEntityTooLarge, "", "body is over the %d-byte limit; split it into smaller batches", h.d.MaxBody)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return fail(http.StatusBadRequest, "", "empty body: send {\"records\":[{\"dataset\":…,\"op\":\"c\",\"after\":{…}}]}")
+	}
+	recs, err := decodePush(body)
+	if err != nil {
+		return err
+	}
+	key := c.Request().Header.Get("Idempotency-Key")
+	if key == "" {
+		key = uuid.NewString()
+	} else if len(key) > 200 {
+		return fail(http.StatusBadRequest, "Idempotency-Key", "Idempotency-Key is over 200 characters")
+	}
+	batch := make([]connectors.Record, len(recs))
+	now := time.Now()
+	for i, r := range recs {
+		op := connectors.Op(r.Op)
+		if op == "" {
+			op = connectors.OpCreate
+		}
+		batch[i] = connectors.Record{Dataset: r.Dataset, Op: op, Before: r.Before, After: r.After, Time: now,
+			Position: connectors.Position(fmt.Sprintf("http:%s:%d", key, i))}
+	}
+	results, err := h.d.Ingest.Ingest(c.Request().Context(), source, batch)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, "", "records not durable, retry with the same Idempotency-Key: %v", err)
+	}
+	rejected := 0
+	for _, r := range results {
+		if r.Status != pipeline.StatusPublished {
+			rejected++
+		}
+	}
+	resp := map[string]any{"idempotency_key": key, "results": results}
+	if rejected > 0 {
+		resp["error"] = fmt.Sprintf("%d of %d records were rejected and dead-lettered to dlq.%s (see each result's error and path); the others were published", rejected, len(results), source)
+		return c.JSON(http.StatusUnprocessableEntity, resp)
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+func decodePush(body []byte) ([]pushRecord, error) {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	var raw map[string]json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fail(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", se.Offset, err)
+		}
+		return nil, fail(http.StatusBadRequest, "", "body must be a JSON object: %v", err)
+	}
+	if dec.More() {
+		return nil, fail(http.StatusBadRequest, "", "body holds more than one JSON value")
+	}
+	var items []json.RawMessage
+	if rs, ok := raw["records"]; ok {
+		if err := json.Unmarshal(rs, &items); err != nil {
+			return nil, fail(http.StatusBadRequest, "records", "records must be an array of record objects")
+		}
+		if len(items) == 0 {
+			return nil, fail(http.StatusBadRequest, "records", "records is empty")
+		}
+		if len(items) > 10000 {
+			return nil, fail(http.StatusRequestEntityTooLarge, "records", "at most 10000 records per request, got %d", len(items))
+		}
+	} else {
+		items = []json.RawMessage{body}
+	}
+	out := make([]pushRecord, len(items))
+	for i, it := range items {
+		d := json.NewDecoder(strings.NewReader(string(it)))
+		d.UseNumber()
+		if err := d.Decode(&out[i]); err != nil {
+			return nil, fail(http.StatusBadRequest, fmt.Sprintf("records[%d]", i), "record %d is not a record object: %v", i, err)
+		}
+		if out[i].Dataset == "" {
+			return nil, fail(http.StatusBadRequest, fmt.Sprintf("records[%d].dataset", i), "record %d has no dataset", i)
+		}
+		if out[i].After == nil && out[i].Before == nil {
+			return nil, fail(http.StatusBadRequest, fmt.Sprintf("records[%d].after", i), "record %d has neither after nor before", i)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,236 @@
+// Package config owns the bus's settings: one typed struct whose field
+// comments are the user documentation. Every setting can be given in the
+// YAML file of `lgsp serve --config FILE` and overridden by the environment
+// variable named in its env tag. Validate reports every bad field at once,
+// before anything starts.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// DataDir holds the embedded broker's log, the SQLite store and generated
+	// secrets in dev mode; in serve mode only secrets generated on first start.
+	DataDir string `yaml:"data_dir" env:"LGSP_DATA_DIR"`
+
+	API       API       `yaml:"api" envPrefix:"LGSP_API_"`
+	Registry  Listener  `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
+	Kafka     Kafka     `yaml:"kafka" envPrefix:"LGSP_KAFKA_"`
+	Store     Store     `yaml:"store" envPrefix:"LGSP_STORE_"`
+	Audit     Audit     `yaml:"audit" envPrefix:"LGSP_AUDIT_"`
+	Policies  Policies  `yaml:"policies" envPrefix:"LGSP_POLICIES_"`
+	Pipeline  Pipeline  `yaml:"pipeline" envPrefix:"LGSP_PIPELINE_"`
+	Synthetic Synthetic `yaml:"synthetic" envPrefix:"LGSP_SYNTHETIC_"`
+	Log       Log       `yaml:"log" envPrefix:"LGSP_LOG_"`
+}
+
+// API is the REST API listener (health, metrics, ingest, status).
+type API struct {
+	// Addr is host:port to listen on (default ":8080").
+	Addr string `yaml:"addr" env:"ADDR"`
+}
+
+// Listener is a host:port to listen on.
+type Listener struct {
+	// Addr is host:port to listen on (registry default ":8081").
+	Addr string `yaml:"addr" env:"ADDR"`
+}
+
+// Kafka says where Kafka is.
+type Kafka struct {
+	// Brokers is the bootstrap list, "host:port,host:port". Empty in dev
+	// mode, where the embedded broker is used.
+	Brokers []string `yaml:"brokers" env:"BROKERS" envSeparator:","`
+	// EmbeddedPort is the embedded broker's port in dev mode (default 9092).
+	EmbeddedPort int `yaml:"embedded_port" env:"EMBEDDED_PORT"`
+	// Partitions of each topic the bus creates (default 3).
+	Partitions int `yaml:"partitions" env:"PARTITIONS"`
+	// Replication factor of topics the bus creates (default 1; use 3 in production).
+	Replication int `yaml:"replication" env:"REPLICATION"`
+}
+
+// Store says where the bus keeps its state.
+type Store struct {
+	// Driver is "sqlite" (embedded file) or "postgres".
+	Driver string `yaml:"driver" env:"DRIVER"`
+	// URL is the PostgreSQL URL (postgres://user:pass@host:5432/db) or the
+	// SQLite file path (default <data_dir>/lgsp.db).
+	URL string `yaml:"url" env:"URL"`
+}
+
+// Audit configures the access log.
+type Audit struct {
+	// HMACKey keys the hash of personal numbers in the log (at least 16
+	// bytes). Empty: a random key is generated once into <data_dir>/audit.key.
+	HMACKey string `yaml:"hmac_key" env:"HMAC_KEY"`
+}
+
+// Policies says where the data-sharing agreements are.
+type Policies struct {
+	// Dir holds agreement YAML files; empty uses the agreements built into
+	// the binary (policies/agreements).
+	Dir string `yaml:"dir" env:"DIR"`
+}
+
+// Pipeline tunes the ingest path.
+type Pipeline struct {
+	// MaxRecordBytes is the largest row accepted; larger ones are
+	// dead-lettered as too_large (default 262144).
+	MaxRecordBytes int `yaml:"max_record_bytes" env:"MAX_RECORD_BYTES"`
+	// MaxInFlight is how many batches per connector may wait for Kafka (default 8).
+	MaxInFlight int `yaml:"max_in_flight" env:"MAX_IN_FLIGHT"`
+}
+
+// Synthetic configures the generated population and ministry streams.
+type Synthetic struct {
+	// Enabled runs the five synthetic ministry connectors (always on in dev).
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
+	// Population is the number of synthetic citizens (default 100000).
+	Population int `yaml:"population" env:"POPULATION"`
+	// Seed makes the data reproducible (default 1).
+	Seed int64 `yaml:"seed" env:"SEED"`
+	// RatePerSecond is records per second per ministry (default 20; 0 = as fast as possible).
+	RatePerSecond float64 `yaml:"rate_per_second" env:"RATE_PER_SECOND"`
+	// Limit stops each ministry after this many records (0 = unbounded).
+	Limit uint64 `yaml:"limit" env:"LIMIT"`
+}
+
+// Log configures operator logs.
+type Log struct {
+	// Level is debug, info, warn or error (default info).
+	Level string `yaml:"level" env:"LEVEL"`
+}
+
+// Defaults returns the configuration of `lgsp dev`.
+func Defaults() Config {
+	return Config{
+		DataDir:   "lgsp-data",
+		API:       API{Addr: ":8080"},
+		Registry:  Listener{Addr: ":8081"},
+		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
+		Store:     Store{Driver: "sqlite"},
+		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8},
+		Synthetic: Synthetic{Enabled: true, Population: 100_000, Seed: 1, RatePerSecond: 20},
+		Log:       Log{Level: "info"},
+	}
+}
+
+// Load reads the YAML file at path (unknown keys are errors) over the
+// defaults, then applies environment variables.
+func Load(path string) (Config, error) {
+	c := Defaults()
+	c.Synthetic.Enabled = false
+	c.Store.Driver = "postgres"
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return c, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := ApplyEnv(&c); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// ApplyEnv overrides c with the LGSP_* environment variables that are set.
+func ApplyEnv(c *Config) error {
+	if err := env.Parse(c); err != nil {
+		return fmt.Errorf("config: environment: %w", err)
+	}
+	return nil
+}
+
+// FieldError names the setting that is wrong, as the file key and the variable.
+type FieldError struct {
+	Field, Env, Problem string
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("config: %s (env %s): %s", e.Field, e.Env, e.Problem)
+}
+
+// Validate checks c for the given mode ("dev" or "serve") and returns every
+// problem at once.
+func (c Config) Validate(mode string) error {
+	var errs []error
+	bad := func(field, envName, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Env: envName, Problem: fmt.Sprintf(format, args...)})
+	}
+	checkAddr := func(field, envName, addr string) {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			bad(field, envName, "%q is not host:port (e.g. \":8080\")", addr)
+		}
+	}
+	checkAddr("api.addr", "LGSP_API_ADDR", c.API.Addr)
+	checkAddr("registry.addr", "LGSP_REGISTRY_ADDR", c.Registry.Addr)
+	if c.DataDir == "" {
+		bad("data_dir", "LGSP_DATA_DIR", "must be set")
+	}
+	if mode == "serve" {
+		if len(c.Kafka.Brokers) == 0 {
+			bad("kafka.brokers", "LGSP_KAFKA_BROKERS", "must list at least one broker, e.g. kafka:9092")
+		}
+		for _, b := range c.Kafka.Brokers {
+			if _, _, err := net.SplitHostPort(b); err != nil {
+				bad("kafka.brokers", "LGSP_KAFKA_BROKERS", "%q is not host:port", b)
+			}
+		}
+	}
+	if c.Kafka.Partitions < 1 {
+		bad("kafka.partitions", "LGSP_KAFKA_PARTITIONS", "must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if c.Kafka.Replication < 1 {
+		bad("kafka.replication", "LGSP_KAFKA_REPLICATION", "must be at least 1, got %d", c.Kafka.Replication)
+	}
+	if c.Kafka.EmbeddedPort < 0 || c.Kafka.EmbeddedPort > 65535 {
+		bad("kafka.embedded_port", "LGSP_KAFKA_EMBEDDED_PORT", "must be a port number, got %d", c.Kafka.EmbeddedPort)
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		u, err := url.Parse(c.Store.URL)
+		if c.Store.URL == "" || err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			bad("store.url", "LGSP_STORE_URL", "must be a postgres:// URL for the postgres driver")
+		}
+	default:
+		bad("store.driver", "LGSP_STORE_DRIVER", "must be sqlite or postgres, got %q", c.Store.Driver)
+	}
+	if c.Audit.HMACKey != "" && len(c.Audit.HMACKey) < 16 {
+		bad("audit.hmac_key", "LGSP_AUDIT_HMAC_KEY", "must be at least 16 characters")
+	}
+	if c.Pipeline.MaxRecordBytes < 1024 || c.Pipeline.MaxRecordBytes > 900<<10 {
+		bad("pipeline.max_record_bytes", "LGSP_PIPELINE_MAX_RECORD_BYTES", "must be between 1024 and %d (under Kafka's 1 MB message limit), got %d", 900<<10, c.Pipeline.MaxRecordBytes)
+	}
+	if c.Pipeline.MaxInFlight < 1 {
+		bad("pipeline.max_in_flight", "LGSP_PIPELINE_MAX_IN_FLIGHT", "must be at least 1")
+	}
+	if c.Synthetic.Enabled && (c.Synthetic.Population < 100 || c.Synthetic.Population > 50_000_000) {
+		bad("synthetic.population", "LGSP_SYNTHETIC_POPULATION", "must be between 100 and 50000000, got %d", c.Synthetic.Population)
+	}
+	if c.Synthetic.RatePerSecond < 0 {
+		bad("synthetic.rate_per_second", "LGSP_SYNTHETIC_RATE_PER_SECOND", "must not be negative")
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "LGSP_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,475 @@
+// Package deliver owns the release of canonical records to consuming
+// agencies: it reads the canonical topics in a consumer group, asks the
+// policy engine which agreements cover each record, projects the record to
+// the fields each agreement allows (masked as agreed), writes the audit
+// record of each delivery durably, and only then produces to the consumer's
+// topic "deliver.<consumer>.<domain>.<dataset>" and commits the offsets.
+package deliver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/policies"
+	"github.com/lgsp-bus/lgsp/schemas"
+	"github.com/segmentio/kafka-go"
+)
+
+// Topic is the delivery topic of a consumer for a dataset.
+func Topic(consumer, dataset string) string { return "deliver." + consumer + "." + dataset }
+
+// Schemas is the part of the registry delivery needs.
+type Schemas interface {
+	Register(ctx context.Context, subject, schemaType, text string) (id int, version int, err error)
+	LookupAvro(ctx context.Context, id int) (avro.Schema, error)
+}
+
+// Auditor durably records deliveries before they are served.
+type Auditor interface {
+	CitizenKey(personalNumber string) string
+	Append(ctx context.Context, entries []store.AuditEntry) error
+}
+
+// Observer receives delivery counts for metrics.
+type Observer interface {
+	Delivered(consumer, dataset string, n int)
+	Filtered(consumer, dataset string)
+}
+
+// Config wires the deliverer.
+type Config struct {
+	Brokers   []string
+	GroupID   string // consumer group of the bus instances (default "lgsp-deliver")
+	Catalog   *schemas.Catalog
+	Engine    *policies.Engine
+	Schemas   Schemas
+	Audit     Auditor
+	Writer    *kafka.Writer // synchronous, RequireAll
+	Observer  Observer
+	Logger    *slog.Logger
+	BatchSize int           // messages per audit+produce+commit cycle (default 500)
+	BatchWait time.Duration // how long to gather a batch (default 50ms)
+	Now       func() time.Time
+}
+
+// Deliverer runs the delivery loop.
+type Deliverer struct {
+	cfg    Config
+	reader *kafka.Reader
+	topics map[string]schemas.Dataset
+
+	mu      sync.Mutex
+	derived map[string]int // "<consumer>/<dataset>/<fields>" → schema id
+}
+
+// New prepares the deliverer; Run starts consuming.
+func New(cfg Config) *Deliverer {
+	if cfg.GroupID == "" {
+		cfg.GroupID = "lgsp-deliver"
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.BatchWait == 0 {
+		cfg.BatchWait = 50 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	d := &Deliverer{cfg: cfg, topics: map[string]schemas.Dataset{}, derived: map[string]int{}}
+	var topics []string
+	for _, ds := range cfg.Catalog.Datasets() {
+		d.topics[ds.Topic()] = ds
+		topics = append(topics, ds.Topic())
+	}
+	d.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        cfg.Brokers,
+		GroupID:        cfg.GroupID,
+		GroupTopics:    topics,
+		MinBytes:       1,
+		MaxBytes:       8 << 20,
+		MaxWait:        200 * time.Millisecond,
+		StartOffset:    kafka.FirstOffset,
+		CommitInterval: 0, // commit synchronously, after delivery
+		// Rebalancing is rare here and kfake answers quickly; keep startup short.
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+	})
+	return d
+}
+
+// Close stops the reader.
+func (d *Deliverer) Close() error { return d.reader.Close() }
+
+// Lag is the consumer lag the reader knows of (-1 when unknown).
+func (d *Deliverer) Lag() int64 { return d.reader.Stats().Lag }
+
+// Run consumes until ctx is done. A failure to audit or produce is retried
+// without committing, so nothing is lost and nothing is served unaudited.
+func (d *Deliverer) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		batch, err := d.fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			d.cfg.Logger.Warn("delivery fetch failed, retrying", "error", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		for attempt := 1; ; attempt++ {
+			err := d.deliver(ctx, batch)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			d.cfg.Logger.Error("delivery failed; retrying the batch without committing", "error", err, "attempt", attempt)
+			sleep(ctx, time.Duration(min(attempt, 10))*500*time.Millisecond)
+		}
+		if err := d.reader.CommitMessages(ctx, batch...); err != nil && ctx.Err() == nil {
+			// Uncommitted messages are re-delivered after a restart; consumers dedupe on (ce_source, ce_id).
+			d.cfg.Logger.Warn("commit failed", "error", err)
+		}
+	}
+	return nil
+}
+
+func (d *Deliverer) fetch(ctx context.Context) ([]kafka.Message, error) {
+	m, err := d.reader.FetchMessage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	batch := []kafka.Message{m}
+	gather, cancel := context.WithTimeout(ctx, d.cfg.BatchWait)
+	defer cancel()
+	for len(batch) < d.cfg.BatchSize {
+		m, err := d.reader.FetchMessage(gather)
+		if err != nil {
+			break
+		}
+		batch = append(batch, m)
+	}
+	return batch, nil
+}
+
+// deliver projects, audits, then produces one batch.
+func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
+	now := d.cfg.Now()
+	var out []kafka.Message
+	var entries []store.AuditEntry
+	for _, m := range batch {
+		ds, ok := d.topics[m.Topic]
+		if !ok {
+			continue
+		}
+		grants := d.cfg.Engine.StreamTargets(ds.Name, now)
+		if len(grants) == 0 {
+			continue
+		}
+		ch, err := d.decode(ctx, ds, m.Value)
+		if err != nil {
+			// A canonical record the bus wrote itself cannot be read: skip it
+			// loudly rather than block every consumer behind it.
+			d.cfg.Logger.Error("undecodable canonical record skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "error", err)
+			continue
+		}
+		row := ch.after
+		if row == nil {
+			row = ch.before
+		}
+		citizen := ""
+		if id, _ := row[ds.Identity.ID].(string); id != "" {
+			citizen = d.cfg.Audit.CitizenKey(id)
+		}
+		for _, g := range grants {
+			after, released, okA := project(g, ch.after)
+			before, _, okB := project(g, ch.before)
+			if !okA && !okB {
+				d.cfg.Observer.Filtered(g.Consumer, ds.Name)
+				continue
+			}
+			schemaID, err := d.derivedSchema(ctx, g, ds)
+			if err != nil {
+				return err
+			}
+			value, err := json.Marshal(map[string]any{"op": ch.op, "before": before, "after": after, "source": ch.source, "ts_ms": ch.tsMs, "agreement": g.AgreementID})
+			if err != nil {
+				return fmt.Errorf("deliver: encode: %w", err)
+			}
+			hs := rewriteHeaders(m.Headers, schemaID, g.AgreementID)
+			out = append(out, kafka.Message{Topic: Topic(g.Consumer, ds.Name), Key: m.Key, Value: append(envelope.AppendWire(nil, schemaID), value...), Headers: hs})
+			entries = append(entries, store.AuditEntry{
+				Time: now, Actor: g.Consumer, Action: "deliver", Dataset: ds.Name, Fields: released,
+				Purpose: strings.Join(g.Purposes, ","), LegalBasis: g.LegalBasis, AgreementID: g.AgreementID,
+				Decision: "allow", RequestID: envelope.HeaderValue(m.Headers, envelope.HeaderID), CitizenKey: citizen,
+			})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if err := d.cfg.Audit.Append(ctx, entries); err != nil {
+		return err
+	}
+	if err := d.cfg.Writer.WriteMessages(ctx, out...); err != nil {
+		return fmt.Errorf("deliver: produce %d messages: %w", len(out), err)
+	}
+	counts := map[[2]string]int{}
+	for _, e := range entries {
+		counts[[2]string{e.Actor, e.Dataset}]++
+	}
+	for k, n := range counts {
+		d.cfg.Observer.Delivered(k[0], k[1], n)
+	}
+	return nil
+}
+
+func project(g policies.Grant, row map[string]any) (map[string]any, []string, bool) {
+	if row == nil {
+		return nil, nil, false
+	}
+	return g.Project(row)
+}
+
+func rewriteHeaders(in []kafka.Header, schemaID int, agreement string) []kafka.Header {
+	out := make([]kafka.Header, 0, len(in)+1)
+	for _, h := range in {
+		switch h.Key {
+		case envelope.HeaderSchemaID, envelope.HeaderContentType:
+			continue
+		}
+		out = append(out, h)
+	}
+	return append(out,
+		kafka.Header{Key: envelope.HeaderSchemaID, Value: []byte(fmt.Sprint(schemaID))},
+		kafka.Header{Key: envelope.HeaderContentType, Value: []byte("application/json")},
+		kafka.Header{Key: "ce_agreement", Value: []byte(agreement)},
+	)
+}
+
+type change struct {
+	op            string
+	before, after map[string]any
+	source        map[string]any
+	tsMs          int64
+}
+
+// decode reads a canonical value (Confluent wire format, JSON or Avro).
+func (d *Deliverer) decode(ctx context.Context, ds schemas.Dataset, v []byte) (change, error) {
+	id, payload, err := envelope.SplitWire(v)
+	if err != nil {
+		return change{}, err
+	}
+	switch ds.Format {
+	case schemas.FormatJSON:
+		var raw struct {
+			Op     string         `json:"op"`
+			Before map[string]any `json:"before"`
+			After  map[string]any `json:"after"`
+			Source map[string]any `json:"source"`
+			TsMs   int64          `json:"ts_ms"`
+		}
+		if err := json.Unmarshal(payload, &raw); err != nil {
+			return change{}, err
+		}
+		return change{raw.Op, raw.Before, raw.After, raw.Source, raw.TsMs}, nil
+	default:
+		sch, err := d.cfg.Schemas.LookupAvro(ctx, id)
+		if err != nil {
+			return change{}, fmt.Errorf("schema %d: %w", id, err)
+		}
+		var m map[string]any
+		if err := avro.Unmarshal(sch, payload, &m); err != nil {
+			return change{}, err
+		}
+		ch := change{op: fmt.Sprint(m["op"]), before: unwrapRow(m["before"]), after: unwrapRow(m["after"])}
+		ch.source, _ = m["source"].(map[string]any)
+		ch.tsMs, _ = m["ts_ms"].(int64)
+		return ch, nil
+	}
+}
+
+// unwrapRow removes hamba's union wrapping ({"Type": value}) from a row and
+// from its nullable fields.
+func unwrapRow(v any) map[string]any {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return nil
+	}
+	for _, inner := range m {
+		row, ok := inner.(map[string]any)
+		if !ok {
+			return nil
+		}
+		out := make(map[string]any, len(row))
+		for k, fv := range row {
+			if w, ok := fv.(map[string]any); ok && len(w) == 1 {
+				for _, x := range w {
+					fv = x
+				}
+			}
+			out[k] = fv
+		}
+		return out
+	}
+	return nil
+}
+
+// derivedSchema registers (once) the JSON Schema of what a grant releases,
+// under "deliver.<consumer>.<dataset>-value", so a Confluent deserializer can
+// read delivery topics too.
+func (d *Deliverer) derivedSchema(ctx context.Context, g policies.Grant, ds schemas.Dataset) (int, error) {
+	key := g.Consumer + "/" + ds.Name + "/" + strings.Join(g.Fields, ",") + "/" + fmt.Sprint(sortedMasks(g.Masks))
+	d.mu.Lock()
+	id, ok := d.derived[key]
+	d.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	text, err := ProjectedSchema(ds, g.Fields, g.Masks)
+	if err != nil {
+		return 0, err
+	}
+	id, _, err = d.cfg.Schemas.Register(ctx, Topic(g.Consumer, ds.Name)+"-value", "JSON", text)
+	if err != nil {
+		return 0, fmt.Errorf("deliver: register projected schema for %s: %w", g.AgreementID, err)
+	}
+	d.mu.Lock()
+	d.derived[key] = id
+	d.mu.Unlock()
+	return id, nil
+}
+
+func sortedMasks(m map[string]policies.MaskKind) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+string(v))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ProjectedSchema is the JSON Schema of a delivered change: the envelope with
+// a row of only the allowed fields, masked fields typed as strings.
+func ProjectedSchema(ds schemas.Dataset, fields []string, masks map[string]policies.MaskKind) (string, error) {
+	props, err := fieldSchemas(ds)
+	if err != nil {
+		return "", err
+	}
+	rowProps := map[string]any{}
+	for _, f := range fields {
+		p, ok := props[f]
+		if !ok {
+			return "", fmt.Errorf("deliver: field %s is not in dataset %s", f, ds.Name)
+		}
+		if _, masked := masks[f]; masked {
+			p = map[string]any{"type": "string"}
+		}
+		rowProps[f] = p
+	}
+	row := map[string]any{"type": "object", "additionalProperties": false, "properties": rowProps}
+	doc := map[string]any{
+		"$schema":  "http://json-schema.org/draft-07/schema#",
+		"title":    ds.Name + " as released under an agreement",
+		"type":     "object",
+		"required": []string{"op", "agreement"},
+		"properties": map[string]any{
+			"op":        map[string]any{"enum": []string{"c", "u", "d", "r"}},
+			"before":    map[string]any{"oneOf": []any{map[string]any{"type": "null"}, map[string]any{"$ref": "#/definitions/row"}}},
+			"after":     map[string]any{"oneOf": []any{map[string]any{"type": "null"}, map[string]any{"$ref": "#/definitions/row"}}},
+			"source":    map[string]any{"type": "object"},
+			"ts_ms":     map[string]any{"type": "integer"},
+			"agreement": map[string]any{"type": "string"},
+		},
+		"definitions": map[string]any{"row": row},
+	}
+	b, err := json.Marshal(doc)
+	return string(b), err
+}
+
+// fieldSchemas gives a JSON Schema per row field, from the dataset's JSON
+// Schema properties or mapped from its Avro field types.
+func fieldSchemas(ds schemas.Dataset) (map[string]any, error) {
+	out := map[string]any{}
+	switch ds.Format {
+	case schemas.FormatJSON:
+		var doc struct {
+			Properties map[string]any `json:"properties"`
+		}
+		if err := json.Unmarshal([]byte(ds.Schema), &doc); err != nil {
+			return nil, err
+		}
+		return doc.Properties, nil
+	default:
+		s, err := avro.Parse(ds.Schema)
+		if err != nil {
+			return nil, err
+		}
+		rs, ok := s.(*avro.RecordSchema)
+		if !ok {
+			return nil, errors.New("deliver: Avro row schema is not a record")
+		}
+		for _, f := range rs.Fields() {
+			out[f.Name()] = avroToJSON(f.Type())
+		}
+		return out, nil
+	}
+}
+
+func avroToJSON(s avro.Schema) any {
+	switch s.Type() {
+	case avro.String, avro.Bytes:
+		return map[string]any{"type": "string"}
+	case avro.Int, avro.Long:
+		return map[string]any{"type": "integer"}
+	case avro.Float, avro.Double:
+		return map[string]any{"type": "number"}
+	case avro.Boolean:
+		return map[string]any{"type": "boolean"}
+	case avro.Null:
+		return map[string]any{"type": "null"}
+	case avro.Enum:
+		return map[string]any{"enum": s.(*avro.EnumSchema).Symbols()}
+	case avro.Union:
+		var any_ []any
+		for _, t := range s.(*avro.UnionSchema).Types() {
+			any_ = append(any_, avroToJSON(t))
+		}
+		return map[string]any{"anyOf": any_}
+	}
+	return map[string]any{}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Delivered(string, string, int) {}
+func (nopObserver) Filtered(string, string)       {}

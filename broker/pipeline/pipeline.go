@@ -1,0 +1,437 @@
+// Package pipeline owns the ingest path of the bus: a batch of connector
+// records is validated against its dataset's registered schema, the person
+// in it reconciled against the population index, wrapped in the change
+// envelope and published to the canonical topic; a record that fails goes to
+// the source's dead-letter topic with the reason and never blocks the others.
+// A batch is acknowledged only when Kafka has acknowledged every message
+// made from it.
+package pipeline
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/broker/validate"
+	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/schemas"
+	"github.com/segmentio/kafka-go"
+)
+
+// Claim is the person a row names, read through the dataset's identity mapping.
+type Claim struct{ ID, Name, DOB, Sex string }
+
+// Verdict is the reconciliation outcome carried on the record.
+type Verdict struct {
+	Outcome string // verified, mismatch, not_found, invalid_id, deceased, …
+	Fields  string // for a mismatch: "name:spelling,dob:different"
+}
+
+// Reconciler decides the identity outcome of a claim. It must be safe for
+// concurrent use and must not block.
+type Reconciler func(Claim) Verdict
+
+// Producer is the async Kafka writer the pipeline feeds; kafka-go's Writer
+// with Async set satisfies it. Completion of each message is reported through
+// the function given to New (wired as the writer's Completion callback).
+type Producer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// DatasetSchema is what the pipeline needs to know about a dataset's
+// registered envelope schema.
+type DatasetSchema struct {
+	Dataset  schemas.Dataset
+	SchemaID int         // registry id of the envelope schema, written in the wire-format prefix
+	Envelope avro.Schema // parsed envelope schema (Avro datasets only)
+}
+
+// Observer receives counts for metrics; all methods must be cheap.
+type Observer interface {
+	Ingested(dataset string, n int)
+	Published(dataset string, n int)
+	DeadLettered(source, dataset, kind string)
+	Reconciled(outcome string)
+	Latency(d time.Duration)
+}
+
+// Config wires a pipeline.
+type Config struct {
+	Datasets   []DatasetSchema
+	Reconcile  Reconciler
+	Observer   Observer
+	MaxRecord  int // bytes; a larger row is dead-lettered as too_large (default 256 KiB)
+	Now        func() time.Time
+	FeedbackOn map[string]bool // outcomes that also send feedback to the source (default: all but verified)
+}
+
+// Status of one record after ingest.
+type Status string
+
+const (
+	StatusPublished    Status = "published"
+	StatusDeadLettered Status = "dead_lettered"
+)
+
+// RecordResult tells what became of one record.
+type RecordResult struct {
+	EventID  string `json:"event_id"`
+	Status   Status `json:"status"`
+	Topic    string `json:"topic"`
+	Identity string `json:"identity,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Kind     string `json:"kind,omitempty"`
+}
+
+// Pipeline turns connector records into Kafka messages.
+type Pipeline struct {
+	cfg      Config
+	datasets map[string]*datasetState
+	producer Producer
+}
+
+type datasetState struct {
+	DatasetSchema
+	json   *validate.JSON
+	avro   *validate.Avro
+	prefix []byte
+	ctype  string
+}
+
+// New builds a pipeline writing through producer.
+func New(cfg Config, producer Producer) (*Pipeline, error) {
+	if cfg.MaxRecord == 0 {
+		cfg.MaxRecord = 256 << 10
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Reconcile == nil {
+		return nil, errors.New("pipeline: Config.Reconcile is required")
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.FeedbackOn == nil {
+		cfg.FeedbackOn = map[string]bool{"mismatch": true, "not_found": true, "invalid_id": true, "deceased": true}
+	}
+	p := &Pipeline{cfg: cfg, datasets: map[string]*datasetState{}, producer: producer}
+	for _, d := range cfg.Datasets {
+		st := &datasetState{DatasetSchema: d, prefix: envelope.AppendWire(nil, d.SchemaID)}
+		var err error
+		switch d.Dataset.Format {
+		case schemas.FormatJSON:
+			st.json, err = validate.NewJSON(d.Dataset.Schema)
+			st.ctype = "application/json"
+		case schemas.FormatAvro:
+			st.avro, err = validate.NewAvro(d.Dataset.Schema)
+			st.ctype = "application/avro"
+			if d.Envelope == nil {
+				err = errors.New("no parsed envelope schema")
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: dataset %s: %w", d.Dataset.Name, err)
+		}
+		p.datasets[d.Dataset.Name] = st
+	}
+	return p, nil
+}
+
+// Topic names.
+func DLQTopic(source string) string      { return "dlq." + source }
+func FeedbackTopic(source string) string { return "feedback." + source }
+
+// Ticket is a submitted batch; Wait returns when Kafka acknowledged all of it.
+type Ticket struct {
+	results   []RecordResult
+	remaining atomic.Int64
+	done      chan struct{}
+	mu        sync.Mutex // guards err: completions of different Kafka batches run concurrently
+	err       error
+	start     time.Time
+	obs       Observer
+	published map[string]int
+}
+
+// Wait blocks until every message of the batch is acknowledged by Kafka or
+// failed. A non-nil error means the batch must not be acknowledged to the
+// source: it will be re-read and re-sent (at-least-once).
+func (t *Ticket) Wait(ctx context.Context) ([]RecordResult, error) {
+	select {
+	case <-t.done:
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.results, t.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (t *Ticket) fail(err error) {
+	t.mu.Lock()
+	if t.err == nil {
+		t.err = err
+	}
+	t.mu.Unlock()
+}
+
+func (t *Ticket) finish(n int) {
+	if t.remaining.Add(int64(-n)) == 0 {
+		t.mu.Lock()
+		failed := t.err != nil
+		t.mu.Unlock()
+		if !failed {
+			for ds, n := range t.published {
+				t.obs.Published(ds, n)
+			}
+			t.obs.Latency(time.Since(t.start))
+		}
+		close(t.done)
+	}
+}
+
+// Completion is the Kafka writer's completion callback; wire it as the
+// writer's Completion so tickets learn when their messages are durable.
+func Completion(messages []kafka.Message, err error) {
+	// Count per ticket first: a batch holds messages of several tickets.
+	counts := make(map[*Ticket]int, 2)
+	for _, m := range messages {
+		if t, ok := m.WriterData.(*Ticket); ok {
+			counts[t]++
+			if err != nil {
+				t.fail(fmt.Errorf("pipeline: Kafka did not acknowledge %s (will be retried from the last acknowledged position): %w", m.Topic, err))
+			}
+		}
+	}
+	for t, n := range counts {
+		t.finish(n)
+	}
+}
+
+// Ingest is Submit followed by Wait.
+func (p *Pipeline) Ingest(ctx context.Context, connector string, recs []connectors.Record) ([]RecordResult, error) {
+	t, err := p.Submit(ctx, connector, recs)
+	if err != nil {
+		return nil, err
+	}
+	return t.Wait(ctx)
+}
+
+// Submit validates, reconciles and encodes recs from connector and queues
+// the resulting messages, in order, on the producer. Callers that need
+// per-source order must call Submit for one source from one goroutine.
+func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connectors.Record) (*Ticket, error) {
+	t := &Ticket{results: make([]RecordResult, len(recs)), done: make(chan struct{}), start: time.Now(), obs: p.cfg.Observer, published: map[string]int{}}
+	msgs := make([]kafka.Message, 0, len(recs)+len(recs)/8)
+	now := p.cfg.Now()
+	ingested := map[string]int{}
+	for i := range recs {
+		var extra *kafka.Message
+		var m kafka.Message
+		m, extra, t.results[i] = p.process(connector, &recs[i], now)
+		ingested[recs[i].Dataset]++
+		m.WriterData = t
+		msgs = append(msgs, m)
+		if t.results[i].Status == StatusPublished {
+			t.published[recs[i].Dataset]++
+		}
+		if extra != nil {
+			extra.WriterData = t
+			msgs = append(msgs, *extra)
+		}
+	}
+	for ds, n := range ingested {
+		p.cfg.Observer.Ingested(ds, n)
+	}
+	if len(msgs) == 0 {
+		close(t.done)
+		return t, nil
+	}
+	t.remaining.Store(int64(len(msgs)))
+	if err := p.producer.WriteMessages(ctx, msgs...); err != nil {
+		return nil, fmt.Errorf("pipeline: queue %d messages: %w", len(msgs), err)
+	}
+	return t, nil
+}
+
+// changeValue is the Debezium-shaped value of a JSON dataset's message.
+type changeValue struct {
+	Op     string          `json:"op"`
+	Before json.RawMessage `json:"before"`
+	After  json.RawMessage `json:"after"`
+	Source sourceBlock     `json:"source"`
+	TsMs   int64           `json:"ts_ms"`
+}
+
+type sourceBlock struct {
+	Connector string `json:"connector"`
+	Dataset   string `json:"dataset"`
+	Position  string `json:"position"`
+	TsMs      int64  `json:"ts_ms"`
+}
+
+var null = json.RawMessage("null")
+
+// process turns one record into its canonical message (or dead letter) and
+// an optional feedback message.
+func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time) (kafka.Message, *kafka.Message, RecordResult) {
+	id := envelope.EventID(connector, r.Position)
+	res := RecordResult{EventID: id}
+	srcTime := r.Time
+	if srcTime.IsZero() {
+		srcTime = now
+	}
+	ev := envelope.Event{ID: id, Source: envelope.SourceURI(connector), Type: envelope.EventType(r.Dataset, string(r.Op)), Time: srcTime, Sequence: r.Position, Dataset: r.Dataset}
+
+	st, ok := p.datasets[r.Dataset]
+	if !ok {
+		return p.deadLetter(connector, r, ev, &res, "unknown_dataset", "$", fmt.Sprintf("dataset %q is not in the catalog", r.Dataset), 0)
+	}
+	if !r.Op.Valid() {
+		return p.deadLetter(connector, r, ev, &res, "malformed", "$.op", fmt.Sprintf("op %q is not one of c, u, d, r", r.Op), st.SchemaID)
+	}
+	row := r.Row()
+	if row == nil {
+		return p.deadLetter(connector, r, ev, &res, "malformed", "$", "record has neither before nor after", st.SchemaID)
+	}
+	key := envelope.Key(row, st.Dataset.Key)
+	ev.Subject = key
+	ev.SchemaID = st.SchemaID
+	ev.ContentType = st.ctype
+
+	src := sourceBlock{Connector: connector, Dataset: r.Dataset, Position: hex.EncodeToString(r.Position), TsMs: srcTime.UnixMilli()}
+	var value []byte
+	switch {
+	case st.json != nil:
+		cv := changeValue{Op: string(r.Op), Before: null, After: null, Source: src, TsMs: now.UnixMilli()}
+		for _, part := range []struct {
+			row map[string]any
+			dst *json.RawMessage
+		}{{r.Before, &cv.Before}, {r.After, &cv.After}} {
+			if part.row == nil {
+				continue
+			}
+			doc, err := json.Marshal(part.row)
+			if err != nil {
+				return p.deadLetter(connector, r, ev, &res, "malformed", "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
+			}
+			if len(doc) > p.cfg.MaxRecord {
+				return p.deadLetter(connector, r, ev, &res, "too_large", "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
+			}
+			if vs := st.json.Validate(doc); vs != nil {
+				return p.deadLetter(connector, r, ev, &res, "schema", vs[0].Path, validate.Summary(vs), st.SchemaID)
+			}
+			*part.dst = doc
+		}
+		b, err := json.Marshal(cv)
+		if err != nil {
+			return p.deadLetter(connector, r, ev, &res, "malformed", "$", err.Error(), st.SchemaID)
+		}
+		value = append(append(make([]byte, 0, len(st.prefix)+len(b)), st.prefix...), b...)
+	case st.avro != nil:
+		env := map[string]any{"op": string(r.Op), "before": nil, "after": nil, "ts_ms": now.UnixMilli(),
+			"source": map[string]any{"connector": src.Connector, "dataset": src.Dataset, "position": src.Position, "ts_ms": src.TsMs}}
+		rowName := st.avro.Schema().(avro.NamedSchema).FullName()
+		for _, part := range []struct {
+			row  map[string]any
+			name string
+		}{{r.Before, "before"}, {r.After, "after"}} {
+			if part.row == nil {
+				continue
+			}
+			conv, vs := st.avro.Convert(part.row)
+			if vs != nil {
+				return p.deadLetter(connector, r, ev, &res, "schema", vs[0].Path, validate.Summary(vs), st.SchemaID)
+			}
+			env[part.name] = map[string]any{rowName: conv}
+		}
+		b, err := avro.Marshal(st.Envelope, env)
+		if err != nil {
+			return p.deadLetter(connector, r, ev, &res, "schema", "$", "row cannot be encoded in Avro: "+err.Error(), st.SchemaID)
+		}
+		if len(b) > p.cfg.MaxRecord {
+			return p.deadLetter(connector, r, ev, &res, "too_large", "$", fmt.Sprintf("record is %d bytes, over the %d-byte limit", len(b), p.cfg.MaxRecord), st.SchemaID)
+		}
+		value = append(append(make([]byte, 0, len(st.prefix)+len(b)), st.prefix...), b...)
+	}
+	if key == "" {
+		return p.deadLetter(connector, r, ev, &res, "schema", "$."+st.Dataset.Key[0], "key field is missing", st.SchemaID)
+	}
+
+	v := p.cfg.Reconcile(claimOf(row, st.Dataset.Identity))
+	p.cfg.Observer.Reconciled(v.Outcome)
+	ev.Identity, ev.IdentityFields = v.Outcome, v.Fields
+	res.Status, res.Topic, res.Identity = StatusPublished, st.Dataset.Topic(), v.Outcome
+
+	msg := kafka.Message{Topic: st.Dataset.Topic(), Key: []byte(key), Value: value, Headers: ev.Headers(), Time: srcTime}
+	var fb *kafka.Message
+	if p.cfg.FeedbackOn[v.Outcome] {
+		fb = feedback(connector, r.Dataset, key, ev, v)
+	}
+	return msg, fb, res
+}
+
+// feedback tells the source ministry that a record was published but its
+// person did not reconcile cleanly. It carries the entity key, never the
+// personal number.
+func feedback(connector, dataset, key string, ev envelope.Event, v Verdict) *kafka.Message {
+	body, _ := json.Marshal(map[string]string{"event_id": ev.ID, "dataset": dataset, "key": key, "identity": v.Outcome, "fields": v.Fields})
+	return &kafka.Message{Topic: FeedbackTopic(connector), Key: []byte(key), Value: body, Headers: ev.Headers()}
+}
+
+func claimOf(row map[string]any, m schemas.Identity) Claim {
+	get := func(f string) string {
+		if f == "" {
+			return ""
+		}
+		s, _ := row[f].(string)
+		return s
+	}
+	return Claim{ID: get(m.ID), Name: get(m.Name), DOB: get(m.DOB), Sex: get(m.Sex)}
+}
+
+// maxDeadLetterValue keeps a dead letter under Kafka's default 1 MB message limit.
+const maxDeadLetterValue = 900 << 10
+
+func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelope.Event, res *RecordResult, kind, path, msg string, schemaID int) (kafka.Message, *kafka.Message, RecordResult) {
+	p.cfg.Observer.DeadLettered(connector, r.Dataset, kind)
+	body, err := json.Marshal(map[string]any{"dataset": r.Dataset, "op": r.Op, "before": r.Before, "after": r.After})
+	if err != nil {
+		body = []byte(fmt.Sprintf(`{"dataset":%q,"unencodable":true}`, r.Dataset))
+	}
+	truncated := ""
+	if len(body) > maxDeadLetterValue {
+		body, truncated = body[:maxDeadLetterValue], "true"
+	}
+	ev.ContentType = "application/json"
+	hs := append(ev.Headers(),
+		kafka.Header{Key: envelope.HeaderErrorKind, Value: []byte(kind)},
+		kafka.Header{Key: envelope.HeaderErrorPath, Value: []byte(path)},
+		kafka.Header{Key: envelope.HeaderErrorMessage, Value: []byte(msg)},
+	)
+	if schemaID > 0 {
+		hs = append(hs, kafka.Header{Key: envelope.HeaderErrorSchema, Value: []byte(fmt.Sprint(schemaID))})
+	}
+	if truncated != "" {
+		hs = append(hs, kafka.Header{Key: "lgsp_truncated", Value: []byte(truncated)})
+	}
+	res.Status, res.Topic, res.Kind, res.Path, res.Error = StatusDeadLettered, DLQTopic(connector), kind, path, msg
+	return kafka.Message{Topic: DLQTopic(connector), Key: []byte(ev.ID), Value: body, Headers: hs}, nil, *res
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Ingested(string, int)                {}
+func (nopObserver) Published(string, int)               {}
+func (nopObserver) DeadLettered(string, string, string) {}
+func (nopObserver) Reconciled(string)                   {}
+func (nopObserver) Latency(time.Duration)               {}

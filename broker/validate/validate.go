@@ -1,0 +1,347 @@
+// Package validate checks a dataset row against its registered schema and
+// says exactly what is wrong: a JSON path and a message per violation, which
+// the pipeline puts on the dead-letter record. JSON Schema rows are checked
+// with gojsonschema; Avro rows are walked against the hamba/avro schema and
+// converted to the generic form hamba encodes.
+package validate
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hamba/avro/v2"
+	"github.com/xeipuuv/gojsonschema"
+)
+
+// Violation is one reason a row does not fit its schema.
+type Violation struct {
+	Path    string // JSON path, "$" for the whole row, "$.holder_cccd", "$.items[2]"
+	Message string
+}
+
+func (v Violation) String() string { return v.Path + ": " + v.Message }
+
+// Summary joins violations into one line, sorted by path, for headers and logs.
+func Summary(vs []Violation) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = v.String()
+	}
+	sort.Strings(s)
+	return strings.Join(s, "; ")
+}
+
+// JSON validates rows against a JSON Schema.
+type JSON struct{ schema *gojsonschema.Schema }
+
+// NewJSON compiles a JSON Schema document.
+func NewJSON(schemaText string) (*JSON, error) {
+	s, err := gojsonschema.NewSchema(gojsonschema.NewStringLoader(schemaText))
+	if err != nil {
+		return nil, fmt.Errorf("validate: compile JSON Schema: %w", err)
+	}
+	return &JSON{schema: s}, nil
+}
+
+// Validate checks the JSON document doc (a row already marshalled to JSON)
+// and returns nil when it is valid.
+func (j *JSON) Validate(doc []byte) []Violation {
+	res, err := j.schema.Validate(gojsonschema.NewBytesLoader(doc))
+	if err != nil {
+		return []Violation{{Path: "$", Message: "not valid JSON: " + err.Error()}}
+	}
+	if res.Valid() {
+		return nil
+	}
+	out := make([]Violation, 0, len(res.Errors()))
+	for _, e := range res.Errors() {
+		path := jsonPath(e.Context().String())
+		if p, ok := e.Details()["property"].(string); ok && e.Type() == "required" {
+			path = joinPath(path, p)
+		}
+		if p, ok := e.Details()["property"].(string); ok && e.Type() == "additional_property_not_allowed" {
+			path = joinPath(path, p)
+		}
+		out = append(out, Violation{Path: path, Message: e.Description()})
+	}
+	return out
+}
+
+// jsonPath turns gojsonschema's "(root).a.0.b" into "$.a[0].b".
+func jsonPath(ctx string) string {
+	rest := strings.TrimPrefix(ctx, "(root)")
+	var sb strings.Builder
+	sb.WriteByte('$')
+	for _, part := range strings.Split(strings.TrimPrefix(rest, "."), ".") {
+		if part == "" {
+			continue
+		}
+		if _, err := strconv.Atoi(part); err == nil {
+			sb.WriteString("[" + part + "]")
+		} else {
+			sb.WriteString("." + part)
+		}
+	}
+	return sb.String()
+}
+
+func joinPath(base, field string) string { return base + "." + field }
+
+// Avro validates rows against an Avro record schema and converts them to the
+// generic values hamba/avro encodes (unions wrapped as {"type": value}).
+type Avro struct{ schema avro.Schema }
+
+// NewAvro parses an Avro schema.
+func NewAvro(schemaText string) (*Avro, error) {
+	s, err := avro.Parse(schemaText)
+	if err != nil {
+		return nil, fmt.Errorf("validate: parse Avro schema: %w", err)
+	}
+	return &Avro{schema: s}, nil
+}
+
+// NewAvroFromSchema wraps an already parsed schema.
+func NewAvroFromSchema(s avro.Schema) *Avro { return &Avro{schema: s} }
+
+// Schema returns the parsed schema.
+func (a *Avro) Schema() avro.Schema { return a.schema }
+
+// Convert checks row and returns its encodable form, or the violations.
+func (a *Avro) Convert(row map[string]any) (any, []Violation) {
+	var vs []Violation
+	out := convert(a.schema, row, "$", &vs)
+	if len(vs) > 0 {
+		return nil, vs
+	}
+	return out, nil
+}
+
+func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
+	bad := func(format string, args ...any) any {
+		*vs = append(*vs, Violation{Path: path, Message: fmt.Sprintf(format, args...)})
+		return nil
+	}
+	switch s.Type() {
+	case avro.Null:
+		if v != nil {
+			return bad("expected null, got %s", kind(v))
+		}
+		return nil
+	case avro.Boolean:
+		b, ok := v.(bool)
+		if !ok {
+			return bad("expected boolean, got %s", kind(v))
+		}
+		return b
+	case avro.Int, avro.Long:
+		n, ok := integer(v)
+		if !ok {
+			return bad("expected integer, got %s", kind(v))
+		}
+		if s.Type() == avro.Int {
+			if n < math.MinInt32 || n > math.MaxInt32 {
+				return bad("integer %d out of range for int", n)
+			}
+			return int(n)
+		}
+		return n
+	case avro.Float, avro.Double:
+		f, ok := float(v)
+		if !ok {
+			return bad("expected number, got %s", kind(v))
+		}
+		if s.Type() == avro.Float {
+			return float32(f)
+		}
+		return f
+	case avro.String:
+		str, ok := v.(string)
+		if !ok {
+			return bad("expected string, got %s", kind(v))
+		}
+		return str
+	case avro.Bytes:
+		switch b := v.(type) {
+		case []byte:
+			return b
+		case string:
+			return []byte(b)
+		}
+		return bad("expected bytes, got %s", kind(v))
+	case avro.Enum:
+		str, ok := v.(string)
+		if !ok {
+			return bad("expected one of %v, got %s", s.(*avro.EnumSchema).Symbols(), kind(v))
+		}
+		for _, sym := range s.(*avro.EnumSchema).Symbols() {
+			if sym == str {
+				return str
+			}
+		}
+		return bad("%q is not one of %v", str, s.(*avro.EnumSchema).Symbols())
+	case avro.Record:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return bad("expected object, got %s", kind(v))
+		}
+		rs := s.(*avro.RecordSchema)
+		out := make(map[string]any, len(rs.Fields()))
+		known := make(map[string]struct{}, len(rs.Fields()))
+		for _, f := range rs.Fields() {
+			known[f.Name()] = struct{}{}
+			fv, present := m[f.Name()]
+			if !present {
+				if f.HasDefault() {
+					out[f.Name()] = wrapDefault(f.Type(), f.Default())
+					continue
+				}
+				*vs = append(*vs, Violation{Path: path + "." + f.Name(), Message: "required field is missing"})
+				continue
+			}
+			out[f.Name()] = convert(f.Type(), fv, path+"."+f.Name(), vs)
+		}
+		for k := range m {
+			if _, ok := known[k]; !ok {
+				*vs = append(*vs, Violation{Path: path + "." + k, Message: "field is not in the schema"})
+			}
+		}
+		return out
+	case avro.Array:
+		arr, ok := v.([]any)
+		if !ok {
+			return bad("expected array, got %s", kind(v))
+		}
+		items := s.(*avro.ArraySchema).Items()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			out[i] = convert(items, e, fmt.Sprintf("%s[%d]", path, i), vs)
+		}
+		return out
+	case avro.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return bad("expected object, got %s", kind(v))
+		}
+		values := s.(*avro.MapSchema).Values()
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[k] = convert(values, e, path+"."+k, vs)
+		}
+		return out
+	case avro.Union:
+		us := s.(*avro.UnionSchema)
+		if v == nil {
+			for _, t := range us.Types() {
+				if t.Type() == avro.Null {
+					return nil
+				}
+			}
+			return bad("null is not allowed here")
+		}
+		for _, t := range us.Types() {
+			if t.Type() == avro.Null {
+				continue
+			}
+			var trial []Violation
+			c := convert(t, v, path, &trial)
+			if len(trial) == 0 {
+				return map[string]any{unionName(t): c}
+			}
+		}
+		return bad("%s matches no branch of the union", kind(v))
+	case avro.Ref:
+		return convert(s.(*avro.RefSchema).Schema(), v, path, vs)
+	}
+	return bad("unsupported Avro type %s", s.Type())
+}
+
+// unionName is the key hamba expects for a union branch: the full name of a
+// named type, else the primitive type name.
+func unionName(s avro.Schema) string {
+	if n, ok := s.(avro.NamedSchema); ok {
+		return n.FullName()
+	}
+	if r, ok := s.(*avro.RefSchema); ok {
+		return r.Schema().FullName()
+	}
+	return string(s.Type())
+}
+
+// wrapDefault turns a field default into the generic form; defaults of a
+// union are of its first branch, and a null default needs no wrapping.
+func wrapDefault(s avro.Schema, d any) any {
+	if d == nil {
+		return nil
+	}
+	if us, ok := s.(*avro.UnionSchema); ok && len(us.Types()) > 0 {
+		return map[string]any{unionName(us.Types()[0]): d}
+	}
+	return d
+}
+
+func integer(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int8:
+		return int64(n), true
+	case int16:
+		return int64(n), true
+	case int32:
+		return int64(n), true
+	case int64:
+		return n, true
+	case uint8:
+		return int64(n), true
+	case uint16:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+			return int64(n), true
+		}
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+func float(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	if i, ok := integer(v); ok {
+		return float64(i), true
+	}
+	return 0, false
+}
+
+func kind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case json.Number, float64, float32, int, int32, int64:
+		return "number"
+	}
+	return fmt.Sprintf("%T", v)
+}

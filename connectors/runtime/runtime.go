@@ -1,0 +1,291 @@
+// Package runtime drives connector sources: it resumes each from its last
+// acknowledged position, hands batches to the bus, keeps a bounded number of
+// batches in flight (back-pressure when Kafka is slow), acknowledges
+// positions strictly in order and only once the bus says a batch is durable,
+// and restarts a failed source with exponential back-off and jitter.
+package runtime
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/connectors"
+)
+
+// Sink accepts a batch from a connector. It returns once the batch is
+// queued; wait returns once every record of it is durable (nil) or failed.
+// Batches of one connector are submitted in order from one goroutine.
+type Sink func(ctx context.Context, connector string, recs []connectors.Record) (wait func(context.Context) error, err error)
+
+// Checkpoints stores each connector's last acknowledged position.
+type Checkpoints interface {
+	Load(ctx context.Context, connector string) (pos connectors.Position, found bool, err error)
+	Save(ctx context.Context, connector string, pos connectors.Position) error
+}
+
+// Options tunes a connector's runtime; zero values take the defaults.
+type Options struct {
+	// MaxInFlight is how many batches may wait for Kafka at once (default 8).
+	MaxInFlight int
+	// MinBackoff and MaxBackoff bound the retry delay (defaults 200ms, 30s).
+	MinBackoff, MaxBackoff time.Duration
+	// DrainTimeout bounds how long a stopping connector waits for in-flight
+	// batches so their positions can still be acknowledged (default 10s).
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 8
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 200 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 10 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// State is a connector's state as shown to operators.
+type State struct {
+	Name      string    `json:"name"`
+	Status    string    `json:"status"` // starting, running, backoff, stopped, failed
+	Position  string    `json:"position"`
+	Read      uint64    `json:"records_read"`
+	Acked     uint64    `json:"records_acked"`
+	Errors    uint64    `json:"errors"`
+	LastError string    `json:"last_error,omitempty"`
+	Since     time.Time `json:"since"`
+}
+
+// Connector is one running source under supervision.
+type Connector struct {
+	name   string
+	newSrc func() (connectors.Source, error)
+	sink   Sink
+	cp     Checkpoints
+	opts   Options
+
+	mu    sync.Mutex
+	state State
+}
+
+// New prepares a connector; newSource is called at every (re)start.
+func New(name string, newSource func() (connectors.Source, error), sink Sink, cp Checkpoints, opts Options) *Connector {
+	opts.defaults()
+	return &Connector{name: name, newSrc: newSource, sink: sink, cp: cp, opts: opts, state: State{Name: name, Status: "starting", Since: time.Now()}}
+}
+
+// State returns a snapshot of the connector's state.
+func (c *Connector) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+func (c *Connector) update(f func(s *State)) {
+	c.mu.Lock()
+	f(&c.state)
+	c.mu.Unlock()
+}
+
+// Run supervises the connector until ctx is done: each failure is logged and
+// followed by a back-off; a source that keeps failing keeps being retried,
+// because a ministry database coming back must not need an operator.
+func (c *Connector) Run(ctx context.Context) {
+	attempt := 0
+	for ctx.Err() == nil {
+		progressed, err := c.runOnce(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if progressed {
+			attempt = 0
+		}
+		attempt++
+		delay := backoff(c.opts.MinBackoff, c.opts.MaxBackoff, attempt)
+		c.opts.Logger.Warn("connector stopped, restarting", "connector", c.name, "error", err, "retry_in", delay.String())
+		c.update(func(s *State) {
+			s.Status, s.Errors, s.Since = "backoff", s.Errors+1, time.Now()
+			if err != nil {
+				s.LastError = err.Error()
+			}
+		})
+		select {
+		case <-ctx.Done():
+		case <-time.After(delay):
+		}
+	}
+	c.update(func(s *State) { s.Status, s.Since = "stopped", time.Now() })
+}
+
+// backoff is exponential with full jitter, so many connectors failing
+// together (Kafka restarting) do not retry in lock-step.
+func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	d := lo << min(attempt, 20)
+	if d <= 0 || d > hi {
+		d = hi
+	}
+	return lo + rand.N(d)
+}
+
+type inflight struct {
+	wait func(context.Context) error
+	pos  connectors.Position
+	n    int
+}
+
+// runOnce opens the source at its checkpoint and streams until an error or
+// ctx is done. progressed reports whether any batch was acknowledged.
+func (c *Connector) runOnce(ctx context.Context) (progressed bool, err error) {
+	pos, _, err := c.cp.Load(ctx, c.name)
+	if err != nil {
+		return false, fmt.Errorf("load position: %w", err)
+	}
+	src, err := c.newSrc()
+	if err != nil {
+		return false, fmt.Errorf("build source: %w", err)
+	}
+	if err := src.Open(ctx, pos); err != nil {
+		_ = src.Close(context.Background())
+		return false, fmt.Errorf("open at position %s: %w", hex.EncodeToString(pos), err)
+	}
+	c.update(func(s *State) { s.Status, s.Position, s.Since = "running", hex.EncodeToString(pos), time.Now() })
+
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	queue := make(chan inflight, c.opts.MaxInFlight)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(queue)
+		readErr <- c.readLoop(readCtx, src, queue)
+	}()
+
+	ackErr := c.ackLoop(ctx, src, queue, &progressed)
+	if ackErr != nil {
+		stopReading()
+		for range queue { // let the reader finish
+		}
+	}
+	rerr := <-readErr
+	_ = src.Close(context.Background())
+	switch {
+	case ackErr != nil:
+		return progressed, ackErr
+	case rerr != nil && !errors.Is(rerr, context.Canceled):
+		return progressed, rerr
+	}
+	return progressed, ctx.Err()
+}
+
+func (c *Connector) readLoop(ctx context.Context, src connectors.Source, queue chan<- inflight) error {
+	attempt := 0
+	for {
+		recs, err := src.Read(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, connectors.ErrBackoff) {
+			attempt++
+			c.update(func(s *State) { s.Status, s.LastError = "backoff", err.Error() })
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff(c.opts.MinBackoff, c.opts.MaxBackoff, attempt)):
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		attempt = 0
+		if len(recs) == 0 {
+			continue
+		}
+		wait, err := c.sink(ctx, c.name, recs)
+		if err != nil {
+			return fmt.Errorf("submit: %w", err)
+		}
+		c.update(func(s *State) { s.Read += uint64(len(recs)); s.Status = "running" })
+		select {
+		case queue <- inflight{wait: wait, pos: recs[len(recs)-1].Position, n: len(recs)}:
+		case <-ctx.Done():
+			// The batch is queued on Kafka but will not be acknowledged
+			// here; it is re-read after restart (at-least-once).
+			return ctx.Err()
+		}
+	}
+}
+
+// ackLoop waits for batches in order and acknowledges their positions. When
+// ctx ends it keeps draining what is already in flight for DrainTimeout.
+func (c *Connector) ackLoop(ctx context.Context, src connectors.Source, queue <-chan inflight, progressed *bool) error {
+	drainCtx := context.WithoutCancel(ctx)
+	for b := range queue {
+		waitCtx, cancel := context.WithTimeout(drainCtx, c.opts.DrainTimeout+time.Minute)
+		if ctx.Err() != nil {
+			cancel()
+			waitCtx, cancel = context.WithTimeout(drainCtx, c.opts.DrainTimeout)
+		}
+		err := b.wait(waitCtx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("batch not durable: %w", err)
+		}
+		last, n := b.pos, b.n
+		// Coalesce: acknowledge the newest of the batches already done.
+	coalesce:
+		for {
+			select {
+			case next, ok := <-queue:
+				if !ok {
+					break coalesce
+				}
+				waitCtx, cancel := context.WithTimeout(drainCtx, c.opts.DrainTimeout+time.Minute)
+				err := next.wait(waitCtx)
+				cancel()
+				if err != nil {
+					if serr := c.ack(drainCtx, src, last, n); serr != nil {
+						return serr
+					}
+					return fmt.Errorf("batch not durable: %w", err)
+				}
+				last, n = next.pos, n+next.n
+			default:
+				break coalesce
+			}
+		}
+		if err := c.ack(drainCtx, src, last, n); err != nil {
+			return err
+		}
+		*progressed = true
+	}
+	return nil
+}
+
+// ack saves the checkpoint first, then tells the source: if the bus crashes
+// in between, it resumes from the checkpoint and the source re-sends at most
+// what it had not released.
+func (c *Connector) ack(ctx context.Context, src connectors.Source, pos connectors.Position, n int) error {
+	if err := c.cp.Save(ctx, c.name, pos); err != nil {
+		return fmt.Errorf("save position: %w", err)
+	}
+	if err := src.Ack(ctx, pos); err != nil {
+		return fmt.Errorf("ack source: %w", err)
+	}
+	c.update(func(s *State) { s.Acked += uint64(n); s.Position = hex.EncodeToString(pos) })
+	return nil
+}

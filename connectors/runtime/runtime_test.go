@@ -1,0 +1,201 @@
+package runtime
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/connectors"
+)
+
+// sequence is an in-memory source of n numbered records; it can be told to
+// fail temporarily.
+type sequence struct {
+	n, batch int
+	next     int
+	backoffs int // Read returns ErrBackoff this many times first
+	mu       sync.Mutex
+	acked    []int
+}
+
+func pos(i int) connectors.Position { return binary.BigEndian.AppendUint64(nil, uint64(i)) }
+
+func (s *sequence) Open(_ context.Context, p connectors.Position) error {
+	s.next = 0
+	if p != nil {
+		s.next = int(binary.BigEndian.Uint64(p)) + 1
+	}
+	return nil
+}
+
+func (s *sequence) Read(ctx context.Context) ([]connectors.Record, error) {
+	if s.backoffs > 0 {
+		s.backoffs--
+		return nil, connectors.Backoff(errors.New("database restarting"))
+	}
+	if s.next >= s.n {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	var out []connectors.Record
+	for ; s.next < s.n && len(out) < s.batch; s.next++ {
+		out = append(out, connectors.Record{Dataset: "d", Op: connectors.OpCreate, After: map[string]any{"i": s.next}, Position: pos(s.next)})
+	}
+	return out, nil
+}
+
+func (s *sequence) Ack(_ context.Context, p connectors.Position) error {
+	s.mu.Lock()
+	s.acked = append(s.acked, int(binary.BigEndian.Uint64(p)))
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *sequence) Close(context.Context) error { return nil }
+
+type memCheckpoints struct {
+	mu  sync.Mutex
+	pos map[string]connectors.Position
+}
+
+func (m *memCheckpoints) Load(_ context.Context, name string) (connectors.Position, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.pos[name]
+	return p, ok, nil
+}
+
+func (m *memCheckpoints) Save(_ context.Context, name string, p connectors.Position) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pos[name] = p
+	return nil
+}
+
+// sink records what it received; failAt makes the batch containing that
+// record fail once (Kafka did not acknowledge it).
+type sink struct {
+	mu     sync.Mutex
+	got    []int
+	failAt int
+	failed bool
+}
+
+func (s *sink) submit(_ context.Context, _ string, recs []connectors.Record) (func(context.Context) error, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var fail bool
+	for _, r := range recs {
+		i := r.After["i"].(int)
+		s.got = append(s.got, i)
+		if i == s.failAt && !s.failed {
+			fail, s.failed = true, true
+		}
+	}
+	return func(context.Context) error {
+		time.Sleep(time.Millisecond) // Kafka takes a moment
+		if fail {
+			return errors.New("not acknowledged")
+		}
+		return nil
+	}, nil
+}
+
+func waitAcked(t *testing.T, c *Connector, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.State().Acked < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("acked %d of %d: %+v", c.State().Acked, n, c.State())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRuntimeDeliversEveryRecordAtLeastOnceInOrder(t *testing.T) {
+	tests := []struct {
+		name     string
+		failAt   int
+		backoffs int
+	}{
+		{"clean run", -1, 0},
+		{"temporary source failure", -1, 3},
+		{"a batch Kafka did not acknowledge", 137, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &sequence{n: 500, batch: 25, backoffs: tt.backoffs}
+			cp := &memCheckpoints{pos: map[string]connectors.Position{}}
+			sk := &sink{failAt: tt.failAt}
+			c := New("seq", func() (connectors.Source, error) { return src, nil }, sk.submit, cp, Options{MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxInFlight: 4})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { c.Run(ctx); close(done) }()
+			waitAcked(t, c, 500-25) // the failed batch's records are re-read, so count from the checkpoint
+			for {
+				p, _, _ := cp.Load(ctx, "seq")
+				if p != nil && binary.BigEndian.Uint64(p) == 499 {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+			<-done
+			// Every record reached the sink; after a failure the batch and
+			// the ones behind it were sent again, in order.
+			seen := map[int]bool{}
+			last := -1
+			for _, i := range sk.got {
+				seen[i] = true
+				if i != last+1 && tt.failAt < 0 {
+					t.Fatalf("out of order: %d after %d", i, last)
+				}
+				last = i
+			}
+			if len(seen) != 500 {
+				t.Fatalf("sink saw %d distinct records, want 500", len(seen))
+			}
+			// Acks are increasing and never skip past an unacknowledged batch.
+			src.mu.Lock()
+			defer src.mu.Unlock()
+			for k := 1; k < len(src.acked); k++ {
+				if src.acked[k] <= src.acked[k-1] {
+					t.Fatalf("acks not increasing: %v", src.acked)
+				}
+			}
+			if tt.failAt >= 0 {
+				for _, a := range src.acked {
+					if a >= tt.failAt && !sk.failed {
+						t.Fatal("acked past a failed batch")
+					}
+				}
+				if c.State().Errors == 0 {
+					t.Error("the failure was not counted")
+				}
+			}
+		})
+	}
+}
+
+func TestRuntimeResumesFromCheckpoint(t *testing.T) {
+	cp := &memCheckpoints{pos: map[string]connectors.Position{"seq": pos(99)}}
+	src := &sequence{n: 200, batch: 10}
+	sk := &sink{failAt: -1}
+	c := New("seq", func() (connectors.Source, error) { return src, nil }, sk.submit, cp, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	waitAcked(t, c, 100)
+	cancel()
+	<-done
+	if sk.got[0] != 100 {
+		t.Fatalf("resumed at %d, want 100", sk.got[0])
+	}
+	if st := c.State(); st.Status != "stopped" || st.Position != fmt.Sprintf("%016x", 199) {
+		t.Fatalf("state %+v", st)
+	}
+}
