@@ -284,6 +284,9 @@ func decodePush(body []byte) ([]pushRecord, error) {
 		if errors.As(err, &se) {
 			return nil, fail(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", se.Offset, err)
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fail(http.StatusBadRequest, "", "malformed JSON: the body ends in the middle of a value")
+		}
 		return nil, fail(http.StatusBadRequest, "", "body must be a JSON object: %v", err)
 	}
 	if dec.More() {

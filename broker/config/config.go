@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/caarlos0/env/v11"
@@ -151,10 +152,23 @@ func Load(path string) (Config, error) {
 
 // ApplyEnv overrides c with the LGSP_* environment variables that are set.
 func ApplyEnv(c *Config) error {
-	if err := env.Parse(c); err != nil {
-		return fmt.Errorf("config: environment: %w", err)
+	all := env.ToMap(os.Environ())
+	if err := env.ParseWithOptions(c, env.Options{Environment: all}); err == nil {
+		return nil
 	}
-	return nil
+	// Parse each LGSP_* variable alone to name exactly the ones that are wrong.
+	var errs []error
+	for k, v := range all {
+		if !strings.HasPrefix(k, "LGSP_") {
+			continue
+		}
+		var probe Config
+		if err := env.ParseWithOptions(&probe, env.Options{Environment: map[string]string{k: v}}); err != nil {
+			errs = append(errs, fmt.Errorf("config: environment %s=%q is not valid for its setting: %w", k, v, err))
+		}
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
 }
 
 // FieldError names the setting that is wrong, as the file key and the variable.

@@ -88,7 +88,12 @@ func Key(row map[string]any, fields []string) string {
 		if i > 0 {
 			sb.WriteByte('|')
 		}
-		fmt.Fprint(&sb, v)
+		switch x := v.(type) {
+		case string:
+			sb.WriteString(x)
+		default:
+			fmt.Fprint(&sb, v)
+		}
 	}
 	return sb.String()
 }

@@ -60,10 +60,10 @@ func (m *Metrics) DeadLettered(source, dataset, kind string) {
 	m.totDLQ.Add(1)
 }
 
-func (m *Metrics) Reconciled(outcome string) {
-	m.reconciled.WithLabelValues(outcome).Inc()
+func (m *Metrics) Reconciled(outcome string, n int) {
+	m.reconciled.WithLabelValues(outcome).Add(float64(n))
 	m.mu.Lock()
-	m.outcomes[outcome]++
+	m.outcomes[outcome] += uint64(n)
 	m.mu.Unlock()
 }
 

@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	goruntime "runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,7 +60,7 @@ type Observer interface {
 	Ingested(dataset string, n int)
 	Published(dataset string, n int)
 	DeadLettered(source, dataset, kind string)
-	Reconciled(outcome string)
+	Reconciled(outcome string, n int)
 	Latency(d time.Duration)
 }
 
@@ -100,10 +102,12 @@ type Pipeline struct {
 
 type datasetState struct {
 	DatasetSchema
-	json   *validate.JSON
-	avro   *validate.Avro
-	prefix []byte
-	ctype  string
+	json    *validate.JSON
+	avro    *validate.Avro
+	prefix  []byte
+	ctype   string
+	topic   string
+	rowName string // Avro row full name, the union branch of before/after
 }
 
 // New builds a pipeline writing through producer.
@@ -125,7 +129,7 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, datasets: map[string]*datasetState{}, producer: producer}
 	for _, d := range cfg.Datasets {
-		st := &datasetState{DatasetSchema: d, prefix: envelope.AppendWire(nil, d.SchemaID)}
+		st := &datasetState{DatasetSchema: d, prefix: envelope.AppendWire(nil, d.SchemaID), topic: d.Dataset.Topic()}
 		var err error
 		switch d.Dataset.Format {
 		case schemas.FormatJSON:
@@ -134,6 +138,9 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 		case schemas.FormatAvro:
 			st.avro, err = validate.NewAvro(d.Dataset.Schema)
 			st.ctype = "application/avro"
+			if err == nil {
+				st.rowName = st.avro.Schema().(avro.NamedSchema).FullName()
+			}
 			if d.Envelope == nil {
 				err = errors.New("no parsed envelope schema")
 			}
@@ -231,26 +238,51 @@ func (p *Pipeline) Ingest(ctx context.Context, connector string, recs []connecto
 // per-source order must call Submit for one source from one goroutine.
 func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connectors.Record) (*Ticket, error) {
 	t := &Ticket{results: make([]RecordResult, len(recs)), done: make(chan struct{}), start: time.Now(), obs: p.cfg.Observer, published: map[string]int{}}
-	msgs := make([]kafka.Message, 0, len(recs)+len(recs)/8)
 	now := p.cfg.Now()
+	type processed struct {
+		msg   kafka.Message
+		extra *kafka.Message
+	}
+	out := make([]processed, len(recs))
+	// Records are independent until they are queued, so a large batch is
+	// processed on every core; the messages are then queued in record order.
+	workers := min(goruntime.GOMAXPROCS(0), 1+len(recs)/64)
+	var wg sync.WaitGroup
+	chunk := (len(recs) + workers - 1) / workers
+	for lo := 0; lo < len(recs); lo += chunk {
+		hi := min(lo+chunk, len(recs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				out[i].msg, out[i].extra, t.results[i] = p.process(connector, &recs[i], now)
+			}
+		}()
+	}
+	wg.Wait()
+	msgs := make([]kafka.Message, 0, len(recs)+len(recs)/8)
 	ingested := map[string]int{}
-	for i := range recs {
-		var extra *kafka.Message
-		var m kafka.Message
-		m, extra, t.results[i] = p.process(connector, &recs[i], now)
+	outcomes := map[string]int{}
+	for i := range out {
 		ingested[recs[i].Dataset]++
-		m.WriterData = t
-		msgs = append(msgs, m)
+		if id := t.results[i].Identity; id != "" {
+			outcomes[id]++
+		}
+		out[i].msg.WriterData = t
+		msgs = append(msgs, out[i].msg)
 		if t.results[i].Status == StatusPublished {
 			t.published[recs[i].Dataset]++
 		}
-		if extra != nil {
-			extra.WriterData = t
-			msgs = append(msgs, *extra)
+		if out[i].extra != nil {
+			out[i].extra.WriterData = t
+			msgs = append(msgs, *out[i].extra)
 		}
 	}
 	for ds, n := range ingested {
 		p.cfg.Observer.Ingested(ds, n)
+	}
+	for o, n := range outcomes {
+		p.cfg.Observer.Reconciled(o, n)
 	}
 	if len(msgs) == 0 {
 		close(t.done)
@@ -263,13 +295,31 @@ func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connecto
 	return t, nil
 }
 
-// changeValue is the Debezium-shaped value of a JSON dataset's message.
-type changeValue struct {
-	Op     string          `json:"op"`
-	Before json.RawMessage `json:"before"`
-	After  json.RawMessage `json:"after"`
-	Source sourceBlock     `json:"source"`
-	TsMs   int64           `json:"ts_ms"`
+// appendChange writes the Debezium-shaped value of a JSON dataset's message
+// after the wire-format prefix: {"op","before","after","source","ts_ms"}.
+// The rows are already-encoded JSON, so they are not encoded twice.
+func appendChange(prefix []byte, op string, before, after []byte, src sourceBlock, tsMs int64) []byte {
+	source, _ := json.Marshal(src)
+	buf := make([]byte, 0, len(prefix)+len(before)+len(after)+len(source)+64)
+	buf = append(buf, prefix...)
+	buf = append(buf, `{"op":"`...)
+	buf = append(buf, op...) // validated: one of c, u, d, r
+	buf = append(buf, `","before":`...)
+	buf = appendOrNull(buf, before)
+	buf = append(buf, `,"after":`...)
+	buf = appendOrNull(buf, after)
+	buf = append(buf, `,"source":`...)
+	buf = append(buf, source...)
+	buf = append(buf, `,"ts_ms":`...)
+	buf = strconv.AppendInt(buf, tsMs, 10)
+	return append(buf, '}')
+}
+
+func appendOrNull(buf, doc []byte) []byte {
+	if doc == nil {
+		return append(buf, "null"...)
+	}
+	return append(buf, doc...)
 }
 
 type sourceBlock struct {
@@ -278,8 +328,6 @@ type sourceBlock struct {
 	Position  string `json:"position"`
 	TsMs      int64  `json:"ts_ms"`
 }
-
-var null = json.RawMessage("null")
 
 // process turns one record into its canonical message (or dead letter) and
 // an optional feedback message.
@@ -312,35 +360,27 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	var value []byte
 	switch {
 	case st.json != nil:
-		cv := changeValue{Op: string(r.Op), Before: null, After: null, Source: src, TsMs: now.UnixMilli()}
-		for _, part := range []struct {
-			row map[string]any
-			dst *json.RawMessage
-		}{{r.Before, &cv.Before}, {r.After, &cv.After}} {
-			if part.row == nil {
+		var docs [2][]byte
+		for k, row := range [2]map[string]any{r.Before, r.After} {
+			if row == nil {
 				continue
 			}
-			doc, err := json.Marshal(part.row)
+			doc, err := json.Marshal(row)
 			if err != nil {
 				return p.deadLetter(connector, r, ev, &res, "malformed", "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
 			}
 			if len(doc) > p.cfg.MaxRecord {
 				return p.deadLetter(connector, r, ev, &res, "too_large", "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
 			}
-			if vs := st.json.Validate(doc); vs != nil {
+			if vs := st.json.ValidateValue(row); vs != nil {
 				return p.deadLetter(connector, r, ev, &res, "schema", vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
-			*part.dst = doc
+			docs[k] = doc
 		}
-		b, err := json.Marshal(cv)
-		if err != nil {
-			return p.deadLetter(connector, r, ev, &res, "malformed", "$", err.Error(), st.SchemaID)
-		}
-		value = append(append(make([]byte, 0, len(st.prefix)+len(b)), st.prefix...), b...)
+		value = appendChange(st.prefix, string(r.Op), docs[0], docs[1], src, now.UnixMilli())
 	case st.avro != nil:
 		env := map[string]any{"op": string(r.Op), "before": nil, "after": nil, "ts_ms": now.UnixMilli(),
 			"source": map[string]any{"connector": src.Connector, "dataset": src.Dataset, "position": src.Position, "ts_ms": src.TsMs}}
-		rowName := st.avro.Schema().(avro.NamedSchema).FullName()
 		for _, part := range []struct {
 			row  map[string]any
 			name string
@@ -352,7 +392,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			if vs != nil {
 				return p.deadLetter(connector, r, ev, &res, "schema", vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
-			env[part.name] = map[string]any{rowName: conv}
+			env[part.name] = map[string]any{st.rowName: conv}
 		}
 		b, err := avro.Marshal(st.Envelope, env)
 		if err != nil {
@@ -368,11 +408,10 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	}
 
 	v := p.cfg.Reconcile(claimOf(row, st.Dataset.Identity))
-	p.cfg.Observer.Reconciled(v.Outcome)
 	ev.Identity, ev.IdentityFields = v.Outcome, v.Fields
-	res.Status, res.Topic, res.Identity = StatusPublished, st.Dataset.Topic(), v.Outcome
+	res.Status, res.Topic, res.Identity = StatusPublished, st.topic, v.Outcome
 
-	msg := kafka.Message{Topic: st.Dataset.Topic(), Key: []byte(key), Value: value, Headers: ev.Headers(), Time: srcTime}
+	msg := kafka.Message{Topic: st.topic, Key: []byte(key), Value: value, Headers: ev.Headers(), Time: srcTime}
 	var fb *kafka.Message
 	if p.cfg.FeedbackOn[v.Outcome] {
 		fb = feedback(connector, r.Dataset, key, ev, v)
@@ -433,5 +472,5 @@ type nopObserver struct{}
 func (nopObserver) Ingested(string, int)                {}
 func (nopObserver) Published(string, int)               {}
 func (nopObserver) DeadLettered(string, string, string) {}
-func (nopObserver) Reconciled(string)                   {}
+func (nopObserver) Reconciled(string, int)              {}
 func (nopObserver) Latency(time.Duration)               {}

@@ -54,6 +54,10 @@ func (j *JSON) Validate(doc []byte) []Violation {
 	if err != nil {
 		return []Violation{{Path: "$", Message: "not valid JSON: " + err.Error()}}
 	}
+	return violations(res)
+}
+
+func violations(res *gojsonschema.Result) []Violation {
 	if res.Valid() {
 		return nil
 	}
@@ -69,6 +73,48 @@ func (j *JSON) Validate(doc []byte) []Violation {
 		out = append(out, Violation{Path: path, Message: e.Description()})
 	}
 	return out
+}
+
+// ValidateValue checks a row given as Go values (maps, slices, strings,
+// bools, numbers) without encoding it first; numbers are handed to
+// gojsonschema as json.Number, the form it validates.
+func (j *JSON) ValidateValue(row map[string]any) []Violation {
+	res, err := j.schema.Validate(gojsonschema.NewRawLoader(toJSONValue(row)))
+	if err != nil {
+		return []Violation{{Path: "$", Message: "not a JSON value: " + err.Error()}}
+	}
+	return violations(res)
+}
+
+// toJSONValue returns v in the shape encoding/json decodes to with UseNumber.
+func toJSONValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = toJSONValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = toJSONValue(e)
+		}
+		return out
+	case float64:
+		return json.Number(strconv.FormatFloat(x, 'g', -1, 64))
+	case float32:
+		return json.Number(strconv.FormatFloat(float64(x), 'g', -1, 32))
+	case int:
+		return json.Number(strconv.Itoa(x))
+	case int32:
+		return json.Number(strconv.FormatInt(int64(x), 10))
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10))
+	case uint64:
+		return json.Number(strconv.FormatUint(x, 10))
+	}
+	return v
 }
 
 // jsonPath turns gojsonschema's "(root).a.0.b" into "$.a[0].b".

@@ -1,0 +1,263 @@
+// Package bench measures the ingest path (ingest → validate → reconcile →
+// publish) on the embedded broker against a bare kafka-go producer writing
+// the same payloads to the same broker, so the ratio shows what the bus's
+// own work costs. `lgsp bench` and BenchmarkPipeline both use it.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/kafkaio"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/segmentio/kafka-go"
+)
+
+// Options for Run.
+type Options struct {
+	Records  int       // per path per run (default 200000)
+	Runs     int       // repetitions; medians are reported (default 3)
+	Batch    int       // records per batch (default 500)
+	InFlight int       // batches in flight, as the connector runtime does (default 8)
+	Progress io.Writer // nil: quiet
+	Seed     int64
+	// Population is the size of the population index reconciled against (default 100000).
+	Population int
+	// Dataset is the shared dataset pushed: "land.land_use_right" (JSON
+	// Schema, the default) or "tax.taxpayer" (Avro).
+	Dataset string
+}
+
+// Result holds the medians.
+type Result struct {
+	Records                int
+	RecordBytes            int // mean encoded row size
+	PipelineRate, BareRate float64
+	PipelineRuns, BareRuns []float64
+	Ratio                  float64
+	Dataset                string
+}
+
+func (r Result) String() string {
+	f := func(xs []float64) string {
+		s := make([]string, len(xs))
+		for i, x := range xs {
+			s[i] = fmt.Sprintf("%.0f", x)
+		}
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf(`dataset %s, %d records of ~%d bytes per run
+  pipeline (validate + reconcile + publish): %.0f records/s (median of %s)
+  bare kafka-go producer, same payloads:     %.0f records/s (median of %s)
+  ratio pipeline / bare: %.2f (goal ≥ 0.70)`, r.Dataset, r.Records, r.RecordBytes, r.PipelineRate, f(r.PipelineRuns), r.BareRate, f(r.BareRuns), r.Ratio)
+}
+
+// Run starts a bus on embedded parts in a temporary dir and measures.
+func Run(ctx context.Context, o Options) (Result, error) {
+	if o.Records == 0 {
+		o.Records = 200_000
+	}
+	if o.Runs == 0 {
+		o.Runs = 3
+	}
+	if o.Batch == 0 {
+		o.Batch = 500
+	}
+	if o.InFlight == 0 {
+		o.InFlight = 8
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Population == 0 {
+		o.Population = 100_000
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	dir, err := os.MkdirTemp("", "lgsp-bench-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.API.Addr, cfg.Registry.Addr, cfg.Kafka.EmbeddedPort = dir, "127.0.0.1:0", "127.0.0.1:0", 0
+	cfg.Synthetic.Enabled, cfg.Synthetic.Population, cfg.Synthetic.Seed = false, o.Population, o.Seed
+	fmt.Fprintf(o.Progress, "starting an embedded bus with %d citizens…\n", o.Population)
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: true})
+	if err != nil {
+		return Result{}, err
+	}
+	defer bus.Close(context.Background())
+	brokers := bus.Addrs().Kafka
+
+	if o.Dataset == "" {
+		o.Dataset = "land.land_use_right"
+	}
+	dataset := o.Dataset
+	var recs []connectors.Record
+	var payloads [][]byte
+	var mean int
+	switch dataset {
+	case "land.land_use_right":
+		recs, payloads, mean = landRecords(o.Seed, o.Records, o.Population)
+	case "tax.taxpayer":
+		recs, payloads, mean = taxRecords(o.Seed, o.Records, o.Population)
+	default:
+		return Result{}, fmt.Errorf("bench: dataset must be land.land_use_right or tax.taxpayer, got %q", dataset)
+	}
+	if err := kafkaio.EnsureTopics(ctx, brokers, []kafkaio.Topic{{Name: "bench.bare", Partitions: cfg.Kafka.Partitions}}, 1); err != nil {
+		return Result{}, err
+	}
+	res := Result{Records: o.Records, RecordBytes: mean, Dataset: dataset}
+	for run := 1; run <= o.Runs; run++ {
+		p, err := pipelineRun(ctx, bus, recs, strings.SplitN(dataset, ".", 2)[0], o.Batch, o.InFlight, run)
+		if err != nil {
+			return res, err
+		}
+		bare, err := bareRun(ctx, brokers, payloads, o.Batch)
+		if err != nil {
+			return res, err
+		}
+		res.PipelineRuns, res.BareRuns = append(res.PipelineRuns, p), append(res.BareRuns, bare)
+		fmt.Fprintf(o.Progress, "run %d/%d: pipeline %.0f/s, bare %.0f/s\n", run, o.Runs, p, bare)
+	}
+	res.PipelineRate, res.BareRate = median(res.PipelineRuns), median(res.BareRuns)
+	res.Ratio = res.PipelineRate / res.BareRate
+	return res, nil
+}
+
+// landRecords builds land-use-right records for real citizens of the
+// synthetic population (so reconciliation does real look-ups).
+func landRecords(seed int64, n, population int) ([]connectors.Record, [][]byte, int) {
+	recs := make([]connectors.Record, n)
+	payloads := make([][]byte, n)
+	total := 0
+	purposes := []string{"ONT", "ODT", "LUC", "CLN"}
+	for i := 0; i < n; i++ {
+		c := synthetic.Citizen(seed, i%population)
+		row := map[string]any{
+			"certificate_no":   fmt.Sprintf("C%c%06d", 'A'+i%26, i%1_000_000),
+			"parcel_id":        fmt.Sprintf("TĐ%03d/TH%05d", i%400, i%99_999),
+			"province_code":    c.BirthProvince,
+			"address":          fmt.Sprintf("Số %d, đường Nguyễn Trãi, phường Thượng Đình, quận Thanh Xuân, thành phố Hà Nội", i%300),
+			"area_m2":          float64(50 + i%950),
+			"land_use_purpose": purposes[i%len(purposes)],
+			"holder_cccd":      c.ID,
+			"holder_name":      c.FullName,
+			"holder_dob":       c.DOB,
+			"issued_on":        "2021-06-15",
+		}
+		recs[i] = connectors.Record{Dataset: "land.land_use_right", Op: connectors.OpCreate, After: row, Time: time.Unix(1_700_000_000, 0)}
+		payloads[i], _ = json.Marshal(row)
+		total += len(payloads[i])
+	}
+	return recs, payloads, total / n
+}
+
+// taxRecords builds taxpayer registrations (an Avro dataset) for real citizens.
+func taxRecords(seed int64, n, population int) ([]connectors.Record, [][]byte, int) {
+	recs := make([]connectors.Record, n)
+	payloads := make([][]byte, n)
+	total := 0
+	for i := 0; i < n; i++ {
+		c := synthetic.Citizen(seed, i%population)
+		row := map[string]any{
+			"tax_code": fmt.Sprintf("80%08d", i), "cccd": c.ID, "full_name": c.FullName, "dob": c.DOB, "sex": c.Sex,
+			"address":    fmt.Sprintf("Số %d, đường Lê Lợi, phường Bến Nghé, quận 1, thành phố Hồ Chí Minh", i%300),
+			"tax_office": "79101", "status": "ACTIVE", "registered_on": "2015-03-04",
+		}
+		recs[i] = connectors.Record{Dataset: "tax.taxpayer", Op: connectors.OpCreate, After: row, Time: time.Unix(1_700_000_000, 0)}
+		payloads[i], _ = json.Marshal(row)
+		total += len(payloads[i])
+	}
+	return recs, payloads, total / n
+}
+
+func pipelineRun(ctx context.Context, bus *runtime.Bus, recs []connectors.Record, source string, batch, inflight, run int) (float64, error) {
+	for i := range recs {
+		recs[i].Position = connectors.Position(fmt.Sprintf("%d:%d", run, i))
+	}
+	queue := make(chan func() error, inflight)
+	errc := make(chan error, 1)
+	go func() {
+		var first error
+		for w := range queue {
+			if err := w(); err != nil && first == nil {
+				first = err
+			}
+		}
+		errc <- first
+	}()
+	start := time.Now()
+	for i := 0; i < len(recs); i += batch {
+		j := min(i+batch, len(recs))
+		t, err := bus.Pipe.Submit(ctx, source, recs[i:j])
+		if err != nil {
+			close(queue)
+			<-errc
+			return 0, err
+		}
+		queue <- func() error { _, err := t.Wait(ctx); return err }
+	}
+	close(queue)
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	return float64(len(recs)) / time.Since(start).Seconds(), nil
+}
+
+func bareRun(ctx context.Context, brokers []string, payloads [][]byte, batch int) (float64, error) {
+	var done atomic.Int64
+	var failed atomic.Value
+	finished := make(chan struct{})
+	total := int64(len(payloads))
+	w := kafkaio.NewWriter(brokers, kafkaio.WriterOptions{Async: true, Completion: func(ms []kafka.Message, err error) {
+		if err != nil {
+			failed.Store(err)
+		}
+		if done.Add(int64(len(ms))) == total {
+			close(finished)
+		}
+	}})
+	defer w.Close()
+	start := time.Now()
+	msgs := make([]kafka.Message, 0, batch)
+	for i, p := range payloads {
+		msgs = append(msgs, kafka.Message{Topic: "bench.bare", Key: []byte(fmt.Sprint(i)), Value: p})
+		if len(msgs) == batch || i == len(payloads)-1 {
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return 0, err
+			}
+			msgs = make([]kafka.Message, 0, batch)
+		}
+	}
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	if err, _ := failed.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(total) / time.Since(start).Seconds(), nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,550 @@
+// Package runtime assembles the bus from its parts for both ways to run:
+// `lgsp dev` (embedded Kafka-protocol broker and SQLite, synthetic
+// population and ministry streams) and `lgsp serve` (external Kafka and
+// PostgreSQL). Everything above the Kafka address and the store is the same
+// code in both modes.
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/broker/api"
+	"github.com/lgsp-bus/lgsp/broker/audit"
+	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/deliver"
+	"github.com/lgsp-bus/lgsp/broker/devkafka"
+	"github.com/lgsp-bus/lgsp/broker/identity"
+	"github.com/lgsp-bus/lgsp/broker/kafkaio"
+	"github.com/lgsp-bus/lgsp/broker/metrics"
+	"github.com/lgsp-bus/lgsp/broker/pipeline"
+	"github.com/lgsp-bus/lgsp/broker/registry"
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
+	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
+	"github.com/lgsp-bus/lgsp/connectors"
+	connrt "github.com/lgsp-bus/lgsp/connectors/runtime"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/policies"
+	"github.com/lgsp-bus/lgsp/schemas"
+	"github.com/segmentio/kafka-go"
+)
+
+// Mode is how the bus runs.
+type Mode string
+
+const (
+	Dev   Mode = "dev"
+	Serve Mode = "serve"
+)
+
+// Options for Start.
+type Options struct {
+	Mode   Mode
+	Config config.Config
+	Logger *slog.Logger
+	// Status receives the "ready" banner and the live status line; nil: none.
+	Status      io.Writer
+	StatusEvery time.Duration
+	// NoDelivery leaves the delivery stage off (benchmarks of the ingest path).
+	NoDelivery bool
+}
+
+// Addrs says where everything listens.
+type Addrs struct {
+	API, Registry string
+	Kafka         []string
+	DataDir       string
+}
+
+// Bus is a running bus.
+type Bus struct {
+	opts    Options
+	log     *slog.Logger
+	addrs   Addrs
+	Catalog *schemas.Catalog
+	Store   store.Store
+	Reg     *registry.Registry
+	Engine  *policies.Engine
+	Audit   *audit.Log
+	Metrics *metrics.Metrics
+	Pipe    *pipeline.Pipeline
+	Index   *identity.Index
+	// SchemaIDs maps dataset → envelope schema id.
+	SchemaIDs map[string]int
+
+	kafkaDev   *devkafka.Broker
+	pubWriter  *kafka.Writer
+	dlvWriter  *kafka.Writer
+	deliverer  *deliver.Deliverer
+	conns      []*connrt.Connector
+	servers    []*http.Server
+	cancelConn context.CancelFunc
+	cancelDlv  context.CancelFunc
+	cancelMisc context.CancelFunc
+	connWG     sync.WaitGroup
+	dlvWG      sync.WaitGroup
+	miscWG     sync.WaitGroup
+	closeOnce  sync.Once
+}
+
+// Sources are the five ministries; each pushes its datasets and has its own
+// dead-letter and feedback topics.
+func Sources(cat *schemas.Catalog) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range cat.Datasets() {
+		if !seen[d.Owner] {
+			seen[d.Owner] = true
+			out = append(out, d.Owner)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Start brings the whole bus up and returns once it is ready. On error every
+// part already started is stopped again.
+func Start(ctx context.Context, o Options) (b *Bus, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if o.StatusEvery == 0 {
+		o.StatusEvery = 5 * time.Second
+	}
+	c := o.Config
+	if err := c.Validate(string(o.Mode)); err != nil {
+		return nil, err
+	}
+	b = &Bus{opts: o, log: o.Logger, SchemaIDs: map[string]int{}}
+	defer func() {
+		if err != nil {
+			b.Close(context.Background())
+			b = nil
+		}
+	}()
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return b, fmt.Errorf("data dir %s: %w", c.DataDir, err)
+	}
+	abs, _ := filepath.Abs(c.DataDir)
+	b.addrs.DataDir = abs
+
+	// Kafka.
+	brokers := c.Kafka.Brokers
+	if o.Mode == Dev {
+		b.kafkaDev, err = devkafka.Start(devkafka.Options{DataDir: filepath.Join(c.DataDir, "kafka"), Port: c.Kafka.EmbeddedPort, Partitions: c.Kafka.Partitions})
+		if err != nil {
+			return b, err
+		}
+		brokers = []string{b.kafkaDev.Addr()}
+	}
+	b.addrs.Kafka = brokers
+	if err := kafkaio.Ping(ctx, brokers); err != nil {
+		return b, err
+	}
+
+	// Store.
+	switch c.Store.Driver {
+	case "sqlite":
+		path := c.Store.URL
+		if path == "" {
+			path = filepath.Join(c.DataDir, "lgsp.db")
+		}
+		b.Store, err = sqlitestore.Open(ctx, path)
+	case "postgres":
+		b.Store, err = pgstore.Open(ctx, c.Store.URL)
+	}
+	if err != nil {
+		return b, fmt.Errorf("store: %w", err)
+	}
+
+	// Schemas and registry.
+	if b.Catalog, err = schemas.Load(); err != nil {
+		return b, err
+	}
+	b.Reg = registry.New(b.Store)
+	if b.SchemaIDs, err = b.Reg.Bootstrap(ctx, b.Catalog); err != nil {
+		return b, fmt.Errorf("register shared schemas: %w", err)
+	}
+
+	// Agreements.
+	var set *policies.Set
+	if c.Policies.Dir != "" {
+		set, err = policies.LoadDir(c.Policies.Dir)
+	} else {
+		set, err = policies.LoadEmbedded()
+	}
+	if err != nil {
+		return b, fmt.Errorf("agreements: %w", err)
+	}
+	b.Engine = policies.NewEngine(set)
+
+	// Audit.
+	key, err := hmacKey(c)
+	if err != nil {
+		return b, err
+	}
+	if b.Audit, err = audit.Open(ctx, b.Store, key); err != nil {
+		return b, err
+	}
+
+	// Population index.
+	if c.Synthetic.Enabled || (o.Mode == Dev && c.Synthetic.Population > 0) {
+		if err := seedPopulation(ctx, b.Store, c.Synthetic, b.log); err != nil {
+			return b, err
+		}
+	}
+	if b.Index, err = loadIndex(ctx, b.Store); err != nil {
+		return b, err
+	}
+
+	// Topics.
+	sources := Sources(b.Catalog)
+	var topics []kafkaio.Topic
+	for _, d := range b.Catalog.Datasets() {
+		topics = append(topics, kafkaio.Topic{Name: d.Topic(), Partitions: c.Kafka.Partitions})
+	}
+	for _, s := range sources {
+		topics = append(topics, kafkaio.Topic{Name: pipeline.DLQTopic(s), Partitions: 1}, kafkaio.Topic{Name: pipeline.FeedbackTopic(s), Partitions: 1})
+	}
+	for _, a := range b.Engine.Agreements() {
+		if a.Mode == policies.ModeStream {
+			topics = append(topics, kafkaio.Topic{Name: deliver.Topic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
+		}
+	}
+	if err := kafkaio.EnsureTopics(ctx, brokers, topics, c.Kafka.Replication); err != nil {
+		return b, err
+	}
+
+	// Pipeline.
+	b.Metrics = metrics.New(func() float64 {
+		if b.deliverer == nil {
+			return 0
+		}
+		return float64(b.deliverer.Lag())
+	})
+	var dss []pipeline.DatasetSchema
+	for _, d := range b.Catalog.Datasets() {
+		ds := pipeline.DatasetSchema{Dataset: d, SchemaID: b.SchemaIDs[d.Name]}
+		if d.Format == schemas.FormatAvro {
+			var s avro.Schema
+			if s, err = b.Reg.LookupAvro(ctx, ds.SchemaID); err != nil {
+				return b, err
+			}
+			ds.Envelope = s
+		}
+		dss = append(dss, ds)
+	}
+	b.pubWriter = kafkaio.NewWriter(brokers, kafkaio.WriterOptions{Async: true, Completion: pipeline.Completion})
+	idx := b.Index
+	b.Pipe, err = pipeline.New(pipeline.Config{
+		Datasets:  dss,
+		Reconcile: func(cl pipeline.Claim) pipeline.Verdict { return verdict(identity.Reconcile(idx, identity.Claim(cl))) },
+		Observer:  b.Metrics,
+		MaxRecord: c.Pipeline.MaxRecordBytes,
+	}, b.pubWriter)
+	if err != nil {
+		return b, err
+	}
+
+	// Delivery.
+	b.dlvWriter = kafkaio.NewWriter(brokers, kafkaio.WriterOptions{})
+	dlv := deliver.New(deliver.Config{Brokers: brokers, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log})
+	b.deliverer = dlv
+	if !o.NoDelivery {
+		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		b.cancelDlv = cancel
+		b.dlvWG.Add(1)
+		go func() { defer b.dlvWG.Done(); _ = dlv.Run(dctx) }()
+	}
+
+	// HTTP.
+	if err := b.serveHTTP(sources); err != nil {
+		return b, err
+	}
+
+	// Connectors.
+	cctx, cancelConn := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancelConn = cancelConn
+	if c.Synthetic.Enabled {
+		for _, s := range sources {
+			if err := b.startSynthetic(cctx, s); err != nil {
+				return b, err
+			}
+		}
+	}
+
+	mctx, cancelMisc := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancelMisc = cancelMisc
+	if o.Status != nil {
+		b.printBanner()
+		b.miscWG.Add(1)
+		go func() { defer b.miscWG.Done(); b.statusLoop(mctx) }()
+	}
+	b.log.Info("bus ready", "mode", o.Mode, "api", b.addrs.API, "registry", b.addrs.Registry, "kafka", strings.Join(brokers, ","))
+	return b, nil
+}
+
+// Addrs says where the bus listens.
+func (b *Bus) Addrs() Addrs { return b.addrs }
+
+// Connectors returns the states of every connector.
+func (b *Bus) Connectors() []connrt.State {
+	out := make([]connrt.State, len(b.conns))
+	for i, c := range b.conns {
+		out[i] = c.State()
+	}
+	return out
+}
+
+func (b *Bus) startSynthetic(ctx context.Context, source string) error {
+	spec, ok := connectors.Lookup("synthetic")
+	if !ok {
+		return errors.New("synthetic adapter not registered")
+	}
+	sc := b.opts.Config.Synthetic
+	newSource := func() (connectors.Source, error) {
+		cfg := spec.NewConfig().(*synthetic.Config)
+		cfg.Source, cfg.Seed, cfg.Population, cfg.RatePerSecond, cfg.Limit = source, sc.Seed, sc.Population, sc.RatePerSecond, sc.Limit
+		if v, ok := any(cfg).(connectors.Validator); ok {
+			if err := v.Validate(); err != nil {
+				return nil, err
+			}
+		}
+		return spec.New(source, cfg)
+	}
+	sink := func(ctx context.Context, name string, recs []connectors.Record) (func(context.Context) error, error) {
+		t, err := b.Pipe.Submit(ctx, name, recs)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { _, err := t.Wait(ctx); return err }, nil
+	}
+	conn := connrt.New(source, newSource, sink, checkpoints{b.Store}, connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log})
+	b.conns = append(b.conns, conn)
+	b.connWG.Add(1)
+	go func() { defer b.connWG.Done(); conn.Run(ctx) }()
+	return nil
+}
+
+// checkpoints adapts the store to the connector runtime.
+type checkpoints struct{ st store.PositionStore }
+
+func (c checkpoints) Load(ctx context.Context, name string) (connectors.Position, bool, error) {
+	p, err := c.st.GetPosition(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	return p, err == nil, err
+}
+
+func (c checkpoints) Save(ctx context.Context, name string, pos connectors.Position) error {
+	return c.st.PutPosition(ctx, name, pos)
+}
+
+func verdict(r identity.Result) pipeline.Verdict {
+	parts := make([]string, len(r.Fields))
+	for i, f := range r.Fields {
+		parts[i] = string(f.Field) + ":" + string(f.Kind)
+	}
+	return pipeline.Verdict{Outcome: string(r.Outcome), Fields: strings.Join(parts, ",")}
+}
+
+func (b *Bus) serveHTTP(sources []string) error {
+	c := b.opts.Config
+	known := map[string]bool{}
+	for _, s := range sources {
+		known[s] = true
+	}
+	apiSrv := api.New(api.Deps{
+		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
+		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store, CitizenKey: b.Audit.CitizenKey,
+		Metrics: b.Metrics.Registry, Status: func() any { return b.status() },
+		Ready: map[string]func(context.Context) error{
+			"kafka": func(ctx context.Context) error { return kafkaio.Ping(ctx, b.addrs.Kafka) },
+			"store": b.Store.Ping,
+			"registry": func(ctx context.Context) error {
+				_, err := b.Reg.Subjects(ctx)
+				return err
+			},
+		},
+	})
+	for _, l := range []struct {
+		addr string
+		h    http.Handler
+		dst  *string
+	}{{c.API.Addr, apiSrv, &b.addrs.API}, {c.Registry.Addr, b.Reg.Handler(), &b.addrs.Registry}} {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (in use? set another address): %w", l.addr, err)
+		}
+		*l.dst = ln.Addr().String()
+		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second}
+		b.servers = append(b.servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				b.log.Error("http server stopped", "addr", ln.Addr().String(), "error", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (b *Bus) status() map[string]any {
+	s := b.Metrics.Snapshot()
+	return map[string]any{"records_in": s.In, "published": s.Published, "dead_lettered": s.DeadLettered, "delivered": s.Delivered,
+		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len()}
+}
+
+func (b *Bus) printBanner() {
+	a := b.addrs
+	fmt.Fprintf(b.opts.Status, `LGSP bus ready (%s mode)
+  REST API         http://%s   (health /healthz, ready /readyz, metrics /metrics, OpenAPI /openapi.json)
+  schema registry  http://%s   (Confluent REST)
+  Kafka bootstrap  %s
+  data dir         %s
+  population       %d citizens in the index
+  agreements       %d in force
+Press Ctrl-C to stop; starting again on the same data dir resumes where it stopped.
+`, b.opts.Mode, hostPort(a.API), hostPort(a.Registry), strings.Join(a.Kafka, ","), a.DataDir, b.Index.Len(), b.Engine.Current().Len())
+}
+
+// hostPort turns "[::]:8080" into "localhost:8080" for a clickable URL.
+func hostPort(addr string) string {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil || h == "" || h == "::" || h == "0.0.0.0" {
+		return "localhost:" + p
+	}
+	return addr
+}
+
+func (b *Bus) statusLoop(ctx context.Context) {
+	t := time.NewTicker(b.opts.StatusEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fmt.Fprintf(b.opts.Status, "%s %s lag=%d\n", time.Now().Format("15:04:05"), b.Metrics.Snapshot().StatusLine(), b.deliverer.Lag())
+		}
+	}
+}
+
+// Close stops the bus in the order that loses nothing: connectors first
+// (they drain their in-flight batches and save positions), then the
+// publisher, then delivery, the HTTP servers, the store and the broker.
+func (b *Bus) Close(ctx context.Context) {
+	b.closeOnce.Do(func() {
+		if b.cancelConn != nil {
+			b.cancelConn()
+			b.connWG.Wait()
+		}
+		if b.pubWriter != nil {
+			_ = b.pubWriter.Close()
+		}
+		for _, s := range b.servers {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = s.Shutdown(sctx)
+			cancel()
+		}
+		if b.cancelDlv != nil {
+			b.cancelDlv()
+			b.dlvWG.Wait()
+		}
+		if b.deliverer != nil {
+			_ = b.deliverer.Close()
+		}
+		if b.dlvWriter != nil {
+			_ = b.dlvWriter.Close()
+		}
+		if b.cancelMisc != nil {
+			b.cancelMisc()
+			b.miscWG.Wait()
+		}
+		if b.Store != nil {
+			_ = b.Store.Close()
+		}
+		if b.kafkaDev != nil {
+			b.kafkaDev.Close()
+		}
+	})
+}
+
+// hmacKey returns the configured audit key or the one generated into the data dir.
+func hmacKey(c config.Config) ([]byte, error) {
+	if c.Audit.HMACKey != "" {
+		return []byte(c.Audit.HMACKey), nil
+	}
+	path := filepath.Join(c.DataDir, "audit.key")
+	if raw, err := os.ReadFile(path); err == nil {
+		return hex.DecodeString(strings.TrimSpace(string(raw)))
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write audit key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// seedPopulation writes the synthetic population into the store once.
+func seedPopulation(ctx context.Context, st store.Store, sc config.Synthetic, log *slog.Logger) error {
+	n, err := st.CountCitizens(ctx)
+	if err != nil {
+		return fmt.Errorf("population: %w", err)
+	}
+	if n >= int64(sc.Population) {
+		return nil
+	}
+	log.Info("generating synthetic population", "citizens", sc.Population)
+	const chunk = 10_000
+	batch := make([]store.Citizen, 0, chunk)
+	for i := 0; i < sc.Population; i++ {
+		batch = append(batch, synthetic.Citizen(sc.Seed, i))
+		if len(batch) == chunk || i == sc.Population-1 {
+			if err := st.PutCitizens(ctx, batch); err != nil {
+				return fmt.Errorf("population: %w", err)
+			}
+			batch = batch[:0]
+		}
+	}
+	return nil
+}
+
+func loadIndex(ctx context.Context, st store.Store) (*identity.Index, error) {
+	n, err := st.CountCitizens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	idx := identity.NewIndex(int(n))
+	skipped := 0
+	if err := st.ScanCitizens(ctx, func(c store.Citizen) error {
+		if idx.Add(c) != nil {
+			skipped++ // a malformed register row must not stop the bus; it is counted
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("population index: %w", err)
+	}
+	if skipped > 0 {
+		slog.Warn("population rows skipped: malformed personal number", "rows", skipped)
+	}
+	return idx, nil
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/bench"
+	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/connectors"
+	_ "github.com/lgsp-bus/lgsp/examples/synthetic" // registers the "synthetic" adapter
+)
+
+const usage = `usage: lgsp <command> [flags]
+
+commands:
+  dev      run the whole bus on embedded parts (Kafka-protocol broker, SQLite)
+  serve    run the bus against Kafka and PostgreSQL (--config FILE, LGSP_* env)
+  bench    measure the ingest pipeline against a bare Kafka producer
+  connector list   list the registered connector adapters
+  health URL       exit 0 if URL answers 200 (container health checks)
+
+Run 'lgsp <command> -h' for a command's flags.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runBus(ctx, runtime.Dev, args[1:], stdout, stderr)
+	case "serve":
+		err = runBus(ctx, runtime.Serve, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout)
+	case "connector":
+		err = runConnector(args[1:], stdout)
+	case "health":
+		err = runHealth(ctx, args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "lgsp: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "lgsp %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func runBus(ctx context.Context, mode runtime.Mode, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(string(mode), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfgPath string
+	cfg := config.Defaults()
+	if mode == runtime.Serve {
+		fs.StringVar(&cfgPath, "config", "", "YAML config file (every setting also has an LGSP_* environment variable)")
+	}
+	dataDir := fs.String("data-dir", "", "data directory (default ./lgsp-data)")
+	apiAddr := fs.String("api-addr", "", "REST API listen address (default :8080)")
+	regAddr := fs.String("registry-addr", "", "schema registry listen address (default :8081)")
+	kafkaPort := fs.Int("kafka-port", -1, "embedded Kafka port (dev, default 9092)")
+	population := fs.Int("population", 0, "synthetic citizens (default 100000)")
+	rate := fs.Float64("rate", -1, "synthetic records per second per ministry (default 20, 0 = unlimited)")
+	limit := fs.Uint64("limit", 0, "stop each synthetic ministry stream after this many records (0 = unbounded)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if mode == runtime.Serve {
+		var err error
+		if cfg, err = config.Load(cfgPath); err != nil {
+			return err
+		}
+	} else if err := config.ApplyEnv(&cfg); err != nil {
+		return err
+	}
+	set := func(f string, apply func()) {
+		fs.Visit(func(fl *flag.Flag) {
+			if fl.Name == f {
+				apply()
+			}
+		})
+	}
+	set("data-dir", func() { cfg.DataDir = *dataDir })
+	set("api-addr", func() { cfg.API.Addr = *apiAddr })
+	set("registry-addr", func() { cfg.Registry.Addr = *regAddr })
+	set("kafka-port", func() { cfg.Kafka.EmbeddedPort = *kafkaPort })
+	set("population", func() { cfg.Synthetic.Population = *population })
+	set("rate", func() { cfg.Synthetic.RatePerSecond = *rate })
+	set("limit", func() { cfg.Synthetic.Limit = *limit })
+	set("log-level", func() { cfg.Log.Level = *logLevel })
+	if err := cfg.Validate(string(mode)); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.Log.Level)}))
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: mode, Config: cfg, Logger: logger, Status: stdout})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping: draining in-flight records and saving positions…")
+	closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bus.Close(closeCtx)
+	fmt.Fprintln(stdout, "stopped cleanly")
+	return nil
+}
+
+func level(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(s)))
+	return l
+}
+
+func runBench(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("n", 200_000, "records to push through each path")
+	runs := fs.Int("runs", 3, "repetitions; the median is reported")
+	dataset := fs.String("dataset", "land.land_use_right", "dataset pushed: land.land_use_right (JSON Schema) or tax.taxpayer (Avro)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	res, err := bench.Run(ctx, bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	return nil
+}
+
+func runConnector(args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "list" {
+		return errors.New("usage: lgsp connector list")
+	}
+	for _, s := range connectors.Adapters() {
+		fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary)
+	}
+	return nil
+}
+
+func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: lgsp health URL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", args[0], resp.Status)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}

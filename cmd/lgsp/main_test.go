@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBadConfigStopsBeforeAnythingStarts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		code int
+		want []string
+	}{
+		{"invalid values name every field", []string{"serve", "--config", write("bad.yaml", "kafka:\n  partitions: 0\nstore:\n  driver: postgres\napi:\n  addr: nonsense\n")}, nil, 1,
+			[]string{"kafka.brokers (env LGSP_KAFKA_BROKERS)", "kafka.partitions (env LGSP_KAFKA_PARTITIONS)", "store.url (env LGSP_STORE_URL)", "api.addr (env LGSP_API_ADDR)"}},
+		{"unknown key", []string{"serve", "--config", write("typo.yaml", "kafka:\n  brokerz: [a:1]\n")}, nil, 1, []string{"brokerz"}},
+		{"missing file", []string{"serve", "--config", filepath.Join(dir, "nope.yaml")}, nil, 1, []string{"nope.yaml"}},
+		{"bad environment value", []string{"serve", "--config", write("ok.yaml", "kafka:\n  brokers: [k:9092]\nstore:\n  url: postgres://x@h/db\n")}, map[string]string{"LGSP_KAFKA_PARTITIONS": "many"}, 1, []string{"LGSP_KAFKA_PARTITIONS"}},
+		{"bad dev flag", []string{"dev", "--population", "5"}, nil, 1, []string{"synthetic.population"}},
+		{"unknown command", []string{"launch"}, nil, 2, []string{"unknown command"}},
+		{"no command", nil, nil, 2, []string{"usage"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			var out, errb bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.code, errb.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr does not name %q:\n%s", w, errb.String())
+				}
+			}
+			if strings.Contains(out.String(), "ready") {
+				t.Error("the bus started despite bad config")
+			}
+		})
+	}
+}
