@@ -15,10 +15,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hamba/avro/v2"
 	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
@@ -70,6 +72,9 @@ type Deliverer struct {
 
 	mu      sync.Mutex
 	derived map[string]int // "<consumer>/<dataset>/<fields>" → schema id
+
+	topicNames []string
+	lag        atomic.Int64
 }
 
 // New prepares the deliverer; Run starts consuming.
@@ -98,6 +103,8 @@ func New(cfg Config) *Deliverer {
 		d.topics[ds.Topic()] = ds
 		topics = append(topics, ds.Topic())
 	}
+	d.topicNames = topics
+	d.lag.Store(-1)
 	d.reader = kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        cfg.Brokers,
 		GroupID:        cfg.GroupID,
@@ -118,12 +125,29 @@ func New(cfg Config) *Deliverer {
 // Close stops the reader.
 func (d *Deliverer) Close() error { return d.reader.Close() }
 
-// Lag is the consumer lag the reader knows of (-1 when unknown).
-func (d *Deliverer) Lag() int64 { return d.reader.Stats().Lag }
+// Lag is the delivery group's lag over the canonical topics, refreshed every
+// few seconds while Run runs (-1 until first measured).
+func (d *Deliverer) Lag() int64 { return d.lag.Load() }
+
+func (d *Deliverer) measureLag(ctx context.Context) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		if lag, err := kafkaio.GroupLag(ctx, d.cfg.Brokers, d.cfg.GroupID, d.topicNames); err == nil {
+			d.lag.Store(lag)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Run consumes until ctx is done. A failure to audit or produce is retried
 // without committing, so nothing is lost and nothing is served unaudited.
 func (d *Deliverer) Run(ctx context.Context) error {
+	go d.measureLag(ctx)
 	for ctx.Err() == nil {
 		batch, err := d.fetch(ctx)
 		if err != nil {

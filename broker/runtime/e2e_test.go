@@ -233,6 +233,24 @@ func TestEndToEndFixedBatch(t *testing.T) {
 		checkDelivered(t, bus, g, delivered)
 	}
 
+	// Once everything is delivered the consumer-lag metric says so.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(api + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "\nlgsp_delivery_consumer_lag 0\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer lag never reached 0:\n%s", grepLines(string(body), "lgsp_delivery_consumer_lag"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	// And kcat, a librdkafka client, reads the same topic with its headers.
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
@@ -347,4 +365,14 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
