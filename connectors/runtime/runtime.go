@@ -142,6 +142,9 @@ func backoff(lo, hi time.Duration, attempt int) time.Duration {
 	return lo + rand.N(d)
 }
 
+// coalesceWindow bounds how long acknowledgements are held back to be merged.
+const coalesceWindow = 50 * time.Millisecond
+
 type inflight struct {
 	wait func(context.Context) error
 	pos  connectors.Position
@@ -246,9 +249,12 @@ func (c *Connector) ackLoop(ctx context.Context, src connectors.Source, queue <-
 			return fmt.Errorf("batch not durable: %w", err)
 		}
 		last, n := b.pos, b.n
-		// Coalesce: acknowledge the newest of the batches already done.
+		// Coalesce: acknowledge the newest of the batches already queued,
+		// but at most MaxInFlight of them and for at most coalesceWindow, so
+		// a steady trickle of small batches cannot postpone every ack.
+		deadline := time.Now().Add(coalesceWindow)
 	coalesce:
-		for {
+		for k := 0; k < c.opts.MaxInFlight && time.Now().Before(deadline); k++ {
 			select {
 			case next, ok := <-queue:
 				if !ok {

@@ -199,3 +199,35 @@ func TestRuntimeResumesFromCheckpoint(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 }
+
+// trickle is a source that yields one record per Read, a little apart, as a
+// rate-limited or quiet source does.
+type trickle struct{ sequence }
+
+func (s *trickle) Read(ctx context.Context) ([]connectors.Record, error) {
+	time.Sleep(time.Millisecond)
+	return s.sequence.Read(ctx)
+}
+
+// A steady trickle of small batches must not postpone acknowledgements
+// until the stream ends (regression: coalescing used to follow the queue).
+func TestRuntimeAcksWhileTrickling(t *testing.T) {
+	src := &trickle{sequence{n: 400, batch: 1}}
+	cp := &memCheckpoints{pos: map[string]connectors.Position{}}
+	sk := &sink{failAt: -1}
+	c := New("trickle", func() (connectors.Source, error) { return src, nil }, sk.submit, cp, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.State().Read < 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("reader stalled: %+v", c.State())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if st := c.State(); st.Acked == 0 {
+		t.Fatalf("nothing acknowledged after %d records read", st.Read)
+	}
+}
