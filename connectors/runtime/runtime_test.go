@@ -83,6 +83,7 @@ type sink struct {
 	got    []int
 	failAt int
 	failed bool
+	delay  time.Duration // how long Kafka takes to acknowledge (default 1ms)
 }
 
 func (s *sink) submit(_ context.Context, _ string, recs []connectors.Record) (func(context.Context) error, error) {
@@ -96,8 +97,12 @@ func (s *sink) submit(_ context.Context, _ string, recs []connectors.Record) (fu
 			fail, s.failed = true, true
 		}
 	}
+	delay := s.delay
+	if delay == 0 {
+		delay = time.Millisecond
+	}
 	return func(context.Context) error {
-		time.Sleep(time.Millisecond) // Kafka takes a moment
+		time.Sleep(delay) // Kafka takes a moment
 		if fail {
 			return errors.New("not acknowledged")
 		}
@@ -214,7 +219,7 @@ func (s *trickle) Read(ctx context.Context) ([]connectors.Record, error) {
 func TestRuntimeAcksWhileTrickling(t *testing.T) {
 	src := &trickle{sequence{n: 400, batch: 1}}
 	cp := &memCheckpoints{pos: map[string]connectors.Position{}}
-	sk := &sink{failAt: -1}
+	sk := &sink{failAt: -1, delay: 5 * time.Millisecond} // slower than the trickle, like a batch timeout
 	c := New("trickle", func() (connectors.Source, error) { return src, nil }, sk.submit, cp, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
