@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,9 +33,19 @@ func devConfig(t *testing.T, dir string) config.Config {
 
 func start(t *testing.T, c config.Config) *runtime.Bus {
 	t.Helper()
+	return startLogging(t, c, nil)
+}
+
+// startLogging starts a bus whose operator logs (debug level) go to logs.
+func startLogging(t *testing.T, c config.Config, logs io.Writer) *runtime.Bus {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	b, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	var logger *slog.Logger
+	if logs != nil {
+		logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	b, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +127,8 @@ func readAll(t *testing.T, brokers []string, topic string, want int) []kafka.Mes
 }
 
 func TestEndToEndFixedBatch(t *testing.T) {
-	bus := start(t, devConfig(t, t.TempDir()))
+	var logs syncBuffer
+	bus := startLogging(t, devConfig(t, t.TempDir()), &logs)
 	defer bus.Close(context.Background())
 	api := "http://" + bus.Addrs().API
 	brokers := bus.Addrs().Kafka
@@ -231,6 +244,14 @@ func TestEndToEndFixedBatch(t *testing.T) {
 		}
 		delivered := readAll(t, brokers, topic, n)
 		checkDelivered(t, bus, g, delivered)
+	}
+
+	// Operator logs never hold a personal number in clear.
+	for _, r := range recs {
+		row := r["after"].(map[string]any)
+		if id, _ := row["child_cccd"].(string); id != "" && strings.Contains(logs.String(), id) {
+			t.Errorf("a personal number appears in the operator logs")
+		}
 	}
 
 	// Once everything is delivered the consumer-lag metric says so.
@@ -375,4 +396,22 @@ func grepLines(s, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// syncBuffer is a log sink safe for the bus's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
