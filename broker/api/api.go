@@ -46,6 +46,7 @@ type Deps struct {
 	Connectors func() []runtime.State
 	Engine     *policies.Engine
 	Audit      store.AuditStore
+	AuditLog   AuditLog
 	CitizenKey func(personalNumber string) string
 	Ready      map[string]func(context.Context) error // name → check
 	Metrics    *prometheus.Registry
@@ -72,6 +73,10 @@ func New(d Deps) *echo.Echo {
 	e.GET("/v1/connectors", h.connectors)
 	e.GET("/v1/agreements", h.agreements)
 	e.GET("/v1/audit", h.audit)
+	e.GET("/v1/audit/public-key", h.auditPublicKey)
+	e.GET("/v1/audit/checkpoint", h.auditCheckpoint)
+	e.GET("/v1/audit/proofs/inclusion", h.auditInclusion)
+	e.GET("/v1/audit/proofs/consistency", h.auditConsistency)
 	e.POST("/v1/sources/:source/records", h.ingest)
 	return e
 }

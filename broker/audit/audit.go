@@ -6,8 +6,10 @@ package audit
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -21,30 +23,168 @@ import (
 // Log appends to the store's audit table. Appends are serialised: the chain
 // needs each entry's predecessor.
 type Log struct {
-	st  store.AuditStore
-	key []byte
+	st     store.AuditStore
+	key    []byte
+	signer ed25519.PrivateKey
 
 	mu       sync.Mutex
 	lastSeq  int64
 	lastHash []byte
+	tree     frontier
+	latest   *Checkpoint
 }
+
+// Option configures a Log.
+type Option func(*Log)
+
+// WithSigner signs checkpoints with key; without it Checkpoint fails.
+func WithSigner(key ed25519.PrivateKey) Option { return func(l *Log) { l.signer = key } }
 
 // Open resumes the chain from the last stored entry. key is the HMAC key for
 // citizen numbers; keep it secret and stable, or searches by citizen break.
-func Open(ctx context.Context, st store.AuditStore, key []byte) (*Log, error) {
+//
+// Open reads the whole log once to rebuild the Merkle frontier and find the
+// latest checkpoint; it does not verify it (that is VerifyLog's job).
+func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) (*Log, error) {
 	if len(key) < 16 {
 		return nil, errors.New("audit: HMAC key must be at least 16 bytes")
 	}
 	l := &Log{st: st, key: key}
-	last, err := st.LastAudit(ctx)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return nil, fmt.Errorf("audit: read last entry: %w", err)
-	default:
-		l.lastSeq, l.lastHash = last.Seq, last.Hash
+	for _, o := range opts {
+		o(l)
+	}
+	after := int64(0)
+	for {
+		page, err := st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: 5000})
+		if err != nil {
+			return nil, fmt.Errorf("audit: read the log: %w", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for i := range page {
+			if page[i].Action == ActionCheckpoint {
+				if cp, err := ParseCheckpoint(page[i]); err == nil {
+					l.latest = &cp
+				}
+			}
+			l.tree.append(LeafHash(page[i].Hash))
+			l.lastSeq, l.lastHash = page[i].Seq, page[i].Hash
+		}
+		after = page[len(page)-1].Seq
 	}
 	return l, nil
+}
+
+// PublicKey is the checkpoint verification key (nil without a signer).
+func (l *Log) PublicKey() ed25519.PublicKey {
+	if l.signer == nil {
+		return nil
+	}
+	return l.signer.Public().(ed25519.PublicKey)
+}
+
+// Size is the number of entries.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastSeq
+}
+
+// Latest returns the latest checkpoint, if any.
+func (l *Log) Latest() (Checkpoint, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.latest == nil {
+		return Checkpoint{}, false
+	}
+	return *l.latest, true
+}
+
+// Checkpoint signs the current Merkle root and appends it as an entry. It is
+// a no-op when nothing was appended since the latest checkpoint.
+func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if l.signer == nil {
+		return Checkpoint{}, errors.New("audit: no signing key configured for checkpoints")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.latest != nil && l.latest.Seq == l.lastSeq {
+		return *l.latest, nil
+	}
+	cp := Checkpoint{Size: l.tree.size, Root: l.tree.root(), Time: time.Now().UTC().Truncate(time.Microsecond)}
+	cp.Signature = ed25519.Sign(l.signer, cp.Message())
+	e := store.AuditEntry{Time: cp.Time, Actor: "lgsp", Action: ActionCheckpoint, Decision: "allow",
+		RequestID: fmt.Sprintf("size=%d root=%s", cp.Size, hex.EncodeToString(cp.Root)),
+		Reason:    base64.StdEncoding.EncodeToString(cp.Signature)}
+	if err := l.appendLocked(ctx, []store.AuditEntry{e}); err != nil {
+		return Checkpoint{}, err
+	}
+	cp.Seq = l.lastSeq
+	l.latest = &cp
+	return cp, nil
+}
+
+// leaves reads the Merkle leaves of entries 1..n.
+func (l *Log) leaves(ctx context.Context, n int64) ([][]byte, error) {
+	out := make([][]byte, 0, n)
+	after := int64(0)
+	for int64(len(out)) < n {
+		page, err := l.st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: 5000})
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for i := range page {
+			if int64(len(out)) < n {
+				out = append(out, LeafHash(page[i].Hash))
+			}
+		}
+		after = page[len(page)-1].Seq
+	}
+	return out, nil
+}
+
+// ErrBeyondLog marks a proof asked for past the current log size.
+var ErrBeyondLog = errors.New("audit: past the end of the log")
+
+// InclusionProof proves entry seq is in the log of the given size.
+func (l *Log) InclusionProof(ctx context.Context, seq, size int64) ([][]byte, []byte, error) {
+	if size > l.Size() || seq < 1 || seq > size {
+		return nil, nil, fmt.Errorf("%w: entry %d in a log of size %d (current size %d)", ErrBeyondLog, seq, size, l.Size())
+	}
+	ls, err := l.leaves(ctx, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := InclusionProof(int(seq-1), ls)
+	return p, ls[seq-1], err
+}
+
+// ConsistencyProof proves the log of size first is a prefix of the log of size second.
+func (l *Log) ConsistencyProof(ctx context.Context, first, second int64) ([][]byte, error) {
+	if second > l.Size() || first < 1 || first > second {
+		return nil, fmt.Errorf("%w: sizes %d and %d (current size %d)", ErrBeyondLog, first, second, l.Size())
+	}
+	ls, err := l.leaves(ctx, second)
+	if err != nil {
+		return nil, err
+	}
+	return ConsistencyProof(int(first), ls)
+}
+
+// RootAt is the Merkle root of the first size entries.
+func (l *Log) RootAt(ctx context.Context, size int64) ([]byte, error) {
+	if size > l.Size() || size < 0 {
+		return nil, fmt.Errorf("%w: size %d (current size %d)", ErrBeyondLog, size, l.Size())
+	}
+	ls, err := l.leaves(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	return Root(ls), nil
 }
 
 // CitizenKey is the searchable, non-reversible key of a personal number.
@@ -66,6 +206,10 @@ func (l *Log) Append(ctx context.Context, entries []store.AuditEntry) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.appendLocked(ctx, entries)
+}
+
+func (l *Log) appendLocked(ctx context.Context, entries []store.AuditEntry) error {
 	seq, prev := l.lastSeq, l.lastHash
 	for i := range entries {
 		e := &entries[i]
@@ -83,6 +227,9 @@ func (l *Log) Append(ctx context.Context, entries []store.AuditEntry) error {
 		return fmt.Errorf("audit: append %d entries (access must not be served): %w", len(entries), err)
 	}
 	l.lastSeq, l.lastHash = seq, prev
+	for i := range entries {
+		l.tree.append(LeafHash(entries[i].Hash))
+	}
 	return nil
 }
 

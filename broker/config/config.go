@@ -7,6 +7,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/caarlos0/env/v11"
 	"go.yaml.in/yaml/v3"
@@ -75,6 +77,12 @@ type Audit struct {
 	// HMACKey keys the hash of personal numbers in the log (at least 16
 	// bytes). Empty: a random key is generated once into <data_dir>/audit.key.
 	HMACKey string `yaml:"hmac_key" env:"HMAC_KEY"`
+	// SigningKey is the hex Ed25519 seed (32 bytes) that signs checkpoints.
+	// Empty: one is generated once into <data_dir>/audit-signing.key. The
+	// public key is served at /v1/audit/public-key.
+	SigningKey string `yaml:"signing_key" env:"SIGNING_KEY"`
+	// CheckpointEvery is how often a signed checkpoint is appended (default 1m).
+	CheckpointEvery time.Duration `yaml:"checkpoint_every" env:"CHECKPOINT_EVERY"`
 }
 
 // Policies says where the data-sharing agreements are.
@@ -122,6 +130,7 @@ func Defaults() Config {
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8},
+		Audit:     Audit{CheckpointEvery: time.Minute},
 		Synthetic: Synthetic{Enabled: true, Population: 100_000, Seed: 1, RatePerSecond: 20},
 		Log:       Log{Level: "info"},
 	}
@@ -228,6 +237,14 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Audit.HMACKey != "" && len(c.Audit.HMACKey) < 16 {
 		bad("audit.hmac_key", "LGSP_AUDIT_HMAC_KEY", "must be at least 16 characters")
+	}
+	if c.Audit.SigningKey != "" {
+		if k, err := hex.DecodeString(c.Audit.SigningKey); err != nil || len(k) != 32 {
+			bad("audit.signing_key", "LGSP_AUDIT_SIGNING_KEY", "must be 64 hex characters (an Ed25519 seed)")
+		}
+	}
+	if c.Audit.CheckpointEvery < time.Second {
+		bad("audit.checkpoint_every", "LGSP_AUDIT_CHECKPOINT_EVERY", "must be at least 1s, got %s", c.Audit.CheckpointEvery)
 	}
 	if c.Pipeline.MaxRecordBytes < 1024 || c.Pipeline.MaxRecordBytes > 900<<10 {
 		bad("pipeline.max_record_bytes", "LGSP_PIPELINE_MAX_RECORD_BYTES", "must be between 1024 and %d (under Kafka's 1 MB message limit), got %d", 900<<10, c.Pipeline.MaxRecordBytes)

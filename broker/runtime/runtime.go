@@ -7,6 +7,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -158,18 +159,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 
 	// Store.
-	switch c.Store.Driver {
-	case "sqlite":
-		path := c.Store.URL
-		if path == "" {
-			path = filepath.Join(c.DataDir, "lgsp.db")
-		}
-		b.Store, err = sqlitestore.Open(ctx, path)
-	case "postgres":
-		b.Store, err = pgstore.Open(ctx, c.Store.URL)
-	}
-	if err != nil {
-		return b, fmt.Errorf("store: %w", err)
+	if b.Store, err = OpenStore(ctx, c); err != nil {
+		return b, err
 	}
 
 	// Schemas and registry.
@@ -198,7 +189,11 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if err != nil {
 		return b, err
 	}
-	if b.Audit, err = audit.Open(ctx, b.Store, key); err != nil {
+	signer, err := signingKey(c)
+	if err != nil {
+		return b, err
+	}
+	if b.Audit, err = audit.Open(ctx, b.Store, key, audit.WithSigner(signer)); err != nil {
 		return b, err
 	}
 
@@ -290,6 +285,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 
 	mctx, cancelMisc := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancelMisc = cancelMisc
+	b.miscWG.Add(1)
+	go func() { defer b.miscWG.Done(); b.checkpointLoop(mctx) }()
 	if o.Status != nil {
 		b.printBanner()
 		b.miscWG.Add(1)
@@ -372,7 +369,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 	}
 	apiSrv := api.New(api.Deps{
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
-		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store, CitizenKey: b.Audit.CitizenKey,
+		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store, AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
 		Metrics: b.Metrics.Registry, Status: func() any { return b.status() },
 		Ready: map[string]func(context.Context) error{
 			"kafka": func(ctx context.Context) error { return kafkaio.Ping(ctx, b.addrs.Kafka) },
@@ -476,6 +473,12 @@ func (b *Bus) Close(ctx context.Context) {
 			b.cancelMisc()
 			b.miscWG.Wait()
 		}
+		if b.Audit != nil {
+			// A final checkpoint covers everything delivered in this run.
+			if _, err := b.Audit.Checkpoint(ctx); err != nil {
+				b.log.Error("final audit checkpoint failed", "error", err)
+			}
+		}
 		if b.Store != nil {
 			_ = b.Store.Close()
 		}
@@ -483,6 +486,86 @@ func (b *Bus) Close(ctx context.Context) {
 			b.kafkaDev.Close()
 		}
 	})
+}
+
+// OpenStore opens the configured store: SQLite in the data dir (or at
+// store.url) or PostgreSQL. Migrations run on open.
+func OpenStore(ctx context.Context, c config.Config) (store.Store, error) {
+	var st store.Store
+	var err error
+	switch c.Store.Driver {
+	case "sqlite":
+		path := c.Store.URL
+		if path == "" {
+			path = filepath.Join(c.DataDir, "lgsp.db")
+		}
+		st, err = sqlitestore.Open(ctx, path)
+	case "postgres":
+		st, err = pgstore.Open(ctx, c.Store.URL)
+	default:
+		err = fmt.Errorf("unknown driver %q", c.Store.Driver)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
+}
+
+// AuditPublicKey is the checkpoint verification key of this configuration.
+func AuditPublicKey(c config.Config) (ed25519.PublicKey, error) {
+	k, err := signingKey(c)
+	if err != nil {
+		return nil, err
+	}
+	return k.Public().(ed25519.PublicKey), nil
+}
+
+// checkpointLoop appends a signed checkpoint every Audit.CheckpointEvery.
+func (b *Bus) checkpointLoop(ctx context.Context) {
+	t := time.NewTicker(b.opts.Config.Audit.CheckpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := b.Audit.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				b.log.Error("audit checkpoint failed", "error", err)
+			}
+		}
+	}
+}
+
+// SigningKeyPath is where the generated checkpoint signing key is kept.
+func SigningKeyPath(dataDir string) string { return filepath.Join(dataDir, "audit-signing.key") }
+
+// signingKey returns the configured Ed25519 key or the one generated into the data dir.
+func signingKey(c config.Config) (ed25519.PrivateKey, error) {
+	seedHex := c.Audit.SigningKey
+	if seedHex == "" {
+		path := SigningKeyPath(c.DataDir)
+		raw, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			seedHex = strings.TrimSpace(string(raw))
+		case errors.Is(err, os.ErrNotExist):
+			seed := make([]byte, ed25519.SeedSize)
+			if _, err := rand.Read(seed); err != nil {
+				return nil, err
+			}
+			seedHex = hex.EncodeToString(seed)
+			if err := os.WriteFile(path, []byte(seedHex+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("write audit signing key %s: %w", path, err)
+			}
+		default:
+			return nil, fmt.Errorf("read audit signing key: %w", err)
+		}
+	}
+	seed, err := hex.DecodeString(seedHex)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, errors.New("audit signing key must be 64 hex characters (an Ed25519 seed)")
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
 }
 
 // hmacKey returns the configured audit key or the one generated into the data dir.

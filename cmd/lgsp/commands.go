@@ -25,6 +25,7 @@ commands:
   serve    run the bus against Kafka and PostgreSQL (--config FILE, LGSP_* env)
   bench    measure the ingest pipeline against a bare Kafka producer
   connector list   list the registered connector adapters
+  audit verify     re-check the whole access log (hash chain, Merkle roots, signatures)
   health URL       exit 0 if URL answers 200 (container health checks)
 
 Run 'lgsp <command> -h' for a command's flags.
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runConnector(args[1:], stdout)
 	case "health":
 		err = runHealth(ctx, args[1:], stdout)
+	case "audit":
+		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -56,6 +59,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errTampered) {
+		return 1
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "lgsp %s: %v\n", args[0], err)
