@@ -27,11 +27,21 @@ type Log struct {
 	key    []byte
 	signer ed25519.PrivateKey
 
-	mu       sync.Mutex
+	mu       sync.Mutex // held by the one writer; guards everything below
 	lastSeq  int64
 	lastHash []byte
 	tree     frontier
 	latest   *Checkpoint
+
+	qmu    sync.Mutex // guards queue
+	queue  []*pending
+	writer chan struct{} // a slot: whoever holds it writes the queued appends
+}
+
+// pending is an Append waiting for the group write that includes it.
+type pending struct {
+	entries []store.AuditEntry
+	done    chan error
 }
 
 // Option configures a Log.
@@ -49,7 +59,7 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 	if len(key) < 16 {
 		return nil, errors.New("audit: HMAC key must be at least 16 bytes")
 	}
-	l := &Log{st: st, key: key}
+	l := &Log{st: st, key: key, writer: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(l)
 	}
@@ -197,16 +207,55 @@ func (l *Log) CitizenKey(personalNumber string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Append assigns sequence numbers, chains and durably stores entries in one
-// write. If it fails nothing is stored and the caller must not serve the
-// access (fail closed).
+// Append assigns sequence numbers, chains and durably stores entries. If it
+// fails nothing of them is stored and the caller must not serve the access
+// (fail closed).
+//
+// Group commit: concurrent Appends queue up; whichever caller gets the
+// writer lock writes everything queued in one transaction and answers the
+// others, so many concurrent appends share one durable write.
 func (l *Log) Append(ctx context.Context, entries []store.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	me := &pending{entries: entries, done: make(chan error, 1)}
+	l.qmu.Lock()
+	l.queue = append(l.queue, me)
+	l.qmu.Unlock()
+	for {
+		select {
+		case err := <-me.done: // a writer included these entries
+			return err
+		case l.writer <- struct{}{}: // this caller writes for everyone queued
+			l.flush(ctx)
+			<-l.writer
+		}
+	}
+}
+
+// flush writes every queued append in one store write; callers hold l.writer.
+func (l *Log) flush(ctx context.Context) {
+	l.qmu.Lock()
+	group := l.queue
+	l.queue = nil
+	l.qmu.Unlock()
+	if len(group) == 0 {
+		return
+	}
+	var all []store.AuditEntry
+	for _, p := range group {
+		all = append(all, p.entries...)
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.appendLocked(ctx, entries)
+	err := l.appendLocked(ctx, all)
+	l.mu.Unlock()
+	off := 0
+	for _, p := range group {
+		if err == nil {
+			off += copy(p.entries, all[off:off+len(p.entries)])
+		}
+		p.done <- err
+	}
 }
 
 func (l *Log) appendLocked(ctx context.Context, entries []store.AuditEntry) error {
