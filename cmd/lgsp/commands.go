@@ -25,6 +25,8 @@ commands:
   serve    run the bus against Kafka and PostgreSQL (--config FILE, LGSP_* env)
   bench    measure the ingest pipeline against a bare Kafka producer
   connector list   list the registered connector adapters
+  policy check [DIR]        lint agreement files (file and line of every problem)
+  policy diff OLD NEW       which agency gains or loses which fields, before applying
   audit verify     re-check the whole access log (hash chain, Merkle roots, signatures)
   health URL       exit 0 if URL answers 200 (container health checks)
 
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runHealth(ctx, args[1:], stdout)
 	case "audit":
 		err = runAudit(ctx, args[1:], stdout, stderr)
+	case "policy":
+		err = runPolicy(args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -60,7 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	if errors.Is(err, errTampered) {
+	if errors.Is(err, errTampered) || errors.Is(err, errFindings) {
 		return 1
 	}
 	if err != nil {

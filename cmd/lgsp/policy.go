@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/lgsp-bus/lgsp/policies"
+)
+
+// errFindings makes `lgsp policy check` exit non-zero after printing its findings.
+var errFindings = errors.New("agreement files have problems")
+
+func loadAgreements(dir string) (*policies.Set, error) {
+	if dir == "" || dir == "builtin" {
+		return policies.LoadEmbedded()
+	}
+	return policies.LoadDir(dir)
+}
+
+func runPolicy(args []string, stdout io.Writer) error {
+	usage := errors.New("usage: lgsp policy check [DIR] | lgsp policy diff OLD_DIR NEW_DIR [--json]  (DIR \"builtin\" = the agreements built into the binary)")
+	if len(args) == 0 {
+		return usage
+	}
+	switch args[0] {
+	case "check":
+		dir := ""
+		if len(args) > 1 {
+			dir = args[1]
+		}
+		set, err := loadAgreements(dir)
+		if err != nil {
+			fmt.Fprintln(stdout, err)
+			return errFindings
+		}
+		fmt.Fprintf(stdout, "%d agreements OK (%s)\n", set.Len(), set.Digest())
+		return nil
+	case "diff":
+		if len(args) < 3 {
+			return usage
+		}
+		old, err := loadAgreements(args[1])
+		if err != nil {
+			return fmt.Errorf("old agreements: %w", err)
+		}
+		newSet, err := loadAgreements(args[2])
+		if err != nil {
+			return fmt.Errorf("new agreements (not applied): %w", err)
+		}
+		changes := policies.Diff(old, newSet)
+		if len(args) > 3 && args[3] == "--json" {
+			if changes == nil {
+				changes = []policies.Change{}
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(changes)
+		}
+		if len(changes) == 0 {
+			fmt.Fprintln(stdout, "no agency gains or loses access")
+			return nil
+		}
+		for _, c := range changes {
+			fmt.Fprintln(stdout, c)
+		}
+		return nil
+	}
+	return usage
+}
