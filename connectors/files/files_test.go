@@ -1,0 +1,204 @@
+package files
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/sdktest"
+)
+
+func appendFile(t testing.TB, name, text string) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testConfig(path string) Config {
+	c := DefaultConfig()
+	c.Path, c.PollInterval, c.BatchSize, c.Progress = path, 20*time.Millisecond, 3, "never"
+	c.Dataset = "test.item"
+	c.Types = map[string]string{"phien_ban": "integer"}
+	c.Columns = map[string]string{"ma": "key", "phien_ban": "version"}
+	return c
+}
+
+func harness(t *testing.T, cfg Config, write func(t testing.TB, cs []sdktest.Change)) sdktest.Harness {
+	return sdktest.Harness{
+		NewSource: func(t testing.TB) connectors.Source {
+			s, err := New("test", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Write: write,
+		Identify: func(r connectors.Record) (string, int, bool) {
+			k, ok1 := r.After["key"].(string)
+			v, ok2 := r.After["version"].(int64)
+			return k, int(v), ok1 && ok2
+		},
+		Timeout: 10 * time.Second,
+	}
+}
+
+func TestAcceptanceNDJSON(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "thay_doi.ndjson")
+	sdktest.Run(t, harness(t, testConfig(filepath.Join(dir, "*.ndjson")), func(t testing.TB, cs []sdktest.Change) {
+		var b strings.Builder
+		for _, c := range cs {
+			fmt.Fprintf(&b, "{\"ma\":%q,\"phien_ban\":%d}\n", c.Key, c.Version)
+		}
+		appendFile(t, name, b.String())
+	}))
+}
+
+// TestAcceptanceCSVManyFiles writes each batch as a new export file with a
+// header, a byte order mark and CRLF line ends, as spreadsheets do.
+func TestAcceptanceCSVManyFiles(t *testing.T) {
+	dir := t.TempDir()
+	n := 0
+	sdktest.Run(t, harness(t, testConfig(filepath.Join(dir, "*.csv")), func(t testing.TB, cs []sdktest.Change) {
+		n++
+		var b strings.Builder
+		b.WriteString("\ufeffma,phien_ban,ghi_chu\r\n")
+		for _, c := range cs {
+			fmt.Fprintf(&b, "%s,%d,\"dòng \"\"trích\"\"\nhai\"\r\n", c.Key, c.Version)
+		}
+		appendFile(t, filepath.Join(dir, fmt.Sprintf("xuat_%03d.csv", n)), b.String())
+	}))
+}
+
+func readAll(t *testing.T, s *Source, n int) []connectors.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	var out []connectors.Record
+	for len(out) < n {
+		recs, err := s.Read(ctx)
+		if err != nil {
+			t.Fatalf("after %d records: %v", len(out), err)
+		}
+		out = append(out, recs...)
+	}
+	return out
+}
+
+func TestCSVMappingResumeAndBadRows(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "giay_chung_nhan.csv")
+	appendFile(t, name, "so_giay_chung_nhan;dien_tich;ghi_chu\nCS000001;120,5;\"a;b\"\nCS000002;80;\n\nCS000003;1;x;extra\nCS000004;abc;") // no final newline
+	c := DefaultConfig()
+	c.Path, c.Delimiter, c.PollInterval, c.Progress, c.Dataset = name, ";", 10*time.Millisecond, "never", "land.land_use_right"
+	c.Types = map[string]string{"dien_tich": "number"}
+	c.Columns = map[string]string{"so_giay_chung_nhan": "certificate_no", "dien_tich": "area_m2", "ghi_chu": "note"}
+	c.Set = map[string]any{"province_code": "001"}
+	s, err := New("t", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	recs := readAll(t, s, 4)
+	s.Close(t.Context())
+	if got := recs[0].After; got["certificate_no"] != "CS000001" || got["area_m2"] != 120.5 || got["note"] != "a;b" || got["province_code"] != "001" {
+		t.Errorf("row 1 = %v", got)
+	}
+	if got := recs[1].After; got["note"] != nil || got["area_m2"] != 80.0 {
+		t.Errorf("row 2 = %v", got)
+	}
+	if got := recs[2].After; !strings.Contains(fmt.Sprint(got["_error"]), "4 fields, the header has 3") {
+		t.Errorf("row 3 (bad) = %v", got)
+	}
+	if got := recs[3].After; got["area_m2"] != "abc" {
+		t.Errorf("row 4 (unterminated, unconvertible) = %v", got)
+	}
+	// Resume after row 2: rows 3 and 4 again, nothing before.
+	s2, _ := New("t", c)
+	if err := s2.Open(t.Context(), recs[1].Position); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close(t.Context())
+	again := readAll(t, s2, 2)
+	if fmt.Sprint(again[0].After) != fmt.Sprint(recs[2].After) || fmt.Sprint(again[1].After) != fmt.Sprint(recs[3].After) {
+		t.Errorf("resumed with %v, want rows 3 and 4", again)
+	}
+	var p pos
+	if err := json.Unmarshal(again[1].Position, &p); err != nil || p.File != name {
+		t.Errorf("position %s", again[1].Position)
+	}
+	st, _ := os.Stat(name)
+	if p.Offset != st.Size() {
+		t.Errorf("last offset %d, file size %d", p.Offset, st.Size())
+	}
+}
+
+func TestValidate(t *testing.T) {
+	c := DefaultConfig()
+	c.Format, c.Delimiter, c.Progress = "xml", "ab", "sometimes"
+	c.Header = false
+	c.Types = map[string]string{"x": "date"}
+	err := c.Validate()
+	for _, want := range []string{"path: required", "format \"xml\"", "delimiter \"ab\"", "column_names: required", "types.x", "mapping.dataset: required", "progress \"sometimes\""} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v; want it to mention %q", err, want)
+		}
+	}
+}
+
+func TestParseNDJSONLine(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{`{"a":1,"b":"x","c":1.5,"d":null}` + "\n", "map[a:1 b:x c:1.5 d:<nil>]", false},
+		{"  \r\n", "map[]", false},
+		{`{"a":12345678901234567}`, "map[a:12345678901234567]", false},
+		{`[1,2]`, "", true},
+		{`null`, "", true},
+		{`{"a":1} {"b":2}`, "", true},
+		{`{"a":`, "", true},
+	} {
+		got, err := ParseNDJSONLine([]byte(c.in))
+		if (err != nil) != c.wantErr || !c.wantErr && fmt.Sprint(got) != c.want {
+			t.Errorf("ParseNDJSONLine(%q) = %v, %v", c.in, got, err)
+		}
+	}
+}
+
+func TestNextRecord(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		csv   bool
+		atEOF bool
+		want  int
+	}{
+		{"a,b\nc", true, false, 4},
+		{"\"a\nb\",c\nd", true, false, 8},
+		{"\"a\nb", true, false, 0},
+		{"\"a\nb", true, true, 4},
+		{"{\"a\":\"\\\"\n\"}\n", false, false, 9},
+		{"", false, true, 0},
+	} {
+		if got := nextRecord([]byte(c.in), c.csv, c.atEOF); got != c.want {
+			t.Errorf("nextRecord(%q, csv=%v, eof=%v) = %d, want %d", c.in, c.csv, c.atEOF, got, c.want)
+		}
+	}
+}

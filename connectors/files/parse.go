@@ -1,0 +1,130 @@
+package files
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// nextRecord finds the first complete record in buf: a line ending in
+// '\n', or for CSV as many lines as it takes to close every quoted field.
+// It returns the record's length including its newline, or 0 when buf
+// holds no complete record yet. atEOF treats the rest of buf as complete.
+func nextRecord(buf []byte, isCSV, atEOF bool) int {
+	quoted := false
+	for i, b := range buf {
+		switch {
+		case isCSV && b == '"':
+			quoted = !quoted
+		case b == '\n' && !quoted:
+			return i + 1
+		}
+	}
+	if atEOF {
+		return len(buf)
+	}
+	return 0
+}
+
+// trimLine drops the newline (and a carriage return) ending a record.
+func trimLine(rec []byte) []byte {
+	rec = bytes.TrimSuffix(rec, []byte("\n"))
+	return bytes.TrimSuffix(rec, []byte("\r"))
+}
+
+// ParseNDJSONLine decodes one NDJSON line into a row. Numbers are kept as
+// json.Number so that integers stay exact; blank lines give a nil row.
+func ParseNDJSONLine(line []byte) (map[string]any, error) {
+	line = bytes.TrimSpace(trimLine(line))
+	if len(line) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	var row map[string]any
+	if err := dec.Decode(&row); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if row == nil {
+		return nil, errors.New("not a JSON object: null")
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value on the line")
+	}
+	for k, v := range row {
+		if n, ok := v.(json.Number); ok {
+			if i, err := n.Int64(); err == nil {
+				row[k] = i
+			} else if f, err := n.Float64(); err == nil {
+				row[k] = f
+			} else {
+				row[k] = n.String()
+			}
+		}
+	}
+	return row, nil
+}
+
+// ParseCSVRecord splits one CSV record (as found by nextRecord) into
+// fields; blank lines give nil.
+func ParseCSVRecord(rec []byte, delim rune) ([]string, error) {
+	if len(bytes.TrimSpace(rec)) == 0 {
+		return nil, nil
+	}
+	r := csv.NewReader(bytes.NewReader(rec))
+	r.Comma = delim
+	r.FieldsPerRecord = -1
+	fields, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("bad CSV record: %w", err)
+	}
+	return fields, nil
+}
+
+// csvRow names the fields of a record by the header.
+func csvRow(header, fields []string, emptyAsNull bool) (map[string]any, error) {
+	if len(fields) != len(header) {
+		return nil, fmt.Errorf("%d fields, the header has %d", len(fields), len(header))
+	}
+	row := make(map[string]any, len(header))
+	for i, h := range header {
+		if fields[i] == "" && emptyAsNull {
+			row[h] = nil
+			continue
+		}
+		row[h] = fields[i]
+	}
+	return row, nil
+}
+
+// convert applies the configured column types; a value that does not
+// convert is left as it is, so the schema check reports it with the row.
+func convert(row map[string]any, types map[string]string) {
+	for col, typ := range types {
+		s, ok := row[col].(string)
+		if !ok {
+			continue
+		}
+		s = strings.TrimSpace(s)
+		switch typ {
+		case "integer":
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				row[col] = n
+			}
+		case "number":
+			if f, err := strconv.ParseFloat(strings.Replace(s, ",", ".", 1), 64); err == nil {
+				row[col] = f
+			}
+		case "boolean":
+			if b, err := strconv.ParseBool(s); err == nil {
+				row[col] = b
+			}
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package pgcdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lgsp-bus/lgsp/connectors"
+)
+
+// OnCreate checks the tables and creates the publication; with snapshot
+// "never" it also creates the slot, so that changes are kept from now on.
+// With snapshot "initial" the slot is created by the first Open, because
+// the snapshot must be exported by the slot's own creation.
+func (s *Source) OnCreate(ctx context.Context) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if err := s.inspect(ctx, conn); err != nil {
+		return err
+	}
+	if err := s.ensurePublication(ctx, conn); err != nil {
+		return err
+	}
+	if s.cfg.Snapshot != "never" {
+		return nil
+	}
+	exists, _, err := s.slotState(ctx, conn)
+	if err != nil || exists {
+		return err
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, s.slot); err != nil {
+		return classify(fmt.Errorf("pgcdc: create slot %s: %w", s.slot, err))
+	}
+	return nil
+}
+
+// OnDelete drops the replication slot, so the database stops keeping WAL
+// for the bus, and the publication when the connector created it. A slot
+// still in use (the connector has not stopped yet) is a temporary error.
+func (s *Source) OnDelete(ctx context.Context) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var errs []error
+	if err := s.dropSlot(ctx, conn); err != nil {
+		errs = append(errs, err)
+	}
+	if s.cfg.CreatePublication {
+		if _, err := conn.Exec(ctx, "DROP PUBLICATION IF EXISTS "+pgx.Identifier{s.pub}.Sanitize()); err != nil {
+			errs = append(errs, fmt.Errorf("pgcdc: drop publication %s: %w", s.pub, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// TestConnection checks that the database is reachable, runs with
+// wal_level=logical, that the role may replicate, and that every table
+// exists with a usable key.
+func (s *Source) TestConnection(ctx context.Context) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var errs []error
+	var level string
+	var canReplicate bool
+	if err := conn.QueryRow(ctx, `SELECT current_setting('wal_level'), (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user)`).Scan(&level, &canReplicate); err != nil {
+		return classify(fmt.Errorf("pgcdc: test: %w", err))
+	}
+	if level != "logical" {
+		errs = append(errs, fmt.Errorf("wal_level is %s: set wal_level = logical in postgresql.conf and restart the server", level))
+	}
+	if !canReplicate {
+		errs = append(errs, errors.New("the role may not replicate: ALTER ROLE ... WITH REPLICATION"))
+	}
+	if err := s.inspect(ctx, conn); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("pgcdc: %w: %w", connectors.ErrConfig, errors.Join(errs...))
+	}
+	return nil
+}

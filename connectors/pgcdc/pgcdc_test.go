@@ -1,0 +1,439 @@
+package pgcdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/pgtest"
+	"github.com/lgsp-bus/lgsp/connectors/sdktest"
+)
+
+// fixture is one test's table, slot and publication, all uniquely named
+// and removed when the test ends.
+type fixture struct {
+	url, table, slot string
+	conn             *pgx.Conn
+}
+
+func newFixture(t *testing.T, ddl string) *fixture {
+	t.Helper()
+	f := &fixture{url: pgtest.URL(t), table: pgtest.Name("cdc_t"), slot: pgtest.Name("cdc_slot")}
+	f.conn = pgtest.Conn(t)
+	pgtest.Exec(t, f.conn, fmt.Sprintf(ddl, f.table))
+	t.Cleanup(func() {
+		ctx := context.Background()
+		src, err := New("cleanup", f.config())
+		if err == nil {
+			for i := 0; i < 50; i++ {
+				if err = src.OnDelete(ctx); err == nil || !errors.Is(err, connectors.ErrBackoff) {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err != nil {
+				t.Errorf("OnDelete: %v", err)
+			}
+		}
+		f.conn.Exec(ctx, "DROP TABLE IF EXISTS "+f.table)
+	})
+	return f
+}
+
+func (f *fixture) config() Config {
+	c := DefaultConfig()
+	c.URL, c.Slot, c.Publication = f.url, f.slot, f.slot
+	c.HeartbeatInterval = 200 * time.Millisecond
+	c.Tables = []Table{{Table: f.table, ColumnMapping: connectors.ColumnMapping{Dataset: "test.item", Columns: map[string]string{"id": "key", "version": "version", "note": "note"}}}}
+	return c
+}
+
+func (f *fixture) source(t testing.TB) *Source {
+	t.Helper()
+	s, err := New("test", f.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (f *fixture) slotFlushed(t testing.TB) pglogrepl.LSN {
+	t.Helper()
+	var lsn string
+	if err := f.conn.QueryRow(context.Background(), "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name=$1", f.slot).Scan(&lsn); err != nil {
+		t.Fatalf("slot %s: %v", f.slot, err)
+	}
+	l, err := pglogrepl.ParseLSN(lsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+const itemDDL = `CREATE TABLE %s (id text PRIMARY KEY, version int NOT NULL, note text)`
+
+func TestAcceptance(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	sdktest.Run(t, sdktest.Harness{
+		NewSource: func(t testing.TB) connectors.Source { return f.source(t) },
+		Write: func(t testing.TB, cs []sdktest.Change) {
+			for _, c := range cs {
+				pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s (id, version) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET version = excluded.version`, f.table), c.Key, c.Version)
+			}
+		},
+		Identify: identify,
+	})
+}
+
+func identify(r connectors.Record) (string, int, bool) {
+	row := r.Row()
+	k, ok1 := row["key"].(string)
+	v, ok2 := row["version"].(int64)
+	return k, int(v), ok1 && ok2
+}
+
+// readN reads until n records arrived.
+func readN(t *testing.T, s *Source, n int) []connectors.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	var out []connectors.Record
+	for len(out) < n {
+		recs, err := s.Read(ctx)
+		if err != nil {
+			t.Fatalf("Read after %d of %d records: %v", len(out), n, err)
+		}
+		out = append(out, recs...)
+	}
+	if len(out) != n {
+		t.Fatalf("read %d records, want %d", len(out), n)
+	}
+	return out
+}
+
+func TestSnapshotThenStream(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s SELECT 'r'||i, 1, 'seed' FROM generate_series(1, 2500) i`, f.table))
+	s := f.source(t)
+	ctx := t.Context()
+	if err := s.Open(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	snap := readN(t, s, 2500)
+	for i, r := range snap {
+		if r.Op != connectors.OpRead || r.Dataset != "test.item" || r.After["note"] != "seed" {
+			t.Fatalf("snapshot record %d: %+v", i, r)
+		}
+	}
+	last, _ := decodePosition(snap[len(snap)-1].Position)
+	if !last.snapshot || !last.done {
+		t.Fatalf("last snapshot record's position %v: want done", last)
+	}
+	if st := s.SnapshotStatus(); !st.Done || st.Rows != 2500 {
+		t.Errorf("SnapshotStatus = %+v", st)
+	}
+	// Stream: insert, update, delete, with the default replica identity
+	// (the key only before a delete) and FULL (the whole old row).
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s VALUES ('n1', 1, 'new')`, f.table))
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`UPDATE %s SET version = 2, note = 'changed' WHERE id = 'n1'`, f.table))
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`DELETE FROM %s WHERE id = 'r1'`, f.table))
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`ALTER TABLE %s REPLICA IDENTITY FULL`, f.table))
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`UPDATE %s SET version = 3 WHERE id = 'n1'`, f.table))
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`DELETE FROM %s WHERE id = 'r2'`, f.table))
+	got := readN(t, s, 5)
+	want := []struct {
+		op     connectors.Op
+		before map[string]any
+		after  map[string]any
+	}{
+		{connectors.OpCreate, nil, map[string]any{"key": "n1", "version": int64(1), "note": "new"}},
+		{connectors.OpUpdate, nil, map[string]any{"key": "n1", "version": int64(2), "note": "changed"}},
+		{connectors.OpDelete, map[string]any{"key": "r1"}, nil},
+		{connectors.OpUpdate, map[string]any{"key": "n1", "version": int64(2), "note": "changed"}, map[string]any{"key": "n1", "version": int64(3), "note": "changed"}},
+		{connectors.OpDelete, map[string]any{"key": "r2", "version": int64(1), "note": "seed"}, nil},
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Op != w.op || fmt.Sprint(g.Before) != fmt.Sprint(w.before) || fmt.Sprint(g.After) != fmt.Sprint(w.after) {
+			t.Errorf("change %d: got %s before=%v after=%v; want %s before=%v after=%v", i, g.Op, g.Before, g.After, w.op, w.before, w.after)
+		}
+		if g.Time.IsZero() {
+			t.Errorf("change %d: no commit time", i)
+		}
+	}
+}
+
+// TestFlushOnlyAcked: the slot's confirmed position moves only to what was
+// acknowledged, and restarting from an acknowledged position that the
+// server never heard of (the bus crashed between the Kafka ack and the
+// source ack) loses nothing and re-reads nothing before it.
+func TestFlushOnlyAcked(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	c := f.config()
+	c.Snapshot = "never"
+	src := func() *Source {
+		s, err := New("test", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := src().OnCreate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	start := f.slotFlushed(t)
+	s := src()
+	if err := s.Open(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 6; i++ {
+		pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s VALUES ('k%d', 1)`, f.table, i))
+	}
+	recs := readN(t, s, 6)
+	// Heartbeats flow, but nothing is acknowledged: the slot must not move.
+	time.Sleep(time.Second)
+	if got := f.slotFlushed(t); got != start {
+		t.Fatalf("slot confirmed %s before any ack, want it to stay at %s (flush must never default to the write position)", got, start)
+	}
+	if err := s.Ack(t.Context(), recs[1].Position); err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := decodePosition(recs[1].Position)
+	waitFor(t, "slot confirms the acked position", func() bool { return f.slotFlushed(t) == p2.flushLSN() })
+	time.Sleep(500 * time.Millisecond)
+	if got := f.slotFlushed(t); got != p2.flushLSN() {
+		t.Fatalf("slot confirmed %s, want exactly the acked %s", got, p2.flushLSN())
+	}
+	s.Close(context.Background())
+
+	// The runtime saved recs[3] but crashed before acking it to the source.
+	s2 := src()
+	if err := s2.Open(t.Context(), recs[3].Position); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close(context.Background())
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s VALUES ('k7', 1)`, f.table))
+	again := readN(t, s2, 3)
+	var keys []string
+	for _, r := range again {
+		keys = append(keys, r.After["key"].(string))
+	}
+	if strings.Join(keys, ",") != "k5,k6,k7" {
+		t.Fatalf("after restart at k4 read %v, want k5,k6,k7", keys)
+	}
+}
+
+// TestIdleSlotAdvances: WAL written to tables the connector does not
+// capture moves the slot on through heartbeats once all is acknowledged.
+func TestIdleSlotAdvances(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	other := pgtest.Name("cdc_other")
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`CREATE TABLE %s (id int PRIMARY KEY)`, other))
+	t.Cleanup(func() { f.conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+other) })
+	c := f.config()
+	c.Snapshot = "never"
+	s, err := New("test", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Open(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	start := f.slotFlushed(t)
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s SELECT generate_series(1, 1000)`, other))
+	var walNow string
+	if err := f.conn.QueryRow(t.Context(), `SELECT pg_current_wal_lsn()::text`).Scan(&walNow); err != nil {
+		t.Fatal(err)
+	}
+	target, _ := pglogrepl.ParseLSN(walNow)
+	waitFor(t, "idle slot advances past unrelated WAL", func() bool { return f.slotFlushed(t) >= target })
+	if f.slotFlushed(t) <= start {
+		t.Fatal("slot did not move")
+	}
+}
+
+func TestSlotDroppedOnDelete(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	s := f.source(t)
+	if err := s.Open(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close(context.Background())
+	var n int
+	f.conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name=$1", f.slot).Scan(&n)
+	if n != 1 {
+		t.Fatalf("slot count after Open = %d, want 1", n)
+	}
+	waitFor(t, "OnDelete", func() bool { return f.source(t).OnDelete(t.Context()) == nil })
+	f.conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_replication_slots WHERE slot_name=$1", f.slot).Scan(&n)
+	if n != 0 {
+		t.Fatalf("slot still there after OnDelete")
+	}
+	f.conn.QueryRow(t.Context(), "SELECT count(*) FROM pg_publication WHERE pubname=$1", f.slot).Scan(&n)
+	if n != 0 {
+		t.Fatalf("publication still there after OnDelete")
+	}
+}
+
+func TestTablesWithoutUsableKey(t *testing.T) {
+	url := pgtest.URL(t)
+	conn := pgtest.Conn(t)
+	nopk, nothing := pgtest.Name("cdc_nopk"), pgtest.Name("cdc_nothing")
+	pgtest.Exec(t, conn, fmt.Sprintf(`CREATE TABLE %s (a int)`, nopk))
+	pgtest.Exec(t, conn, fmt.Sprintf(`CREATE TABLE %s (a int PRIMARY KEY); ALTER TABLE %s REPLICA IDENTITY NOTHING`, nothing, nothing))
+	t.Cleanup(func() { conn.Exec(context.Background(), fmt.Sprintf("DROP TABLE IF EXISTS %s, %s", nopk, nothing)) })
+	c := DefaultConfig()
+	c.URL, c.Slot = url, pgtest.Name("cdc_slot")
+	c.Tables = []Table{
+		{Table: nopk, ColumnMapping: connectors.ColumnMapping{Dataset: "t.a"}},
+		{Table: nothing, ColumnMapping: connectors.ColumnMapping{Dataset: "t.b"}},
+		{Table: "public.does_not_exist_xyz", ColumnMapping: connectors.ColumnMapping{Dataset: "t.c"}},
+	}
+	s, err := New("test", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Open(t.Context(), nil)
+	s.Close(context.Background())
+	if err == nil || !errors.Is(err, connectors.ErrConfig) {
+		t.Fatalf("Open = %v, want a config error", err)
+	}
+	for _, want := range []string{"has no primary key", "REPLICA IDENTITY NOTHING", "does not exist"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if err := s.TestConnection(t.Context()); err == nil {
+		t.Error("TestConnection passed for unusable tables")
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	spec, ok := connectors.Lookup(AdapterName)
+	if !ok {
+		t.Fatal("not registered")
+	}
+	_, err := spec.DecodeConfig(map[string]any{"url": "postgres://x@h/db", "snapshot": "sometimes", "batch_size": 0,
+		"tables": []any{map[string]any{"table": "a"}, map[string]any{"table": "a", "dataset": "x.y", "colums": map[string]any{}}}})
+	if err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	for _, want := range []string{"tables[1].colums: unknown field", "tables[0].dataset: required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	_, err = spec.DecodeConfig(map[string]any{"url": "postgres://x@h/db", "snapshot": "sometimes", "batch_size": 0,
+		"tables": []any{map[string]any{"table": "a", "dataset": "x.y"}, map[string]any{"table": "a", "dataset": "x.y"}}})
+	for _, want := range []string{"snapshot \"sometimes\"", "batch_size 0", "public.a listed twice"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	cfg, err := spec.DecodeConfig(map[string]any{"url": "postgres://x@h/db", "heartbeat_interval": "2s",
+		"tables": []any{map[string]any{"table": "giay_chung_nhan", "dataset": "land.land_use_right", "columns": map[string]any{"so_giay_chung_nhan": "certificate_no"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.(*Config)
+	if c.HeartbeatInterval != 2*time.Second || c.BatchSize != 1000 || c.Tables[0].Columns["so_giay_chung_nhan"] != "certificate_no" {
+		t.Errorf("decoded %+v", c)
+	}
+	doc := spec.FormatConfigDoc()
+	for _, want := range []string{"tables[].dataset", "heartbeat_interval (duration, default 10s)", "tables[].columns"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("spec doc lacks %q:\n%s", want, doc)
+		}
+	}
+}
+
+func TestPosition(t *testing.T) {
+	for _, p := range []position{
+		{snapshot: true, consistent: 42, done: true, row: 7},
+		{snapshot: true, consistent: 42, row: 1},
+		{commit: 100, end: 120, index: 3, last: true},
+		{commit: 100, end: 120, index: 0},
+	} {
+		got, err := decodePosition(p.encode())
+		if err != nil || got != p {
+			t.Errorf("round trip %v = %v, %v", p, got, err)
+		}
+	}
+	if _, err := decodePosition([]byte("junk")); err == nil {
+		t.Error("junk position accepted")
+	}
+	for _, c := range []struct {
+		p    position
+		want pglogrepl.LSN
+	}{
+		{position{snapshot: true, consistent: 42}, 0},
+		{position{snapshot: true, consistent: 42, done: true}, 42},
+		{position{commit: 100, end: 120, last: true}, 120},
+		{position{commit: 100, end: 120}, 100},
+	} {
+		if got := c.p.flushLSN(); got != c.want {
+			t.Errorf("%v.flushLSN() = %s, want %s", c.p, got, c.want)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestServerDropsConnection: when the server ends the replication
+// connection (a restart, an operator), Read fails with an error that is not
+// a back-off, so the runtime reopens the source at the acknowledged
+// position, and the reopened source loses nothing.
+func TestServerDropsConnection(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	s := f.source(t)
+	if err := s.Open(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s VALUES ('a', 1)`, f.table))
+	first := readN(t, s, 1)
+	if err := s.Ack(t.Context(), first[0].Position); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, f.conn, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1`, f.slot)
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s VALUES ('b', 1)`, f.table))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var err error
+	for err == nil {
+		_, err = s.Read(ctx)
+	}
+	s.Close(context.Background())
+	if errors.Is(err, connectors.ErrBackoff) || ctx.Err() != nil {
+		t.Fatalf("Read after the server dropped the stream = %v; want a non-back-off error", err)
+	}
+	var s2 *Source
+	waitFor(t, "reopen", func() bool {
+		s2 = f.source(t)
+		if err := s2.Open(t.Context(), first[0].Position); err != nil {
+			s2.Close(context.Background())
+			return false
+		}
+		return true
+	})
+	defer s2.Close(context.Background())
+	if got := readN(t, s2, 1); got[0].After["key"] != "b" {
+		t.Fatalf("after reopen read %v, want b", got[0].After)
+	}
+}

@@ -1,0 +1,89 @@
+package pgcdc
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/lgsp-bus/lgsp/connectors"
+)
+
+// A position is one of two kinds:
+//
+//	snapshot: 's', consistent point LSN (8), done flag (1), row number (8)
+//	stream:   'x', commit LSN (8), transaction end LSN (8), index in the
+//	          transaction (4), last-in-transaction flag (1)
+//
+// A snapshot position with done set means the whole snapshot is durable and
+// streaming resumes at the consistent point; without it the snapshot is
+// taken again (at-least-once). A stream position resumes inside or after its
+// transaction.
+type position struct {
+	snapshot bool
+	// snapshot
+	consistent pglogrepl.LSN
+	done       bool
+	row        uint64
+	// stream
+	commit, end pglogrepl.LSN
+	index       uint32
+	last        bool
+}
+
+func (p position) encode() connectors.Position {
+	if p.snapshot {
+		b := make([]byte, 0, 18)
+		b = append(b, 's')
+		b = binary.BigEndian.AppendUint64(b, uint64(p.consistent))
+		b = append(b, boolByte(p.done))
+		return binary.BigEndian.AppendUint64(b, p.row)
+	}
+	b := make([]byte, 0, 22)
+	b = append(b, 'x')
+	b = binary.BigEndian.AppendUint64(b, uint64(p.commit))
+	b = binary.BigEndian.AppendUint64(b, uint64(p.end))
+	b = binary.BigEndian.AppendUint32(b, p.index)
+	return append(b, boolByte(p.last))
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func decodePosition(b connectors.Position) (position, error) {
+	switch {
+	case len(b) == 18 && b[0] == 's':
+		return position{snapshot: true, consistent: pglogrepl.LSN(binary.BigEndian.Uint64(b[1:])), done: b[9] == 1, row: binary.BigEndian.Uint64(b[10:])}, nil
+	case len(b) == 22 && b[0] == 'x':
+		return position{commit: pglogrepl.LSN(binary.BigEndian.Uint64(b[1:])), end: pglogrepl.LSN(binary.BigEndian.Uint64(b[9:])), index: binary.BigEndian.Uint32(b[17:]), last: b[21] == 1}, nil
+	}
+	return position{}, fmt.Errorf("pgcdc: position %x is not a PostgreSQL CDC position (reset the connector's position)", []byte(b))
+}
+
+// flushLSN is the LSN that may be confirmed to the server once every record
+// up to this position is durable: the transaction's end when it was the
+// last record of it (the server then skips the transaction on restart),
+// else its commit LSN (the server sends the transaction again and the
+// records already durable are skipped by index).
+func (p position) flushLSN() pglogrepl.LSN {
+	switch {
+	case p.snapshot && p.done:
+		return p.consistent
+	case p.snapshot:
+		return 0
+	case p.last:
+		return p.end
+	}
+	return p.commit
+}
+
+// String is for logs and the state API.
+func (p position) String() string {
+	if p.snapshot {
+		return fmt.Sprintf("snapshot@%s row %d done=%v", p.consistent, p.row, p.done)
+	}
+	return fmt.Sprintf("tx commit %s end %s #%d last=%v", p.commit, p.end, p.index, p.last)
+}

@@ -1,0 +1,278 @@
+package pgcdc
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/internal/pgvalue"
+)
+
+// pendingTx is a transaction being received; it is handed out at commit.
+type pendingTx struct {
+	commit pglogrepl.LSN
+	time   time.Time
+	recs   []connectors.Record
+}
+
+// pumpState is owned by the pump goroutine.
+type pumpState struct {
+	relations map[uint32]*pglogrepl.RelationMessage
+	tx        *pendingTx
+	received  pglogrepl.LSN // highest WAL position seen from the server
+	idle      pglogrepl.LSN // WAL fully processed with no record of the bus in it
+	sentFlush pglogrepl.LSN // highest flush position reported (never decreases)
+}
+
+// pump owns the replication connection while streaming: it receives
+// changes, hands committed transactions to Read, and sends standby status
+// updates (heartbeats) that report only acknowledged positions as flushed.
+func (s *Source) pump(ctx context.Context) error {
+	st := &pumpState{relations: map[uint32]*pglogrepl.RelationMessage{}, received: s.startLSN}
+	next := time.Now()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-s.beat:
+			next = time.Now()
+		default:
+		}
+		if !time.Now().Before(next) {
+			if err := s.status(st, false); err != nil {
+				return err
+			}
+			next = time.Now().Add(s.cfg.HeartbeatInterval)
+		}
+		deadline := time.Now().Add(250 * time.Millisecond)
+		if next.Before(deadline) {
+			deadline = next
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		msg, err := s.repl.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return connectors.Backoff(fmt.Errorf("pgcdc: receive: %w", err))
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			return classify(fmt.Errorf("pgcdc: replication: %w", pgconn.ErrorResponseToPgError(m)))
+		case *pgproto3.CopyData:
+			if len(m.Data) == 0 {
+				continue
+			}
+			switch m.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("pgcdc: keepalive: %w", err)
+				}
+				if ka.ServerWALEnd > st.received {
+					st.received = ka.ServerWALEnd
+				}
+				if st.tx == nil && ka.ServerWALEnd > st.idle {
+					st.idle = ka.ServerWALEnd
+				}
+				if ka.ReplyRequested {
+					next = time.Now()
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(m.Data[1:])
+				if err != nil {
+					return fmt.Errorf("pgcdc: xlogdata: %w", err)
+				}
+				if xld.WALStart > st.received {
+					st.received = xld.WALStart
+				}
+				if err := s.handle(ctx, st, xld.WALData); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// status sends a standby status update. Flushed is the acknowledged
+// position; only when every record handed out has been acknowledged and no
+// transaction is open may it move on to WAL that held nothing for the bus.
+// It never defaults to the write position.
+func (s *Source) status(st *pumpState, reply bool) error {
+	flush := pglogrepl.LSN(s.acked.Load())
+	if st.tx == nil && s.pumped.Load() <= s.acked.Load() && st.idle > flush {
+		flush = st.idle
+	}
+	if flush < st.sentFlush {
+		flush = st.sentFlush
+	}
+	st.sentFlush = flush
+	return s.sendStatusLSN(st.received, flush, reply)
+}
+
+// sendStatus is the last status update of Close, from the acknowledged
+// position alone.
+func (s *Source) sendStatus(_ pglogrepl.LSN, reply bool) error {
+	f := pglogrepl.LSN(s.acked.Load())
+	return s.sendStatusLSN(f, f, reply)
+}
+
+func (s *Source) sendStatusLSN(write, flush pglogrepl.LSN, reply bool) error {
+	if flush == 0 {
+		return nil // nothing known to be durable: say nothing rather than let flush default to write
+	}
+	if write < flush {
+		write = flush
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), s.repl, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: write, WALFlushPosition: flush, WALApplyPosition: flush, ReplyRequested: reply,
+	})
+	if err != nil {
+		return connectors.Backoff(fmt.Errorf("pgcdc: send status: %w", err))
+	}
+	return nil
+}
+
+// handle decodes one pgoutput message.
+func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
+	msg, err := pglogrepl.Parse(data)
+	if err != nil {
+		return fmt.Errorf("pgcdc: parse pgoutput message: %w", err)
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		st.relations[m.RelationID] = m
+	case *pglogrepl.BeginMessage:
+		st.tx = &pendingTx{commit: m.FinalLSN, time: m.CommitTime}
+	case *pglogrepl.InsertMessage:
+		rel, info := s.relation(st, m.RelationID)
+		if info != nil && st.tx != nil {
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpCreate,
+				After: info.mapping.Apply(tupleRow(rel, m.Tuple, false, nil))})
+		}
+	case *pglogrepl.UpdateMessage:
+		rel, info := s.relation(st, m.RelationID)
+		if info != nil && st.tx != nil {
+			var before map[string]any
+			if m.OldTuple != nil {
+				before = tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey, nil)
+			}
+			after := tupleRow(rel, m.NewTuple, false, before)
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpUpdate,
+				Before: info.mapping.Apply(before), After: info.mapping.Apply(after)})
+		}
+	case *pglogrepl.DeleteMessage:
+		rel, info := s.relation(st, m.RelationID)
+		if info != nil && st.tx != nil && m.OldTuple != nil {
+			before := tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey, nil)
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpDelete,
+				Before: info.mapping.Apply(before)})
+		}
+	case *pglogrepl.CommitMessage:
+		tx := st.tx
+		st.tx = nil
+		if tx == nil {
+			return nil
+		}
+		recs := s.seal(tx, m)
+		if len(recs) == 0 {
+			if m.TransactionEndLSN > st.idle {
+				st.idle = m.TransactionEndLSN
+			}
+			return nil
+		}
+		return s.handOut(ctx, st, recs)
+	}
+	return nil
+}
+
+func (s *Source) relation(st *pumpState, id uint32) (*pglogrepl.RelationMessage, *tableInfo) {
+	rel, ok := st.relations[id]
+	if !ok {
+		return nil, nil
+	}
+	return rel, s.tables[rel.Namespace+"."+rel.RelationName]
+}
+
+// seal gives the records of a committed transaction their positions and
+// drops those at or before the position the source was opened at.
+func (s *Source) seal(tx *pendingTx, c *pglogrepl.CommitMessage) []connectors.Record {
+	n := len(tx.recs)
+	out := tx.recs[:0]
+	for i, r := range tx.recs {
+		p := position{commit: tx.commit, end: c.TransactionEndLSN, index: uint32(i), last: i == n-1}
+		if rp := s.resume; rp != nil {
+			if p.commit < rp.commit || p.commit == rp.commit && (rp.last || p.index <= rp.index) {
+				continue
+			}
+		}
+		r.Position = p.encode()
+		r.Time = tx.time
+		out = append(out, r)
+	}
+	if s.resume != nil && tx.commit > s.resume.commit {
+		s.resume = nil
+	}
+	return out
+}
+
+// handOut passes a transaction to Read, heartbeating while Read is slow
+// (back-pressure from Kafka must not make the server drop the connection).
+func (s *Source) handOut(ctx context.Context, st *pumpState, recs []connectors.Record) error {
+	last, _ := decodePosition(recs[len(recs)-1].Position)
+	s.pumped.Store(uint64(last.flushLSN()))
+	tick := time.NewTicker(s.cfg.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case s.txs <- recs:
+			return nil
+		case <-tick.C:
+		case <-s.beat:
+		case <-ctx.Done():
+			return nil
+		}
+		if err := s.status(st, false); err != nil {
+			return err
+		}
+	}
+}
+
+// tupleRow decodes a tuple into column → value. keyOnly keeps only the
+// replica identity columns (the others are sent as nulls). An unchanged
+// TOASTed value is taken from old when the old row has it, else left out.
+func tupleRow(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData, keyOnly bool, old map[string]any) map[string]any {
+	if rel == nil || t == nil {
+		return nil
+	}
+	row := make(map[string]any, len(t.Columns))
+	for i, col := range t.Columns {
+		if i >= len(rel.Columns) {
+			break
+		}
+		c := rel.Columns[i]
+		if keyOnly && c.Flags&1 == 0 {
+			continue
+		}
+		switch col.DataType {
+		case pglogrepl.TupleDataTypeNull:
+			row[c.Name] = nil
+		case pglogrepl.TupleDataTypeToast:
+			if v, ok := old[c.Name]; ok {
+				row[c.Name] = v
+			}
+		case pglogrepl.TupleDataTypeText:
+			row[c.Name] = pgvalue.Decode(c.DataType, col.Data)
+		}
+	}
+	return row
+}
