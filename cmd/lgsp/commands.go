@@ -15,7 +15,11 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/connectors"
-	_ "github.com/lgsp-bus/lgsp/examples/synthetic" // registers the "synthetic" adapter
+	// Adapters register themselves by name.
+	_ "github.com/lgsp-bus/lgsp/connectors/files"
+	_ "github.com/lgsp-bus/lgsp/connectors/pgcdc"
+	_ "github.com/lgsp-bus/lgsp/connectors/pgpoll"
+	_ "github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 
 const usage = `usage: lgsp <command> [flags]
@@ -25,6 +29,7 @@ commands:
   serve    run the bus against Kafka and PostgreSQL (--config FILE, LGSP_* env)
   bench    measure the ingest pipeline against a bare Kafka producer
   connector list   list the registered connector adapters
+  connector spec NAME       an adapter's documented config
   policy check [DIR]        lint agreement files (file and line of every problem)
   policy diff OLD NEW       which agency gains or loses which fields, before applying
   audit verify     re-check the whole access log (hash chain, Merkle roots, signatures)
@@ -156,13 +161,21 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runConnector(args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "list" {
-		return errors.New("usage: lgsp connector list")
+	switch {
+	case len(args) == 1 && args[0] == "list":
+		for _, s := range connectors.Adapters() {
+			fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary)
+		}
+		return nil
+	case len(args) == 2 && args[0] == "spec":
+		s, ok := connectors.Lookup(args[1])
+		if !ok {
+			return fmt.Errorf("no adapter %q; 'lgsp connector list' shows the registered ones", args[1])
+		}
+		fmt.Fprint(stdout, s.FormatConfigDoc())
+		return nil
 	}
-	for _, s := range connectors.Adapters() {
-		fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary)
-	}
-	return nil
+	return errors.New("usage: lgsp connector list | lgsp connector spec NAME")
 }
 
 func runHealth(ctx context.Context, args []string, stdout io.Writer) error {

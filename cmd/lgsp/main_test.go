@@ -79,3 +79,23 @@ func TestPolicyCommands(t *testing.T) {
 		t.Fatalf("check bad: %d %s", code, out.String())
 	}
 }
+
+func TestConnectorListAndSpec(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"connector", "list"}, &out, &errb); code != 0 {
+		t.Fatal(errb.String())
+	}
+	for _, name := range []string{"files", "postgres-cdc", "postgres-poll", "synthetic"} {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("connector list lacks %s:\n%s", name, out.String())
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"connector", "spec", "postgres-cdc"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "slot") {
+		t.Fatalf("spec: %d %s %s", code, out.String(), errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"connector", "spec", "nope"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "no adapter") {
+		t.Fatalf("unknown adapter: %d %s", code, errb.String())
+	}
+}
