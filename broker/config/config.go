@@ -35,7 +35,11 @@ type Config struct {
 	Policies  Policies  `yaml:"policies" envPrefix:"LGSP_POLICIES_"`
 	Pipeline  Pipeline  `yaml:"pipeline" envPrefix:"LGSP_PIPELINE_"`
 	Synthetic Synthetic `yaml:"synthetic" envPrefix:"LGSP_SYNTHETIC_"`
-	Log       Log       `yaml:"log" envPrefix:"LGSP_LOG_"`
+	// Connectors are the ministry sources to run, each an adapter with its
+	// config (see `lgsp connector spec NAME`). YAML only: a list of maps has
+	// no sensible environment-variable form.
+	Connectors []Connector `yaml:"connectors"`
+	Log        Log         `yaml:"log" envPrefix:"LGSP_LOG_"`
 }
 
 // API is the REST API listener (health, metrics, ingest, status).
@@ -113,6 +117,18 @@ type Synthetic struct {
 	RatePerSecond float64 `yaml:"rate_per_second" env:"RATE_PER_SECOND"`
 	// Limit stops each ministry after this many records (0 = unbounded).
 	Limit uint64 `yaml:"limit" env:"LIMIT"`
+}
+
+// Connector is one configured source.
+type Connector struct {
+	// Name identifies the connector: its position, dead-letter topic
+	// (dlq.<name>) and feedback topic; it must be a source that owns datasets
+	// in schemas/catalog.yaml (land, tax, insurance, civil_status, civil_servant).
+	Name string `yaml:"name"`
+	// Adapter is a registered adapter name (postgres-cdc, postgres-poll, files, …).
+	Adapter string `yaml:"adapter"`
+	// Config is the adapter's own config, checked against its spec at start.
+	Config map[string]any `yaml:"config"`
 }
 
 // Log configures operator logs.
@@ -257,6 +273,17 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Synthetic.RatePerSecond < 0 {
 		bad("synthetic.rate_per_second", "LGSP_SYNTHETIC_RATE_PER_SECOND", "must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, cn := range c.Connectors {
+		field := fmt.Sprintf("connectors[%d]", i)
+		if cn.Name == "" || cn.Adapter == "" {
+			bad(field, "-", "needs a name and an adapter")
+		}
+		if seen[cn.Name] {
+			bad(field, "-", "connector name %q is used twice", cn.Name)
+		}
+		seen[cn.Name] = true
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -282,6 +283,11 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 			}
 		}
 	}
+	for i, cc := range c.Connectors {
+		if err := b.startConfigured(cctx, cc, sources); err != nil {
+			return b, fmt.Errorf("config: connectors[%d] (%s): %w", i, cc.Name, err)
+		}
+	}
 
 	mctx, cancelMisc := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancelMisc = cancelMisc
@@ -324,6 +330,29 @@ func (b *Bus) startSynthetic(ctx context.Context, source string) error {
 		}
 		return spec.New(source, cfg)
 	}
+	b.run(ctx, source, newSource)
+	return nil
+}
+
+// startConfigured runs a connector from the config's connectors list. Its
+// config is decoded and validated now, so a bad one stops the start.
+func (b *Bus) startConfigured(ctx context.Context, cc config.Connector, sources []string) error {
+	if !slices.Contains(sources, cc.Name) {
+		return fmt.Errorf("name must be one of the sources %v (its topics and datasets follow from it)", sources)
+	}
+	spec, ok := connectors.Lookup(cc.Adapter)
+	if !ok {
+		return fmt.Errorf("no adapter %q ('lgsp connector list' shows them)", cc.Adapter)
+	}
+	if _, err := spec.DecodeConfig(cc.Config); err != nil {
+		return err
+	}
+	b.run(ctx, cc.Name, func() (connectors.Source, error) { return spec.Build(cc.Name, cc.Config) })
+	return nil
+}
+
+// run supervises a source under the connector runtime, feeding the pipeline.
+func (b *Bus) run(ctx context.Context, name string, newSource func() (connectors.Source, error)) {
 	sink := func(ctx context.Context, name string, recs []connectors.Record) (func(context.Context) error, error) {
 		t, err := b.Pipe.Submit(ctx, name, recs)
 		if err != nil {
@@ -331,11 +360,10 @@ func (b *Bus) startSynthetic(ctx context.Context, source string) error {
 		}
 		return func(ctx context.Context) error { _, err := t.Wait(ctx); return err }, nil
 	}
-	conn := connrt.New(source, newSource, sink, checkpoints{b.Store}, connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log})
+	conn := connrt.New(name, newSource, sink, checkpoints{b.Store}, connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log})
 	b.conns = append(b.conns, conn)
 	b.connWG.Add(1)
 	go func() { defer b.connWG.Done(); conn.Run(ctx) }()
-	return nil
 }
 
 // checkpoints adapts the store to the connector runtime.
