@@ -45,12 +45,15 @@ type Deps struct {
 	Sources    map[string]bool // sources allowed to push (their DLQ topics exist)
 	Connectors func() []runtime.State
 	Engine     *policies.Engine
-	Audit      store.AuditStore
+	Audit      store.AuditSearcher
 	AuditLog   AuditLog
-	CitizenKey func(personalNumber string) string
-	Ready      map[string]func(context.Context) error // name → check
-	Metrics    *prometheus.Registry
-	Status     func() any
+	// CitizenTokens verifies citizens' bearer tokens and returns the
+	// personal number they prove; nil disables the citizen endpoint.
+	CitizenTokens func(token string) (string, error)
+	CitizenKey    func(personalNumber string) string
+	Ready         map[string]func(context.Context) error // name → check
+	Metrics       *prometheus.Registry
+	Status        func() any
 	// MaxBody is the largest request body accepted (default 8 MiB).
 	MaxBody int64
 }
@@ -73,6 +76,8 @@ func New(d Deps) *echo.Echo {
 	e.GET("/v1/connectors", h.connectors)
 	e.GET("/v1/agreements", h.agreements)
 	e.GET("/v1/audit", h.audit)
+	e.GET("/v1/audit/export", h.auditExport)
+	e.GET("/v1/citizen/accesses", h.citizenAccesses)
 	e.GET("/v1/audit/public-key", h.auditPublicKey)
 	e.GET("/v1/audit/checkpoint", h.auditCheckpoint)
 	e.GET("/v1/audit/proofs/inclusion", h.auditInclusion)
@@ -165,40 +170,84 @@ func (h *handlers) agreements(c echo.Context) error {
 	return c.JSON(http.StatusOK, h.d.Engine.Agreements())
 }
 
-// audit searches the access log. A citizen is given by personal number and
-// hashed here, so the number never reaches the store or the logs.
-func (h *handlers) audit(c echo.Context) error {
-	q := store.AuditQuery{RequestID: c.QueryParam("request_id"), Actor: c.QueryParam("agency")}
+// auditQuery reads the auditor's search parameters; each malformed one is a
+// 400 naming it. A citizen is given by personal number and hashed here, so
+// the number never reaches the store or the logs.
+func (h *handlers) auditQuery(c echo.Context) (store.AuditSearch, error) {
+	q := store.AuditSearch{RequestID: c.QueryParam("request_id"), Actor: c.QueryParam("agency"), Dataset: c.QueryParam("dataset"),
+		Purpose: c.QueryParam("purpose"), Decision: c.QueryParam("decision"), Action: c.QueryParam("action")}
 	if n := c.QueryParam("citizen"); n != "" {
 		if !digits(n) || (len(n) != 12 && len(n) != 9) {
-			return fail(http.StatusBadRequest, "citizen", "citizen must be a 12-digit personal number or a 9-digit CMND")
+			return q, fail(http.StatusBadRequest, "citizen", "citizen must be a 12-digit personal number or a 9-digit CMND")
 		}
 		q.CitizenKey = h.d.CitizenKey(n)
+	}
+	if q.Decision != "" && q.Decision != "allow" && q.Decision != "deny" {
+		return q, fail(http.StatusBadRequest, "decision", "decision must be allow or deny")
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := c.QueryParam(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return q, fail(http.StatusBadRequest, p.name, "%s must be an RFC 3339 time such as 2026-01-31T00:00:00+07:00", p.name)
+			}
+			*p.dst = t
+		}
+	}
+	switch c.QueryParam("order") {
+	case "", "oldest":
+	case "newest":
+		q.Newest = true
+	default:
+		return q, fail(http.StatusBadRequest, "order", "order must be oldest or newest")
 	}
 	var err error
 	if s := c.QueryParam("after"); s != "" {
 		if q.AfterSeq, err = strconv.ParseInt(s, 10, 64); err != nil || q.AfterSeq < 0 {
-			return fail(http.StatusBadRequest, "after", "after must be a non-negative entry number")
+			return q, fail(http.StatusBadRequest, "after", "after must be a non-negative entry number")
+		}
+	}
+	if s := c.QueryParam("before"); s != "" {
+		if q.BeforeSeq, err = strconv.ParseInt(s, 10, 64); err != nil || q.BeforeSeq < 1 {
+			return q, fail(http.StatusBadRequest, "before", "before must be a positive entry number")
 		}
 	}
 	q.Limit = 100
 	if s := c.QueryParam("limit"); s != "" {
 		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > 1000 {
-			return fail(http.StatusBadRequest, "limit", "limit must be between 1 and 1000")
+			return q, fail(http.StatusBadRequest, "limit", "limit must be between 1 and 1000")
 		}
 	}
-	entries, err := h.d.Audit.ListAudit(c.Request().Context(), q)
+	return q, nil
+}
+
+// audit searches the access log, a page at a time with a stable cursor
+// (next_after for oldest-first, next_before for newest-first).
+func (h *handlers) audit(c echo.Context) error {
+	q, err := h.auditQuery(c)
+	if err != nil {
+		return err
+	}
+	entries, err := h.d.Audit.SearchAudit(c.Request().Context(), q)
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, "", "audit log unavailable, retry later: %v", err)
 	}
-	next := ""
-	if len(entries) == q.Limit {
-		next = strconv.FormatInt(entries[len(entries)-1].Seq, 10)
-	}
+	resp := map[string]any{"entries": entries}
 	if entries == nil {
-		entries = []store.AuditEntry{}
+		resp["entries"] = []store.AuditEntry{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"entries": entries, "next_after": next})
+	if len(entries) == q.SearchLimit() {
+		last := strconv.FormatInt(entries[len(entries)-1].Seq, 10)
+		if q.Newest {
+			resp["next_before"] = last
+		} else {
+			resp["next_after"] = last
+		}
+	}
+	return c.JSON(http.StatusOK, resp)
 }
 
 func digits(s string) bool {

@@ -21,7 +21,10 @@ type AuditLog interface {
 	InclusionProof(ctx context.Context, seq, size int64) (proof [][]byte, leaf []byte, err error)
 	ConsistencyProof(ctx context.Context, first, second int64) ([][]byte, error)
 	RootAt(ctx context.Context, size int64) ([]byte, error)
+	InclusionProofs(ctx context.Context, size int64, seqs []int64) (map[int64][][]byte, error)
 }
+
+var leafHash = audit.LeafHash
 
 func hexes(bs [][]byte) []string {
 	out := make([]string, len(bs))

@@ -173,6 +173,27 @@ func (l *Log) InclusionProof(ctx context.Context, seq, size int64) ([][]byte, []
 	return p, ls[seq-1], err
 }
 
+// InclusionProofs proves each of seqs in the log of the given size, reading
+// the log once (for exports).
+func (l *Log) InclusionProofs(ctx context.Context, size int64, seqs []int64) (map[int64][][]byte, error) {
+	if size > l.Size() || size < 0 {
+		return nil, fmt.Errorf("%w: size %d (current size %d)", ErrBeyondLog, size, l.Size())
+	}
+	ls, err := l.leaves(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64][][]byte, len(seqs))
+	for _, s := range seqs {
+		p, err := InclusionProof(int(s-1), ls)
+		if err != nil {
+			return nil, err
+		}
+		out[s] = p
+	}
+	return out, nil
+}
+
 // ConsistencyProof proves the log of size first is a prefix of the log of size second.
 func (l *Log) ConsistencyProof(ctx context.Context, first, second int64) ([][]byte, error) {
 	if second > l.Size() || first < 1 || first > second {

@@ -85,6 +85,10 @@ type Audit struct {
 	// Empty: one is generated once into <data_dir>/audit-signing.key. The
 	// public key is served at /v1/audit/public-key.
 	SigningKey string `yaml:"signing_key" env:"SIGNING_KEY"`
+	// CitizenTokenKey is the key (at least 32 characters) shared with the
+	// e-ID sign-in that issues citizens' tokens for "who looked at my data".
+	// Empty: one is generated once into <data_dir>/citizen-token.key.
+	CitizenTokenKey string `yaml:"citizen_token_key" env:"CITIZEN_TOKEN_KEY"`
 	// CheckpointEvery is how often a signed checkpoint is appended (default 1m).
 	CheckpointEvery time.Duration `yaml:"checkpoint_every" env:"CHECKPOINT_EVERY"`
 }
@@ -258,6 +262,9 @@ func (c Config) Validate(mode string) error {
 		if k, err := hex.DecodeString(c.Audit.SigningKey); err != nil || len(k) != 32 {
 			bad("audit.signing_key", "LGSP_AUDIT_SIGNING_KEY", "must be 64 hex characters (an Ed25519 seed)")
 		}
+	}
+	if c.Audit.CitizenTokenKey != "" && len(c.Audit.CitizenTokenKey) < 32 {
+		bad("audit.citizen_token_key", "LGSP_AUDIT_CITIZEN_TOKEN_KEY", "must be at least 32 characters")
 	}
 	if c.Audit.CheckpointEvery < time.Second {
 		bad("audit.checkpoint_every", "LGSP_AUDIT_CHECKPOINT_EVERY", "must be at least 1s, got %s", c.Audit.CheckpointEvery)

@@ -27,6 +27,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/lgsp-bus/lgsp/broker/api"
 	"github.com/lgsp-bus/lgsp/broker/audit"
+	"github.com/lgsp-bus/lgsp/broker/citizenauth"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/deliver"
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
@@ -89,6 +90,7 @@ type Bus struct {
 	// SchemaIDs maps dataset → envelope schema id.
 	SchemaIDs map[string]int
 
+	citizens   *citizenauth.Verifier
 	kafkaDev   *devkafka.Broker
 	pubWriter  *kafka.Writer
 	dlvWriter  *kafka.Writer
@@ -184,6 +186,11 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		return b, fmt.Errorf("agreements: %w", err)
 	}
 	b.Engine = policies.NewEngine(set)
+
+	// Citizens' tokens for "who looked at my data".
+	if b.citizens, err = CitizenVerifier(c); err != nil {
+		return b, err
+	}
 
 	// Audit.
 	key, err := hmacKey(c)
@@ -397,8 +404,9 @@ func (b *Bus) serveHTTP(sources []string) error {
 	}
 	apiSrv := api.New(api.Deps{
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
-		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store, AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
-		Metrics: b.Metrics.Registry, Status: func() any { return b.status() },
+		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
+		CitizenTokens: b.citizens.Verify,
+		Metrics:       b.Metrics.Registry, Status: func() any { return b.status() },
 		Ready: map[string]func(context.Context) error{
 			"kafka": func(ctx context.Context) error { return kafkaio.Ping(ctx, b.addrs.Kafka) },
 			"store": b.Store.Ping,
@@ -537,6 +545,32 @@ func OpenStore(ctx context.Context, c config.Config) (store.Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return st, nil
+}
+
+// CitizenVerifier checks citizens' tokens with the configured key or the one
+// generated into the data dir.
+func CitizenVerifier(c config.Config) (*citizenauth.Verifier, error) {
+	key := c.Audit.CitizenTokenKey
+	if key == "" {
+		path := filepath.Join(c.DataDir, "citizen-token.key")
+		raw, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			key = strings.TrimSpace(string(raw))
+		case errors.Is(err, os.ErrNotExist):
+			k := make([]byte, 32)
+			if _, err := rand.Read(k); err != nil {
+				return nil, err
+			}
+			key = hex.EncodeToString(k)
+			if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("write citizen token key %s: %w", path, err)
+			}
+		default:
+			return nil, fmt.Errorf("read citizen token key: %w", err)
+		}
+	}
+	return citizenauth.New([]byte(key))
 }
 
 // AuditPublicKey is the checkpoint verification key of this configuration.

@@ -32,6 +32,7 @@ commands:
   connector spec NAME       an adapter's documented config
   policy check [DIR]        lint agreement files (file and line of every problem)
   policy diff OLD NEW       which agency gains or loses which fields, before applying
+  citizen-token NUMBER      mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)
   audit verify     re-check the whole access log (hash chain, Merkle roots, signatures)
   health URL       exit 0 if URL answers 200 (container health checks)
 
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "policy":
 		err = runPolicy(args[1:], stdout)
+	case "citizen-token":
+		err = runCitizenToken(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -197,5 +200,33 @@ func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%s answered %s", args[0], resp.Status)
 	}
 	fmt.Fprintln(stdout, "ok")
+	return nil
+}
+
+func runCitizenToken(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("citizen-token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "lgsp-data", "data dir holding citizen-token.key")
+	ttl := fs.Duration("ttl", time.Hour, "validity")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: lgsp citizen-token [--data-dir DIR] [--ttl 1h] PERSONAL_NUMBER")
+	}
+	cfg := config.Defaults()
+	cfg.DataDir = *dataDir
+	if err := config.ApplyEnv(&cfg); err != nil {
+		return err
+	}
+	v, err := runtime.CitizenVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	tok, err := v.Mint(fs.Arg(0), *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
 	return nil
 }
