@@ -20,12 +20,29 @@ const (
 	ReasonExpired               = "expired"                 // the matching agreement is no longer in force
 	ReasonFieldNotAllowed       = "field_not_allowed:"      // followed by the first field not allowed
 	ReasonCaseReferenceRequired = "case_reference_required" // the agreement requires a case reference
+	ReasonAgencyNotActive       = "agency_not_active"       // the caller is not a registered, active agency
 )
 
 // Engine answers access questions from the current Set. It is safe for
 // concurrent use; Reload swaps the set without stopping decisions.
 type Engine struct {
-	cur atomic.Pointer[Set]
+	cur      atomic.Pointer[Set]
+	agencies atomic.Pointer[Agencies]
+}
+
+// SetAgencies puts an agency registry in force: from then on an agreement
+// whose consumer is not a registered, active agency allows nothing. Without
+// a registry, agreements alone decide.
+func (e *Engine) SetAgencies(a *Agencies) {
+	if a != nil {
+		e.agencies.Store(a)
+	}
+}
+
+// consumerActive reports whether the registry (if any) lets id receive data.
+func (e *Engine) consumerActive(id string) bool {
+	a := e.agencies.Load()
+	return a == nil || a.Active(id)
 }
 
 // NewEngine returns an engine serving s. A nil set allows nothing.
@@ -76,7 +93,7 @@ func (e *Engine) StreamTargets(dataset string, now time.Time) []Grant {
 	}
 	var out []Grant
 	for _, c := range s.byDataset[dataset] {
-		if c.a.Mode != ModeStream || !c.inForce(now) {
+		if c.a.Mode != ModeStream || !c.inForce(now) || !e.consumerActive(c.a.Consumer) {
 			continue
 		}
 		out = append(out, Grant{
@@ -148,6 +165,9 @@ func (e *Engine) Decide(r Request) Decision {
 	}
 	if strings.TrimSpace(r.Purpose) == "" {
 		return deny(ReasonMissingPurpose, nil)
+	}
+	if !e.consumerActive(r.Consumer) {
+		return deny(ReasonAgencyNotActive, nil)
 	}
 	s := e.cur.Load()
 	var cands []*compiled

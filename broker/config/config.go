@@ -98,6 +98,9 @@ type Policies struct {
 	// Dir holds agreement YAML files; empty uses the agreements built into
 	// the binary (policies/agreements).
 	Dir string `yaml:"dir" env:"DIR"`
+	// AgenciesFile is the registry of member agencies; empty uses the one
+	// built into the binary (policies/agencies/agencies.yaml).
+	AgenciesFile string `yaml:"agencies_file" env:"AGENCIES_FILE"`
 }
 
 // Pipeline tunes the ingest path.

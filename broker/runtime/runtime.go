@@ -186,6 +186,19 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		return b, fmt.Errorf("agreements: %w", err)
 	}
 	b.Engine = policies.NewEngine(set)
+	var agencies *policies.Agencies
+	if c.Policies.AgenciesFile != "" {
+		agencies, err = policies.LoadAgenciesFile(c.Policies.AgenciesFile)
+	} else {
+		agencies, err = policies.LoadEmbeddedAgencies()
+	}
+	if err != nil {
+		return b, fmt.Errorf("agencies: %w", err)
+	}
+	if err := agencies.CheckConsumers(set); err != nil {
+		return b, fmt.Errorf("agreements: %w", err)
+	}
+	b.Engine.SetAgencies(agencies)
 
 	// Citizens' tokens for "who looked at my data".
 	if b.citizens, err = CitizenVerifier(c); err != nil {

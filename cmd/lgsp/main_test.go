@@ -58,7 +58,7 @@ func TestBadConfigStopsBeforeAnythingStarts(t *testing.T) {
 
 func TestPolicyCommands(t *testing.T) {
 	dir := t.TempDir()
-	good := "id: moj-tax-1\ndataset: tax.taxpayer\nconsumer: moj\ntitle: t\nlegal_basis: Law 38/2019\npurposes: [tax_administration]\nmode: stream\nfields: [tax_code, full_name]\nvalid_from: 2024-01-01\nvalid_until: 2030-01-01\n"
+	good := "id: moj-tax-1\ndataset: tax.taxpayer\nconsumer: gdt\ntitle: t\nlegal_basis: Law 38/2019\npurposes: [tax_administration]\nmode: stream\nfields: [tax_code, full_name]\nvalid_from: 2024-01-01\nvalid_until: 2030-01-01\n"
 	if err := os.WriteFile(filepath.Join(dir, "t1.yaml"), []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestPolicyCommands(t *testing.T) {
 		t.Fatalf("check good: %d %s %s", code, out.String(), errb.String())
 	}
 	out.Reset()
-	if code := run(context.Background(), []string{"policy", "diff", "builtin", dir}, &out, &errb); code != 0 || !strings.Contains(out.String(), "moj on tax.taxpayer (stream):\n  + gains fields     full_name, tax_code") {
+	if code := run(context.Background(), []string{"policy", "diff", "builtin", dir}, &out, &errb); code != 0 || !strings.Contains(out.String(), "gdt on tax.taxpayer (stream):\n  + gains fields     full_name, tax_code") {
 		t.Fatalf("diff: %d\n%s", code, out.String())
 	}
 	bad := strings.Replace(good, "fields: [tax_code, full_name]", "fields: [tax_code, salary]", 1)

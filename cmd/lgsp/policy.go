@@ -20,7 +20,7 @@ func loadAgreements(dir string) (*policies.Set, error) {
 }
 
 func runPolicy(args []string, stdout io.Writer) error {
-	usage := errors.New("usage: lgsp policy check [DIR] | lgsp policy diff OLD_DIR NEW_DIR [--json]  (DIR \"builtin\" = the agreements built into the binary)")
+	usage := errors.New("usage: lgsp policy check [DIR [AGENCIES_FILE]] | lgsp policy diff OLD_DIR NEW_DIR [--json]  (DIR \"builtin\" = the agreements built into the binary)")
 	if len(args) == 0 {
 		return usage
 	}
@@ -35,7 +35,18 @@ func runPolicy(args []string, stdout io.Writer) error {
 			fmt.Fprintln(stdout, err)
 			return errFindings
 		}
-		fmt.Fprintf(stdout, "%d agreements OK (%s)\n", set.Len(), set.Digest())
+		agencies, err := policies.LoadEmbeddedAgencies()
+		if len(args) > 2 {
+			agencies, err = policies.LoadAgenciesFile(args[2])
+		}
+		if err == nil {
+			err = agencies.CheckConsumers(set)
+		}
+		if err != nil {
+			fmt.Fprintln(stdout, err)
+			return errFindings
+		}
+		fmt.Fprintf(stdout, "%d agreements OK (%s), every consumer a registered agency\n", set.Len(), set.Digest())
 		return nil
 	case "diff":
 		if len(args) < 3 {

@@ -1,0 +1,152 @@
+package policies
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"regexp"
+	"sort"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Agency is a member of the bus: a ministry, a provincial office, or an
+// external body bound by an agreement.
+type Agency struct {
+	// ID names the agency in agreements, credentials, topics and the audit
+	// log: lowercase letters, digits and '-'.
+	ID string `yaml:"id" json:"id"`
+	// Name is the official name.
+	Name string `yaml:"name" json:"name"`
+	// Kind is ministry, ministry-level, provincial or external.
+	Kind string `yaml:"kind" json:"kind"`
+	// Province is the 3-digit code of a provincial agency.
+	Province string `yaml:"province,omitempty" json:"province,omitempty"`
+	// Contact is who to call about its access.
+	Contact Contact `yaml:"contact" json:"contact"`
+	// State is active or suspended; a suspended agency gets nothing.
+	State string `yaml:"state" json:"state"`
+	// Systems are the agency's systems that connect to the bus.
+	Systems []System `yaml:"systems,omitempty" json:"systems,omitempty"`
+}
+
+// Contact is the owner contact of an agency.
+type Contact struct {
+	Name  string `yaml:"name" json:"name"`
+	Email string `yaml:"email" json:"email"`
+}
+
+// System is one of an agency's systems.
+type System struct {
+	ID   string `yaml:"id" json:"id"`
+	Name string `yaml:"name" json:"name"`
+}
+
+// Agency states.
+const (
+	AgencyActive    = "active"
+	AgencySuspended = "suspended"
+)
+
+// Agencies is an immutable registry of agencies.
+type Agencies struct {
+	byID map[string]Agency
+}
+
+//go:embed agencies/agencies.yaml
+var agenciesFS embed.FS
+
+var agencyID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,79}$`)
+
+// LoadEmbeddedAgencies reads the registry built into the binary.
+func LoadEmbeddedAgencies() (*Agencies, error) {
+	raw, err := agenciesFS.ReadFile("agencies/agencies.yaml")
+	if err != nil {
+		return nil, err
+	}
+	return ParseAgencies("policies/agencies/agencies.yaml", raw)
+}
+
+// LoadAgenciesFile reads an operator's registry file.
+func LoadAgenciesFile(path string) (*Agencies, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("policies: agencies: %w", err)
+	}
+	return ParseAgencies(path, raw)
+}
+
+// ParseAgencies validates a registry and reports every problem at once.
+func ParseAgencies(file string, raw []byte) (*Agencies, error) {
+	var doc struct {
+		Agencies []Agency `yaml:"agencies"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("policies: %s: %w", file, err)
+	}
+	a := &Agencies{byID: map[string]Agency{}}
+	var errs []error
+	for i, ag := range doc.Agencies {
+		where := fmt.Sprintf("%s: agencies[%d] (%s)", file, i, ag.ID)
+		if !agencyID.MatchString(ag.ID) {
+			errs = append(errs, fmt.Errorf("%s: id must be 2 to 80 lowercase letters, digits and '-'", where))
+		}
+		if _, dup := a.byID[ag.ID]; dup {
+			errs = append(errs, fmt.Errorf("%s: id listed twice", where))
+		}
+		if ag.Name == "" {
+			errs = append(errs, fmt.Errorf("%s: name is required", where))
+		}
+		if ag.State != AgencyActive && ag.State != AgencySuspended {
+			errs = append(errs, fmt.Errorf("%s: state must be active or suspended, got %q", where, ag.State))
+		}
+		if ag.Contact.Email == "" {
+			errs = append(errs, fmt.Errorf("%s: contact.email is required: someone must answer for this access", where))
+		}
+		a.byID[ag.ID] = ag
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return a, nil
+}
+
+// Get returns the agency with this id.
+func (a *Agencies) Get(id string) (Agency, bool) {
+	ag, ok := a.byID[id]
+	return ag, ok
+}
+
+// Active reports whether id is a registered, active agency.
+func (a *Agencies) Active(id string) bool {
+	ag, ok := a.byID[id]
+	return ok && ag.State == AgencyActive
+}
+
+// List returns the agencies sorted by id.
+func (a *Agencies) List() []Agency {
+	out := make([]Agency, 0, len(a.byID))
+	for _, ag := range a.byID {
+		out = append(out, ag)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// CheckConsumers reports every agreement whose consumer is not a registered agency.
+func (a *Agencies) CheckConsumers(s *Set) error {
+	var errs []error
+	for _, ag := range s.Agreements() {
+		if _, ok := a.byID[ag.Consumer]; !ok {
+			errs = append(errs, fmt.Errorf("%s: consumer %q is not a registered agency (add it to the agencies file)", ag.Source, ag.Consumer))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ fs.FS = agenciesFS
