@@ -38,6 +38,9 @@ func (e *Error) Is(target error) bool {
 
 // HTTPStatus is the HTTP status Confluent pairs with the code.
 func (e *Error) HTTPStatus() int {
+	if e.Code >= 400 && e.Code <= 599 {
+		return e.Code // 409: Confluent's incompatible-schema code is the status itself
+	}
 	if s := e.Code / 100; s >= 400 && s <= 599 {
 		return s
 	}
@@ -52,6 +55,19 @@ var (
 	ErrInvalidSchema   = &Error{Code: 42201, Message: "Invalid schema"}
 	ErrInvalidVersion  = &Error{Code: 42202, Message: "Invalid version"}
 	ErrInvalidSubject  = &Error{Code: 42208, Message: "Invalid subject"}
+
+	ErrSubjectSoftDeleted    = &Error{Code: 40404, Message: "Subject was soft deleted"}
+	ErrSubjectNotSoftDeleted = &Error{Code: 40405, Message: "Subject was not soft deleted first"}
+	ErrVersionSoftDeleted    = &Error{Code: 40406, Message: "Version was soft deleted"}
+	ErrVersionNotSoftDeleted = &Error{Code: 40407, Message: "Version was not soft deleted first"}
+	ErrSubjectCompatNotSet   = &Error{Code: 40408, Message: "Subject does not have subject-level compatibility configured"}
+	ErrSubjectModeNotSet     = &Error{Code: 40409, Message: "Subject does not have subject-level mode configured"}
+	ErrIncompatibleSchema    = &Error{Code: 409, Message: "Schema being registered is incompatible with an earlier schema"}
+	ErrInvalidCompatibility  = &Error{Code: 42203, Message: "Invalid compatibility level"}
+	ErrInvalidMode           = &Error{Code: 42204, Message: "Invalid mode"}
+	ErrOperationNotPermitted = &Error{Code: 42205, Message: "Operation not permitted"}
+	ErrReferenceExists       = &Error{Code: 42206, Message: "One or more references exist to the schema"}
+	ErrIDDoesNotMatch        = &Error{Code: 42207, Message: "Schema id does not match"}
 	// ErrStore is a failure of the backing store (Confluent's 50001).
 	ErrStore = &Error{Code: 50001, Message: "Error in the backend datastore"}
 )

@@ -12,6 +12,8 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
 )
 
 // ContentType is what Confluent Schema Registry answers with and what its
@@ -45,7 +47,9 @@ var requestTypes = map[string]bool{
 //	GET  /schemas/ids/{id}
 //	GET  /schemas/ids/{id}/schema                       (raw schema text)
 //	GET  /schemas/types
-//	GET  /config
+//
+// and the rest of the API listed at routes (deletes, config, mode,
+// compatibility, referencedby, schema usages).
 //
 // Errors are answered as Confluent does: the HTTP status plus
 // {"error_code": N, "message": "..."}. A request body that is not JSON, or
@@ -64,9 +68,6 @@ func (r *Registry) Handler() http.Handler {
 	e.GET("/schemas/types", func(c echo.Context) error {
 		return writeJSON(c, http.StatusOK, []string{TypeAvro, TypeJSON})
 	})
-	e.GET("/config", func(c echo.Context) error {
-		return writeJSON(c, http.StatusOK, map[string]string{"compatibilityLevel": "BACKWARD"})
-	})
 	e.GET("/subjects", r.getSubjects)
 	e.GET("/subjects/:subject/versions", r.getVersions)
 	e.GET("/subjects/:subject/versions/:version", r.getVersion)
@@ -75,17 +76,26 @@ func (r *Registry) Handler() http.Handler {
 	e.POST("/subjects/:subject", r.postLookup)
 	e.GET("/schemas/ids/:id", r.getSchema)
 	e.GET("/schemas/ids/:id/schema", r.getRawSchema)
+	r.routes(e)
 	return e
 }
 
 // schemaResponse is Confluent's Schema entity. schemaType is omitted for
 // AVRO, as Confluent omits it, because older clients do not know the field.
 type schemaResponse struct {
-	Subject    string `json:"subject,omitempty"`
-	Version    int    `json:"version,omitempty"`
-	ID         int    `json:"id,omitempty"`
-	SchemaType string `json:"schemaType,omitempty"`
-	Schema     string `json:"schema"`
+	Subject    string         `json:"subject,omitempty"`
+	Version    int            `json:"version,omitempty"`
+	ID         int            `json:"id,omitempty"`
+	SchemaType string         `json:"schemaType,omitempty"`
+	References []referenceDTO `json:"references,omitempty"`
+	Schema     string         `json:"schema"`
+}
+
+// referenceDTO is Confluent's SchemaReference.
+type referenceDTO struct {
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	Version int    `json:"version"`
 }
 
 func wireType(t string) string {
@@ -96,7 +106,7 @@ func wireType(t string) string {
 }
 
 func (r *Registry) getSubjects(c echo.Context) error {
-	subjects, err := r.Subjects(c.Request().Context())
+	subjects, err := r.ListSubjects(c.Request().Context(), c.QueryParam("subjectPrefix"), boolParam(c, "deleted"))
 	if err != nil {
 		return err
 	}
@@ -108,9 +118,13 @@ func (r *Registry) getVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	vs, err := r.Versions(c.Request().Context(), subject)
+	svs, err := r.subjectVersions(c.Request().Context(), subject, boolParam(c, "deleted"))
 	if err != nil {
 		return err
+	}
+	vs := make([]int, len(svs))
+	for i, sv := range svs {
+		vs[i] = sv.Version
 	}
 	return writeJSON(c, http.StatusOK, vs)
 }
@@ -132,7 +146,7 @@ func (r *Registry) subjectVersion(c echo.Context) (SubjectSchema, error) {
 		}
 		v = int(n)
 	}
-	return r.Version(c.Request().Context(), subject, v)
+	return r.VersionOf(c.Request().Context(), subject, v, boolParam(c, "deleted"))
 }
 
 func (r *Registry) getVersion(c echo.Context) error {
@@ -140,8 +154,12 @@ func (r *Registry) getVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	refs, err := r.refsDTO(c, s.ID)
+	if err != nil {
+		return err
+	}
 	return writeJSON(c, http.StatusOK, schemaResponse{
-		Subject: s.Subject, Version: s.Version, ID: s.ID, SchemaType: wireType(s.Type), Schema: s.Schema,
+		Subject: s.Subject, Version: s.Version, ID: s.ID, SchemaType: wireType(s.Type), References: refs, Schema: s.Schema,
 	})
 }
 
@@ -157,9 +175,19 @@ func (r *Registry) getVersionSchema(c echo.Context) error {
 // send that this subset does not implement (metadata, ruleSet, …) are
 // ignored, as Confluent ignores unknown fields.
 type schemaRequest struct {
-	Schema     string            `json:"schema"`
-	SchemaType string            `json:"schemaType"`
-	References []json.RawMessage `json:"references"`
+	Schema     string         `json:"schema"`
+	SchemaType string         `json:"schemaType"`
+	References []referenceDTO `json:"references"`
+	ID         int            `json:"id"`
+	Version    int            `json:"version"`
+}
+
+func (q schemaRequest) registerRequest() RegisterRequest {
+	req := RegisterRequest{Schema: q.Schema, SchemaType: q.SchemaType, ID: q.ID, Version: q.Version}
+	for _, x := range q.References {
+		req.References = append(req.References, store.Reference{Name: x.Name, Subject: x.Subject, Version: x.Version})
+	}
+	return req
 }
 
 func readSchemaRequest(c echo.Context) (schemaRequest, error) {
@@ -180,9 +208,6 @@ func readSchemaRequest(c echo.Context) (schemaRequest, error) {
 	if err := json.Unmarshal(body, &req); err != nil {
 		return req, echo.NewHTTPError(http.StatusBadRequest, "Invalid request body: "+err.Error())
 	}
-	if len(req.References) > 0 {
-		return req, invalidSchema(errors.New("schema references are not supported"))
-	}
 	return req, nil
 }
 
@@ -195,7 +220,7 @@ func (r *Registry) postVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id, _, err := r.Register(c.Request().Context(), subject, req.SchemaType, req.Schema)
+	id, _, err := r.RegisterSchema(c.Request().Context(), subject, req.registerRequest())
 	if err != nil {
 		return err
 	}
@@ -211,12 +236,16 @@ func (r *Registry) postLookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := r.Lookup(c.Request().Context(), subject, req.SchemaType, req.Schema)
+	s, err := r.LookupSchema(c.Request().Context(), subject, req.registerRequest())
+	if err != nil {
+		return err
+	}
+	refs, err := r.refsDTO(c, s.ID)
 	if err != nil {
 		return err
 	}
 	return writeJSON(c, http.StatusOK, schemaResponse{
-		Subject: s.Subject, Version: s.Version, ID: s.ID, SchemaType: wireType(s.Type), Schema: s.Schema,
+		Subject: s.Subject, Version: s.Version, ID: s.ID, SchemaType: wireType(s.Type), References: refs, Schema: s.Schema,
 	})
 }
 
@@ -239,7 +268,11 @@ func (r *Registry) getSchema(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, schemaResponse{SchemaType: wireType(s.Type), Schema: s.Schema})
+	refs, err := r.refsDTO(c, s.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, schemaResponse{SchemaType: wireType(s.Type), References: refs, Schema: s.Schema})
 }
 
 func (r *Registry) getRawSchema(c echo.Context) error {

@@ -5,10 +5,11 @@
 // Confluent-Schema-Registry-compatible REST API over them, so that any
 // Confluent client or (de)serializer works against the bus unchanged.
 //
-// This is the foundational subset of Confluent's API: registering, looking
-// up and listing schemas. Compatibility checking, deletes, references and
-// per-subject config come later; the global compatibility level is reported
-// as BACKWARD, Confluent's default.
+// It covers Confluent's API: registering, looking up and listing schemas,
+// soft and hard deletes, references (resolved for parsing, validation and
+// compatibility), global and per-subject compatibility levels and modes
+// (READWRITE, READONLY, IMPORT), and compatibility checks in all seven
+// levels for Avro (compat.go) and JSON Schema (jsoncompat.go).
 package registry
 
 import (
@@ -35,6 +36,20 @@ type Registry struct {
 	// so both caches can be filled once and never invalidated.
 	schemas sync.Map // int → store.Schema
 	parsed  sync.Map // int → avro.Schema or *gojsonschema.Schema
+	refs    sync.Map // int → []store.Reference
+	compat  sync.Map // int → compiled, for compatibility checks
+
+	// locks serialises "check compatibility, then add the version" per
+	// subject within this process (subject → *sync.Mutex).
+	locks sync.Map
+}
+
+// lockSubject locks subject's registrations and returns the unlock.
+func (r *Registry) lockSubject(subject string) func() {
+	v, _ := r.locks.LoadOrStore(subject, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // New returns a registry over s.
@@ -55,27 +70,10 @@ type SubjectSchema struct {
 // subject. schemaType is "AVRO" (the default when empty) or "JSON".
 // Registering a schema the subject already has returns its existing id and
 // version; registering it under another subject reuses the id.
+//
+// The subject's mode and compatibility level apply: see RegisterSchema.
 func (r *Registry) Register(ctx context.Context, subject, schemaType, schemaText string) (id int, version int, err error) {
-	if err := checkSubject(subject); err != nil {
-		return 0, 0, err
-	}
-	p, err := prepare(schemaType, schemaText)
-	if err != nil {
-		return 0, 0, err
-	}
-	id, _, err = r.store.PutSchema(ctx, p.typ, p.text)
-	if err != nil {
-		return 0, 0, storeErr(fmt.Errorf("put schema: %w", err))
-	}
-	// The parse was needed for validation anyway; keep it for the first
-	// LookupAvro / LookupJSON.
-	r.schemas.LoadOrStore(id, store.Schema{ID: id, Type: p.typ, Text: p.text})
-	r.parsed.LoadOrStore(id, p.parsed)
-	sv, err := r.store.AddVersion(ctx, subject, id)
-	if err != nil {
-		return 0, 0, storeErr(fmt.Errorf("add version of %q: %w", subject, err))
-	}
-	return id, sv.Version, nil
+	return r.RegisterSchema(ctx, subject, RegisterRequest{SchemaType: schemaType, Schema: schemaText})
 }
 
 // Lookup returns the version of subject whose schema is schemaText
@@ -83,10 +81,20 @@ func (r *Registry) Register(ctx context.Context, subject, schemaType, schemaText
 // ErrSubjectNotFound for an unknown subject and ErrSchemaNotFound when the
 // subject does not have this schema.
 func (r *Registry) Lookup(ctx context.Context, subject, schemaType, schemaText string) (SubjectSchema, error) {
+	return r.LookupSchema(ctx, subject, RegisterRequest{SchemaType: schemaType, Schema: schemaText})
+}
+
+// LookupSchema is Lookup for a schema with references, which are resolved
+// to parse it.
+func (r *Registry) LookupSchema(ctx context.Context, subject string, req RegisterRequest) (SubjectSchema, error) {
 	if err := checkSubject(subject); err != nil {
 		return SubjectSchema{}, err
 	}
-	p, err := prepare(schemaType, schemaText)
+	_, deps, err := r.resolveRefs(ctx, req.References)
+	if err != nil {
+		return SubjectSchema{}, err
+	}
+	p, err := prepareRefs(req.SchemaType, req.Schema, deps)
 	if err != nil {
 		return SubjectSchema{}, err
 	}
@@ -239,12 +247,11 @@ func (r *Registry) lookupParsed(ctx context.Context, id int, typ string) (any, e
 	if s.Type != typ {
 		return nil, fmt.Errorf("%w: schema %d is %s, not %s", ErrSchemaTypeMismatch, id, s.Type, typ)
 	}
-	var p any
-	if typ == TypeAvro {
-		p, err = parseAvro(s.Text)
-	} else {
-		p, err = parseJSONSchema(s.Text)
+	deps, err := r.storedDeps(ctx, id)
+	if err != nil {
+		return nil, err
 	}
+	p, err := parseWithDeps(typ, s.Text, deps)
 	if err != nil {
 		// Only a schema written to the store behind the registry's back
 		// can get here.

@@ -19,12 +19,15 @@ type memStore struct {
 	schemas  []store.Schema // id = index + 1
 	byText   map[[2]string]int
 	subjects map[string][]store.SubjectVersion
+	refs     map[int][]store.Reference
+	settings map[[2]string]string
 }
 
 var _ store.SchemaStore = (*memStore)(nil)
 
 func newMemStore() *memStore {
-	return &memStore{byText: map[[2]string]int{}, subjects: map[string][]store.SubjectVersion{}}
+	return &memStore{byText: map[[2]string]int{}, subjects: map[string][]store.SubjectVersion{},
+		refs: map[int][]store.Reference{}, settings: map[[2]string]string{}}
 }
 
 func (m *memStore) setFail(err error) {
@@ -55,7 +58,7 @@ func (m *memStore) SchemaByID(ctx context.Context, id int) (store.Schema, error)
 	if m.fail != nil {
 		return store.Schema{}, m.fail
 	}
-	if id < 1 || id > len(m.schemas) {
+	if id < 1 || id > len(m.schemas) || m.schemas[id-1].ID == 0 {
 		return store.Schema{}, store.ErrNotFound
 	}
 	return m.schemas[id-1], nil
@@ -67,16 +70,18 @@ func (m *memStore) AddVersion(ctx context.Context, subject string, schemaID int)
 	if m.fail != nil {
 		return store.SubjectVersion{}, m.fail
 	}
-	if schemaID < 1 || schemaID > len(m.schemas) {
+	if schemaID < 1 || schemaID > len(m.schemas) || m.schemas[schemaID-1].ID == 0 {
 		return store.SubjectVersion{}, store.ErrNotFound
 	}
 	vs := m.subjects[subject]
+	next := 1
 	for _, v := range vs {
 		if v.SchemaID == schemaID && !v.Deleted {
 			return v, nil
 		}
+		next = max(next, v.Version+1)
 	}
-	sv := store.SubjectVersion{Subject: subject, Version: len(vs) + 1, SchemaID: schemaID}
+	sv := store.SubjectVersion{Subject: subject, Version: next, SchemaID: schemaID}
 	m.subjects[subject] = append(vs, sv)
 	return sv, nil
 }

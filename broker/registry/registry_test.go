@@ -165,7 +165,7 @@ func TestJSONSchemaRefLoops(t *testing.T) {
 	}
 	for name, text := range fine {
 		t.Run("fine/"+name, func(t *testing.T) {
-			id, _ := mustRegister(t, r, "fine-value", "JSON", text)
+			id, _ := mustRegister(t, r, "fine-"+name, "JSON", text)
 			s, err := r.LookupJSON(context.Background(), id)
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	"github.com/hamba/avro/v2"
@@ -31,6 +32,11 @@ type prepared struct {
 // prepare validates and normalises a schema. Every failure is an
 // ErrInvalidSchema carrying the reason.
 func prepare(schemaType, text string) (prepared, error) {
+	return prepareRefs(schemaType, text, nil)
+}
+
+// prepareRefs is prepare for a schema whose references resolve to deps.
+func prepareRefs(schemaType, text string, deps []dep) (prepared, error) {
 	typ := strings.ToUpper(strings.TrimSpace(schemaType))
 	if typ == "" {
 		typ = TypeAvro // Confluent's default when schemaType is absent
@@ -46,11 +52,7 @@ func prepare(schemaType, text string) (prepared, error) {
 		return prepared{}, invalidSchema(err)
 	}
 	var parsed any
-	if typ == TypeAvro {
-		parsed, err = parseAvro(norm)
-	} else {
-		parsed, err = parseJSONSchema(norm)
-	}
+	parsed, err = parseWithDeps(typ, norm, deps)
 	if err != nil {
 		return prepared{}, invalidSchema(err)
 	}
@@ -119,6 +121,54 @@ func parseJSONSchema(text string) (s *gojsonschema.Schema, err error) {
 	return s, nil
 }
 
+// dep is a schema a reference resolves to: the reference's name and the
+// referenced schema's text. Dependencies come before what depends on them.
+type dep struct {
+	name string
+	text string
+}
+
+// parseWithDeps parses text after the schemas its references resolve to:
+// Avro named types defined there become known by name; JSON documents are
+// added to the loader under the reference name, which is what "$ref" uses.
+func parseWithDeps(typ, text string, deps []dep) (s any, err error) {
+	if len(deps) == 0 {
+		if typ == TypeAvro {
+			return parseAvro(text)
+		}
+		return parseJSONSchema(text)
+	}
+	defer recoverParser(&err)
+	if typ == TypeAvro {
+		cache := &avro.SchemaCache{}
+		for _, d := range deps {
+			if _, err := avro.ParseWithCache(d.text, "", cache); err != nil {
+				return nil, fmt.Errorf("reference %q: %w", d.name, err)
+			}
+		}
+		return avro.ParseWithCache(text, "", cache)
+	}
+	sl := gojsonschema.NewSchemaLoader()
+	for _, d := range deps {
+		if err := sl.AddSchema(refURL(d.name), offlineLoader{source: d.text, base: refURL(d.name)}); err != nil {
+			return nil, fmt.Errorf("reference %q: %w", d.name, err)
+		}
+	}
+	// Compile looks a root with a URL up in the pool: add it there first.
+	root := offlineLoader{source: text, base: refBase + "schema.json"}
+	if err := sl.AddSchema(root.base, root); err != nil {
+		return nil, err
+	}
+	js, err := sl.Compile(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRefLoops(js); err != nil {
+		return nil, err
+	}
+	return js, nil
+}
+
 // recoverParser turns a panic in a third-party parser into an error. The
 // text comes from clients, and a parser bug must cost one request, not the
 // bus.
@@ -130,7 +180,10 @@ func recoverParser(err *error) {
 
 // offlineLoader is the root loader of a JSON Schema whose factory refuses
 // to load anything else (see parseJSONSchema).
-type offlineLoader struct{ source string }
+type offlineLoader struct {
+	source string
+	base   string // the document's URL; "" is "#"
+}
 
 func (l offlineLoader) JsonSource() any { return l.source }
 
@@ -145,7 +198,25 @@ func (l offlineLoader) LoadJSON() (any, error) {
 }
 
 func (l offlineLoader) JsonReference() (gojsonreference.JsonReference, error) {
+	if l.base != "" {
+		return gojsonreference.NewJsonReference(l.base)
+	}
 	return gojsonreference.NewJsonReference("#")
+}
+
+// refBase is the URL a JSON Schema with references is loaded under, so
+// that a relative "$ref": "cccd.json" (a reference name, as Confluent
+// clients write them) resolves to refBase+"cccd.json", where the
+// referenced schema is added. gojsonschema only pools documents under
+// absolute URLs. The .invalid domain never resolves: nothing is fetched.
+const refBase = "https://schemas.lgsp.invalid/"
+
+// refURL is the URL a reference named name is added to the loader under.
+func refURL(name string) string {
+	if u, err := url.Parse(name); err == nil && u.IsAbs() {
+		return name
+	}
+	return refBase + strings.TrimPrefix(name, "/")
 }
 
 func (l offlineLoader) LoaderFactory() gojsonschema.JSONLoaderFactory { return offlineFactory{} }

@@ -26,6 +26,12 @@ type Store interface {
 	Close() error
 }
 
+// ErrConflict is returned when a write contradicts what is stored: an
+// explicit schema id or subject version (IMPORT mode) already taken by
+// another schema, a schema text stored with other references, a permanent
+// delete of a version that was not soft-deleted first.
+var ErrConflict = errors.New("store: conflict")
+
 // Schema is a stored schema text. Schemas are deduplicated by exact
 // (Type, Text) equality after the registry has normalised the text; never by
 // a lossy fingerprint.
@@ -34,6 +40,25 @@ type Schema struct {
 	Type string // "AVRO", "JSON" or "PROTOBUF", as in Confluent
 	Text string
 }
+
+// Reference is Confluent's SchemaReference: the schema registered as
+// Version of Subject, known inside the referring schema as Name (an Avro
+// full name or a JSON Schema $ref URL).
+type Reference struct {
+	Name    string
+	Subject string
+	Version int
+}
+
+// Setting names what a subject (or, with the subject "", the whole
+// registry) can be configured with.
+type Setting string
+
+// The settings of the registry.
+const (
+	SettingCompatibility Setting = "compatibility" // NONE, BACKWARD, …
+	SettingMode          Setting = "mode"          // READWRITE, READONLY, IMPORT
+)
 
 // SubjectVersion is one version of a subject.
 type SubjectVersion struct {
@@ -59,6 +84,48 @@ type SchemaStore interface {
 	Versions(ctx context.Context, subject string, includeDeleted bool) ([]SubjectVersion, error)
 	// Subjects lists subject names that have at least one version, sorted.
 	Subjects(ctx context.Context, includeDeleted bool) ([]string, error)
+
+	// PutSchemaRefs is PutSchema for a schema with references; the
+	// references are part of what is stored with a new schema. If the
+	// same type and text is already stored with other references it
+	// returns ErrConflict.
+	PutSchemaRefs(ctx context.Context, schemaType, text string, refs []Reference) (id int, created bool, err error)
+	// References returns the references schema id was stored with, in
+	// their registration order; an empty list when none (or unknown id).
+	References(ctx context.Context, id int) ([]Reference, error)
+	// PutSchemaWithID stores a schema under an explicit id (IMPORT mode).
+	// Storing the same schema under the same id again is a no-op; an id
+	// taken by another schema, or a schema stored under another id, is
+	// ErrConflict. Later PutSchema calls never reuse the id.
+	PutSchemaWithID(ctx context.Context, id int, schemaType, text string, refs []Reference) error
+	// AddVersionAt registers schemaID as the given version of subject
+	// (IMPORT mode). The same (version, schemaID) again is a no-op; a
+	// version taken by another schema is ErrConflict; an unknown schemaID
+	// is ErrNotFound.
+	AddVersionAt(ctx context.Context, subject string, version, schemaID int) (SubjectVersion, error)
+	// DeleteVersion soft-deletes (permanent false) or removes (permanent
+	// true) one version. ErrNotFound when the version does not exist (or,
+	// for a soft delete, is already soft-deleted); ErrConflict for a
+	// permanent delete of a version that is not soft-deleted.
+	DeleteVersion(ctx context.Context, subject string, version int, permanent bool) error
+	// DeleteSubject soft-deletes every live version of subject, or, with
+	// permanent, removes every version (all must be soft-deleted already,
+	// else ErrConflict) and the subject's settings. It returns the version
+	// numbers affected, ascending; ErrNotFound when there are none.
+	DeleteSubject(ctx context.Context, subject string, permanent bool) ([]int, error)
+	// SchemaVersions lists every subject version (soft-deleted ones only
+	// when includeDeleted) that uses schema id, by subject then version.
+	SchemaVersions(ctx context.Context, id int, includeDeleted bool) ([]SubjectVersion, error)
+	// ReferencedBy returns the ids, ascending, of schemas that reference
+	// version of subject and are used by at least one live version.
+	ReferencedBy(ctx context.Context, subject string, version int) ([]int, error)
+	// GetSetting returns the value of setting for subject ("" is the
+	// global one), or ErrNotFound when it has none of its own.
+	GetSetting(ctx context.Context, setting Setting, subject string) (string, error)
+	// PutSetting sets it.
+	PutSetting(ctx context.Context, setting Setting, subject, value string) error
+	// DeleteSetting removes it; ErrNotFound when there was none.
+	DeleteSetting(ctx context.Context, setting Setting, subject string) error
 }
 
 // PositionStore holds each connector's last acknowledged position.

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			tc.fn(t, open(t))
 		})
 	}
+	runRegistry(t, open)
 }
 
 func ctxFor(t *testing.T) context.Context {
