@@ -1,0 +1,435 @@
+// Package linkage links person records that carry no usable personal
+// number to the population register by Fellegi–Sunter scoring: each record
+// is compared field by field with the citizens that a union of blocking
+// rules proposes, every field's agreement level contributes a weight
+// log2(m/u) estimated from the data (u from random pairs of citizens, m by
+// expectation–maximisation over the candidate pairs), name weights are
+// adjusted for how common the agreeing name is, and a batch is assigned
+// one to one. Every decision carries the weight of each field.
+package linkage
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/lgsp-bus/lgsp/broker/identity"
+	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+)
+
+// Comparisons, in the order of a comparison vector.
+const (
+	CompName = iota
+	CompDOB
+	CompSex
+	CompProvince
+	CompOldID
+	nComp
+)
+
+// compNames are the field names used in explanations and models.
+var compNames = [nComp]string{"name", "dob", "sex", "province", "old_id"}
+
+// levelNames are the agreement levels of each comparison, best first. The
+// last level of each is full disagreement.
+var levelNames = [nComp][]string{
+	CompName:     {"exact", "diacritics", "reordered", "middle_dropped", "one_word_slip", "jw_0.92", "jw_0.80", "different"},
+	CompDOB:      {"exact", "day_month_swapped", "one_digit", "same_year", "different"},
+	CompSex:      {"exact", "different"},
+	CompProvince: {"exact", "merged_2025", "different"},
+	CompOldID:    {"exact", "one_edit", "different"},
+}
+
+// Name levels.
+const (
+	nameExact = iota
+	nameDiacritics
+	nameReordered
+	nameMiddle
+	nameSlip
+	nameJW92
+	nameJW80
+	nameDifferent
+)
+
+const null = -1 // the field is missing on either side: no weight
+
+// side is one person of a pair in comparison form: a record, or a citizen.
+type side struct {
+	norm, fold string   // identity.Normalize and identity.Fold of the full name
+	toks       []string // folded name tokens, in written order
+	y, m, d    int      // date of birth as written (not range checked)
+	dobOK      bool
+	sex        byte // 'M', 'F' or 0
+	prov       int  // province code as a number, 0 = not given
+	old        uint64
+	hasOld     bool
+}
+
+// setName fills the name forms of s.
+func (s *side) setName(name string) {
+	s.norm = identity.Normalize(name)
+	s.fold = identity.Fold(s.norm)
+	s.toks = strings.Fields(s.fold)
+}
+
+// setDOB reads a YYYY-MM-DD date, keeping out-of-range numbers so that a
+// swapped day and month (1990-14-03) can still be recognised.
+func (s *side) setDOB(dob string) {
+	dob = strings.TrimSpace(dob)
+	if len(dob) != 10 || dob[4] != '-' || dob[7] != '-' {
+		return
+	}
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9} {
+		if dob[i] < '0' || dob[i] > '9' {
+			return
+		}
+	}
+	s.y = int(dob[0]-'0')*1000 + int(dob[1]-'0')*100 + int(dob[2]-'0')*10 + int(dob[3]-'0')
+	s.m = int(dob[5]-'0')*10 + int(dob[6]-'0')
+	s.d = int(dob[8]-'0')*10 + int(dob[9]-'0')
+	s.dobOK = s.y > 0 && s.m > 0 && s.d > 0 && (s.m <= 12 || s.d <= 12) && s.m <= 31 && s.d <= 31
+}
+
+func (s *side) setSex(sex string) {
+	switch strings.ToUpper(strings.TrimSpace(sex)) {
+	case "M", "NAM", "MALE", "1":
+		s.sex = 'M'
+	case "F", "NU", "NỮ", "FEMALE", "0", "2":
+		s.sex = 'F'
+	}
+}
+
+func (s *side) setProvince(p string) {
+	p = strings.TrimSpace(p)
+	if len(p) == 2 { // written without the leading zero
+		p = "0" + p
+	}
+	if _, ok := cccd.ProvinceName(p); ok {
+		s.prov = int(p[0]-'0')*100 + int(p[1]-'0')*10 + int(p[2]-'0')
+	}
+}
+
+func (s *side) setOld(old string) {
+	old = strings.TrimSpace(old)
+	if cccd.IsOldCMND(old) {
+		var v uint64
+		for i := 0; i < len(old); i++ {
+			v = v*10 + uint64(old[i]-'0')
+		}
+		s.old, s.hasOld = v, true
+	}
+}
+
+// provGroup maps a province code to the code of its province after the
+// 2025 merger (cccd.Province2025), 0 for unknown codes.
+var provGroup = func() (t [1000]int16) {
+	for i := range t {
+		code := string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)})
+		if n, ok := cccd.Province2025(code); ok {
+			v, _ := strconv.Atoi(n)
+			t[i] = int16(v)
+		}
+	}
+	return t
+}()
+
+// compare returns the agreement level of each comparison (null when a
+// side lacks the field).
+func compare(r, c *side) (g [nComp]int8) {
+	g[CompName] = int8(nameLevel(r, c))
+	g[CompDOB] = int8(dobLevel(r, c))
+	switch {
+	case r.sex == 0 || c.sex == 0:
+		g[CompSex] = null
+	case r.sex == c.sex:
+		g[CompSex] = 0
+	default:
+		g[CompSex] = 1
+	}
+	switch {
+	case r.prov == 0 || c.prov == 0:
+		g[CompProvince] = null
+	case r.prov == c.prov:
+		g[CompProvince] = 0
+	case provGroup[r.prov] == provGroup[c.prov]:
+		g[CompProvince] = 1
+	default:
+		g[CompProvince] = 2
+	}
+	switch {
+	case !r.hasOld || !c.hasOld:
+		g[CompOldID] = null
+	case r.old == c.old:
+		g[CompOldID] = 0
+	case oneEdit(r.old, c.old):
+		g[CompOldID] = 1
+	default:
+		g[CompOldID] = 2
+	}
+	return g
+}
+
+func nameLevel(r, c *side) int {
+	if len(r.toks) == 0 || len(c.toks) == 0 {
+		return null
+	}
+	if r.norm == c.norm {
+		return nameExact
+	}
+	if r.fold == c.fold {
+		return nameDiacritics
+	}
+	if len(r.toks) == len(c.toks) && subset(r.toks, c.toks) {
+		return nameReordered
+	}
+	// a middle name dropped (or added): the shorter name's words are all
+	// in the longer one, which has the citizen's surname and given name
+	short, long := r.toks, c.toks
+	if len(short) > len(long) {
+		short, long = long, short
+	}
+	if len(short) >= 2 && subset(short, long) && has(r.toks, c.toks[0]) && has(r.toks, c.toks[len(c.toks)-1]) {
+		return nameMiddle
+	}
+	if len(r.toks) == len(c.toks) && (oneWordSlip(r.toks, c.toks) || oneWordSlipReordered(r.toks, c.toks)) {
+		return nameSlip
+	}
+	jw := jaroWinkler(r.fold, c.fold)
+	if jw < 0.92 && len(r.toks) == len(c.toks) && len(r.toks) > 1 {
+		// a reordered name with a slip: compare in the citizen's order
+		if alt := reorderLike(r.toks, c.toks); alt != "" {
+			jw = max(jw, jaroWinkler(alt, c.fold))
+		}
+	}
+	switch {
+	case jw >= 0.92:
+		return nameJW92
+	case jw >= 0.80:
+		return nameJW80
+	}
+	return nameDifferent
+}
+
+// reorderLike rotates a so that its first word is the one equal to b's
+// first word (the surname), when there is one; "" otherwise.
+func reorderLike(a, b []string) string {
+	for i, t := range a {
+		if i > 0 && t == b[0] {
+			return strings.Join(append(append([]string{}, a[i:]...), a[:i]...), " ")
+		}
+	}
+	return ""
+}
+
+// subset reports whether every word of a occurs in b, as a multiset.
+func subset(a, b []string) bool {
+	var used [16]bool
+	if len(b) > len(used) {
+		return false
+	}
+next:
+	for _, x := range a {
+		for j, y := range b {
+			if !used[j] && x == y {
+				used[j] = true
+				continue next
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func has(a []string, w string) bool {
+	for _, x := range a {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+// Date levels.
+const (
+	dobExact = iota
+	dobSwapped
+	dobOneDigit
+	dobSameYear
+	dobDifferent
+)
+
+func dobLevel(r, c *side) int {
+	if !r.dobOK || !c.dobOK {
+		return null
+	}
+	switch {
+	case r.y == c.y && r.m == c.m && r.d == c.d:
+		return dobExact
+	case r.y == c.y && r.m == c.d && r.d == c.m:
+		return dobSwapped
+	case digitDiff(r.y, c.y, 4)+digitDiff(r.m, c.m, 2)+digitDiff(r.d, c.d, 2) == 1:
+		return dobOneDigit
+	case r.y == c.y:
+		return dobSameYear
+	}
+	return dobDifferent
+}
+
+// digitDiff counts the differing decimal digits of a and b over width.
+func digitDiff(a, b, width int) int {
+	n := 0
+	for ; width > 0; width-- {
+		if a%10 != b%10 {
+			n++
+		}
+		a, b = a/10, b/10
+	}
+	return n
+}
+
+// oneEdit reports whether two 9-digit numbers differ by one digit or by
+// one swap of adjacent digits.
+func oneEdit(a, b uint64) bool {
+	var da, db [9]byte
+	for i := 8; i >= 0; i-- {
+		da[i], db[i] = byte(a%10), byte(b%10)
+		a, b = a/10, b/10
+	}
+	diff := -1
+	n := 0
+	for i := range da {
+		if da[i] != db[i] {
+			if n == 0 {
+				diff = i
+			}
+			n++
+		}
+	}
+	switch n {
+	case 1:
+		return true
+	case 2:
+		return diff+1 < 9 && da[diff] == db[diff+1] && da[diff+1] == db[diff]
+	}
+	return false
+}
+
+// jaroWinkler is identity.JaroWinkler for the usual all-ASCII folded
+// names, without allocating.
+func jaroWinkler(a, b string) float64 {
+	if a == b {
+		return 1
+	}
+	if len(a) > 64 || len(b) > 64 || !ascii(a) || !ascii(b) {
+		return identity.JaroWinkler(a, b)
+	}
+	if len(a) == 0 || len(b) == 0 {
+		return 0
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	window := max(len(b)/2-1, 0)
+	var ma, mb [64]bool
+	m := 0
+	for i := 0; i < len(a); i++ {
+		lo, hi := max(0, i-window), min(len(b), i+window+1)
+		for j := lo; j < hi; j++ {
+			if !mb[j] && b[j] == a[i] {
+				ma[i], mb[j] = true, true
+				m++
+				break
+			}
+		}
+	}
+	if m == 0 {
+		return 0
+	}
+	t, j := 0, 0
+	for i := 0; i < len(a); i++ {
+		if !ma[i] {
+			continue
+		}
+		for !mb[j] {
+			j++
+		}
+		if a[i] != b[j] {
+			t++
+		}
+		j++
+	}
+	mf := float64(m)
+	jaro := (mf/float64(len(a)) + mf/float64(len(b)) + (mf-float64(t)/2)/mf) / 3
+	p := 0
+	for p < 4 && p < len(a) && a[p] == b[p] {
+		p++
+	}
+	return jaro + float64(p)*0.1*(1-jaro)
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// oneWordSlip reports whether a and b (same length) are equal word for
+// word except one pair of words one edit apart (a letter changed, added,
+// dropped, or two adjacent letters swapped).
+func oneWordSlip(a, b []string) bool {
+	diff := -1
+	for i := range a {
+		if a[i] != b[i] {
+			if diff >= 0 {
+				return false
+			}
+			diff = i
+		}
+	}
+	return diff >= 0 && withinOneEdit(a[diff], b[diff])
+}
+
+// oneWordSlipReordered is oneWordSlip after rotating a so that b's surname
+// comes first (a name written surname last).
+func oneWordSlipReordered(a, b []string) bool {
+	for i := 1; i < len(a); i++ {
+		if a[i] == b[0] {
+			rot := make([]string, 0, len(a))
+			rot = append(append(rot, a[i:]...), a[:i]...)
+			return oneWordSlip(rot, b)
+		}
+	}
+	return false
+}
+
+// withinOneEdit reports whether the Damerau–Levenshtein distance of a and
+// b (bytes) is at most 1.
+func withinOneEdit(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	switch len(b) - len(a) {
+	case 0:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		if i == len(a) {
+			return true
+		}
+		if a[i+1:] == b[i+1:] {
+			return true // one substitution
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	case 1:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		return a[i:] == b[i+1:]
+	}
+	return false
+}

@@ -1,0 +1,147 @@
+package linkage
+
+import (
+	"testing"
+
+	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+)
+
+func nameSide(s string) *side { var x side; x.setName(s); return &x }
+
+func TestNameLevels(t *testing.T) {
+	for _, tc := range []struct {
+		rec, reg string
+		want     string
+	}{
+		{"Nguyễn Văn Hòa", "Nguyễn Văn Hòa", "exact"},
+		{"NGUYỄN  VĂN HOÀ", "Nguyễn Văn Hòa", "exact"},                        // case, spaces, new tone placement
+		{"Nguye\u0302\u0303n Va\u0306n Ho\u0300a", "Nguyễn Văn Hòa", "exact"}, // NFD input
+		{"Nguyen Van Hoa", "Nguyễn Văn Hòa", "diacritics"},
+		{"Dang Thi Thuy", "Đặng Thị Thúy", "diacritics"}, // đ folds to d
+		{"Văn Hòa Nguyễn", "Nguyễn Văn Hòa", "reordered"},
+		{"Nguyễn Hòa", "Nguyễn Văn Hòa", "middle_dropped"},
+		{"Nguyễn Văn Minh Hòa", "Nguyễn Văn Hòa", "middle_dropped"},
+		{"Nguyễn Văn Hoq", "Nguyễn Văn Hòa", "one_word_slip"},
+		{"Nguyễn Văn Hoaf", "Nguyễn Văn Hòa", "one_word_slip"},
+		{"Văn Hoq Nguyễn", "Nguyễn Văn Hòa", "one_word_slip"},
+		{"Nguyễn Văn Hào", "Nguyễn Văn Hòa", "one_word_slip"}, // adjacent swap
+		{"Nguyễn Văn Hùng", "Nguyễn Văn Hòa", "jw_0.92"},      // the shared prefix dominates: weak evidence, learned as such
+		{"Nguyễn Văn Hùng", "Nguyễn Thị Hòa", "jw_0.80"},
+		{"Trần Thị Lan", "Nguyễn Văn Hòa", "different"},
+		{"", "Nguyễn Văn Hòa", "missing"},
+	} {
+		lv := nameLevel(nameSide(tc.rec), nameSide(tc.reg))
+		got := "missing"
+		if lv >= 0 {
+			got = levelNames[CompName][lv]
+		}
+		if got != tc.want {
+			t.Errorf("%q vs %q: %s, want %s", tc.rec, tc.reg, got, tc.want)
+		}
+	}
+}
+
+func TestDOBLevels(t *testing.T) {
+	for _, tc := range []struct {
+		rec, reg string
+		want     string
+	}{
+		{"1985-03-14", "1985-03-14", "exact"},
+		{"1985-14-03", "1985-03-14", "day_month_swapped"}, // month 14: a swap, still read
+		{"1985-04-03", "1985-03-04", "day_month_swapped"},
+		{"1986-03-14", "1985-03-14", "one_digit"},
+		{"1985-03-19", "1985-03-14", "one_digit"},
+		{"1985-07-22", "1985-03-14", "same_year"},
+		{"1990-03-14", "1985-03-14", "different"},
+		{"14/03/1985", "1985-03-14", "missing"},
+		{"", "1985-03-14", "missing"},
+		{"1985-00-14", "1985-03-14", "missing"},
+	} {
+		var a, b side
+		a.setDOB(tc.rec)
+		b.setDOB(tc.reg)
+		lv := dobLevel(&a, &b)
+		got := "missing"
+		if lv >= 0 {
+			got = levelNames[CompDOB][lv]
+		}
+		if got != tc.want {
+			t.Errorf("%q vs %q: %s, want %s", tc.rec, tc.reg, got, tc.want)
+		}
+	}
+}
+
+func TestProvinceAndOldID(t *testing.T) {
+	var a, b side
+	a.setProvince("024") // Bắc Giang, or Bắc Ninh's… no: 027 is the new Bắc Ninh
+	b.setProvince("027")
+	a.sex, b.sex = 'M', 'M'
+	if g := compare(&a, &b); g[CompProvince] != 1 {
+		t.Errorf("Bắc Giang vs Bắc Ninh (merged 2025): level %d, want merged_2025", g[CompProvince])
+	}
+	b.setProvince("001")
+	if g := compare(&a, &b); g[CompProvince] != 2 {
+		t.Errorf("different provinces: level %d", g[CompProvince])
+	}
+	a.setProvince("79") // written without the leading zero
+	if a.prov != 79 {
+		t.Errorf("province 79 read as %d", a.prov)
+	}
+	for _, tc := range []struct {
+		a, b uint64
+		want bool
+	}{
+		{123456789, 123456789, false}, {123456789, 123456780, true}, {123456789, 123456798, true},
+		{123456789, 213456789, true}, {123456789, 123456700, false}, {123456789, 132456798, false},
+	} {
+		if got := oneEdit(tc.a, tc.b); got != tc.want && tc.a != tc.b {
+			t.Errorf("oneEdit(%d, %d) = %v", tc.a, tc.b, got)
+		}
+	}
+	for _, v := range oneEditVariants(123456789) {
+		if !oneEdit(v, 123456789) {
+			t.Errorf("variant %09d is not one edit away", v)
+		}
+	}
+}
+
+func TestProvince2025(t *testing.T) {
+	n := map[string]bool{}
+	for _, p := range cccd.Provinces() {
+		c, ok := cccd.Province2025(p.Code)
+		if !ok {
+			t.Fatalf("%s not mapped", p.Code)
+		}
+		if _, ok := cccd.ProvinceName(c); !ok {
+			t.Errorf("%s maps to unknown %s", p.Code, c)
+		}
+		if c2, _ := cccd.Province2025(c); c2 != c {
+			t.Errorf("%s → %s → %s: the new code must map to itself", p.Code, c, c2)
+		}
+		n[c] = true
+	}
+	if len(n) != 34 {
+		t.Errorf("%d provinces after the 2025 merger, want 34", len(n))
+	}
+	if !cccd.SameProvince2025("074", "079") || cccd.SameProvince2025("001", "079") {
+		t.Error("SameProvince2025")
+	}
+}
+
+func TestWithinOneEdit(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"hoa", "hoa", true}, {"hoa", "hoq", true}, {"hoa", "hao", true}, {"hoa", "hoaf", true},
+		{"hoa", "ho", true}, {"hoa", "oa", true}, {"hoa", "hqq", false}, {"hoa", "ahoq", false},
+		{"", "a", true}, {"ab", "ba", true}, {"abc", "cba", false},
+	} {
+		if got := withinOneEdit(tc.a, tc.b); got != tc.want {
+			t.Errorf("withinOneEdit(%q, %q) = %v", tc.a, tc.b, got)
+		}
+		if got := withinOneEdit(tc.b, tc.a); got != tc.want {
+			t.Errorf("withinOneEdit(%q, %q) = %v (reversed)", tc.b, tc.a, got)
+		}
+	}
+}

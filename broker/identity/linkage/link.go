@@ -1,0 +1,609 @@
+package linkage
+
+import (
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/lgsp-bus/lgsp/broker/identity"
+	"github.com/lgsp-bus/lgsp/broker/store"
+)
+
+// Record is a person as a ministry file describes them, after the field
+// mapping (see Mapping). Empty fields were not given and weigh nothing.
+type Record struct {
+	ID         string `json:"record_id"`
+	PersonalID string `json:"personal_id,omitempty"` // 12 digits, when usable
+	OldID      string `json:"old_id,omitempty"`      // 9-digit CMND
+	Name       string `json:"full_name,omitempty"`   // in any word order
+	DOB        string `json:"dob,omitempty"`         // YYYY-MM-DD
+	Sex        string `json:"sex,omitempty"`         // M / F (also Nam / Nữ)
+	Province   string `json:"province_code,omitempty"`
+}
+
+// Config holds the decision thresholds and the work bounds. A record's
+// candidates compete: the probability that candidate i is the person is
+// 2^w_i / (1 + Σ_j 2^w_j) over the record's best candidates, where w is the
+// match weight (log2 odds, prior included) and the 1 stands for "nobody in
+// the register".
+type Config struct {
+	LinkProbability   float64 // at or above: linked
+	ReviewProbability float64 // at or above: review; below: unmatched
+	MaxBlock          int     // blocks larger than this are skipped (counted in Decision.Skipped)
+	TopK              int     // candidates kept per record for the 1:1 assignment
+	MaxTF             float64 // bound on each term-frequency adjustment, bits
+	RandomPairs       int     // pairs of citizens sampled for u
+	EMIterations      int
+	Seed              uint64
+}
+
+// DefaultConfig returns the thresholds used by the benchmarks.
+func DefaultConfig() Config {
+	return Config{
+		LinkProbability:   0.9,
+		ReviewProbability: 0.05,
+		MaxBlock:          5000,
+		TopK:              4,
+		MaxTF:             4,
+		RandomPairs:       500_000,
+		EMIterations:      100,
+		Seed:              0x5eed,
+	}
+}
+
+// Linker links records to a population with a fitted model. It is safe
+// for concurrent use.
+type Linker struct {
+	pop   *Population
+	model *Model
+	cfg   Config
+	w     [nComp][maxLvl]float64
+}
+
+// Train fits a model to the population and a sample of the records to be
+// linked and returns the linker that uses it. u comes from random pairs of
+// citizens; m comes from two EM sessions over the sample's candidate pairs:
+// one blocked on date of birth and sex (estimating name, province and CMND),
+// one blocked on the CMND number (estimating date of birth and sex); when
+// the sample has too few CMND numbers the second session blocks on the
+// name rules instead. The prior is the estimated share of records in the
+// register over the population size.
+func Train(pop *Population, sample []Record, cfg Config) *Linker {
+	m := newModel()
+	m.TFGiven, m.TFSurname = pop.tfGiven, pop.tfSur
+	m.Population = pop.Len()
+	m.estimateU(pop, cfg.RandomPairs, cfg.Seed)
+	u := m.get('u')
+	l := &Linker{pop: pop, model: m, cfg: cfg}
+	final := initialM()
+	session := func(rules uint8, name string, exclude [nComp]bool) (float64, int) {
+		counts, recs := l.patterns(sample, rules)
+		mp, matches, it, conv := emSession(counts, u, exclude, cfg.EMIterations)
+		s := EMSession{Rule: name, Records: recs, Matches: round2(matches), Iterations: it, Converged: conv}
+		for _, n := range counts {
+			s.Pairs += n
+		}
+		for c := range nComp {
+			if !exclude[c] {
+				final[c] = mp[c]
+				s.Estimated = append(s.Estimated, compNames[c])
+			}
+		}
+		m.Sessions = append(m.Sessions, s)
+		return matches, recs
+	}
+	// second session first, so that the first one's estimates of the
+	// shared comparisons (name, province) are the ones kept
+	if _, recs := session(1<<RuleOldID, RuleNames[RuleOldID], [nComp]bool{CompName: true, CompProvince: true, CompOldID: true}); recs < 50 {
+		session(1<<RuleNameYearMonth, RuleNames[RuleNameYearMonth], [nComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+	}
+	matches, recs := session(1<<RuleDOBSex, RuleNames[RuleDOBSex], [nComp]bool{CompDOB: true, CompSex: true})
+	m.set('m', final)
+	rate := 0.9
+	if recs > 0 {
+		// the dob+sex block misses the records whose date is wrong
+		rate = math.Min(math.Max(matches/float64(len(sample))/0.9, 0.01), 0.999)
+	}
+	m.MatchRate = round2(rate*1000) / 1000
+	m.Lambda = rate / float64(max(pop.Len(), 1))
+	m.PriorWeight = math.Log2(m.Lambda / (1 - m.Lambda))
+	l.setWeights()
+	return l
+}
+
+// patterns counts the comparison vectors of the sample's candidate pairs
+// under the given rules, and how many records had a candidate.
+func (l *Linker) patterns(sample []Record, rules uint8) (map[pattern]int, int) {
+	counts := map[pattern]int{}
+	recs := 0
+	var mu sync.Mutex
+	parallel(len(sample), func(lo, hi int) {
+		local := map[pattern]int{}
+		n := 0
+		var cands []uint32
+		var c side
+		for _, rec := range sample[lo:hi] {
+			r := l.prepare(rec)
+			cands, _ = l.candidatesBy(&r, rules, cands[:0])
+			if len(cands) > 0 {
+				n++
+			}
+			for _, i := range cands {
+				l.pop.sideOf(i, &c)
+				local[pack(compare(&r.side, &c))]++
+			}
+		}
+		mu.Lock()
+		for p, k := range local {
+			counts[p] += k
+		}
+		recs += n
+		mu.Unlock()
+	})
+	return counts, recs
+}
+
+// NewLinker returns a linker with a model fitted before (for example read
+// back from a report).
+func NewLinker(pop *Population, m *Model, cfg Config) (*Linker, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Linker{pop: pop, model: m, cfg: cfg}
+	l.setWeights()
+	return l, nil
+}
+
+func (l *Linker) setWeights() {
+	for c, cp := range l.model.Comparisons {
+		for k, lp := range cp.Levels {
+			l.w[c][k] = lp.Weight
+		}
+	}
+}
+
+// Model returns the fitted model (not to be modified).
+func (l *Linker) Model() *Model { return l.model }
+
+// Config returns the linker's configuration.
+func (l *Linker) Config() Config { return l.cfg }
+
+// Population returns the population the linker reads.
+func (l *Linker) Population() *Population { return l.pop }
+
+// prepared is a record in comparison form with the word ids its blocking
+// probes use.
+type prepared struct {
+	side
+	words []uint32 // id of each folded word, or noWord
+}
+
+const noWord = math.MaxUint32
+
+func prepare(rec Record) prepared {
+	var r prepared
+	r.setName(rec.Name)
+	r.setDOB(rec.DOB)
+	r.setSex(rec.Sex)
+	r.setProvince(rec.Province)
+	r.setOld(rec.OldID)
+	return r
+}
+
+func (l *Linker) prepare(rec Record) prepared {
+	r := prepare(rec)
+	r.words = make([]uint32, len(r.toks))
+	for i, t := range r.toks {
+		if id, ok := l.pop.tokID[t]; ok {
+			r.words[i] = id
+		} else {
+			r.words[i] = noWord
+		}
+	}
+	return r
+}
+
+// candidates returns the union of the blocks of r (sorted, distinct) and
+// how many oversized blocks were skipped.
+func (l *Linker) candidates(r *prepared, out []uint32) ([]uint32, int) {
+	return l.candidatesBy(r, allRules, out)
+}
+
+const allRules = 1<<nRulesAll - 1
+
+// candidatesBy is candidates under a subset of the rules (bit i = rule i).
+func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32, int) {
+	p := l.pop
+	if r.words == nil {
+		r.words = make([]uint32, len(r.toks))
+		for i, t := range r.toks {
+			if id, ok := p.tokID[t]; ok {
+				r.words[i] = id
+			} else {
+				r.words[i] = noWord
+			}
+		}
+	}
+	skipped := 0
+	add := func(b []uint32) {
+		if len(b) > l.cfg.MaxBlock {
+			skipped++
+			return
+		}
+		out = append(out, b...)
+	}
+	type ymd struct{ y, m, d int }
+	var dates []ymd
+	if r.dobOK {
+		dates = append(dates, ymd{r.y, r.m, r.d})
+		if r.m != r.d && r.d <= 12 {
+			dates = append(dates, ymd{r.y, r.d, r.m})
+		}
+	}
+	sexes := []bool{false, true}
+	switch r.sex {
+	case 'M':
+		sexes = sexes[:1]
+	case 'F':
+		sexes = sexes[1:]
+	}
+	for _, dt := range dates {
+		if dt.m > 12 || rules&(1<<RuleDOBSex) == 0 {
+			continue
+		}
+		for _, f := range sexes {
+			add(p.block(RuleDOBSex, ruleKey(RuleDOBSex, 0, 0, dt.y, dt.m, dt.d, f)))
+		}
+	}
+	// (surname, given) pairs: as written, and in any order for reordered
+	// names, limited to words that are a surname / given name of someone
+	for i, s := range r.words {
+		if s == noWord || p.sur[s] == 0 {
+			continue
+		}
+		for j, g := range r.words {
+			if j == i || g == noWord || p.given[g] == 0 {
+				continue
+			}
+			for _, dt := range dates {
+				for _, rule := range [...]int{RuleNameYearMonth, RuleNameMonthDay, RuleNameYearDay} {
+					if rules&(1<<rule) == 0 {
+						continue
+					}
+					add(p.block(rule, ruleKey(rule, s, g, dt.y, dt.m, dt.d, false)))
+				}
+			}
+		}
+	}
+	if r.hasOld && rules&(1<<RuleOldID) != 0 {
+		if i := p.byOldID(r.old); i >= 0 {
+			out = append(out, uint32(i))
+		}
+		for _, v := range oneEditVariants(r.old) {
+			if i := p.byOldID(v); i >= 0 {
+				out = append(out, uint32(i))
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), skipped
+}
+
+// oneEditVariants returns the 9-digit numbers one digit or one adjacent
+// swap away from v.
+func oneEditVariants(v uint64) []uint64 {
+	out := make([]uint64, 0, 90)
+	for pos := range 9 {
+		p := pow10[pos]
+		d := v / p % 10
+		for alt := range uint64(10) {
+			if alt != d {
+				out = append(out, v-d*p+alt*p)
+			}
+		}
+		if pos < 8 {
+			q := pow10[pos+1]
+			e := v / q % 10
+			if e != d {
+				out = append(out, v-d*p-e*q+e*p+d*q)
+			}
+		}
+	}
+	return out
+}
+
+var pow10 = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
+// FieldWeight is one term of a match weight.
+type FieldWeight struct {
+	Field  string  `json:"field"`
+	Level  string  `json:"level"` // "missing" when either side lacks the field
+	Weight float64 `json:"weight"`
+}
+
+// Explanation is a match weight taken apart: the prior, then each field's
+// weight (and the name-frequency adjustments); they sum to Total.
+type Explanation struct {
+	Prior  float64       `json:"prior"`
+	Fields []FieldWeight `json:"fields"`
+	Total  float64       `json:"total"`
+}
+
+// score returns the match weight of r against citizen i, and the
+// explanation when want is set.
+func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Explanation) {
+	g := compare(&r.side, c)
+	total := l.model.PriorWeight
+	var ex *Explanation
+	if want {
+		ex = &Explanation{Prior: round2(total)}
+	}
+	for k, lv := range g {
+		w := 0.0
+		name := "missing"
+		if lv >= 0 {
+			w = l.w[k][lv]
+			name = levelNames[k][lv]
+		}
+		total += w
+		if want {
+			ex.Fields = append(ex.Fields, FieldWeight{Field: compNames[k], Level: name, Weight: round2(w)})
+		}
+	}
+	if lv := int(g[CompName]); lv >= nameExact && lv <= nameMiddle && ci != noWord {
+		info := &l.pop.infos[l.pop.names[ci]]
+		n := float64(l.pop.Len())
+		adj := func(field string, count uint32, base float64) {
+			if count == 0 || base == 0 {
+				return
+			}
+			w := math.Log2(base / (float64(count) / n))
+			w = math.Max(-l.cfg.MaxTF, math.Min(l.cfg.MaxTF, w))
+			total += w
+			if want {
+				ex.Fields = append(ex.Fields, FieldWeight{Field: field, Level: "frequency", Weight: round2(w)})
+			}
+		}
+		adj("given_name_tf", l.pop.given[info.given], l.pop.tfGiven)
+		adj("surname_tf", l.pop.sur[info.sur], l.pop.tfSur)
+	}
+	if want {
+		ex.Total = round2(total)
+	}
+	return total, ex
+}
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// Decision is the outcome for one record without a usable number.
+type Decision struct {
+	RecordID    string           `json:"record_id"`
+	Outcome     identity.Outcome `json:"outcome"` // linked, review or unmatched
+	PersonalID  string           `json:"personal_id,omitempty"`
+	Score       float64          `json:"score"` // match weight, bits
+	Probability float64          `json:"probability"`
+	Explanation *Explanation     `json:"explanation,omitempty"`
+	Candidates  int              `json:"candidates"`          // pairs compared
+	RunnerUp    float64          `json:"runner_up,omitempty"` // weight of the next-best candidate
+	Skipped     int              `json:"skipped_blocks,omitempty"`
+	Deceased    bool             `json:"deceased,omitempty"` // the citizen is recorded as deceased
+	Reason      string           `json:"reason,omitempty"`
+}
+
+type scored struct {
+	w float64
+	i uint32
+}
+
+// ranked is a record's best candidates, best first.
+type ranked struct {
+	top        []scored
+	candidates int
+	skipped    int
+}
+
+func (l *Linker) rank(rec Record) (prepared, ranked) {
+	r := l.prepare(rec)
+	cands, skipped := l.candidates(&r, nil)
+	rk := ranked{candidates: len(cands), skipped: skipped}
+	var c side
+	for _, i := range cands {
+		l.pop.sideOf(i, &c)
+		w, _ := l.score(&r, &c, i, false)
+		if len(rk.top) < l.cfg.TopK || w > rk.top[len(rk.top)-1].w {
+			at, _ := slices.BinarySearchFunc(rk.top, w, func(s scored, w float64) int {
+				if s.w > w {
+					return -1
+				}
+				return 1
+			})
+			rk.top = slices.Insert(rk.top, at, scored{w, i})
+			if len(rk.top) > l.cfg.TopK {
+				rk.top = rk.top[:l.cfg.TopK]
+			}
+		}
+	}
+	return r, rk
+}
+
+// Link decides one record on its own (the streaming path: no 1:1
+// constraint across records).
+func (l *Linker) Link(rec Record) Decision {
+	return l.LinkBatch([]Record{rec})[0]
+}
+
+// LinkBatch decides a batch: every record is ranked against its candidates
+// (in parallel), then pairs are assigned best weight first so that each
+// citizen is linked to at most one record of the batch.
+func (l *Linker) LinkBatch(recs []Record) []Decision {
+	preps := make([]prepared, len(recs))
+	ranks := make([]ranked, len(recs))
+	parallel(len(recs), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			preps[k], ranks[k] = l.rank(recs[k])
+		}
+	})
+	type pair struct {
+		w   float64
+		rec int
+		i   uint32
+	}
+	var pairs []pair
+	for k, rk := range ranks {
+		for j, s := range rk.top {
+			if rk.posterior(j) >= l.cfg.ReviewProbability {
+				pairs = append(pairs, pair{s.w, k, s.i})
+			}
+		}
+	}
+	slices.SortStableFunc(pairs, func(a, b pair) int {
+		switch {
+		case a.w > b.w:
+			return -1
+		case a.w < b.w:
+			return 1
+		}
+		return a.rec - b.rec
+	})
+	out := make([]Decision, len(recs))
+	assigned := make([]bool, len(recs))
+	taken := map[uint32]int{}
+	for _, p := range pairs {
+		if assigned[p.rec] {
+			continue
+		}
+		if _, ok := taken[p.i]; ok {
+			continue
+		}
+		assigned[p.rec] = true
+		taken[p.i] = p.rec
+		out[p.rec] = l.decide(recs[p.rec], &preps[p.rec], ranks[p.rec], p.i, p.w)
+	}
+	for k := range recs {
+		if assigned[k] {
+			continue
+		}
+		d := Decision{RecordID: recs[k].ID, Outcome: identity.Unmatched, Candidates: ranks[k].candidates, Skipped: ranks[k].skipped}
+		if top := ranks[k].top; len(top) > 0 {
+			d.Score = round2(top[0].w)
+			d.Probability = round4(ranks[k].posterior(0))
+			var c side
+			l.pop.sideOf(top[0].i, &c)
+			_, d.Explanation = l.score(&preps[k], &c, top[0].i, true)
+			if d.Probability >= l.cfg.ReviewProbability {
+				d.Outcome = identity.Review
+				d.PersonalID = l.pop.personalID(top[0].i)
+				d.Reason = "best candidate already linked to record " + recs[taken[top[0].i]].ID + " of this batch"
+			} else {
+				d.Reason = "best candidate's probability below " + strconv.FormatFloat(l.cfg.ReviewProbability, 'g', -1, 64)
+			}
+		} else {
+			d.Reason = "no candidate in any block"
+		}
+		out[k] = d
+	}
+	return out
+}
+
+func (l *Linker) decide(rec Record, r *prepared, rk ranked, i uint32, w float64) Decision {
+	var c side
+	l.pop.sideOf(i, &c)
+	_, ex := l.score(r, &c, i, true)
+	d := Decision{
+		RecordID: rec.ID, PersonalID: l.pop.personalID(i), Score: round2(w),
+		Explanation: ex, Candidates: rk.candidates, Skipped: rk.skipped,
+		Outcome: identity.Review,
+	}
+	for j, s := range rk.top {
+		if s.i == i {
+			d.Probability = round4(rk.posterior(j))
+		} else if d.RunnerUp == 0 {
+			d.RunnerUp = round2(s.w)
+		}
+	}
+	switch {
+	case d.Probability < l.cfg.LinkProbability:
+		d.Reason = "probability below " + strconv.FormatFloat(l.cfg.LinkProbability, 'g', -1, 64)
+		if d.RunnerUp != 0 && d.RunnerUp > w-7 {
+			d.Reason += ": another citizen scores close"
+		}
+	default:
+		d.Outcome = identity.Linked
+	}
+	if l.pop.keys[i]&deadBit != 0 {
+		d.Deceased = true
+	}
+	return d
+}
+
+// posterior is the probability that candidate j is the record's person,
+// against its other candidates and against nobody.
+func (rk ranked) posterior(j int) float64 {
+	wj := rk.top[j].w
+	sum := math.Exp2(-wj) // nobody, relative to candidate j
+	for _, s := range rk.top {
+		sum += math.Exp2(s.w - wj)
+	}
+	return 1 / sum
+}
+
+func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
+
+// Compare scores a record against one citizen given in full (for example
+// the holder of the number a record claims), with the explanation. The
+// citizen need not be in the population; term-frequency adjustments use
+// the population's name counts.
+func (l *Linker) Compare(rec Record, cz store.Citizen) (float64, *Explanation) {
+	r := l.prepare(rec)
+	var c side
+	c.setName(cz.FullName)
+	c.setDOB(cz.DOB)
+	c.setSex(cz.Sex)
+	c.setProvince(cz.BirthProvince)
+	if c.prov == 0 && len(cz.ID) == 12 {
+		c.setProvince(cz.ID[:3])
+	}
+	c.setOld(cz.OldID)
+	w, ex := l.score(&r, &c, noWord, true)
+	// name frequency from the population's word counts
+	if lv := nameLevel(&r.side, &c); lv >= nameExact && lv <= nameMiddle && len(c.toks) > 0 {
+		n := float64(l.pop.Len())
+		for _, f := range [...]struct {
+			field string
+			word  string
+			cnt   []uint32
+			base  float64
+		}{
+			{"given_name_tf", c.toks[len(c.toks)-1], l.pop.given, l.pop.tfGiven},
+			{"surname_tf", c.toks[0], l.pop.sur, l.pop.tfSur},
+		} {
+			id, ok := l.pop.tokID[f.word]
+			if !ok || f.cnt[id] == 0 || f.base == 0 {
+				continue
+			}
+			a := math.Max(-l.cfg.MaxTF, math.Min(l.cfg.MaxTF, math.Log2(f.base/(float64(f.cnt[id])/n))))
+			w += a
+			ex.Fields = append(ex.Fields, FieldWeight{Field: f.field, Level: "frequency", Weight: round2(a)})
+		}
+		ex.Total = round2(w)
+	}
+	return w, ex
+}
+
+// parallel runs fn over [0, n) in contiguous chunks, one per core.
+func parallel(n int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), max(n/64, 1))
+	if workers <= 1 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Go(func() { fn(lo, hi) })
+	}
+	wg.Wait()
+}

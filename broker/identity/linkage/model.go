@@ -1,0 +1,280 @@
+package linkage
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Model is a fitted Fellegi–Sunter model: for each comparison and level,
+// m = P(level | same person) and u = P(level | different people), and the
+// prior share Lambda of true matches among the compared pairs. Its JSON
+// form is what a report shows.
+type Model struct {
+	Lambda      float64            `json:"lambda"`
+	PriorWeight float64            `json:"prior_weight"`
+	Comparisons []ComparisonParams `json:"comparisons"`
+	// How the model was estimated.
+	RandomPairs int         `json:"random_pairs"` // pairs of citizens sampled for u
+	Sessions    []EMSession `json:"em_sessions"`
+	Population  int         `json:"population"`
+	MatchRate   float64     `json:"match_rate"`          // estimated share of records that are in the register
+	TFGiven     float64     `json:"tf_given_baseline"`   // P(two random citizens share the given name)
+	TFSurname   float64     `json:"tf_surname_baseline"` // P(… share the surname)
+}
+
+// EMSession is one expectation–maximisation run: the blocking rule whose
+// candidate pairs it ran on and the comparisons it estimated.
+type EMSession struct {
+	Rule       string   `json:"blocking_rule"`
+	Pairs      int      `json:"pairs"`
+	Records    int      `json:"records"`
+	Matches    float64  `json:"expected_matches"`
+	Iterations int      `json:"iterations"`
+	Converged  bool     `json:"converged"`
+	Estimated  []string `json:"estimated"`
+}
+
+// ComparisonParams are one comparison's levels.
+type ComparisonParams struct {
+	Field  string        `json:"field"`
+	Levels []LevelParams `json:"levels"`
+}
+
+// LevelParams are one agreement level's probabilities and its weight
+// log2(m/u), the evidence in bits that the level gives.
+type LevelParams struct {
+	Level  string  `json:"level"`
+	M      float64 `json:"m"`
+	U      float64 `json:"u"`
+	Weight float64 `json:"weight"`
+}
+
+const (
+	minProb = 1e-6
+	maxLvl  = 8
+)
+
+type probs [nComp][maxLvl]float64
+
+func newModel() *Model {
+	m := &Model{}
+	for c := range nComp {
+		cp := ComparisonParams{Field: compNames[c]}
+		for _, l := range levelNames[c] {
+			cp.Levels = append(cp.Levels, LevelParams{Level: l})
+		}
+		m.Comparisons = append(m.Comparisons, cp)
+	}
+	return m
+}
+
+func (m *Model) get(which byte) (p probs) {
+	for c, cp := range m.Comparisons {
+		for l, lp := range cp.Levels {
+			if which == 'm' {
+				p[c][l] = lp.M
+			} else {
+				p[c][l] = lp.U
+			}
+		}
+	}
+	return p
+}
+
+func (m *Model) set(which byte, p probs) {
+	for c := range m.Comparisons {
+		for l := range m.Comparisons[c].Levels {
+			lp := &m.Comparisons[c].Levels[l]
+			v := math.Max(p[c][l], minProb)
+			if which == 'm' {
+				lp.M = v
+			} else {
+				lp.U = v
+			}
+			if lp.M > 0 && lp.U > 0 {
+				lp.Weight = math.Log2(lp.M / lp.U)
+			}
+		}
+		// levels are ordered from the strongest agreement down: a weaker
+		// level never weighs more than a stronger one (a rare level, such
+		// as a reordered name, can otherwise out-score an exact one)
+		for l := 1; l < len(m.Comparisons[c].Levels); l++ {
+			lv := &m.Comparisons[c].Levels[l]
+			lv.Weight = math.Min(lv.Weight, m.Comparisons[c].Levels[l-1].Weight)
+		}
+	}
+}
+
+// Validate checks that the model has every comparison and level with
+// probabilities in (0, 1].
+func (m *Model) Validate() error {
+	if len(m.Comparisons) != nComp {
+		return fmt.Errorf("linkage: model has %d comparisons, want %d", len(m.Comparisons), nComp)
+	}
+	for c, cp := range m.Comparisons {
+		if cp.Field != compNames[c] || len(cp.Levels) != len(levelNames[c]) {
+			return fmt.Errorf("linkage: model comparison %d is %q with %d levels, want %q with %d", c, cp.Field, len(cp.Levels), compNames[c], len(levelNames[c]))
+		}
+		for _, lp := range cp.Levels {
+			if !(lp.M > 0 && lp.M <= 1 && lp.U > 0 && lp.U <= 1) {
+				return fmt.Errorf("linkage: model %s/%s: m=%v u=%v not in (0,1]", cp.Field, lp.Level, lp.M, lp.U)
+			}
+		}
+	}
+	if !(m.Lambda > 0 && m.Lambda < 1) {
+		return fmt.Errorf("linkage: model lambda %v not in (0,1)", m.Lambda)
+	}
+	return nil
+}
+
+// pattern is a comparison vector packed 4 bits per comparison (15 = null).
+type pattern uint32
+
+func pack(g [nComp]int8) pattern {
+	var p pattern
+	for c := range nComp {
+		v := g[c]
+		if v < 0 {
+			v = 15
+		}
+		p |= pattern(v) << (4 * c)
+	}
+	return p
+}
+
+func (p pattern) level(c int) int {
+	v := int(p >> (4 * c) & 15)
+	if v == 15 {
+		return null
+	}
+	return v
+}
+
+// estimateU sets u from the level frequencies among n random pairs of
+// citizens (pseudo-count ½ per level, so an unseen level is rare but not
+// impossible).
+func (m *Model) estimateU(pop *Population, n int, seed uint64) {
+	var count [nComp][maxLvl]float64
+	var total [nComp]float64
+	N := uint64(pop.Len())
+	s := seed | 1
+	next := func() uint64 { // xorshift64*
+		s ^= s >> 12
+		s ^= s << 25
+		s ^= s >> 27
+		return s * 2685821657736338717
+	}
+	var a, b side
+	for range n {
+		i, j := uint32(next()%N), uint32(next()%N)
+		if i == j {
+			continue
+		}
+		pop.sideOf(i, &a)
+		pop.sideOf(j, &b)
+		g := compare(&a, &b)
+		for c, l := range g {
+			if l >= 0 {
+				count[c][l]++
+				total[c]++
+			}
+		}
+	}
+	var u probs
+	for c := range nComp {
+		L := float64(len(levelNames[c]))
+		for l := range levelNames[c] {
+			u[c][l] = (count[c][l] + 0.5) / (total[c] + 0.5*L)
+		}
+	}
+	m.set('u', u)
+	m.RandomPairs = n
+}
+
+// initialM is the starting point of EM: agreement likely, disagreement
+// not, for every comparison.
+func initialM() (p probs) {
+	for c := range nComp {
+		L := len(levelNames[c])
+		p[c][0] = 0.8
+		for l := 1; l < L-1; l++ {
+			p[c][l] = 0.15 / float64(L-2)
+		}
+		p[c][L-1] = 0.05
+		if L == 2 {
+			p[c][0], p[c][1] = 0.95, 0.05
+		}
+	}
+	return p
+}
+
+// emSession runs expectation–maximisation over the candidate pairs of one
+// blocking rule (counted per distinct comparison vector), with u fixed:
+// the E-step gives each vector its probability of being a match, the
+// M-step re-estimates m and lambda. Comparisons the rule blocks on agree
+// on almost every pair whatever the truth, so they are left out of the
+// likelihood and not estimated by this session (as Splink does).
+func emSession(counts map[pattern]int, u probs, exclude [nComp]bool, iters int) (mp probs, matches float64, it int, converged bool) {
+	mp = initialM()
+	lambda := 0.05
+	type pc struct {
+		p pattern
+		n float64
+	}
+	var pats []pc
+	for p, n := range counts {
+		pats = append(pats, pc{p, float64(n)})
+	}
+	// a fixed order, so that the sums (and the model) are reproducible
+	slices.SortFunc(pats, func(a, b pc) int { return cmp.Compare(a.p, b.p) })
+	for it = 1; it <= iters; it++ {
+		var num probs
+		var den [nComp]float64
+		var all float64
+		matches = 0
+		for _, x := range pats {
+			pm, pu := lambda, 1-lambda
+			for c := range nComp {
+				if l := x.p.level(c); l >= 0 && !exclude[c] {
+					pm *= mp[c][l]
+					pu *= u[c][l]
+				}
+			}
+			w := pm / (pm + pu)
+			matches += w * x.n
+			all += x.n
+			for c := range nComp {
+				if l := x.p.level(c); l >= 0 {
+					num[c][l] += w * x.n
+					den[c] += w * x.n
+				}
+			}
+		}
+		if all == 0 {
+			return mp, 0, it, false
+		}
+		delta := 0.0
+		for c := range nComp {
+			if exclude[c] {
+				continue
+			}
+			for l := range levelNames[c] {
+				v := minProb
+				if den[c] > 0 {
+					v = math.Max(num[c][l]/den[c], minProb)
+				}
+				delta = math.Max(delta, math.Abs(v-mp[c][l]))
+				mp[c][l] = v
+			}
+		}
+		nl := math.Min(math.Max(matches/all, 1e-9), 1-1e-9)
+		delta = math.Max(delta, math.Abs(nl-lambda))
+		lambda = nl
+		if delta < 1e-7 {
+			return mp, matches, it, true
+		}
+	}
+	return mp, matches, iters, false
+}
