@@ -32,6 +32,7 @@ commands:
   connector spec NAME       an adapter's documented config
   policy check [DIR]        lint agreement files (file and line of every problem)
   policy diff OLD NEW       which agency gains or loses which fields, before applying
+  reconcile --input FILE    reconcile a person file (CSV/NDJSON) against the population register
   citizen-token NUMBER      mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)
   audit verify     re-check the whole access log (hash chain, Merkle roots, signatures)
   health URL       exit 0 if URL answers 200 (container health checks)
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runAudit(ctx, args[1:], stdout, stderr)
 	case "policy":
 		err = runPolicy(args[1:], stdout)
+	case "reconcile":
+		err = runReconcile(ctx, args[1:], stdout, stderr)
 	case "citizen-token":
 		err = runCitizenToken(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
