@@ -44,9 +44,11 @@ type Deps struct {
 	Ingest     Ingester
 	Sources    map[string]bool // sources allowed to push (their DLQ topics exist)
 	Connectors func() []runtime.State
-	Engine     *policies.Engine
-	Audit      store.AuditSearcher
-	AuditLog   AuditLog
+	// ResetConnector restarts a connector at pos (ErrNoConnector if unknown).
+	ResetConnector func(ctx context.Context, name string, pos []byte) error
+	Engine         *policies.Engine
+	Audit          store.AuditSearcher
+	AuditLog       AuditLog
 	// CitizenTokens verifies citizens' bearer tokens and returns the
 	// personal number they prove; nil disables the citizen endpoint.
 	CitizenTokens func(token string) (string, error)
@@ -74,6 +76,8 @@ func New(d Deps) *echo.Echo {
 	e.GET("/v1/status", h.status)
 	e.GET("/v1/datasets", h.datasets)
 	e.GET("/v1/connectors", h.connectors)
+	e.GET("/v1/connectors/:name", h.connector)
+	e.POST("/v1/connectors/:name/reset", h.resetConnector)
 	e.GET("/v1/agreements", h.agreements)
 	e.GET("/v1/audit", h.audit)
 	e.GET("/v1/audit/export", h.auditExport)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/lgsp-bus/lgsp/broker/audit"
+	"github.com/lgsp-bus/lgsp/broker/store"
 )
 
 // AuditLog is what the proof endpoints need from the access log.
@@ -22,6 +23,7 @@ type AuditLog interface {
 	ConsistencyProof(ctx context.Context, first, second int64) ([][]byte, error)
 	RootAt(ctx context.Context, size int64) ([]byte, error)
 	InclusionProofs(ctx context.Context, size int64, seqs []int64) (map[int64][][]byte, error)
+	Append(ctx context.Context, entries []store.AuditEntry) error
 }
 
 var leafHash = audit.LeafHash

@@ -95,6 +95,7 @@ type Bus struct {
 	pubWriter  *kafka.Writer
 	dlvWriter  *kafka.Writer
 	deliverer  *deliver.Deliverer
+	connMu     sync.Mutex // conns grows while the API already serves
 	conns      []*connrt.Connector
 	servers    []*http.Server
 	cancelConn context.CancelFunc
@@ -288,6 +289,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		go func() { defer b.dlvWG.Done(); _ = dlv.Run(dctx) }()
 	}
 
+	b.Metrics.WatchConnectors(b.Connectors)
+
 	// HTTP.
 	if err := b.serveHTTP(sources); err != nil {
 		return b, err
@@ -327,11 +330,25 @@ func (b *Bus) Addrs() Addrs { return b.addrs }
 
 // Connectors returns the states of every connector.
 func (b *Bus) Connectors() []connrt.State {
-	out := make([]connrt.State, len(b.conns))
-	for i, c := range b.conns {
+	b.connMu.Lock()
+	conns := slices.Clone(b.conns)
+	b.connMu.Unlock()
+	out := make([]connrt.State, len(conns))
+	for i, c := range conns {
 		out[i] = c.State()
 	}
 	return out
+}
+
+func (b *Bus) connector(name string) *connrt.Connector {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	for _, c := range b.conns {
+		if c.Name() == name {
+			return c
+		}
+	}
+	return nil
 }
 
 func (b *Bus) startSynthetic(ctx context.Context, source string) error {
@@ -381,7 +398,9 @@ func (b *Bus) run(ctx context.Context, name string, newSource func() (connectors
 		return func(ctx context.Context) error { _, err := t.Wait(ctx); return err }, nil
 	}
 	conn := connrt.New(name, newSource, sink, checkpoints{b.Store}, connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log})
+	b.connMu.Lock()
 	b.conns = append(b.conns, conn)
+	b.connMu.Unlock()
 	b.connWG.Add(1)
 	go func() { defer b.connWG.Done(); conn.Run(ctx) }()
 }
@@ -419,7 +438,13 @@ func (b *Bus) serveHTTP(sources []string) error {
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
 		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
 		CitizenTokens: b.citizens.Verify,
-		Metrics:       b.Metrics.Registry, Status: func() any { return b.status() },
+		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
+			if c := b.connector(name); c != nil {
+				return c.Reset(ctx, pos)
+			}
+			return api.ErrNoConnector
+		},
+		Metrics: b.Metrics.Registry, Status: func() any { return b.status() },
 		Ready: map[string]func(context.Context) error{
 			"kafka": func(ctx context.Context) error { return kafkaio.Ping(ctx, b.addrs.Kafka) },
 			"store": b.Store.Ping,

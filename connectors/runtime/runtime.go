@@ -67,8 +67,17 @@ type State struct {
 	Read      uint64    `json:"records_read"`
 	Acked     uint64    `json:"records_acked"`
 	Errors    uint64    `json:"errors"`
+	Resets    uint64    `json:"resets"`
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since"`
+	// Snapshot is the initial snapshot's progress, for sources that take one.
+	Snapshot *connectors.SnapshotStatus `json:"snapshot,omitempty"`
+}
+
+// resetRequest asks the running connector to restart at pos.
+type resetRequest struct {
+	pos  connectors.Position
+	done chan error
 }
 
 // Connector is one running source under supervision.
@@ -79,21 +88,51 @@ type Connector struct {
 	cp     Checkpoints
 	opts   Options
 
-	mu    sync.Mutex
-	state State
+	mu     sync.Mutex
+	state  State
+	source connectors.Source // the open source, for its optional capabilities
+	resets chan resetRequest
 }
 
 // New prepares a connector; newSource is called at every (re)start.
 func New(name string, newSource func() (connectors.Source, error), sink Sink, cp Checkpoints, opts Options) *Connector {
 	opts.defaults()
-	return &Connector{name: name, newSrc: newSource, sink: sink, cp: cp, opts: opts, state: State{Name: name, Status: "starting", Since: time.Now()}}
+	return &Connector{name: name, newSrc: newSource, sink: sink, cp: cp, opts: opts, state: State{Name: name, Status: "starting", Since: time.Now()},
+		resets: make(chan resetRequest)}
+}
+
+// Name is the connector's name.
+func (c *Connector) Name() string { return c.name }
+
+// Reset makes the running connector restart from pos (nil or empty: from the
+// beginning). Batches already in flight are drained and acknowledged first,
+// then pos is saved as the connector's position, so the restart reads from
+// exactly there. It waits until the reset is done or ctx ends.
+func (c *Connector) Reset(ctx context.Context, pos connectors.Position) error {
+	req := resetRequest{pos: pos, done: make(chan error, 1)}
+	select {
+	case c.resets <- req:
+	case <-ctx.Done():
+		return fmt.Errorf("runtime: connector %s is not running, nothing was reset: %w", c.name, ctx.Err())
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // State returns a snapshot of the connector's state.
 func (c *Connector) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.state
+	st := c.state
+	if sn, ok := c.source.(connectors.Snapshotter); ok {
+		ss := sn.SnapshotStatus()
+		st.Snapshot = &ss
+	}
+	return st
 }
 
 func (c *Connector) update(f func(s *State)) {
@@ -108,28 +147,69 @@ func (c *Connector) update(f func(s *State)) {
 func (c *Connector) Run(ctx context.Context) {
 	attempt := 0
 	for ctx.Err() == nil {
-		progressed, err := c.runOnce(ctx)
+		attemptCtx, cancel := context.WithCancel(ctx)
+		type result struct {
+			progressed bool
+			err        error
+		}
+		done := make(chan result, 1)
+		go func() {
+			p, err := c.runOnce(attemptCtx)
+			done <- result{p, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+			cancel()
+		case req := <-c.resets:
+			cancel()
+			<-done // in-flight batches drained and acknowledged
+			c.applyReset(ctx, req)
+			attempt = 0
+			continue
+		}
 		if ctx.Err() != nil {
 			break
 		}
-		if progressed {
+		if r.progressed {
 			attempt = 0
 		}
 		attempt++
 		delay := backoff(c.opts.MinBackoff, c.opts.MaxBackoff, attempt)
-		c.opts.Logger.Warn("connector stopped, restarting", "connector", c.name, "error", err, "retry_in", delay.String())
+		c.opts.Logger.Warn("connector stopped, restarting", "connector", c.name, "error", r.err, "retry_in", delay.String())
 		c.update(func(s *State) {
 			s.Status, s.Errors, s.Since = "backoff", s.Errors+1, time.Now()
-			if err != nil {
-				s.LastError = err.Error()
+			if r.err != nil {
+				s.LastError = r.err.Error()
 			}
 		})
 		select {
 		case <-ctx.Done():
 		case <-time.After(delay):
+		case req := <-c.resets:
+			c.applyReset(ctx, req)
+			attempt = 0
 		}
 	}
 	c.update(func(s *State) { s.Status, s.Since = "stopped", time.Now() })
+}
+
+// applyReset saves the requested position while no source is open.
+func (c *Connector) applyReset(ctx context.Context, req resetRequest) {
+	pos := req.pos
+	if pos == nil {
+		pos = connectors.Position{}
+	}
+	err := c.cp.Save(ctx, c.name, pos)
+	if err == nil {
+		c.opts.Logger.Info("connector position reset", "connector", c.name, "position", hex.EncodeToString(pos))
+		c.update(func(s *State) {
+			s.Position, s.Resets, s.Status, s.Since = hex.EncodeToString(pos), s.Resets+1, "starting", time.Now()
+		})
+	} else {
+		err = fmt.Errorf("runtime: save reset position of %s: %w", c.name, err)
+	}
+	req.done <- err
 }
 
 // backoff is exponential with full jitter, so many connectors failing
@@ -158,6 +238,9 @@ func (c *Connector) runOnce(ctx context.Context) (progressed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("load position: %w", err)
 	}
+	if len(pos) == 0 {
+		pos = nil // reset to the beginning
+	}
 	src, err := c.newSrc()
 	if err != nil {
 		return false, fmt.Errorf("build source: %w", err)
@@ -166,6 +249,14 @@ func (c *Connector) runOnce(ctx context.Context) (progressed bool, err error) {
 		_ = src.Close(context.Background())
 		return false, fmt.Errorf("open at position %s: %w", hex.EncodeToString(pos), err)
 	}
+	c.mu.Lock()
+	c.source = src
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.source = nil
+		c.mu.Unlock()
+	}()
 	c.update(func(s *State) { s.Status, s.Position, s.Since = "running", hex.EncodeToString(pos), time.Now() })
 
 	readCtx, stopReading := context.WithCancel(ctx)

@@ -236,3 +236,62 @@ func TestRuntimeAcksWhileTrickling(t *testing.T) {
 		t.Fatalf("nothing acknowledged after %d records read", st.Read)
 	}
 }
+
+func TestResetRestartsAtTheGivenPosition(t *testing.T) {
+	src := &sequence{n: 1000, batch: 10}
+	cp := &memCheckpoints{pos: map[string]connectors.Position{}}
+	sk := &sink{failAt: -1}
+	c := New("seq", func() (connectors.Source, error) { return src, nil }, sk.submit, cp, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitAcked(t, c, 1000)
+
+	for _, tt := range []struct {
+		pos  connectors.Position
+		next int
+	}{{pos(499), 500}, {nil, 0}} {
+		sk.mu.Lock()
+		sk.got = nil
+		sk.mu.Unlock()
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := c.Reset(rctx, tt.pos); err != nil {
+			t.Fatal(err)
+		}
+		rcancel()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			sk.mu.Lock()
+			n := len(sk.got)
+			first := -1
+			if n > 0 {
+				first = sk.got[0]
+			}
+			sk.mu.Unlock()
+			if n > 0 {
+				if first != tt.next {
+					t.Fatalf("after reset to %v the first record read is %d, want %d", tt.pos, first, tt.next)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nothing read after reset: %+v", c.State())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if st := c.State(); st.Resets != 2 {
+		t.Fatalf("resets counted %d", st.Resets)
+	}
+	// A stopped connector cannot be reset; the caller is told.
+	cancel()
+	<-done
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := c.Reset(short, nil); err == nil {
+		t.Fatal("reset of a stopped connector reported success")
+	}
+	done = make(chan struct{})
+	close(done)
+}
