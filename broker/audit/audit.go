@@ -32,6 +32,9 @@ type Log struct {
 	lastHash []byte
 	tree     frontier
 	latest   *Checkpoint
+	base     frontier // of the entries deleted under retention (1..base.size)
+
+	pruneMu sync.Mutex // one Prune at a time
 
 	qmu    sync.Mutex // guards queue
 	queue  []*pending
@@ -63,7 +66,35 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 	for _, o := range opts {
 		o(l)
 	}
-	after := int64(0)
+	s, err := logStart(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("%w; run lgsp audit verify", err)
+	}
+	l.tree, l.lastHash = s.tree, s.prev
+	l.lastSeq = s.tree.size
+	l.base = s.tree.clone()
+	take := func(e *store.AuditEntry, leaf []byte) {
+		if e.Action == ActionCheckpoint {
+			if cp, err := ParseCheckpoint(*e); err == nil {
+				l.latest = &cp
+			}
+		}
+		l.tree.append(leaf)
+		l.lastSeq, l.lastHash = e.Seq, e.Hash
+	}
+	end, err := st.CountAudit(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read the log size: %w", err)
+	}
+	if err := scanChunks(ctx, st, l.lastSeq+1, end, leafRun, func(h hashed) bool {
+		for i := range h.entries {
+			take(&h.entries[i], h.leaves[i])
+		}
+		return true
+	}); err != nil {
+		return nil, fmt.Errorf("audit: read the log: %w", err)
+	}
+	after := l.lastSeq
 	for {
 		page, err := st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: 5000})
 		if err != nil {
@@ -73,13 +104,7 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 			break
 		}
 		for i := range page {
-			if page[i].Action == ActionCheckpoint {
-				if cp, err := ParseCheckpoint(page[i]); err == nil {
-					l.latest = &cp
-				}
-			}
-			l.tree.append(LeafHash(page[i].Hash))
-			l.lastSeq, l.lastHash = page[i].Seq, page[i].Hash
+			take(&page[i], LeafHash(page[i].Hash))
 		}
 		after = page[len(page)-1].Seq
 	}
@@ -119,6 +144,10 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.checkpointLocked(ctx)
+}
+
+func (l *Log) checkpointLocked(ctx context.Context) (Checkpoint, error) {
 	if l.latest != nil && l.latest.Seq == l.lastSeq {
 		return *l.latest, nil
 	}
@@ -135,28 +164,6 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	return cp, nil
 }
 
-// leaves reads the Merkle leaves of entries 1..n.
-func (l *Log) leaves(ctx context.Context, n int64) ([][]byte, error) {
-	out := make([][]byte, 0, n)
-	after := int64(0)
-	for int64(len(out)) < n {
-		page, err := l.st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: 5000})
-		if err != nil {
-			return nil, err
-		}
-		if len(page) == 0 {
-			break
-		}
-		for i := range page {
-			if int64(len(out)) < n {
-				out = append(out, LeafHash(page[i].Hash))
-			}
-		}
-		after = page[len(page)-1].Seq
-	}
-	return out, nil
-}
-
 // ErrBeyondLog marks a proof asked for past the current log size.
 var ErrBeyondLog = errors.New("audit: past the end of the log")
 
@@ -165,12 +172,15 @@ func (l *Log) InclusionProof(ctx context.Context, seq, size int64) ([][]byte, []
 	if size > l.Size() || seq < 1 || seq > size {
 		return nil, nil, fmt.Errorf("%w: entry %d in a log of size %d (current size %d)", ErrBeyondLog, seq, size, l.Size())
 	}
-	ls, err := l.leaves(ctx, size)
+	t, err := l.treeAt(ctx, size)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := InclusionProof(int(seq-1), ls)
-	return p, ls[seq-1], err
+	p, err := t.inclusion(int(seq - 1))
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, t.leaves[seq-1-t.base.size], nil
 }
 
 // InclusionProofs proves each of seqs in the log of the given size, reading
@@ -179,13 +189,13 @@ func (l *Log) InclusionProofs(ctx context.Context, size int64, seqs []int64) (ma
 	if size > l.Size() || size < 0 {
 		return nil, fmt.Errorf("%w: size %d (current size %d)", ErrBeyondLog, size, l.Size())
 	}
-	ls, err := l.leaves(ctx, size)
+	t, err := l.treeAt(ctx, size)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[int64][][]byte, len(seqs))
 	for _, s := range seqs {
-		p, err := InclusionProof(int(s-1), ls)
+		p, err := t.inclusion(int(s - 1))
 		if err != nil {
 			return nil, err
 		}
@@ -199,11 +209,14 @@ func (l *Log) ConsistencyProof(ctx context.Context, first, second int64) ([][]by
 	if second > l.Size() || first < 1 || first > second {
 		return nil, fmt.Errorf("%w: sizes %d and %d (current size %d)", ErrBeyondLog, first, second, l.Size())
 	}
-	ls, err := l.leaves(ctx, second)
+	t, err := l.treeAt(ctx, second)
 	if err != nil {
 		return nil, err
 	}
-	return ConsistencyProof(int(first), ls)
+	if first < t.base.size {
+		return nil, fmt.Errorf("%w (the log was pruned through entry %d; asked from size %d)", ErrPruned, t.base.size, first)
+	}
+	return t.consistency(int(first))
 }
 
 // RootAt is the Merkle root of the first size entries.
@@ -211,11 +224,12 @@ func (l *Log) RootAt(ctx context.Context, size int64) ([]byte, error) {
 	if size > l.Size() || size < 0 {
 		return nil, fmt.Errorf("%w: size %d (current size %d)", ErrBeyondLog, size, l.Size())
 	}
-	ls, err := l.leaves(ctx, size)
+	t, err := l.treeAt(ctx, size)
 	if err != nil {
 		return nil, err
 	}
-	return Root(ls), nil
+	r := t.root()
+	return r, t.err
 }
 
 // CitizenKey is the searchable, non-reversible key of a personal number.
@@ -280,6 +294,16 @@ func (l *Log) flush(ctx context.Context) {
 }
 
 func (l *Log) appendLocked(ctx context.Context, entries []store.AuditEntry) error {
+	l.chainLocked(entries)
+	if err := l.st.AppendAudit(ctx, entries); err != nil {
+		return fmt.Errorf("audit: append %d entries (access must not be served): %w", len(entries), err)
+	}
+	l.committedLocked(entries)
+	return nil
+}
+
+// chainLocked numbers, timestamps and chains entries after the last one.
+func (l *Log) chainLocked(entries []store.AuditEntry) {
 	seq, prev := l.lastSeq, l.lastHash
 	for i := range entries {
 		e := &entries[i]
@@ -289,44 +313,72 @@ func (l *Log) appendLocked(ctx context.Context, entries []store.AuditEntry) erro
 			e.Time = time.Now()
 		}
 		e.Time = e.Time.UTC().Truncate(time.Microsecond)
+		if !e.HiddenUntil.IsZero() {
+			e.HiddenUntil = e.HiddenUntil.UTC().Truncate(time.Microsecond)
+		}
 		e.PrevHash = prev
 		e.Hash = Hash(e)
 		prev = e.Hash
 	}
-	if err := l.st.AppendAudit(ctx, entries); err != nil {
-		return fmt.Errorf("audit: append %d entries (access must not be served): %w", len(entries), err)
-	}
-	l.lastSeq, l.lastHash = seq, prev
+}
+
+// committedLocked advances the log past entries, once they are stored.
+func (l *Log) committedLocked(entries []store.AuditEntry) {
 	for i := range entries {
 		l.tree.append(LeafHash(entries[i].Hash))
 	}
-	return nil
+	last := &entries[len(entries)-1]
+	l.lastSeq, l.lastHash = last.Seq, last.Hash
 }
 
 // Hash is SHA-256 over the previous hash and every field of e, each
 // length-prefixed so no two different entries encode alike.
 func Hash(e *store.AuditEntry) []byte {
-	h := sha256.New()
-	var n [8]byte
-	put := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	binary.BigEndian.PutUint64(n[:], uint64(e.Seq))
-	h.Write(n[:])
-	put(e.PrevHash)
-	put([]byte(e.Time.UTC().Format(time.RFC3339Nano)))
-	for _, s := range []string{e.Actor, e.Action, e.Dataset, e.Purpose, e.LegalBasis, e.AgreementID, e.Decision, e.Reason, e.RequestID, e.CitizenKey} {
-		put([]byte(s))
-	}
-	binary.BigEndian.PutUint64(n[:], uint64(len(e.Fields)))
-	h.Write(n[:])
-	for _, f := range e.Fields {
-		put([]byte(f))
-	}
-	return h.Sum(nil)
+	bp := hashBufs.Get().(*[]byte)
+	b := hashInput((*bp)[:0], e)
+	sum := sha256.Sum256(b)
+	*bp = b
+	hashBufs.Put(bp)
+	return sum[:]
 }
+
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// hashInput appends the byte string Hash digests: the sequence number, then
+// each field with its length before it, big-endian 64-bit.
+func hashInput(b []byte, e *store.AuditEntry) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(len(e.PrevHash)))
+	b = append(b, e.PrevHash...)
+	// The time as RFC 3339 with nanoseconds, length-prefixed: format in
+	// place after a placeholder length.
+	at := len(b)
+	b = binary.BigEndian.AppendUint64(b, 0)
+	b = e.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	binary.BigEndian.PutUint64(b[at:], uint64(len(b)-at-8))
+	for _, s := range [...]string{e.Actor, e.Action, e.Dataset, e.Purpose, e.LegalBasis, e.AgreementID, e.Decision, e.Reason, e.RequestID, e.CitizenKey} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(len(e.Fields)))
+	for _, f := range e.Fields {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	// Added later: only a non-zero HiddenUntil is digested, after a tag,
+	// so every entry written before it existed keeps its hash.
+	if !e.HiddenUntil.IsZero() {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(hiddenTag)))
+		b = append(b, hiddenTag...)
+		at := len(b)
+		b = binary.BigEndian.AppendUint64(b, 0)
+		b = e.HiddenUntil.UTC().AppendFormat(b, time.RFC3339Nano)
+		binary.BigEndian.PutUint64(b[at:], uint64(len(b)-at-8))
+	}
+	return b
+}
+
+const hiddenTag = "hidden_until"
 
 // Verify re-checks the chain of entries as read back from the store and
 // returns the sequence number of the first bad entry (0 when all are good).

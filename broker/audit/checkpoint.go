@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
@@ -119,6 +117,10 @@ type Report struct {
 	// FirstBad is the sequence number of the first entry that fails (0: none).
 	FirstBad int64
 	Problem  string
+	// Pruned is how many of the oldest entries were deleted under the
+	// retention setting (entries 1..Pruned), as Retention records.
+	Pruned    int64
+	Retention *Retention
 }
 
 // OK reports whether the log verified.
@@ -130,56 +132,10 @@ func (r Report) OK() bool { return r.FirstBad == 0 && r.Problem == "" }
 // inserting or reordering a row is caught at that row by the chain; a chain
 // recomputed by someone with database access is caught at the next
 // checkpoint, whose signature they cannot forge.
-func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) (Report, error) {
-	var rep Report
-	var prev []byte
-	var f frontier
-	after := int64(0)
-	for {
-		page, err := st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: 5000})
-		if err != nil {
-			return rep, fmt.Errorf("audit: read log after entry %d: %w", after, err)
-		}
-		for i := range page {
-			e := &page[i]
-			bad := func(format string, args ...any) (Report, error) {
-				rep.FirstBad, rep.Problem = e.Seq, fmt.Sprintf(format, args...)
-				return rep, nil
-			}
-			if e.Seq != rep.Entries+1 {
-				rep.FirstBad, rep.Problem = rep.Entries+1, fmt.Sprintf("entry %d is missing (next entry found is %d)", rep.Entries+1, e.Seq)
-				return rep, nil
-			}
-			if !bytes.Equal(e.PrevHash, prev) {
-				return bad("entry %d does not chain to entry %d (deleted, inserted or reordered)", e.Seq, e.Seq-1)
-			}
-			if !bytes.Equal(Hash(e), e.Hash) {
-				return bad("entry %d was altered (its content does not match its hash)", e.Seq)
-			}
-			if e.Action == ActionCheckpoint {
-				cp, err := ParseCheckpoint(*e)
-				if err != nil {
-					return bad("%v", err)
-				}
-				if cp.Size != f.size {
-					return bad("checkpoint %d covers %d entries, but %d precede it", e.Seq, cp.Size, f.size)
-				}
-				if !bytes.Equal(cp.Root, f.root()) {
-					return bad("checkpoint %d: the Merkle root of entries 1..%d differs from the signed root (the log was rewritten)", e.Seq, cp.Size)
-				}
-				if err := cp.Verify(pub); err != nil {
-					return bad("%v", err)
-				}
-				rep.Checkpoints++
-				rep.Latest = &cp
-			}
-			f.append(LeafHash(e.Hash))
-			prev = e.Hash
-			rep.Entries++
-		}
-		if len(page) == 0 {
-			return rep, nil
-		}
-		after = page[len(page)-1].Seq
-	}
-}
+//
+// A pruned log (its first stored entry is not 1) verifies only from the
+// retention entry that records the deletion (see ActionRetention): the chain
+// continues from its last hash and the Merkle frontier from its compact
+// range, and the first stored entry must be the signed checkpoint covering
+// exactly the deleted entries, which proves the anchor. Deleting old entries
+// any other way is reported at the first entry no retention entry accounts for.

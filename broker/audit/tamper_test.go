@@ -26,9 +26,11 @@ type backend struct {
 	name     string
 	open     func(t *testing.T) store.Store
 	exec     func(t *testing.T, q string, args ...any)
-	tamperOK string // SQL that removes the append-only guard first
+	try      func(q string, args ...any) error // exec that reports the error
+	tamperOK string                            // SQL that removes the append-only guard first
 	ph       func(i int) string
 	timeCol  string // the entry time column
+	hidCol   string // the hidden-until column
 }
 
 func sqliteBackend(t *testing.T) backend {
@@ -52,9 +54,19 @@ func sqliteBackend(t *testing.T) backend {
 				t.Fatalf("%s: %v", q, err)
 			}
 		},
+		try: func(q string, args ...any) error {
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			_, err = db.Exec(q, args...)
+			return err
+		},
 		tamperOK: "DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete",
 		ph:       func(int) string { return "?" },
 		timeCol:  "time_us",
+		hidCol:   "hidden_until_us",
 	}
 }
 
@@ -111,9 +123,19 @@ func pgBackend(t *testing.T) backend {
 				}
 			}
 		},
+		try: func(q string, args ...any) error {
+			c, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				return err
+			}
+			defer c.Close(ctx)
+			_, err = c.Exec(ctx, q, args...)
+			return err
+		},
 		tamperOK: "DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log",
 		ph:       func(i int) string { return fmt.Sprintf("$%d", i) },
 		timeCol:  "time",
+		hidCol:   "hidden_until",
 	}
 }
 
@@ -162,7 +184,7 @@ func TestVerifyLogCatchesTamperingInBothStores(t *testing.T) {
 				// Make room at 3 and insert a copy of entry 2 there.
 				b.exec(t, b.tamperOK)
 				b.exec(t, "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 3")
-				b.exec(t, "INSERT INTO audit_log SELECT 3, "+b.timeCol+", actor, action, dataset, fields, purpose, legal_basis, agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash FROM audit_log WHERE seq = 2")
+				b.exec(t, "INSERT INTO audit_log SELECT 3, "+b.timeCol+", actor, action, dataset, fields, purpose, legal_basis, agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, "+b.hidCol+" FROM audit_log WHERE seq = 2")
 				b.exec(t, "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 103")
 			}, 3, "chain"},
 			{"reordered rows", func(t *testing.T, b backend, _ store.Store) {

@@ -17,6 +17,9 @@ type AuditSearch struct {
 	Action     string
 	Since      time.Time // inclusive
 	Until      time.Time // exclusive
+	// VisibleAt, when not zero, leaves out the entries still hidden at that
+	// time (HiddenUntil after it): the citizen's view passes the current time.
+	VisibleAt time.Time
 	// Newest returns newest first, paging with BeforeSeq; otherwise oldest
 	// first, paging with AfterSeq. Sequence numbers never change, so the
 	// cursor is stable while the log grows.

@@ -152,6 +152,10 @@ type AuditEntry struct {
 	Reason      string
 	RequestID   string // for deliveries: the CloudEvents id of the record
 	CitizenKey  string // keyed HMAC of the personal number, hex; never the number
+	// HiddenUntil, when not zero, hides the entry from the citizen's own
+	// view until that time (an agreement's investigation secrecy);
+	// auditors always see it. UTC, microsecond precision is kept.
+	HiddenUntil time.Time
 	PrevHash    []byte
 	Hash        []byte
 }

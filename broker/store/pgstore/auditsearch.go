@@ -47,6 +47,9 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditSearch) ([]store.A
 	if !q.Until.IsZero() {
 		where = append(where, `time < `+arg(q.Until.UTC()))
 	}
+	if !q.VisibleAt.IsZero() {
+		where = append(where, `(hidden_until IS NULL OR hidden_until <= `+arg(q.VisibleAt.UTC())+`)`)
+	}
 	order := `seq`
 	if q.Newest {
 		order = `seq DESC`

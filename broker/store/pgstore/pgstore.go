@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -296,7 +297,7 @@ func (s *Store) PutPosition(ctx context.Context, connector string, pos []byte) e
 // ---- audit ----------------------------------------------------------------
 
 var auditColumnNames = []string{"seq", "time", "actor", "action", "dataset", "fields", "purpose",
-	"legal_basis", "agreement_id", "decision", "reason", "request_id", "citizen_key", "prev_hash", "hash"}
+	"legal_basis", "agreement_id", "decision", "reason", "request_id", "citizen_key", "prev_hash", "hash", "hidden_until"}
 
 var auditColumns = strings.Join(auditColumnNames, ", ")
 
@@ -329,9 +330,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 				}
 				e := &entries[i]
 				i++
-				return []any{e.Seq, e.Time, e.Actor, e.Action, e.Dataset, e.Fields, e.Purpose,
-					e.LegalBasis, e.AgreementID, e.Decision, e.Reason, e.RequestID, e.CitizenKey,
-					e.PrevHash, e.Hash}, nil
+				return auditRow(e), nil
 			}))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("another writer appended seq %d..%d first; reload LastAudit and rebuild the batch: %w",
@@ -414,10 +413,14 @@ func (s *Store) CountAudit(ctx context.Context) (int64, error) {
 
 func scanAudit(row pgx.CollectableRow) (store.AuditEntry, error) {
 	var e store.AuditEntry
+	var hidden *time.Time
 	err := row.Scan(&e.Seq, &e.Time, &e.Actor, &e.Action, &e.Dataset, &e.Fields, &e.Purpose,
 		&e.LegalBasis, &e.AgreementID, &e.Decision, &e.Reason, &e.RequestID, &e.CitizenKey,
-		&e.PrevHash, &e.Hash)
+		&e.PrevHash, &e.Hash, &hidden)
 	e.Time = e.Time.UTC() // pgx returns timestamptz in time.Local
+	if hidden != nil {
+		e.HiddenUntil = hidden.UTC()
+	}
 	return e, err
 }
 

@@ -46,6 +46,9 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditSearch) ([]store.A
 	if !q.Until.IsZero() {
 		add(`time_us < ?`, q.Until.UnixMicro())
 	}
+	if !q.VisibleAt.IsZero() {
+		add(`(hidden_until_us IS NULL OR hidden_until_us <= ?)`, q.VisibleAt.UnixMicro())
+	}
 	order := `seq`
 	if q.Newest {
 		order = `seq DESC`

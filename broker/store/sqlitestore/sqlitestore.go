@@ -383,7 +383,7 @@ func (s *Store) PutPosition(ctx context.Context, connector string, pos []byte) e
 // ---- audit ----------------------------------------------------------------
 
 const auditColumns = `seq, time_us, actor, action, dataset, fields, purpose, legal_basis,
-	agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash`
+	agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, hidden_until_us`
 
 // AppendAudit implements store.AuditStore. Besides rejecting a duplicate
 // Seq it checks that the batch is consecutive and starts right after the
@@ -405,25 +405,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 		if entries[0].Seq != last+1 {
 			return fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch", entries[0].Seq, last)
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit_log (`+auditColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for i := range entries {
-			e := &entries[i]
-			fields, err := encodeFields(e.Fields)
-			if err != nil {
-				return fmt.Errorf("seq %d: %w", e.Seq, err)
-			}
-			if _, err := st.ExecContext(ctx, e.Seq, e.Time.UnixMicro(), e.Actor, e.Action, e.Dataset,
-				fields, e.Purpose, e.LegalBasis, e.AgreementID, e.Decision, e.Reason, e.RequestID,
-				e.CitizenKey, blobArg(e.PrevHash), blobArg(e.Hash)); err != nil {
-				return fmt.Errorf("seq %d: %w", e.Seq, err)
-			}
-		}
-		return nil
+		return insertAudit(ctx, tx, entries) // auditprune.go
 	})
 	if err != nil {
 		return fmt.Errorf("sqlitestore: append audit (nothing was stored): %w", err)
@@ -507,13 +489,17 @@ func scanAudit(rows *sql.Rows) ([]store.AuditEntry, error) {
 			timeUS         int64
 			fields         sql.NullString
 			prevHash, hash any
+			hiddenUS       sql.NullInt64
 		)
 		if err := rows.Scan(&e.Seq, &timeUS, &e.Actor, &e.Action, &e.Dataset, &fields,
 			&e.Purpose, &e.LegalBasis, &e.AgreementID, &e.Decision, &e.Reason, &e.RequestID,
-			&e.CitizenKey, &prevHash, &hash); err != nil {
+			&e.CitizenKey, &prevHash, &hash, &hiddenUS); err != nil {
 			return nil, err
 		}
 		e.Time = time.UnixMicro(timeUS).UTC()
+		if hiddenUS.Valid {
+			e.HiddenUntil = time.UnixMicro(hiddenUS.Int64).UTC()
+		}
 		var err error
 		if e.Fields, err = decodeFields(fields); err != nil {
 			return nil, fmt.Errorf("seq %d: %w", e.Seq, err)

@@ -44,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditFirstSeq", testAuditFirstSeq},
 		{"ListAuditFilters", testListAuditFilters},
 		{"ListAuditPaging", testListAuditPaging},
+		{"AuditPrune", testAuditPrune},
+		{"AuditHiddenUntil", testAuditHiddenUntil},
 		{"PutCitizensUpsert", testPutCitizensUpsert},
 		{"PutCitizensRejectsEmptyID", testPutCitizensRejectsEmptyID},
 		{"ScanCitizensOrder", testScanCitizensOrder},

@@ -1,0 +1,251 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
+)
+
+// verifyChunk is how many entries one verify worker reads and hashes at a
+// time.
+const verifyChunk = 20_000
+
+// hashed is a run of consecutive stored entries with the work that does not
+// depend on the entries before them done: whether each matches its own
+// hash, and its Merkle leaf.
+type hashed struct {
+	entries []store.AuditEntry
+	ok      []bool
+	leaves  [][]byte
+	err     error
+}
+
+func hashRun(entries []store.AuditEntry) hashed {
+	h := hashed{entries: entries, ok: make([]bool, len(entries)), leaves: make([][]byte, len(entries))}
+	for i := range entries {
+		e := &entries[i]
+		h.ok[i] = bytes.Equal(Hash(e), e.Hash)
+		h.leaves[i] = LeafHash(e.Hash)
+	}
+	return h
+}
+
+// readRange reads the stored entries with seq in [from, to].
+func readRange(ctx context.Context, st store.AuditStore, from, to int64) ([]store.AuditEntry, error) {
+	out := make([]store.AuditEntry, 0, to-from+1)
+	after := from - 1
+	for after < to {
+		page, err := st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: int(min(5000, to-after))})
+		if err != nil {
+			return nil, fmt.Errorf("audit: read log after entry %d: %w", after, err)
+		}
+		for _, e := range page {
+			if e.Seq <= to {
+				out = append(out, e)
+			}
+		}
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	return out, nil
+}
+
+// scanChunks reads the stored entries with seq in [from, end] in chunks on
+// every core, runs work on each chunk there, and hands the results to
+// consume in seq order; consume returning false stops the scan.
+func scanChunks(ctx context.Context, st store.AuditStore, from, end int64, work func([]store.AuditEntry) hashed, consume func(hashed) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		from, to int64
+		out      chan hashed
+	}
+	workers := runtime.GOMAXPROCS(0)
+	order := make(chan chan hashed, workers+1) // bounds the chunks in memory
+	jobs := make(chan job)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for ; from <= end; from += verifyChunk {
+			j := job{from, min(from+verifyChunk-1, end), make(chan hashed, 1)}
+			select {
+			case order <- j.out:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		go func() {
+			for j := range jobs {
+				es, err := readRange(ctx, st, j.from, j.to)
+				if err != nil {
+					j.out <- hashed{err: err}
+					continue
+				}
+				j.out <- work(es)
+			}
+		}()
+	}
+	for out := range order {
+		var h hashed
+		select {
+		case h = <-out:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if h.err != nil {
+			return h.err
+		}
+		if !consume(h) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// leafRun is hashRun without the check of each entry's own hash.
+func leafRun(entries []store.AuditEntry) hashed {
+	h := hashed{entries: entries, leaves: make([][]byte, len(entries))}
+	for i := range entries {
+		h.leaves[i] = LeafHash(entries[i].Hash)
+	}
+	return h
+}
+
+// VerifyLog re-reads the whole log from the store in sequence order and
+// checks every link of the hash chain, that sequence numbers have no gaps,
+// and every checkpoint's Merkle root and signature. Editing, deleting,
+// inserting or reordering a row is caught at that row by the chain; a chain
+// recomputed by someone with database access is caught at the next
+// checkpoint, whose signature they cannot forge.
+//
+// A pruned log (its first stored entry is not 1) verifies only from the
+// retention entry that records the deletion (see ActionRetention): the chain
+// continues from its last hash and the Merkle frontier from its compact
+// range, and the first stored entry must be the signed checkpoint covering
+// exactly the deleted entries, which proves the anchor. Deleting old entries
+// any other way is reported at the first entry no retention entry accounts for.
+//
+// Reading and hashing run on every core, in chunks of consecutive entries;
+// the checks that need the entries before (the chain, the tree, the
+// checkpoints) run in order on the results.
+func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) (Report, error) {
+	var rep Report
+	s, err := logStart(ctx, st)
+	if errors.Is(err, ErrUnanchored) {
+		rep.FirstBad = s.best + 1
+		rep.Problem = fmt.Sprintf("entries %d..%d are missing and no retention entry records their deletion", s.best+1, s.first-1)
+		return rep, nil
+	}
+	if err != nil {
+		return rep, err
+	}
+	prev, f := s.prev, s.tree
+	if a := s.anchor; a != nil {
+		rep.Pruned, rep.Retention = a.Through, a
+		if s.entry.Action != ActionCheckpoint {
+			rep.FirstBad = s.first
+			rep.Problem = fmt.Sprintf("the log was pruned through entry %d, but entry %d is not the checkpoint that covers the pruned entries", a.Through, s.first)
+			return rep, nil
+		}
+	}
+
+	// check runs the in-order checks on one entry; false stops the scan.
+	check := func(e *store.AuditEntry, hashOK bool, leaf []byte) bool {
+		bad := func(format string, args ...any) bool {
+			rep.FirstBad, rep.Problem = e.Seq, fmt.Sprintf(format, args...)
+			return false
+		}
+		if next := f.size + 1; e.Seq != next {
+			rep.FirstBad, rep.Problem = next, fmt.Sprintf("entry %d is missing (next entry found is %d)", next, e.Seq)
+			return false
+		}
+		if !bytes.Equal(e.PrevHash, prev) {
+			return bad("entry %d does not chain to entry %d (deleted, inserted or reordered)", e.Seq, e.Seq-1)
+		}
+		if !hashOK {
+			return bad("entry %d was altered (its content does not match its hash)", e.Seq)
+		}
+		if e.Action == ActionCheckpoint {
+			cp, err := ParseCheckpoint(*e)
+			if err != nil {
+				return bad("%v", err)
+			}
+			if cp.Size != f.size {
+				return bad("checkpoint %d covers %d entries, but %d precede it", e.Seq, cp.Size, f.size)
+			}
+			if !bytes.Equal(cp.Root, f.root()) {
+				return bad("checkpoint %d: the Merkle root of entries 1..%d differs from the signed root (the log was rewritten)", e.Seq, cp.Size)
+			}
+			if err := cp.Verify(pub); err != nil {
+				return bad("%v", err)
+			}
+			rep.Checkpoints++
+			rep.Latest = &cp
+		}
+		if s.anchor != nil && e.Seq == s.anchor.Seq && !bytes.Equal(e.Hash, s.anchor.hash) {
+			return bad("retention entry %d changed while it was being verified", e.Seq)
+		}
+		if e.Action == ActionRetention {
+			if _, err := ParseRetention(*e); err != nil {
+				return bad("%v", err)
+			}
+		}
+		f.append(leaf)
+		prev = e.Hash
+		rep.Entries++
+		return true
+	}
+
+	// The entries stored when verification starts, in parallel chunks.
+	end, err := st.CountAudit(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("audit: read the log size: %w", err)
+	}
+	stopped := false
+	err = scanChunks(ctx, st, f.size+1, end, hashRun, func(h hashed) bool {
+		for i := range h.entries {
+			if !check(&h.entries[i], h.ok[i], h.leaves[i]) {
+				stopped = true
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil || stopped {
+		return rep, err
+	}
+
+	// Whatever was appended meanwhile, and whatever the chunks could not
+	// account for (an entry past the size read at the start).
+	after := f.size
+	for {
+		page, err := st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: 5000})
+		if err != nil {
+			return rep, fmt.Errorf("audit: read log after entry %d: %w", after, err)
+		}
+		if len(page) == 0 {
+			return rep, nil
+		}
+		h := hashRun(page)
+		for i := range page {
+			if !check(&page[i], h.ok[i], h.leaves[i]) {
+				return rep, nil
+			}
+		}
+		after = page[len(page)-1].Seq
+	}
+}
