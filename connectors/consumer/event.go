@@ -1,0 +1,126 @@
+package consumer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/segmentio/kafka-go"
+)
+
+// HeaderAgreement is the header the bus adds to a delivered message naming
+// the data-sharing agreement it was released under.
+const HeaderAgreement = "ce_agreement"
+
+// Event is one delivered change, decoded. Before and After hold only the
+// fields the agreement releases (masked fields arrive already masked).
+type Event struct {
+	// CloudEvents attributes (from the ce_* headers).
+	ID      string    // ce_id: deterministic per (source, position); with Source it identifies the event
+	Source  string    // ce_source, e.g. "/lgsp/connectors/civil_status"
+	Type    string    // ce_type, e.g. "vn.gov.lgsp.civil_status.birth_registration.created"
+	Subject string    // ce_subject
+	Time    time.Time // ce_time (zero when absent)
+
+	Dataset   string // ce_dataset, e.g. "civil_status.birth_registration"
+	Agreement string // agreement the record was released under
+	// Identity is the reconciliation outcome of the record's personal number:
+	// verified, mismatch, not_found, invalid_id, deceased, linked, review, unmatched.
+	Identity string
+	// IdentityFields lists the differing fields of a mismatch ("name:spelling,dob:different").
+	IdentityFields string
+	SchemaID       int // registry id from the wire-format prefix
+
+	// The change, shaped like Debezium's.
+	Op           string         // c (create), u (update), d (delete), r (snapshot read)
+	Before       map[string]any // nil for c and r
+	After        map[string]any // nil for d
+	ChangeSource map[string]any // the change's "source" block (connector, position …)
+	ChangeTime   time.Time      // the change's ts_ms (zero when absent)
+
+	// Where the message came from.
+	Key       []byte
+	Topic     string
+	Partition int
+	Offset    int64
+}
+
+// Row is After, or Before for a delete.
+func (e Event) Row() map[string]any {
+	if e.After != nil {
+		return e.After
+	}
+	return e.Before
+}
+
+type rawChange struct {
+	Op        string         `json:"op"`
+	Before    map[string]any `json:"before"`
+	After     map[string]any `json:"after"`
+	Source    map[string]any `json:"source"`
+	TsMs      int64          `json:"ts_ms"`
+	Agreement string         `json:"agreement"`
+}
+
+// Decode turns a delivered Kafka message into an Event without asking the
+// registry: it splits the Confluent wire format, parses the JSON change and
+// reads the CloudEvents headers. Run uses it (and checks the schema when a
+// registry is configured); it is exported for agencies that read topics with
+// their own client. Errors wrap ErrNotWireFormat, ErrMissingHeader or
+// ErrBadPayload.
+func Decode(m kafka.Message) (Event, error) {
+	ev, _, err := decode(m)
+	return ev, err
+}
+
+func decode(m kafka.Message) (Event, []byte, error) {
+	ev := Event{Key: m.Key, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
+	id, payload, err := envelope.SplitWire(m.Value)
+	if err != nil {
+		return ev, nil, err
+	}
+	ev.SchemaID = id
+	h := func(k string) string { return envelope.HeaderValue(m.Headers, k) }
+	ev.ID, ev.Source = h(envelope.HeaderID), h(envelope.HeaderSource)
+	switch {
+	case ev.ID == "":
+		return ev, nil, fmt.Errorf("%w: %s", ErrMissingHeader, envelope.HeaderID)
+	case ev.Source == "":
+		return ev, nil, fmt.Errorf("%w: %s", ErrMissingHeader, envelope.HeaderSource)
+	}
+	if s := h(envelope.HeaderSchemaID); s != "" && s != strconv.Itoa(id) {
+		return ev, nil, fmt.Errorf("%w: header %s=%s, wire-format id %d", ErrSchemaMismatch, envelope.HeaderSchemaID, s, id)
+	}
+	ev.Type, ev.Subject, ev.Dataset = h(envelope.HeaderType), h(envelope.HeaderSubject), h(envelope.HeaderDataset)
+	ev.Identity, ev.IdentityFields = h(envelope.HeaderIdentity), h(envelope.HeaderIdentityFields)
+	if s := h(envelope.HeaderTime); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return ev, nil, fmt.Errorf("%w: %s %q: %v", ErrBadPayload, envelope.HeaderTime, s, err)
+		}
+		ev.Time = t
+	}
+	var ch rawChange
+	if err := json.Unmarshal(payload, &ch); err != nil {
+		return ev, nil, fmt.Errorf("%w: %v", ErrBadPayload, err)
+	}
+	switch ch.Op {
+	case "c", "u", "d", "r":
+	default:
+		return ev, nil, fmt.Errorf("%w: op %q", ErrBadPayload, ch.Op)
+	}
+	if ch.Before == nil && ch.After == nil {
+		return ev, nil, fmt.Errorf("%w: neither before nor after", ErrBadPayload)
+	}
+	ev.Op, ev.Before, ev.After, ev.ChangeSource = ch.Op, ch.Before, ch.After, ch.Source
+	if ch.TsMs > 0 {
+		ev.ChangeTime = time.UnixMilli(ch.TsMs).UTC()
+	}
+	ev.Agreement = ch.Agreement
+	if ev.Agreement == "" {
+		ev.Agreement = h(HeaderAgreement)
+	}
+	return ev, payload, nil
+}
