@@ -99,7 +99,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	defer bus.Close(context.Background())
-	brokers := bus.Addrs().Kafka
 
 	if o.Dataset == "" {
 		o.Dataset = "land.land_use_right"
@@ -116,7 +115,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	default:
 		return Result{}, fmt.Errorf("bench: dataset must be land.land_use_right or tax.taxpayer, got %q", dataset)
 	}
-	if err := kafkaio.EnsureTopics(ctx, brokers, []kafkaio.Topic{{Name: "bench.bare", Partitions: cfg.Kafka.Partitions}}, 1); err != nil {
+	if err := kafkaio.EnsureTopics(ctx, bus.Cluster(), []kafkaio.Topic{{Name: "bench.bare", Partitions: cfg.Kafka.Partitions}}, 1); err != nil {
 		return Result{}, err
 	}
 	res := Result{Records: o.Records, RecordBytes: mean, Dataset: dataset}
@@ -125,7 +124,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		bare, err := bareRun(ctx, brokers, payloads, o.Batch)
+		bare, err := bareRun(ctx, bus.Cluster(), payloads, o.Batch)
 		if err != nil {
 			return res, err
 		}
@@ -217,12 +216,12 @@ func pipelineRun(ctx context.Context, bus *runtime.Bus, recs []connectors.Record
 	return float64(len(recs)) / time.Since(start).Seconds(), nil
 }
 
-func bareRun(ctx context.Context, brokers []string, payloads [][]byte, batch int) (float64, error) {
+func bareRun(ctx context.Context, cl kafkaio.Cluster, payloads [][]byte, batch int) (float64, error) {
 	var done atomic.Int64
 	var failed atomic.Value
 	finished := make(chan struct{})
 	total := int64(len(payloads))
-	w := kafkaio.NewWriter(brokers, kafkaio.WriterOptions{Async: true, Completion: func(ms []kafka.Message, err error) {
+	w := kafkaio.NewWriter(cl, kafkaio.WriterOptions{Async: true, Completion: func(ms []kafka.Message, err error) {
 		if err != nil {
 			failed.Store(err)
 		}

@@ -50,13 +50,16 @@ type Observer interface {
 
 // Config wires the deliverer.
 type Config struct {
-	Brokers   []string
-	GroupID   string // consumer group of the bus instances (default "lgsp-deliver")
-	Catalog   *schemas.Catalog
-	Engine    *policies.Engine
-	Schemas   Schemas
-	Audit     Auditor
-	Writer    *kafka.Writer // synchronous, RequireAll
+	Cluster kafkaio.Cluster
+	GroupID string // consumer group of the bus instances (default "lgsp-deliver")
+	Catalog *schemas.Catalog
+	Engine  *policies.Engine
+	Schemas Schemas
+	Audit   Auditor
+	Writer  *kafka.Writer // synchronous, RequireAll
+	// State, when set, receives the latest row of every entity so agencies
+	// can look it up under a lookup or verify agreement.
+	State     store.StateStore
 	Observer  Observer
 	Logger    *slog.Logger
 	BatchSize int           // messages per audit+produce+commit cycle (default 500)
@@ -106,7 +109,8 @@ func New(cfg Config) *Deliverer {
 	d.topicNames = topics
 	d.lag.Store(-1)
 	d.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Brokers,
+		Brokers:        cfg.Cluster.Brokers,
+		Dialer:         cfg.Cluster.Dialer(),
 		GroupID:        cfg.GroupID,
 		GroupTopics:    topics,
 		MinBytes:       1,
@@ -133,7 +137,7 @@ func (d *Deliverer) measureLag(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
-		if lag, err := kafkaio.GroupLag(ctx, d.cfg.Brokers, d.cfg.GroupID, d.topicNames); err == nil {
+		if lag, err := kafkaio.GroupLag(ctx, d.cfg.Cluster, d.cfg.GroupID, d.topicNames); err == nil {
 			d.lag.Store(lag)
 		}
 		select {
@@ -203,13 +207,15 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 	now := d.cfg.Now()
 	var out []kafka.Message
 	var entries []store.AuditEntry
+	var upserts []store.StateRow
+	var deletes []store.StateKey
 	for _, m := range batch {
 		ds, ok := d.topics[m.Topic]
 		if !ok {
 			continue
 		}
 		grants := d.cfg.Engine.StreamTargets(ds.Name, now)
-		if len(grants) == 0 {
+		if len(grants) == 0 && d.cfg.State == nil {
 			continue
 		}
 		ch, err := d.decode(ctx, ds, m.Value)
@@ -226,6 +232,14 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 		citizen := ""
 		if id, _ := row[ds.Identity.ID].(string); id != "" {
 			citizen = d.cfg.Audit.CitizenKey(id)
+		}
+		if d.cfg.State != nil {
+			if ch.op == "d" || ch.after == nil {
+				deletes = append(deletes, store.StateKey{Dataset: ds.Name, Key: string(m.Key)})
+			} else if doc, err := json.Marshal(ch.after); err == nil {
+				upserts = append(upserts, store.StateRow{Dataset: ds.Name, Key: string(m.Key), CitizenKey: citizen, Row: doc,
+					EventID: envelope.HeaderValue(m.Headers, envelope.HeaderID), Updated: m.Time})
+			}
 		}
 		for _, g := range grants {
 			after, released, okA := project(g, ch.after)
@@ -249,6 +263,11 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 				Purpose: strings.Join(g.Purposes, ","), LegalBasis: g.LegalBasis, AgreementID: g.AgreementID,
 				Decision: "allow", RequestID: envelope.HeaderValue(m.Headers, envelope.HeaderID), CitizenKey: citizen,
 			})
+		}
+	}
+	if len(upserts)+len(deletes) > 0 {
+		if err := d.cfg.State.ApplyState(ctx, upserts, deletes); err != nil {
+			return err
 		}
 	}
 	if len(out) == 0 {

@@ -2,13 +2,23 @@
 // in-process github.com/twmb/franz-go/pkg/kfake cluster persisted under the
 // data dir, reachable by any Kafka client (kcat, kafka-go, librdkafka) on a
 // loopback port.
+//
+// With [Options.Auth] set the broker authenticates every connection with
+// SASL/SCRAM-SHA-512 and checks every request against ACLs (see
+// broker/kafkaauth); without it, as in tests and plain `lgsp dev`, it is
+// open to any local client.
 package devkafka
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
+	"github.com/lgsp-bus/lgsp/broker/kafkaio"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -16,6 +26,7 @@ import (
 type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
+	auth    *kafkaauth.Config
 }
 
 // Options configures the embedded broker.
@@ -27,6 +38,12 @@ type Options struct {
 	Port int
 	// Partitions is the default partition count of auto-created topics.
 	Partitions int
+	// Auth, when set, turns on SASL/SCRAM-SHA-512 and ACLs: the bus logs in
+	// as Auth.Superuser (which bypasses ACLs), each agency and source as its
+	// own user with only the ACLs of its [kafkaauth.Principal]; anonymous
+	// clients and wrong passwords are refused. Build it with
+	// kafkaauth.Store.Config. Nil keeps the broker open.
+	Auth *kafkaauth.Config
 }
 
 // Start opens (or reopens) the broker.
@@ -37,19 +54,84 @@ func Start(o Options) (*Broker, error) {
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("devkafka: create data dir: %w", err)
 	}
-	c, err := kfake.NewCluster(
+	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
 		kfake.Ports(o.Port),
 		kfake.ClusterID("lgsp-dev"),
 		kfake.DataDir(filepath.Clean(o.DataDir)),
 		kfake.AllowAutoTopicCreation(),
 		kfake.DefaultNumPartitions(o.Partitions),
-	)
+	}
+	if o.Auth != nil {
+		if err := prepareAuth(o); err != nil {
+			return nil, err
+		}
+		opts = append(opts,
+			kfake.EnableSASL(),
+			kfake.EnableACLs(),
+			kfake.Superuser(kafkaauth.Mechanism, o.Auth.Superuser.User, o.Auth.Superuser.Password),
+		)
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("devkafka: start embedded broker on port %d (is another process using it? pass another --kafka-port): %w", o.Port, err)
 	}
 	addrs := c.ListenAddrs()
-	return &Broker{cluster: c, addr: addrs[0]}, nil
+	return &Broker{cluster: c, addr: addrs[0], auth: o.Auth}, nil
+}
+
+// prepareAuth writes the users and ACLs of o.Auth into the broker's state
+// before it serves anyone. kfake seeds users and ACLs from its options only
+// into a new data dir and otherwise reloads what it persisted, so a
+// changed registry, a rotated password or a data dir first used without
+// auth would not take effect. Instead the state is opened once on an
+// in-memory network that no other process can reach, with SASL and ACLs
+// off, reconciled with kafkaauth.Apply like any Kafka cluster, and closed;
+// Start then reopens it with SASL and ACLs on.
+func prepareAuth(o Options) error {
+	if o.Auth.Superuser.User == "" || o.Auth.Superuser.Password == "" {
+		return fmt.Errorf("devkafka: Auth needs the bus superuser (build it with kafkaauth.Store.Config)")
+	}
+	var vn kfake.VirtualNetwork
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.ListenFn(vn.Listen),
+		kfake.ClusterID("lgsp-dev"),
+		kfake.DataDir(filepath.Clean(o.DataDir)),
+		kfake.DefaultNumPartitions(o.Partitions),
+	)
+	if err != nil {
+		return fmt.Errorf("devkafka: open %s to set up Kafka users (is another bus using this data dir?): %w", o.DataDir, err)
+	}
+	defer c.Close()
+	tr := &kafka.Transport{Dial: vn.DialContext}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...), Transport: tr, Timeout: 15 * time.Second}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafkaauth.Apply(ctx, client, o.Auth); err != nil {
+		return fmt.Errorf("devkafka: set up Kafka users and ACLs: %w", err)
+	}
+	return nil
+}
+
+// ApplyAuth brings the running broker's users and ACLs to cfg (after an
+// agency, agreement or credential change), logging in as the bus
+// superuser. The broker must have been started with Auth.
+func (b *Broker) ApplyAuth(ctx context.Context, cfg *kafkaauth.Config) error {
+	if b.auth == nil {
+		return fmt.Errorf("devkafka: the broker runs without auth; start it with Options.Auth to manage users")
+	}
+	tr, err := kafkaio.Transport(b.auth.Superuser.User, b.auth.Superuser.Password)
+	if err != nil {
+		return err
+	}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(b.addr), Transport: tr, Timeout: 15 * time.Second}
+	if err := kafkaauth.Apply(ctx, client, cfg); err != nil {
+		return fmt.Errorf("devkafka: %w", err)
+	}
+	return nil
 }
 
 // Addr is the bootstrap address, "127.0.0.1:9092".

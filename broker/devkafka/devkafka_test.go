@@ -22,13 +22,13 @@ func TestKafkaGoRoundTripSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	brokers := []string{b.Addr()}
-	if err := kafkaio.EnsureTopics(ctx, brokers, []kafkaio.Topic{{Name: "t.one.v1", Partitions: 2}}, 1); err != nil {
+	if err := kafkaio.EnsureTopics(ctx, kafkaio.Plain(brokers...), []kafkaio.Topic{{Name: "t.one.v1", Partitions: 2}}, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := kafkaio.EnsureTopics(ctx, brokers, []kafkaio.Topic{{Name: "t.one.v1", Partitions: 2}}, 1); err != nil {
+	if err := kafkaio.EnsureTopics(ctx, kafkaio.Plain(brokers...), []kafkaio.Topic{{Name: "t.one.v1", Partitions: 2}}, 1); err != nil {
 		t.Fatalf("creating an existing topic must be a no-op: %v", err)
 	}
-	w := kafkaio.NewWriter(brokers, kafkaio.WriterOptions{})
+	w := kafkaio.NewWriter(kafkaio.Plain(brokers...), kafkaio.WriterOptions{})
 	var msgs []kafka.Message
 	for i := 0; i < 10; i++ {
 		msgs = append(msgs, kafka.Message{Topic: "t.one.v1", Key: []byte(fmt.Sprint(i % 3)), Value: []byte(fmt.Sprint(i))})

@@ -29,7 +29,7 @@ type WriterOptions struct {
 // NewWriter returns a writer for any topic (each message names its topic).
 // RequiredAcks is RequireAll: kafka-go's default is no acks at all, which
 // would let the bus acknowledge a source position for a lost record.
-func NewWriter(brokers []string, o WriterOptions) *kafka.Writer {
+func NewWriter(cl Cluster, o WriterOptions) *kafka.Writer {
 	if o.BatchSize == 0 {
 		o.BatchSize = 1000
 	}
@@ -37,7 +37,8 @@ func NewWriter(brokers []string, o WriterOptions) *kafka.Writer {
 		o.BatchTimeout = 5 * time.Millisecond
 	}
 	return &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
+		Addr:         kafka.TCP(cl.Brokers...),
+		Transport:    cl.RoundTripper(),
 		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    o.BatchSize,
@@ -62,11 +63,11 @@ type Topic struct {
 }
 
 // EnsureTopics creates the topics that do not exist yet.
-func EnsureTopics(ctx context.Context, brokers []string, topics []Topic, replication int) error {
+func EnsureTopics(ctx context.Context, cl Cluster, topics []Topic, replication int) error {
 	if replication <= 0 {
 		replication = 1
 	}
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 15 * time.Second}
+	client := cl.Client(15 * time.Second)
 	req := &kafka.CreateTopicsRequest{}
 	for _, t := range topics {
 		tc := kafka.TopicConfig{Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: replication}
@@ -77,7 +78,7 @@ func EnsureTopics(ctx context.Context, brokers []string, topics []Topic, replica
 	}
 	resp, err := client.CreateTopics(ctx, req)
 	if err != nil {
-		return fmt.Errorf("kafkaio: create topics (is Kafka reachable at %v?): %w", brokers, err)
+		return fmt.Errorf("kafkaio: create topics (is Kafka reachable at %v?): %w", cl.Brokers, err)
 	}
 	var errs []error
 	for name, e := range resp.Errors {
@@ -89,13 +90,13 @@ func EnsureTopics(ctx context.Context, brokers []string, topics []Topic, replica
 }
 
 // Ping checks that the cluster answers a metadata request.
-func Ping(ctx context.Context, brokers []string) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+func Ping(ctx context.Context, cl Cluster) error {
+	client := cl.Client(5 * time.Second)
 	_, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) {
-			return fmt.Errorf("kafkaio: Kafka unreachable at %v: %w", brokers, err)
+			return fmt.Errorf("kafkaio: Kafka unreachable at %v: %w", cl.Brokers, err)
 		}
 		return fmt.Errorf("kafkaio: metadata: %w", err)
 	}
@@ -105,8 +106,8 @@ func Ping(ctx context.Context, brokers []string) error {
 // GroupLag is how many messages of topics the consumer group has not
 // committed yet: the sum over partitions of end offset minus committed
 // offset (a partition with no commit counts from its first offset).
-func GroupLag(ctx context.Context, brokers []string, group string, topics []string) (int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}
+func GroupLag(ctx context.Context, cl Cluster, group string, topics []string) (int64, error) {
+	client := cl.Client(5 * time.Second)
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
 		return 0, fmt.Errorf("kafkaio: lag metadata: %w", err)
