@@ -13,8 +13,8 @@ func TestCatalogLoadsAndSchemasParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds := c.Datasets()
-	if len(ds) != 5 {
-		t.Fatalf("want the five ministries' datasets, got %d", len(ds))
+	if len(ds) != 6 {
+		t.Fatalf("want the five ministries' datasets and the population, got %d", len(ds))
 	}
 	for _, d := range ds {
 		switch d.Format {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
@@ -56,6 +57,17 @@ type Deps struct {
 	Ready         map[string]func(context.Context) error // name → check
 	Metrics       *prometheus.Registry
 	Status        func() any
+	// OperatorToken guards /v1/operator/… (token management).
+	OperatorToken string
+	// Agencies reports whether an agency is registered and active.
+	Agencies func(id string) bool
+	// Idempotency remembers push answers by Idempotency-Key (nil: keys only
+	// make event ids stable).
+	Idempotency store.IdempotencyStore
+	// Tokens authenticates agencies' API calls (lookup, verify).
+	Tokens *credentials.Tokens
+	// State holds the latest row per entity, for lookups and verifications.
+	State store.StateStore
 	// MaxBody is the largest request body accepted (default 8 MiB).
 	MaxBody int64
 }
@@ -87,6 +99,12 @@ func New(d Deps) *echo.Echo {
 	e.GET("/v1/audit/proofs/inclusion", h.auditInclusion)
 	e.GET("/v1/audit/proofs/consistency", h.auditConsistency)
 	e.POST("/v1/sources/:source/records", h.ingest)
+	op := e.Group("/v1/operator", h.operator)
+	op.POST("/agencies/:agency/tokens", h.issueToken)
+	op.DELETE("/tokens/:id", h.revokeToken)
+	op.GET("/tokens", h.listTokens)
+	e.POST("/v1/lookup", h.lookup)
+	e.POST("/v1/verify", h.verify)
 	return e
 }
 
@@ -300,10 +318,22 @@ func (h *handlers) ingest(c echo.Context) error {
 		return err
 	}
 	key := c.Request().Header.Get("Idempotency-Key")
-	if key == "" {
+	given := key != ""
+	if !given {
 		key = uuid.NewString()
 	} else if len(key) > 200 {
 		return fail(http.StatusBadRequest, "Idempotency-Key", "Idempotency-Key is over 200 characters")
+	}
+	if given && h.d.Idempotency != nil {
+		// A retried request gets the first answer and ingests nothing again.
+		status, body, err := h.d.Idempotency.GetIdempotent(c.Request().Context(), source, key)
+		if err == nil {
+			c.Response().Header().Set("Idempotent-Replayed", "true")
+			return c.JSONBlob(status, body)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return fail(http.StatusServiceUnavailable, "", "idempotency store unavailable, retry: %v", err)
+		}
 	}
 	batch := make([]connectors.Record, len(recs))
 	now := time.Now()
@@ -326,11 +356,21 @@ func (h *handlers) ingest(c echo.Context) error {
 		}
 	}
 	resp := map[string]any{"idempotency_key": key, "results": results}
+	status := http.StatusOK
 	if rejected > 0 {
 		resp["error"] = fmt.Sprintf("%d of %d records were rejected and dead-lettered to dlq.%s (see each result's error and path); the others were published", rejected, len(results), source)
-		return c.JSON(http.StatusUnprocessableEntity, resp)
+		status = http.StatusUnprocessableEntity
 	}
-	return c.JSON(http.StatusOK, resp)
+	out, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	if given && h.d.Idempotency != nil {
+		// The records are durable already; if remembering the answer fails,
+		// a retry re-sends them with the same event ids (consumers dedupe).
+		_ = h.d.Idempotency.PutIdempotent(c.Request().Context(), source, key, status, out)
+	}
+	return c.JSONBlob(status, out)
 }
 
 func decodePush(body []byte) ([]pushRecord, error) {

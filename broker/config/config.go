@@ -46,6 +46,9 @@ type Config struct {
 type API struct {
 	// Addr is host:port to listen on (default ":8080").
 	Addr string `yaml:"addr" env:"ADDR"`
+	// OperatorToken guards the operator endpoints (/v1/operator/…, agencies'
+	// API tokens). Empty: one is generated once into <data_dir>/operator.token.
+	OperatorToken string `yaml:"operator_token" env:"OPERATOR_TOKEN"`
 }
 
 // Listener is a host:port to listen on.
@@ -65,6 +68,16 @@ type Kafka struct {
 	Partitions int `yaml:"partitions" env:"PARTITIONS"`
 	// Replication factor of topics the bus creates (default 1; use 3 in production).
 	Replication int `yaml:"replication" env:"REPLICATION"`
+	// Auth turns on SASL/SCRAM-SHA-512 and ACLs on the embedded broker (dev):
+	// each consumer agency may read only its delivery topics, each source only
+	// its own dead-letter and feedback topics. Credentials are kept in
+	// <data_dir>/kafka-credentials.json (0600); agencies' passwords are shown
+	// once, in the log, when issued.
+	Auth bool `yaml:"auth" env:"AUTH"`
+	// User and Password are the bus's SCRAM-SHA-512 login on an external
+	// cluster (serve); empty: no authentication.
+	User     string `yaml:"user" env:"USER"`
+	Password string `yaml:"password" env:"PASSWORD"`
 }
 
 // Store says where the bus keeps its state.
@@ -265,6 +278,9 @@ func (c Config) Validate(mode string) error {
 		if k, err := hex.DecodeString(c.Audit.SigningKey); err != nil || len(k) != 32 {
 			bad("audit.signing_key", "LGSP_AUDIT_SIGNING_KEY", "must be 64 hex characters (an Ed25519 seed)")
 		}
+	}
+	if c.API.OperatorToken != "" && len(c.API.OperatorToken) < 32 {
+		bad("api.operator_token", "LGSP_API_OPERATOR_TOKEN", "must be at least 32 characters")
 	}
 	if c.Audit.CitizenTokenKey != "" && len(c.Audit.CitizenTokenKey) < 32 {
 		bad("audit.citizen_token_key", "LGSP_AUDIT_CITIZEN_TOKEN_KEY", "must be at least 32 characters")

@@ -46,20 +46,7 @@ func TestCitizenViewSearchAndExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok, _ := v.Mint(person.ID, time.Minute)
-	get := func(url, token string) (int, map[string]any) {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
-	}
+	get := func(url, token string) (int, map[string]any) { return call(t, http.MethodGet, url, token, nil) }
 	code, out := get(api+"/v1/citizen/accesses", tok)
 	accesses, _ := out["accesses"].([]any)
 	if code != 200 || len(accesses) == 0 {

@@ -38,10 +38,10 @@ func TestConnectorResetOverREST(t *testing.T) {
 	waitAcked(100)
 
 	for body, want := range map[string]int{
-		`{"position":"zz","reason":"x"}`:                  400,
-		`{"reason":"x"}`:                                  400,
-		`{"position":"","reason":""}`:                     400,
-		`{"position":"","reason":"x","extra":1}`:          400,
+		`{"position":"zz","reason":"x"}`:                 400,
+		`{"reason":"x"}`:                                 400,
+		`{"position":"","reason":""}`:                    400,
+		`{"position":"","reason":"x","extra":1}`:         400,
 		`{"position":"0000000000000031","reason":"   "}`: 400,
 	} {
 		if code, raw := post(t, api+"/v1/connectors/tax/reset", "application/json", []byte(body)); code != want || !strings.Contains(string(raw), "error") {

@@ -29,12 +29,15 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/audit"
 	"github.com/lgsp-bus/lgsp/broker/citizenauth"
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/deliver"
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
 	"github.com/lgsp-bus/lgsp/broker/identity"
+	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
+	"github.com/lgsp-bus/lgsp/broker/population"
 	"github.com/lgsp-bus/lgsp/broker/registry"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
@@ -90,21 +93,27 @@ type Bus struct {
 	// SchemaIDs maps dataset → envelope schema id.
 	SchemaIDs map[string]int
 
-	citizens   *citizenauth.Verifier
-	kafkaDev   *devkafka.Broker
-	pubWriter  *kafka.Writer
-	dlvWriter  *kafka.Writer
-	deliverer  *deliver.Deliverer
-	connMu     sync.Mutex // conns grows while the API already serves
-	conns      []*connrt.Connector
-	servers    []*http.Server
-	cancelConn context.CancelFunc
-	cancelDlv  context.CancelFunc
-	cancelMisc context.CancelFunc
-	connWG     sync.WaitGroup
-	dlvWG      sync.WaitGroup
-	miscWG     sync.WaitGroup
-	closeOnce  sync.Once
+	citizens      *citizenauth.Verifier
+	agencies      *policies.Agencies
+	operatorToken string
+	kafkaDev      *devkafka.Broker
+	cluster       kafkaio.Cluster
+	pubWriter     *kafka.Writer
+	dlvWriter     *kafka.Writer
+	deliverer     *deliver.Deliverer
+	connMu        sync.Mutex // conns grows while the API already serves
+	conns         []*connrt.Connector
+	servers       []*http.Server
+	cancelConn    context.CancelFunc
+	cancelDlv     context.CancelFunc
+	cancelMisc    context.CancelFunc
+	cancelPop     context.CancelFunc
+	popWG         sync.WaitGroup
+	popUpdater    *population.Updater
+	connWG        sync.WaitGroup
+	dlvWG         sync.WaitGroup
+	miscWG        sync.WaitGroup
+	closeOnce     sync.Once
 }
 
 // Sources are the five ministries; each pushes its datasets and has its own
@@ -149,16 +158,26 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	b.addrs.DataDir = abs
 
 	// Kafka.
-	brokers := c.Kafka.Brokers
+	b.cluster = kafkaio.Cluster{Brokers: c.Kafka.Brokers, User: c.Kafka.User, Password: c.Kafka.Password}
 	if o.Mode == Dev {
-		b.kafkaDev, err = devkafka.Start(devkafka.Options{DataDir: filepath.Join(c.DataDir, "kafka"), Port: c.Kafka.EmbeddedPort, Partitions: c.Kafka.Partitions})
+		var auth *kafkaauth.Config
+		if c.Kafka.Auth {
+			if auth, err = b.kafkaCredentials(c); err != nil {
+				return b, err
+			}
+		}
+		b.kafkaDev, err = devkafka.Start(devkafka.Options{DataDir: filepath.Join(c.DataDir, "kafka"), Port: c.Kafka.EmbeddedPort, Partitions: c.Kafka.Partitions, Auth: auth})
 		if err != nil {
 			return b, err
 		}
-		brokers = []string{b.kafkaDev.Addr()}
+		b.cluster = kafkaio.Plain(b.kafkaDev.Addr())
+		if auth != nil {
+			b.cluster.User, b.cluster.Password = auth.Superuser.User, auth.Superuser.Password
+		}
 	}
+	brokers := b.cluster.Brokers
 	b.addrs.Kafka = brokers
-	if err := kafkaio.Ping(ctx, brokers); err != nil {
+	if err := kafkaio.Ping(ctx, b.cluster); err != nil {
 		return b, err
 	}
 
@@ -200,6 +219,10 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		return b, fmt.Errorf("agreements: %w", err)
 	}
 	b.Engine.SetAgencies(agencies)
+	b.agencies = agencies
+	if b.operatorToken, err = OperatorToken(c); err != nil {
+		return b, err
+	}
 
 	// Citizens' tokens for "who looked at my data".
 	if b.citizens, err = CitizenVerifier(c); err != nil {
@@ -243,7 +266,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 			topics = append(topics, kafkaio.Topic{Name: deliver.Topic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
 		}
 	}
-	if err := kafkaio.EnsureTopics(ctx, brokers, topics, c.Kafka.Replication); err != nil {
+	if err := kafkaio.EnsureTopics(ctx, b.cluster, topics, c.Kafka.Replication); err != nil {
 		return b, err
 	}
 
@@ -266,7 +289,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		}
 		dss = append(dss, ds)
 	}
-	b.pubWriter = kafkaio.NewWriter(brokers, kafkaio.WriterOptions{Async: true, Completion: pipeline.Completion})
+	b.pubWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{Async: true, Completion: pipeline.Completion})
 	idx := b.Index
 	b.Pipe, err = pipeline.New(pipeline.Config{
 		Datasets:  dss,
@@ -279,8 +302,9 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 
 	// Delivery.
-	b.dlvWriter = kafkaio.NewWriter(brokers, kafkaio.WriterOptions{})
-	dlv := deliver.New(deliver.Config{Brokers: brokers, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log})
+	b.dlvWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{})
+	stateStore, _ := b.Store.(store.StateStore)
+	dlv := deliver.New(deliver.Config{Cluster: b.cluster, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log, State: stateStore})
 	b.deliverer = dlv
 	if !o.NoDelivery {
 		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -290,6 +314,13 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 
 	b.Metrics.WatchConnectors(b.Connectors)
+
+	// The population change stream keeps the register and index current.
+	b.popUpdater = population.New(b.cluster, b.Store, b.Index, b.log)
+	pctx, cancelPop := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancelPop = cancelPop
+	b.popWG.Add(1)
+	go func() { defer b.popWG.Done(); b.popUpdater.Run(pctx) }()
 
 	// HTTP.
 	if err := b.serveHTTP(sources); err != nil {
@@ -323,6 +354,48 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 	b.log.Info("bus ready", "mode", o.Mode, "api", b.addrs.API, "registry", b.addrs.Registry, "kafka", strings.Join(brokers, ","))
 	return b, nil
+}
+
+// Cluster is how the bus reaches Kafka (with its superuser login when the
+// embedded broker requires authentication).
+func (b *Bus) Cluster() kafkaio.Cluster { return b.cluster }
+
+// kafkaCredentials prepares the embedded broker's users and ACLs from the
+// agency registry and the stream agreements. Passwords issued now are
+// logged once; later they are only in the credentials file's hashes.
+func (b *Bus) kafkaCredentials(c config.Config) (*kafkaauth.Config, error) {
+	cat, err := schemas.Load()
+	if err != nil {
+		return nil, err
+	}
+	set, err := policies.LoadEmbedded()
+	if c.Policies.Dir != "" {
+		set, err = policies.LoadDir(c.Policies.Dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agreements: %w", err)
+	}
+	ags, err := policies.LoadEmbeddedAgencies()
+	if c.Policies.AgenciesFile != "" {
+		ags, err = policies.LoadAgenciesFile(c.Policies.AgenciesFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agencies: %w", err)
+	}
+	st, err := kafkaauth.OpenStore(c.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, issued, err := st.Config(kafkaauth.Inputs{Agencies: ags, Agreements: set.Agreements(), Sources: kafkaauth.Sources(cat.Datasets())})
+	if err != nil {
+		return nil, err
+	}
+	for user, pass := range issued {
+		// Shown once, to the operator who hands it to the agency; the
+		// file keeps only the SCRAM hash.
+		b.log.Warn("kafka credential issued; hand it to its owner now, it is not shown again", "user", user, "password", pass)
+	}
+	return cfg, nil
 }
 
 // Addrs says where the bus listens.
@@ -438,6 +511,11 @@ func (b *Bus) serveHTTP(sources []string) error {
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
 		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
 		CitizenTokens: b.citizens.Verify,
+		Tokens:        credentials.New(b.Store.(store.TokenStore)),
+		OperatorToken: b.operatorToken,
+		Agencies:      func(id string) bool { return b.agencies.Active(id) },
+		State:         b.Store.(store.StateStore),
+		Idempotency:   b.Store.(store.IdempotencyStore),
 		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
 			if c := b.connector(name); c != nil {
 				return c.Reset(ctx, pos)
@@ -446,7 +524,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		},
 		Metrics: b.Metrics.Registry, Status: func() any { return b.status() },
 		Ready: map[string]func(context.Context) error{
-			"kafka": func(ctx context.Context) error { return kafkaio.Ping(ctx, b.addrs.Kafka) },
+			"kafka": func(ctx context.Context) error { return kafkaio.Ping(ctx, b.cluster) },
 			"store": b.Store.Ping,
 			"registry": func(ctx context.Context) error {
 				_, err := b.Reg.Subjects(ctx)
@@ -547,6 +625,11 @@ func (b *Bus) Close(ctx context.Context) {
 			b.cancelMisc()
 			b.miscWG.Wait()
 		}
+		if b.cancelPop != nil {
+			b.cancelPop()
+			b.popWG.Wait()
+			_ = b.popUpdater.Close()
+		}
 		if b.Audit != nil {
 			// A final checkpoint covers everything delivered in this run.
 			if _, err := b.Audit.Checkpoint(ctx); err != nil {
@@ -583,6 +666,29 @@ func OpenStore(ctx context.Context, c config.Config) (store.Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return st, nil
+}
+
+// OperatorToken is the configured operator token or the one generated into
+// the data dir (0600).
+func OperatorToken(c config.Config) (string, error) {
+	if c.API.OperatorToken != "" {
+		return c.API.OperatorToken, nil
+	}
+	path := filepath.Join(c.DataDir, "operator.token")
+	if raw, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(raw)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read operator token: %w", err)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(k)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write operator token %s: %w", path, err)
+	}
+	return tok, nil
 }
 
 // CitizenVerifier checks citizens' tokens with the configured key or the one

@@ -64,8 +64,8 @@ func DefaultConfig() Config {
 // Validate reports every problem of the config at once.
 func (c Config) Validate() error {
 	var errs []error
-	if _, ok := generators[c.Source]; !ok {
-		errs = append(errs, fmt.Errorf("source %q: want one of %s", c.Source, strings.Join(Sources, ", ")))
+	if _, ok := generators[c.Source]; !ok && c.Source != PopulationSource {
+		errs = append(errs, fmt.Errorf("source %q: want one of %s, %s", c.Source, strings.Join(Sources, ", "), PopulationSource))
 	}
 	if c.Population < 1 || c.Population > MaxPopulation {
 		errs = append(errs, fmt.Errorf("population %d: want 1 to %d", c.Population, MaxPopulation))
@@ -158,7 +158,15 @@ func (s *Source) Read(ctx context.Context) ([]connectors.Record, error) {
 	}
 	out := make([]connectors.Record, 0, n)
 	for i := next; i < next+uint64(n); i++ {
-		dataset, op, row, _ := Stream(s.cfg.Seed, s.cfg.Source, s.pop, i)
+		var dataset string
+		var op connectors.Op
+		var row map[string]any
+		if s.cfg.Source == PopulationSource {
+			dataset = PopulationDataset
+			op, row = PopulationChange(s.cfg.Seed, s.cfg.Population, i)
+		} else {
+			dataset, op, row, _ = Stream(s.cfg.Seed, s.cfg.Source, s.pop, i)
+		}
 		rec := connectors.Record{Dataset: dataset, Op: op, Position: EncodePosition(i), Time: RecordTime(i)}
 		if op == connectors.OpDelete {
 			rec.Before = row

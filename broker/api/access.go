@@ -1,0 +1,186 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/credentials"
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/policies"
+)
+
+// accessRequest is the body of a lookup or verification.
+type accessRequest struct {
+	Dataset       string         `json:"dataset"`
+	Citizen       string         `json:"citizen"` // personal number; hashed before it is stored anywhere
+	Purpose       string         `json:"purpose"`
+	CaseReference string         `json:"case_reference"`
+	Fields        []string       `json:"fields"` // lookup: the fields wanted (empty: all the agreement allows)
+	Claims        map[string]any `json:"claims"` // verify: field → claimed value
+}
+
+// agency authenticates the caller by its API token.
+func (h *handlers) agency(c echo.Context) (string, error) {
+	secret, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if !ok || secret == "" {
+		return "", fail(http.StatusUnauthorized, "Authorization", "send your agency's API token as 'Authorization: Bearer lgsp_…'")
+	}
+	ag, _, err := h.d.Tokens.Verify(c.Request().Context(), secret)
+	if errors.Is(err, credentials.ErrInvalid) {
+		return "", fail(http.StatusUnauthorized, "Authorization", "%v", err)
+	}
+	if err != nil {
+		return "", fail(http.StatusServiceUnavailable, "", "%v", err)
+	}
+	return ag, nil
+}
+
+func (h *handlers) readAccess(c echo.Context, mode policies.Mode) (accessRequest, error) {
+	var r accessRequest
+	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20))
+	if err != nil {
+		return r, fail(http.StatusBadRequest, "", "reading the body failed: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&r); err != nil {
+		return r, fail(http.StatusBadRequest, "", "body must be {\"dataset\", \"citizen\", \"purpose\", …}: %v", err)
+	}
+	if _, ok := h.d.Catalog.Dataset(r.Dataset); !ok {
+		return r, fail(http.StatusBadRequest, "dataset", "unknown dataset %q; GET /v1/datasets lists them", r.Dataset)
+	}
+	if !digits(r.Citizen) || len(r.Citizen) != 12 {
+		return r, fail(http.StatusBadRequest, "citizen", "citizen must be a 12-digit personal number")
+	}
+	if mode == policies.ModeVerify {
+		if len(r.Claims) == 0 {
+			return r, fail(http.StatusBadRequest, "claims", "claims must give at least one field and the value to verify")
+		}
+		r.Fields = r.Fields[:0]
+		for f := range r.Claims {
+			r.Fields = append(r.Fields, f)
+		}
+		sort.Strings(r.Fields)
+	}
+	return r, nil
+}
+
+// decide asks the policy engine and writes the decision to the audit log
+// before anything is served; if the audit write fails, the access fails.
+func (h *handlers) decide(ctx context.Context, agency string, mode policies.Mode, r accessRequest) (policies.Decision, error) {
+	d := h.d.Engine.Decide(policies.Request{Consumer: agency, Dataset: r.Dataset, Mode: mode, Purpose: r.Purpose,
+		CaseReference: r.CaseReference, Fields: r.Fields, Now: time.Now()})
+	e := store.AuditEntry{Time: time.Now(), Actor: agency, Action: string(mode), Dataset: r.Dataset, Purpose: r.Purpose,
+		LegalBasis: d.LegalBasis, AgreementID: d.AgreementID, RequestID: uuid.NewString(), CitizenKey: h.d.CitizenKey(r.Citizen)}
+	if d.Allow {
+		e.Decision = "allow"
+		if mode == policies.ModeLookup {
+			e.Fields = d.Fields
+		}
+		if r.CaseReference != "" {
+			e.Reason = "case " + r.CaseReference
+		}
+	} else {
+		e.Decision, e.Reason = "deny", d.Reason
+	}
+	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{e}); err != nil {
+		return d, fail(http.StatusServiceUnavailable, "", "the access could not be audited, so it is refused; retry: %v", err)
+	}
+	if !d.Allow {
+		return d, &echo.HTTPError{Code: http.StatusForbidden, Message: Problem{Error: fmt.Sprintf("denied: %s (agreement %q)", d.Reason, d.AgreementID), Field: reasonField(d.Reason)}}
+	}
+	return d, nil
+}
+
+func reasonField(reason string) string {
+	switch {
+	case strings.HasPrefix(reason, policies.ReasonFieldNotAllowed):
+		return "fields"
+	case reason == policies.ReasonMissingPurpose, reason == policies.ReasonPurposeNotAllowed:
+		return "purpose"
+	case reason == policies.ReasonCaseReferenceRequired:
+		return "case_reference"
+	}
+	return ""
+}
+
+// lookup returns a citizen's current records of a dataset, projected to what
+// the caller's lookup agreement allows.
+func (h *handlers) lookup(c echo.Context) error {
+	agency, err := h.agency(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.readAccess(c, policies.ModeLookup)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	d, err := h.decide(ctx, agency, policies.ModeLookup, r)
+	if err != nil {
+		return err
+	}
+	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKey(r.Citizen), 100)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, "", "dataset state unavailable, retry: %v", err)
+	}
+	records := []map[string]any{}
+	for _, row := range rows {
+		var m map[string]any
+		if json.Unmarshal(row.Row, &m) != nil {
+			continue
+		}
+		if out, _, ok := d.Project(m); ok {
+			records = append(records, out)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"agreement": d.AgreementID, "legal_basis": d.LegalBasis, "records": records})
+}
+
+// verify answers yes or no: does the citizen's current record of the dataset
+// carry exactly the claimed values? No data is returned.
+func (h *handlers) verify(c echo.Context) error {
+	agency, err := h.agency(c)
+	if err != nil {
+		return err
+	}
+	r, err := h.readAccess(c, policies.ModeVerify)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	d, err := h.decide(ctx, agency, policies.ModeVerify, r)
+	if err != nil {
+		return err
+	}
+	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKey(r.Citizen), 100)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, "", "dataset state unavailable, retry: %v", err)
+	}
+	match := false
+	for _, row := range rows {
+		var m map[string]any
+		if json.Unmarshal(row.Row, &m) != nil {
+			continue
+		}
+		all := true
+		for f, want := range r.Claims {
+			if fmt.Sprint(m[f]) != fmt.Sprint(want) {
+				all = false
+				break
+			}
+		}
+		match = match || all
+	}
+	return c.JSON(http.StatusOK, map[string]any{"match": match, "agreement": d.AgreementID})
+}

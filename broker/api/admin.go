@@ -1,0 +1,80 @@
+package api
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/store"
+)
+
+// operator guards the operator endpoints with the operator token.
+func (h *handlers) operator(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok || h.d.OperatorToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(h.d.OperatorToken)) != 1 {
+			return fail(http.StatusUnauthorized, "Authorization", "operator endpoints need 'Authorization: Bearer <operator token>' (api.operator_token, or <data-dir>/operator.token)")
+		}
+		return next(c)
+	}
+}
+
+// issueToken creates an API token for an active agency; the secret is in
+// this answer only.
+func (h *handlers) issueToken(c echo.Context) error {
+	agency := c.Param("agency")
+	if h.d.Agencies != nil && !h.d.Agencies(agency) {
+		return fail(http.StatusNotFound, "agency", "%q is not a registered, active agency", agency)
+	}
+	ctx := c.Request().Context()
+	id, secret, err := h.d.Tokens.Issue(ctx, agency)
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, "", "%v", err)
+	}
+	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "credential.issue", Decision: "allow", RequestID: id, Reason: "API token for " + agency}}); err != nil {
+		_ = h.d.Tokens.Revoke(ctx, id) // an unaudited credential must not stay valid
+		return fail(http.StatusServiceUnavailable, "", "the issue could not be audited, so the token was revoked; retry: %v", err)
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"id": id, "agency": agency, "token": secret, "note": "store the token now; the bus keeps only its hash"})
+}
+
+func (h *handlers) revokeToken(c echo.Context) error {
+	ctx := c.Request().Context()
+	id := c.Param("id")
+	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "credential.revoke", Decision: "allow", RequestID: id}}); err != nil {
+		return fail(http.StatusServiceUnavailable, "", "the revocation could not be audited; retry: %v", err)
+	}
+	if err := h.d.Tokens.Revoke(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fail(http.StatusNotFound, "id", "no token %q", id)
+		}
+		return fail(http.StatusServiceUnavailable, "", "%v", err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *handlers) listTokens(c echo.Context) error {
+	toks, err := h.d.Tokens.List(c.Request().Context(), c.QueryParam("agency"))
+	if err != nil {
+		return fail(http.StatusServiceUnavailable, "", "%v", err)
+	}
+	type view struct {
+		ID      string     `json:"id"`
+		Agency  string     `json:"agency"`
+		Created time.Time  `json:"created"`
+		Revoked *time.Time `json:"revoked,omitempty"`
+	}
+	out := []view{}
+	for _, t := range toks {
+		v := view{ID: t.ID, Agency: t.Agency, Created: t.Created}
+		if !t.RevokedAt.IsZero() {
+			r := t.RevokedAt
+			v.Revoked = &r
+		}
+		out = append(out, v)
+	}
+	return c.JSON(http.StatusOK, out)
+}
