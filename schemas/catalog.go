@@ -41,6 +41,10 @@ type Dataset struct {
 	Owner    string   `yaml:"owner"` // the source (ministry) that publishes it
 	Key      []string `yaml:"key"`
 	Identity Identity `yaml:"identity"`
+	// Register marks the population register's own stream: its rows are
+	// not reconciled (they are what the index is built from), but the
+	// identity mapping still keys the audit log by citizen.
+	Register bool `yaml:"register"`
 	// Schema is the row schema text, read from File.
 	Schema string `yaml:"-"`
 }

@@ -407,7 +407,10 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 		return p.deadLetter(connector, r, ev, &res, "schema", "$."+st.Dataset.Key[0], "key field is missing", st.SchemaID)
 	}
 
-	v := p.cfg.Reconcile(claimOf(row, st.Dataset.Identity))
+	var v Verdict
+	if !st.Dataset.Register {
+		v = p.cfg.Reconcile(claimOf(row, st.Dataset.Identity))
+	}
 	ev.Identity, ev.IdentityFields = v.Outcome, v.Fields
 	res.Status, res.Topic, res.Identity = StatusPublished, st.topic, v.Outcome
 
