@@ -78,3 +78,13 @@ func (h *handlers) listTokens(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, out)
 }
+
+// reloadAgreements re-reads the agreement files; on any problem the set in
+// force stays and the answer lists every problem with file and line.
+func (h *handlers) reloadAgreements(c echo.Context) error {
+	digest, n, err := h.d.ReloadAgreements(c.Request().Context())
+	if err != nil {
+		return fail(http.StatusUnprocessableEntity, "agreements", "nothing changed, the previous agreements stay in force: %v", err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"agreements": n, "digest": digest})
+}

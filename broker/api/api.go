@@ -59,6 +59,9 @@ type Deps struct {
 	Status        func() any
 	// OperatorToken guards /v1/operator/… (token management).
 	OperatorToken string
+	// ReloadAgreements loads the agreement files again and puts them in
+	// force if they are all valid.
+	ReloadAgreements func(ctx context.Context) (digest string, n int, err error)
 	// Agencies reports whether an agency is registered and active.
 	Agencies func(id string) bool
 	// Idempotency remembers push answers by Idempotency-Key (nil: keys only
@@ -103,6 +106,7 @@ func New(d Deps) *echo.Echo {
 	op.POST("/agencies/:agency/tokens", h.issueToken)
 	op.DELETE("/tokens/:id", h.revokeToken)
 	op.GET("/tokens", h.listTokens)
+	op.POST("/agreements/reload", h.reloadAgreements)
 	e.POST("/v1/lookup", h.lookup)
 	e.POST("/v1/verify", h.verify)
 	return e

@@ -102,6 +102,10 @@ type Audit struct {
 	// e-ID sign-in that issues citizens' tokens for "who looked at my data".
 	// Empty: one is generated once into <data_dir>/citizen-token.key.
 	CitizenTokenKey string `yaml:"citizen_token_key" env:"CITIZEN_TOKEN_KEY"`
+	// Retention is how long entries are kept (e.g. 43800h for five years);
+	// 0 keeps them forever. Older entries are deleted at the next checkpoint
+	// they are covered by, and the deletion itself is recorded in the log.
+	Retention time.Duration `yaml:"retention" env:"RETENTION"`
 	// CheckpointEvery is how often a signed checkpoint is appended (default 1m).
 	CheckpointEvery time.Duration `yaml:"checkpoint_every" env:"CHECKPOINT_EVERY"`
 }
@@ -284,6 +288,9 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Audit.CitizenTokenKey != "" && len(c.Audit.CitizenTokenKey) < 32 {
 		bad("audit.citizen_token_key", "LGSP_AUDIT_CITIZEN_TOKEN_KEY", "must be at least 32 characters")
+	}
+	if c.Audit.Retention < 0 || (c.Audit.Retention > 0 && c.Audit.Retention < time.Hour) {
+		bad("audit.retention", "LGSP_AUDIT_RETENTION", "must be 0 (keep forever) or at least 1h, got %s", c.Audit.Retention)
 	}
 	if c.Audit.CheckpointEvery < time.Second {
 		bad("audit.checkpoint_every", "LGSP_AUDIT_CHECKPOINT_EVERY", "must be at least 1s, got %s", c.Audit.CheckpointEvery)

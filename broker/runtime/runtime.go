@@ -510,12 +510,13 @@ func (b *Bus) serveHTTP(sources []string) error {
 	apiSrv := api.New(api.Deps{
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
 		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
-		CitizenTokens: b.citizens.Verify,
-		Tokens:        credentials.New(b.Store.(store.TokenStore)),
-		OperatorToken: b.operatorToken,
-		Agencies:      func(id string) bool { return b.agencies.Active(id) },
-		State:         b.Store.(store.StateStore),
-		Idempotency:   b.Store.(store.IdempotencyStore),
+		CitizenTokens:    b.citizens.Verify,
+		Tokens:           credentials.New(b.Store.(store.TokenStore)),
+		OperatorToken:    b.operatorToken,
+		ReloadAgreements: b.reloadAgreements,
+		Agencies:         func(id string) bool { return b.agencies.Active(id) },
+		State:            b.Store.(store.StateStore),
+		Idempotency:      b.Store.(store.IdempotencyStore),
 		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
 			if c := b.connector(name); c != nil {
 				return c.Reset(ctx, pos)
@@ -668,6 +669,41 @@ func OpenStore(ctx context.Context, c config.Config) (store.Store, error) {
 	return st, nil
 }
 
+// reloadAgreements puts the agreement files in force again if every one is
+// valid and names a registered agency; the delivery topics of new stream
+// agreements are created first, and the change is audited.
+func (b *Bus) reloadAgreements(ctx context.Context) (string, int, error) {
+	c := b.opts.Config
+	var set *policies.Set
+	var err error
+	if c.Policies.Dir != "" {
+		set, err = policies.LoadDir(c.Policies.Dir)
+	} else {
+		set, err = policies.LoadEmbedded()
+	}
+	if err == nil {
+		err = b.agencies.CheckConsumers(set)
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	var topics []kafkaio.Topic
+	for _, a := range set.Agreements() {
+		if a.Mode == policies.ModeStream {
+			topics = append(topics, kafkaio.Topic{Name: deliver.Topic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
+		}
+	}
+	if err := kafkaio.EnsureTopics(ctx, b.cluster, topics, c.Kafka.Replication); err != nil {
+		return "", 0, err
+	}
+	if err := b.Audit.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "agreements.reload", Decision: "allow", RequestID: set.Digest()}}); err != nil {
+		return "", 0, fmt.Errorf("the change could not be audited, so it was not applied: %w", err)
+	}
+	b.Engine.Reload(set)
+	b.log.Info("agreements reloaded", "agreements", set.Len(), "digest", set.Digest())
+	return set.Digest(), set.Len(), nil
+}
+
 // OperatorToken is the configured operator token or the one generated into
 // the data dir (0600).
 func OperatorToken(c config.Config) (string, error) {
@@ -737,6 +773,14 @@ func (b *Bus) checkpointLoop(ctx context.Context) {
 		case <-t.C:
 			if _, err := b.Audit.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				b.log.Error("audit checkpoint failed", "error", err)
+			}
+			if r := b.opts.Config.Audit.Retention; r > 0 {
+				res, err := b.Audit.Prune(ctx, time.Now().Add(-r))
+				if err != nil && ctx.Err() == nil {
+					b.log.Error("audit retention failed; nothing was deleted", "error", err)
+				} else if res.Deleted > 0 {
+					b.log.Info("audit retention: old entries deleted and the deletion recorded", "entries", res.Deleted)
+				}
 			}
 		}
 	}
