@@ -150,3 +150,28 @@ func Adapters() []Spec {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
+
+// Typed is the Spec of an adapter whose config is the struct C: defaults
+// gives its default values, build makes a source from a decoded and
+// validated config. It spares every adapter the untyped plumbing.
+func Typed[C any, S Source](name, summary string, defaults func() C, build func(name string, cfg C) (S, error)) Spec {
+	return Spec{
+		Name:    name,
+		Summary: summary,
+		NewConfig: func() any {
+			c := defaults()
+			return &c
+		},
+		New: func(n string, cfg any) (Source, error) {
+			c, ok := cfg.(*C)
+			if !ok {
+				return nil, fmt.Errorf("connectors: adapter %s: config is %T, want %T", name, cfg, c)
+			}
+			s, err := build(n, *c)
+			if err != nil {
+				return nil, err // never a typed nil in the interface
+			}
+			return s, nil
+		},
+	}
+}

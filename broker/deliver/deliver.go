@@ -209,12 +209,17 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 	var entries []store.AuditEntry
 	var upserts []store.StateRow
 	var deletes []store.StateKey
+	grantsOf := map[string][]policies.Grant{}
 	for _, m := range batch {
 		ds, ok := d.topics[m.Topic]
 		if !ok {
 			continue
 		}
-		grants := d.cfg.Engine.StreamTargets(ds.Name, now)
+		grants, seen := grantsOf[ds.Name]
+		if !seen {
+			grants = d.cfg.Engine.StreamTargets(ds.Name, now) // once per dataset and batch
+			grantsOf[ds.Name] = grants
+		}
 		if len(grants) == 0 && d.cfg.State == nil {
 			continue
 		}
@@ -308,7 +313,7 @@ func rewriteHeaders(in []kafka.Header, schemaID int, agreement string) []kafka.H
 	return append(out,
 		kafka.Header{Key: envelope.HeaderSchemaID, Value: []byte(fmt.Sprint(schemaID))},
 		kafka.Header{Key: envelope.HeaderContentType, Value: []byte("application/json")},
-		kafka.Header{Key: "ce_agreement", Value: []byte(agreement)},
+		kafka.Header{Key: envelope.HeaderAgreement, Value: []byte(agreement)},
 	)
 }
 

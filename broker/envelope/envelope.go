@@ -41,6 +41,8 @@ const (
 	HeaderSequence = "ce_sequence"
 	// HeaderDataset names the shared dataset.
 	HeaderDataset = "ce_dataset"
+	// HeaderAgreement names the agreement a delivered record was released under.
+	HeaderAgreement = "ce_agreement"
 
 	// Dead-letter headers.
 	HeaderErrorKind    = "lgsp_error_kind"    // schema | unknown_dataset | too_large | malformed

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -115,7 +116,7 @@ func TestCitizenViewSearchAndExport(t *testing.T) {
 			b, _ := hex.DecodeString(p)
 			proof = append(proof, b)
 		}
-		if !hashEqual(audit.Hash(&line.Entry), line.Entry.Hash) {
+		if !bytes.Equal(audit.Hash(&line.Entry), line.Entry.Hash) {
 			t.Fatalf("entry %d does not match its hash", line.Entry.Seq)
 		}
 		if err := audit.VerifyInclusion(int(line.Entry.Seq-1), int(head.Export.Checkpoint.Size), audit.LeafHash(line.Entry.Hash), proof, root); err != nil {
@@ -127,5 +128,3 @@ func TestCitizenViewSearchAndExport(t *testing.T) {
 		t.Fatal("export is empty")
 	}
 }
-
-func hashEqual(a, b []byte) bool { return hex.EncodeToString(a) == hex.EncodeToString(b) }

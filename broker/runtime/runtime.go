@@ -157,12 +157,20 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	abs, _ := filepath.Abs(c.DataDir)
 	b.addrs.DataDir = abs
 
+	// Catalog, agreements and agencies.
+	var set *policies.Set
+	if b.Catalog, set, b.agencies, err = loadPolicies(c); err != nil {
+		return b, err
+	}
+	b.Engine = policies.NewEngine(set)
+	b.Engine.SetAgencies(b.agencies)
+
 	// Kafka.
 	b.cluster = kafkaio.Cluster{Brokers: c.Kafka.Brokers, User: c.Kafka.User, Password: c.Kafka.Password}
 	if o.Mode == Dev {
 		var auth *kafkaauth.Config
 		if c.Kafka.Auth {
-			if auth, err = b.kafkaCredentials(c); err != nil {
+			if auth, err = b.kafkaCredentials(c, set); err != nil {
 				return b, err
 			}
 		}
@@ -186,40 +194,11 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		return b, err
 	}
 
-	// Schemas and registry.
-	if b.Catalog, err = schemas.Load(); err != nil {
-		return b, err
-	}
+	// Registry.
 	b.Reg = registry.New(b.Store)
 	if b.SchemaIDs, err = b.Reg.Bootstrap(ctx, b.Catalog); err != nil {
 		return b, fmt.Errorf("register shared schemas: %w", err)
 	}
-
-	// Agreements.
-	var set *policies.Set
-	if c.Policies.Dir != "" {
-		set, err = policies.LoadDir(c.Policies.Dir)
-	} else {
-		set, err = policies.LoadEmbedded()
-	}
-	if err != nil {
-		return b, fmt.Errorf("agreements: %w", err)
-	}
-	b.Engine = policies.NewEngine(set)
-	var agencies *policies.Agencies
-	if c.Policies.AgenciesFile != "" {
-		agencies, err = policies.LoadAgenciesFile(c.Policies.AgenciesFile)
-	} else {
-		agencies, err = policies.LoadEmbeddedAgencies()
-	}
-	if err != nil {
-		return b, fmt.Errorf("agencies: %w", err)
-	}
-	if err := agencies.CheckConsumers(set); err != nil {
-		return b, fmt.Errorf("agreements: %w", err)
-	}
-	b.Engine.SetAgencies(agencies)
-	b.agencies = agencies
 	if b.operatorToken, err = OperatorToken(c); err != nil {
 		return b, err
 	}
@@ -360,33 +339,46 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 // embedded broker requires authentication).
 func (b *Bus) Cluster() kafkaio.Cluster { return b.cluster }
 
+// loadPolicies reads the catalog, the agreements and the agency registry
+// and checks that every agreement names a registered agency.
+func loadPolicies(c config.Config) (*schemas.Catalog, *policies.Set, *policies.Agencies, error) {
+	cat, err := schemas.Load()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var set *policies.Set
+	if c.Policies.Dir != "" {
+		set, err = policies.LoadDir(c.Policies.Dir)
+	} else {
+		set, err = policies.LoadEmbedded()
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("agreements: %w", err)
+	}
+	var ags *policies.Agencies
+	if c.Policies.AgenciesFile != "" {
+		ags, err = policies.LoadAgenciesFile(c.Policies.AgenciesFile)
+	} else {
+		ags, err = policies.LoadEmbeddedAgencies()
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("agencies: %w", err)
+	}
+	if err := ags.CheckConsumers(set); err != nil {
+		return nil, nil, nil, fmt.Errorf("agreements: %w", err)
+	}
+	return cat, set, ags, nil
+}
+
 // kafkaCredentials prepares the embedded broker's users and ACLs from the
 // agency registry and the stream agreements. Passwords issued now are
 // logged once; later they are only in the credentials file's hashes.
-func (b *Bus) kafkaCredentials(c config.Config) (*kafkaauth.Config, error) {
-	cat, err := schemas.Load()
-	if err != nil {
-		return nil, err
-	}
-	set, err := policies.LoadEmbedded()
-	if c.Policies.Dir != "" {
-		set, err = policies.LoadDir(c.Policies.Dir)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("agreements: %w", err)
-	}
-	ags, err := policies.LoadEmbeddedAgencies()
-	if c.Policies.AgenciesFile != "" {
-		ags, err = policies.LoadAgenciesFile(c.Policies.AgenciesFile)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("agencies: %w", err)
-	}
+func (b *Bus) kafkaCredentials(c config.Config, set *policies.Set) (*kafkaauth.Config, error) {
 	st, err := kafkaauth.OpenStore(c.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	cfg, issued, err := st.Config(kafkaauth.Inputs{Agencies: ags, Agreements: set.Agreements(), Sources: kafkaauth.Sources(cat.Datasets())})
+	cfg, issued, err := st.Config(kafkaauth.Inputs{Agencies: b.agencies, Agreements: set.Agreements(), Sources: kafkaauth.Sources(b.Catalog.Datasets())})
 	if err != nil {
 		return nil, err
 	}
@@ -674,16 +666,7 @@ func OpenStore(ctx context.Context, c config.Config) (store.Store, error) {
 // agreements are created first, and the change is audited.
 func (b *Bus) reloadAgreements(ctx context.Context) (string, int, error) {
 	c := b.opts.Config
-	var set *policies.Set
-	var err error
-	if c.Policies.Dir != "" {
-		set, err = policies.LoadDir(c.Policies.Dir)
-	} else {
-		set, err = policies.LoadEmbedded()
-	}
-	if err == nil {
-		err = b.agencies.CheckConsumers(set)
-	}
+	_, set, _, err := loadPolicies(c)
 	if err != nil {
 		return "", 0, err
 	}
@@ -704,27 +687,35 @@ func (b *Bus) reloadAgreements(ctx context.Context) (string, int, error) {
 	return set.Digest(), set.Len(), nil
 }
 
+// secretHex returns the hex secret kept in <data dir>/file, generating
+// size random bytes into it (0600) on first use.
+func secretHex(dataDir, file string, size int) (string, error) {
+	path := filepath.Join(dataDir, file)
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(raw)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	k := make([]byte, size)
+	if _, err := rand.Read(k); err != nil {
+		return "", err
+	}
+	h := hex.EncodeToString(k)
+	if err := os.WriteFile(path, []byte(h+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return h, nil
+}
+
 // OperatorToken is the configured operator token or the one generated into
 // the data dir (0600).
 func OperatorToken(c config.Config) (string, error) {
 	if c.API.OperatorToken != "" {
 		return c.API.OperatorToken, nil
 	}
-	path := filepath.Join(c.DataDir, "operator.token")
-	if raw, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(raw)), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read operator token: %w", err)
-	}
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		return "", err
-	}
-	tok := hex.EncodeToString(k)
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write operator token %s: %w", path, err)
-	}
-	return tok, nil
+	return secretHex(c.DataDir, "operator.token", 32)
 }
 
 // CitizenVerifier checks citizens' tokens with the configured key or the one
@@ -732,22 +723,9 @@ func OperatorToken(c config.Config) (string, error) {
 func CitizenVerifier(c config.Config) (*citizenauth.Verifier, error) {
 	key := c.Audit.CitizenTokenKey
 	if key == "" {
-		path := filepath.Join(c.DataDir, "citizen-token.key")
-		raw, err := os.ReadFile(path)
-		switch {
-		case err == nil:
-			key = strings.TrimSpace(string(raw))
-		case errors.Is(err, os.ErrNotExist):
-			k := make([]byte, 32)
-			if _, err := rand.Read(k); err != nil {
-				return nil, err
-			}
-			key = hex.EncodeToString(k)
-			if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-				return nil, fmt.Errorf("write citizen token key %s: %w", path, err)
-			}
-		default:
-			return nil, fmt.Errorf("read citizen token key: %w", err)
+		var err error
+		if key, err = secretHex(c.DataDir, "citizen-token.key", 32); err != nil {
+			return nil, err
 		}
 	}
 	return citizenauth.New([]byte(key))
@@ -793,22 +771,9 @@ func SigningKeyPath(dataDir string) string { return filepath.Join(dataDir, "audi
 func signingKey(c config.Config) (ed25519.PrivateKey, error) {
 	seedHex := c.Audit.SigningKey
 	if seedHex == "" {
-		path := SigningKeyPath(c.DataDir)
-		raw, err := os.ReadFile(path)
-		switch {
-		case err == nil:
-			seedHex = strings.TrimSpace(string(raw))
-		case errors.Is(err, os.ErrNotExist):
-			seed := make([]byte, ed25519.SeedSize)
-			if _, err := rand.Read(seed); err != nil {
-				return nil, err
-			}
-			seedHex = hex.EncodeToString(seed)
-			if err := os.WriteFile(path, []byte(seedHex+"\n"), 0o600); err != nil {
-				return nil, fmt.Errorf("write audit signing key %s: %w", path, err)
-			}
-		default:
-			return nil, fmt.Errorf("read audit signing key: %w", err)
+		var err error
+		if seedHex, err = secretHex(c.DataDir, filepath.Base(SigningKeyPath(c.DataDir)), ed25519.SeedSize); err != nil {
+			return nil, err
 		}
 	}
 	seed, err := hex.DecodeString(seedHex)
@@ -823,18 +788,11 @@ func hmacKey(c config.Config) ([]byte, error) {
 	if c.Audit.HMACKey != "" {
 		return []byte(c.Audit.HMACKey), nil
 	}
-	path := filepath.Join(c.DataDir, "audit.key")
-	if raw, err := os.ReadFile(path); err == nil {
-		return hex.DecodeString(strings.TrimSpace(string(raw)))
-	}
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
+	h, err := secretHex(c.DataDir, "audit.key", 32)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("write audit key %s: %w", path, err)
-	}
-	return k, nil
+	return hex.DecodeString(h)
 }
 
 // seedPopulation writes the synthetic population into the store once.

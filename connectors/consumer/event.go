@@ -10,9 +10,8 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// HeaderAgreement is the header the bus adds to a delivered message naming
-// the data-sharing agreement it was released under.
-const HeaderAgreement = "ce_agreement"
+// HeaderAgreement is the header naming the agreement a delivery was released under.
+const HeaderAgreement = envelope.HeaderAgreement
 
 // Event is one delivered change, decoded. Before and After hold only the
 // fields the agreement releases (masked fields arrive already masked).

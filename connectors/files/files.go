@@ -36,21 +36,7 @@ import (
 const AdapterName = "files"
 
 func init() {
-	connectors.Register(connectors.Spec{
-		Name:    AdapterName,
-		Summary: "CSV / NDJSON files (bulk loads, legacy exports), resumable by file and byte offset",
-		NewConfig: func() any {
-			c := DefaultConfig()
-			return &c
-		},
-		New: func(name string, cfg any) (connectors.Source, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("files: config is %T, want *files.Config", cfg)
-			}
-			return New(name, *c)
-		},
-	})
+	connectors.Register(connectors.Typed(AdapterName, "CSV / NDJSON files (bulk loads, legacy exports), resumable by file and byte offset", DefaultConfig, New))
 }
 
 // Config configures one file connector.

@@ -43,21 +43,7 @@ import (
 const AdapterName = "postgres-cdc"
 
 func init() {
-	connectors.Register(connectors.Spec{
-		Name:    AdapterName,
-		Summary: "PostgreSQL change data capture through logical replication (pgoutput): snapshot, then inserts, updates, deletes",
-		NewConfig: func() any {
-			c := DefaultConfig()
-			return &c
-		},
-		New: func(name string, cfg any) (connectors.Source, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("pgcdc: config is %T, want *pgcdc.Config", cfg)
-			}
-			return New(name, *c)
-		},
-	})
+	connectors.Register(connectors.Typed(AdapterName, "PostgreSQL change data capture through logical replication (pgoutput): snapshot, then inserts, updates, deletes", DefaultConfig, New))
 }
 
 // Source is a PostgreSQL CDC source.

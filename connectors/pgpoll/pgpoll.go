@@ -34,21 +34,7 @@ import (
 const AdapterName = "postgres-poll"
 
 func init() {
-	connectors.Register(connectors.Spec{
-		Name:    AdapterName,
-		Summary: "PostgreSQL table polling by an increasing column (updated_at, id), for databases without logical replication",
-		NewConfig: func() any {
-			c := DefaultConfig()
-			return &c
-		},
-		New: func(name string, cfg any) (connectors.Source, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("pgpoll: config is %T, want *pgpoll.Config", cfg)
-			}
-			return New(name, *c)
-		},
-	})
+	connectors.Register(connectors.Typed(AdapterName, "PostgreSQL table polling by an increasing column (updated_at, id), for databases without logical replication", DefaultConfig, New))
 }
 
 // Config configures one polling connector.

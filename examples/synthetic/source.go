@@ -17,21 +17,7 @@ import (
 const AdapterName = "synthetic"
 
 func init() {
-	connectors.Register(connectors.Spec{
-		Name:    AdapterName,
-		Summary: "deterministic synthetic change stream of one ministry (dev mode)",
-		NewConfig: func() any {
-			c := DefaultConfig()
-			return &c
-		},
-		New: func(name string, cfg any) (connectors.Source, error) {
-			c, ok := cfg.(*Config)
-			if !ok {
-				return nil, fmt.Errorf("synthetic: config is %T, want *synthetic.Config", cfg)
-			}
-			return New(name, *c)
-		},
-	})
+	connectors.Register(connectors.Typed(AdapterName, "deterministic synthetic change stream of one ministry (dev mode)", DefaultConfig, New))
 }
 
 // Config configures one synthetic stream.

@@ -20,7 +20,7 @@ func (s *Store) PruneAudit(ctx context.Context, through int64, record []store.Au
 	if len(record) == 0 {
 		return fmt.Errorf("pgstore: prune audit: a deletion must be recorded in the log")
 	}
-	if err := checkAuditBatch(record); err != nil {
+	if err := store.CheckAuditBatch(record); err != nil {
 		return fmt.Errorf("pgstore: prune audit: %w", err)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -311,7 +311,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := checkAuditBatch(entries); err != nil {
+	if err := store.CheckAuditBatch(entries); err != nil {
 		return fmt.Errorf("pgstore: append audit: %w", err)
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -388,7 +388,7 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 	if len(where) > 0 {
 		sqlText += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	sqlText += ` ORDER BY seq LIMIT ` + arg(auditLimit(q.Limit))
+	sqlText += ` ORDER BY seq LIMIT ` + arg(q.PageSize())
 	rows, err := s.pool.Query(ctx, sqlText, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list audit: %w", err)
@@ -435,7 +435,7 @@ func (s *Store) PutCitizens(ctx context.Context, cs []store.Citizen) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	if err := checkCitizens(cs); err != nil {
+	if err := store.CheckCitizens(cs); err != nil {
 		return fmt.Errorf("pgstore: put citizens: %w", err)
 	}
 	// ON CONFLICT DO UPDATE cannot touch one row twice in a statement.

@@ -394,7 +394,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := checkAuditBatch(entries); err != nil {
+	if err := store.CheckAuditBatch(entries); err != nil {
 		return fmt.Errorf("sqlitestore: append audit: %w", err)
 	}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
@@ -457,7 +457,7 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.Audi
 		sqlText += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	sqlText += ` ORDER BY seq LIMIT ?`
-	args = append(args, auditLimit(q.Limit))
+	args = append(args, q.PageSize())
 	rows, err := s.r.QueryContext(ctx, sqlText, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: list audit: %w", err)
@@ -568,7 +568,7 @@ func (s *Store) PutCitizens(ctx context.Context, cs []store.Citizen) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	if err := checkCitizens(cs); err != nil {
+	if err := store.CheckCitizens(cs); err != nil {
 		return fmt.Errorf("sqlitestore: put citizens: %w", err)
 	}
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
