@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/connectors"
@@ -38,7 +39,11 @@ type Options struct {
 	// DrainTimeout bounds how long a stopping connector waits for in-flight
 	// batches so their positions can still be acknowledged (default 10s).
 	DrainTimeout time.Duration
-	Logger       *slog.Logger
+	// HeartbeatEvery is how long a connector may be idle (nothing read,
+	// nothing acknowledged) before the runtime calls the source's Heartbeat,
+	// for sources that implement connectors.Heartbeater (default 10s).
+	HeartbeatEvery time.Duration
+	Logger         *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -53,6 +58,9 @@ func (o *Options) defaults() {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 10 * time.Second
+	}
+	if o.HeartbeatEvery <= 0 {
+		o.HeartbeatEvery = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -70,6 +78,8 @@ type State struct {
 	Resets    uint64    `json:"resets"`
 	LastError string    `json:"last_error,omitempty"`
 	Since     time.Time `json:"since"`
+	// Heartbeats counts the runtime's Heartbeat calls on an idle source.
+	Heartbeats uint64 `json:"heartbeats,omitempty"`
 	// Snapshot is the initial snapshot's progress, for sources that take one.
 	Snapshot *connectors.SnapshotStatus `json:"snapshot,omitempty"`
 }
@@ -92,6 +102,7 @@ type Connector struct {
 	state  State
 	source connectors.Source // the open source, for its optional capabilities
 	resets chan resetRequest
+	active atomic.Int64 // unix nanos of the last read or ack, for heartbeats
 }
 
 // New prepares a connector; newSource is called at every (re)start.
@@ -261,6 +272,10 @@ func (c *Connector) runOnce(ctx context.Context) (progressed bool, err error) {
 
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
+	c.active.Store(time.Now().UnixNano())
+	if hb, ok := src.(connectors.Heartbeater); ok {
+		go c.heartbeatLoop(readCtx, hb)
+	}
 	queue := make(chan inflight, c.opts.MaxInFlight)
 	readErr := make(chan error, 1)
 	go func() {
@@ -313,6 +328,7 @@ func (c *Connector) readLoop(ctx context.Context, src connectors.Source, queue c
 		if err != nil {
 			return fmt.Errorf("submit: %w", err)
 		}
+		c.active.Store(time.Now().UnixNano())
 		c.update(func(s *State) { s.Read += uint64(len(recs)); s.Status = "running" })
 		select {
 		case queue <- inflight{wait: wait, pos: recs[len(recs)-1].Position, n: len(recs)}:
@@ -383,6 +399,34 @@ func (c *Connector) ack(ctx context.Context, src connectors.Source, pos connecto
 	if err := src.Ack(ctx, pos); err != nil {
 		return fmt.Errorf("ack source: %w", err)
 	}
+	c.active.Store(time.Now().UnixNano())
 	c.update(func(s *State) { s.Acked += uint64(n); s.Position = hex.EncodeToString(pos) })
 	return nil
+}
+
+// heartbeatLoop calls Heartbeat whenever the connector has been idle for
+// HeartbeatEvery, so that a quiet source (a replication slot on a table
+// nobody writes) still tells its server where the bus stands. A failed
+// heartbeat is only logged: a broken source surfaces through Read.
+func (c *Connector) heartbeatLoop(ctx context.Context, hb connectors.Heartbeater) {
+	every := c.opts.HeartbeatEvery
+	tick := time.NewTicker(every / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if time.Since(time.Unix(0, c.active.Load())) < every {
+			continue
+		}
+		c.active.Store(time.Now().UnixNano())
+		if err := hb.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+			c.opts.Logger.Warn("connector heartbeat failed", "connector", c.name, "error", err)
+			c.update(func(s *State) { s.LastError = "heartbeat: " + err.Error() })
+			continue
+		}
+		c.update(func(s *State) { s.Heartbeats++ })
+	}
 }

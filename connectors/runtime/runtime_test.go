@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,4 +295,38 @@ func TestResetRestartsAtTheGivenPosition(t *testing.T) {
 	}
 	done = make(chan struct{})
 	close(done)
+}
+
+// heartbeating is a sequence that counts the runtime's heartbeats.
+type heartbeating struct {
+	sequence
+	beats atomic.Int64
+}
+
+func (h *heartbeating) Heartbeat(context.Context) error { h.beats.Add(1); return nil }
+
+// TestRuntimeHeartbeatsIdleSource: once everything is read and acknowledged
+// the source is idle, and the runtime calls Heartbeat on it; while records
+// flow it does not.
+func TestRuntimeHeartbeatsIdleSource(t *testing.T) {
+	src := &heartbeating{sequence: sequence{n: 20, batch: 5}}
+	cp := &memCheckpoints{pos: map[string]connectors.Position{}}
+	sk := &sink{}
+	c := New("hb", func() (connectors.Source, error) { return src, nil }, sk.submit, cp, Options{HeartbeatEvery: 40 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	waitAcked(t, c, 20)
+	deadline := time.Now().Add(10 * time.Second)
+	for src.beats.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("idle source got %d heartbeats in 10s, want at least 3", src.beats.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := c.State().Heartbeats; got < 3 {
+		t.Fatalf("state counts %d heartbeats, want at least 3", got)
+	}
+	cancel()
+	<-done
 }
