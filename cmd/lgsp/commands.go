@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -155,8 +156,24 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	n := fs.Int("n", 200_000, "records to push through each path")
 	runs := fs.Int("runs", 3, "repetitions; the median is reported")
 	dataset := fs.String("dataset", "land.land_use_right", "dataset pushed: land.land_use_right (JSON Schema) or tax.taxpayer (Avro)")
+	source := fs.String("source", "push", "push: records handed to the pipeline; postgres: a land registry table of -n rows snapshotted and streamed by the postgres-cdc connector")
+	pgURL := fs.String("postgres-url", os.Getenv("LGSP_TEST_POSTGRES_URL"), "PostgreSQL with wal_level=logical, for -source postgres")
+	updates := fs.Int("updates", 0, "rows updated after the snapshot, for -source postgres (default n/10)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *source == "postgres" {
+		if *updates == 0 {
+			*updates = max(*n/10, 1)
+		}
+		res, err := bench.RunCDC(ctx, bench.CDCOptions{PostgresURL: *pgURL, Rows: *n, Updates: *updates, Progress: stdout})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, res)
+		return nil
+	} else if *source != "push" {
+		return fmt.Errorf("bench: -source must be push or postgres, got %q", *source)
 	}
 	res, err := bench.Run(ctx, bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout})
 	if err != nil {

@@ -1,0 +1,215 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/examples/ministries"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
+)
+
+// CDCOptions configures RunCDC.
+type CDCOptions struct {
+	// PostgresURL is a server with wal_level=logical where the land
+	// registry's sample table is created (in a schema of its own, dropped
+	// afterwards).
+	PostgresURL string
+	Rows        int // rows in the table, read by the initial snapshot (default 1,000,000)
+	Updates     int // rows updated afterwards, read from the change stream (default 100,000)
+	// Population is the size of the population index (default 100,000);
+	// every row names a real citizen, so reconciliation does real look-ups.
+	Population int
+	Seed       int64
+	Progress   io.Writer // nil: quiet
+	// Delivery also runs the agreements' delivery stage (off by default,
+	// as in the pipeline benchmark: the figure is ingest to Kafka).
+	Delivery bool
+}
+
+// CDCResult holds what RunCDC measured.
+type CDCResult struct {
+	Rows, Updates           int
+	SnapshotRate            float64 // rows/s from connector start to the last snapshot row acknowledged
+	SnapshotTime            time.Duration
+	StreamRate              float64 // updates/s from the UPDATE's commit to the last one acknowledged
+	StreamTime, LoadTime    time.Duration
+	DeadLetters, Published  uint64
+	ConnectorRead, Acked    uint64
+	PopulationBuildDuration time.Duration
+}
+
+func (r CDCResult) String() string {
+	return fmt.Sprintf(`PostgreSQL → Kafka through the bus (postgres-cdc → validate → reconcile → publish, embedded broker)
+  snapshot: %d rows in %s = %.0f rows/s (goal ≥ 50,000)
+  stream:   %d updates in %s = %.0f rows/s
+  acknowledged %d of %d read; %d published, %d dead-lettered`, r.Rows, r.SnapshotTime.Round(time.Millisecond), r.SnapshotRate,
+		r.Updates, r.StreamTime.Round(time.Millisecond), r.StreamRate, r.Acked, r.ConnectorRead, r.Published, r.DeadLetters)
+}
+
+// RunCDC loads the land registry's sample table (examples/ministries/land)
+// with Rows certificates, starts a bus on embedded parts whose postgres-cdc
+// connector snapshots it, waits until every row is durable in Kafka and
+// acknowledged, then updates Updates rows and waits for the change stream.
+func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
+	if o.PostgresURL == "" {
+		return CDCResult{}, fmt.Errorf("bench: a PostgreSQL URL with wal_level=logical is needed (-postgres-url or LGSP_TEST_POSTGRES_URL)")
+	}
+	if o.Rows <= 0 {
+		o.Rows = 1_000_000
+	}
+	if o.Rows > 26_000_000 {
+		return CDCResult{}, fmt.Errorf("bench: at most 26,000,000 rows (certificate numbers CA000000…CZ999999)")
+	}
+	if o.Updates < 0 {
+		o.Updates = 0
+	} else if o.Updates == 0 {
+		o.Updates = 100_000
+	}
+	o.Updates = min(o.Updates, o.Rows, 999_999) // the first certificates, series CA
+	if o.Population <= 0 {
+		o.Population = 100_000
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	res := CDCResult{Rows: o.Rows, Updates: o.Updates}
+
+	conn, err := pgx.Connect(ctx, o.PostgresURL)
+	if err != nil {
+		return res, fmt.Errorf("bench: connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.Background())
+	land, err := ministries.Load("land")
+	if err != nil {
+		return res, err
+	}
+	// The ministry's DDL names schema dat_dai; a run gets its own so that
+	// runs (and tests) never share a table, slot or publication.
+	tag := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	schema := "dat_dai_" + tag
+	if _, err := conn.Exec(ctx, strings.ReplaceAll(land.SchemaSQL, "dat_dai", schema)); err != nil {
+		return res, fmt.Errorf("bench: create the land registry table: %w", err)
+	}
+	defer func() {
+		c := context.Background()
+		_, _ = conn.Exec(c, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, tag)
+		_, _ = conn.Exec(c, `DROP PUBLICATION IF EXISTS `+tag)
+		_, _ = conn.Exec(c, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+	}()
+	fmt.Fprintf(o.Progress, "loading %d certificates into %s.giay_chung_nhan…\n", o.Rows, schema)
+	t0 := time.Now()
+	purposes := []string{"ONT", "ODT", "LUC", "CLN"}
+	issued := time.Date(2021, 6, 15, 0, 0, 0, 0, time.UTC)
+	n, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "giay_chung_nhan"},
+		[]string{"so_giay_chung_nhan", "so_hieu_thua", "ma_tinh", "dia_chi_thua_dat", "dien_tich", "muc_dich_su_dung", "so_dinh_danh_chu", "ho_ten_chu", "ngay_sinh_chu", "ngay_cap"},
+		pgx.CopyFromSlice(o.Rows, func(i int) ([]any, error) {
+			c := synthetic.Citizen(o.Seed, i%o.Population)
+			dob, err := time.Parse(time.DateOnly, c.DOB)
+			if err != nil {
+				return nil, err
+			}
+			return []any{fmt.Sprintf("C%c%06d", 'A'+i/1_000_000, i%1_000_000), fmt.Sprintf("%d/%d", i%400, i%9999), c.BirthProvince,
+				fmt.Sprintf("Số %d, đường Nguyễn Trãi, phường Thượng Đình, thành phố Hà Nội", i%300),
+				fmt.Sprintf("%d.50", 50+i%950), purposes[i%len(purposes)], c.ID, c.FullName, dob, issued}, nil
+		}))
+	if err != nil {
+		return res, fmt.Errorf("bench: load rows: %w", err)
+	}
+	res.LoadTime = time.Since(t0)
+	fmt.Fprintf(o.Progress, "loaded %d rows in %s\n", n, res.LoadTime.Round(time.Millisecond))
+
+	dir, err := os.MkdirTemp("", "lgsp-bench-cdc-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.API.Addr, cfg.Registry.Addr, cfg.Kafka.EmbeddedPort = dir, "127.0.0.1:0", "127.0.0.1:0", 0
+	cfg.Synthetic.Enabled, cfg.Synthetic.Population, cfg.Synthetic.Seed = false, o.Population, o.Seed
+	cc := land.Connector.Config
+	cc["url"], cc["slot"], cc["publication"] = o.PostgresURL, tag, tag
+	tables := cc["tables"].([]any)
+	tables[0].(map[string]any)["table"] = schema + ".giay_chung_nhan"
+	cfg.Connectors = []config.Connector{{Name: "land", Adapter: land.Connector.Adapter, Config: cc}}
+	fmt.Fprintf(o.Progress, "starting an embedded bus with %d citizens and the postgres-cdc connector…\n", o.Population)
+	start := time.Now()
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: !o.Delivery})
+	if err != nil {
+		return res, err
+	}
+	defer bus.Close(context.Background())
+	res.PopulationBuildDuration = time.Since(start)
+	// The clock starts when the connector runs: start-up (population
+	// seeding, topic creation) is not the snapshot's cost.
+	snapStart := time.Now()
+	for _, st := range bus.Connectors() {
+		if !st.Since.IsZero() && st.Status == "running" {
+			snapStart = st.Since
+		}
+	}
+	if err := waitAcked(ctx, bus, uint64(o.Rows), o.Progress); err != nil {
+		return res, err
+	}
+	res.SnapshotTime = time.Since(snapStart)
+	res.SnapshotRate = float64(o.Rows) / res.SnapshotTime.Seconds()
+	fmt.Fprintf(o.Progress, "snapshot: %.0f rows/s\n", res.SnapshotRate)
+
+	if o.Updates > 0 {
+		streamStart := time.Now()
+		if _, err := conn.Exec(ctx, fmt.Sprintf(`UPDATE %s.giay_chung_nhan SET dien_tich = dien_tich + 1, ngay_cap_nhat = clock_timestamp()
+			WHERE so_giay_chung_nhan < 'CA%06d'`, schema, o.Updates)); err != nil {
+			return res, fmt.Errorf("bench: update rows: %w", err)
+		}
+		if err := waitAcked(ctx, bus, uint64(o.Rows+o.Updates), o.Progress); err != nil {
+			return res, err
+		}
+		res.StreamTime = time.Since(streamStart)
+		res.StreamRate = float64(o.Updates) / res.StreamTime.Seconds()
+	}
+	for _, st := range bus.Connectors() {
+		res.ConnectorRead, res.Acked = st.Read, st.Acked
+	}
+	m := bus.Metrics.Snapshot()
+	res.Published, res.DeadLetters = m.Published, m.DeadLettered
+	return res, nil
+}
+
+// waitAcked waits until the connectors have acknowledged n records, that is
+// until n records are durable in Kafka and the source was told so.
+func waitAcked(ctx context.Context, bus *runtime.Bus, n uint64, progress io.Writer) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	last := time.Now()
+	for {
+		var acked uint64
+		var lastErr string
+		for _, st := range bus.Connectors() {
+			acked += st.Acked
+			if st.Status == "failed" || st.Status == "backoff" {
+				lastErr = st.LastError
+			}
+		}
+		if acked >= n {
+			return nil
+		}
+		if time.Since(last) > 5*time.Second {
+			fmt.Fprintf(progress, "  %d of %d acknowledged %s\n", acked, n, lastErr)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: %d of %d rows acknowledged when stopped: %w (last connector error: %q)", acked, n, ctx.Err(), lastErr)
+		case <-tick.C:
+		}
+	}
+}
