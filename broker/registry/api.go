@@ -15,18 +15,25 @@ import (
 //	DELETE /subjects/{subject}                          ?permanent=true
 //	DELETE /subjects/{subject}/versions/{version}       ?permanent=true
 //	GET    /subjects/{subject}/versions/{version}/referencedby
+//	GET    /subjects/{subject}/metadata                 ?key=k&value=v…&deleted=true
+//	GET    /schemas                                     ?subjectPrefix=&deleted=true&latestOnly=true
+//	GET    /contexts                                    ["."]: the bus has the default context only
 //	GET    /schemas/ids/{id}/subjects                   ?deleted=true
 //	GET    /schemas/ids/{id}/versions                   ?deleted=true
 //	POST   /compatibility/subjects/{subject}/versions[/{version}]  ?verbose=true
 //	GET|PUT|DELETE /config[/{subject}]                  GET: ?defaultToGlobal=true
 //	GET|PUT|DELETE /mode[/{subject}]                    PUT: ?force=true
 //
-// GET /subjects takes ?deleted=true and ?subjectPrefix=, GET
-// /subjects/{s}/versions[/{v}] take ?deleted=true.
+// GET /subjects takes ?deleted=true, ?deletedOnly=true and
+// ?subjectPrefix=; GET /subjects/{s}/versions takes ?deleted=true and
+// ?deletedOnly=true, GET /subjects/{s}/versions/{v} ?deleted=true.
 func (r *Registry) routes(e *echo.Echo) {
 	e.DELETE("/subjects/:subject", r.deleteSubject)
 	e.DELETE("/subjects/:subject/versions/:version", r.deleteVersion)
 	e.GET("/subjects/:subject/versions/:version/referencedby", r.getReferencedBy)
+	e.GET("/subjects/:subject/metadata", r.getLatestWithMetadata)
+	e.GET("/schemas", r.getSchemas)
+	e.GET("/contexts", func(c echo.Context) error { return writeJSON(c, http.StatusOK, []string{"."}) })
 	e.GET("/schemas/ids/:id/subjects", r.getSchemaSubjects)
 	e.GET("/schemas/ids/:id/versions", r.getSchemaVersions)
 	e.POST("/compatibility/subjects/:subject/versions", r.postCompatibility)
@@ -130,6 +137,51 @@ func (r *Registry) getReferencedBy(c echo.Context) error {
 	return writeJSON(c, http.StatusOK, ids)
 }
 
+// getLatestWithMetadata answers the latest version whose metadata has
+// every property given as repeated ?key=k&value=v pairs (what Confluent
+// serializers' use.latest.with.metadata asks for).
+func (r *Registry) getLatestWithMetadata(c echo.Context) error {
+	subject, err := subjectParam(c)
+	if err != nil {
+		return err
+	}
+	keys, values := c.QueryParams()["key"], c.QueryParams()["value"]
+	if len(keys) != len(values) {
+		return echo.NewHTTPError(http.StatusBadRequest, "Give the metadata properties as ?key=k&value=v pairs")
+	}
+	props := make(map[string]string, len(keys))
+	for i, k := range keys {
+		props[k] = values[i]
+	}
+	s, err := r.LatestWithMetadata(c.Request().Context(), subject, props, boolParam(c, "deleted"))
+	if err != nil {
+		return err
+	}
+	refs, err := r.refsDTO(c, s.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, newSchemaResponse(s, refs))
+}
+
+// getSchemas lists every subject version with its schema, by subject then
+// version (Confluent's GET /schemas).
+func (r *Registry) getSchemas(c echo.Context) error {
+	all, err := r.AllSchemas(c.Request().Context(), c.QueryParam("subjectPrefix"), boolParam(c, "deleted"), boolParam(c, "latestOnly"))
+	if err != nil {
+		return err
+	}
+	out := make([]schemaResponse, 0, len(all))
+	for _, s := range all {
+		refs, err := r.refsDTO(c, s.ID)
+		if err != nil {
+			return err
+		}
+		out = append(out, newSchemaResponse(s, refs))
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
 func (r *Registry) schemaUses(c echo.Context) ([]subjectVersionDTO, error) {
 	id, err := strconv.Atoi(c.Param("id"))
 	if err != nil {
@@ -193,7 +245,7 @@ func (r *Registry) postCompatibility(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ok, msgs, err := r.CheckCompatibility(c.Request().Context(), subject, v, req.registerRequest())
+	ok, msgs, err := r.CheckCompatibility(c.Request().Context(), subject, v, req.registerRequest(c))
 	if err != nil {
 		return err
 	}
@@ -216,14 +268,14 @@ func writeJSONOmit(c echo.Context, resp compatibilityResponse, omit bool) error 
 	return writeJSON(c, http.StatusOK, map[string]any{"is_compatible": resp.IsCompatible, "messages": []string{}})
 }
 
-// readBody decodes a small JSON request body into v.
+// readBody decodes a JSON request body of at most maxBody bytes into v.
 func readBody(c echo.Context, v any) error {
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
 	}
 	if len(body) > maxBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		return bodyTooLarge()
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "Invalid request body: "+err.Error())

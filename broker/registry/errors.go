@@ -17,6 +17,9 @@ type Error struct {
 	// Err is the underlying cause; it is shown to clients only for 422xx
 	// errors, which are about the caller's own input.
 	Err error
+	// Status, when not 0, is the HTTP status to answer with instead of the
+	// one the code implies (42209 goes out as 413 Content Too Large).
+	Status int
 }
 
 func (e *Error) Error() string {
@@ -38,6 +41,9 @@ func (e *Error) Is(target error) bool {
 
 // HTTPStatus is the HTTP status Confluent pairs with the code.
 func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
 	if e.Code >= 400 && e.Code <= 599 {
 		return e.Code // 409: Confluent's incompatible-schema code is the status itself
 	}
@@ -55,6 +61,8 @@ var (
 	ErrInvalidSchema   = &Error{Code: 42201, Message: "Invalid schema"}
 	ErrInvalidVersion  = &Error{Code: 42202, Message: "Invalid version"}
 	ErrInvalidSubject  = &Error{Code: 42208, Message: "Invalid subject"}
+	ErrSchemaTooLarge  = &Error{Code: 42209, Message: "Schema too large"}
+	ErrInvalidRuleSet  = &Error{Code: 42210, Message: "Invalid ruleset"}
 
 	ErrSubjectSoftDeleted    = &Error{Code: 40404, Message: "Subject was soft deleted"}
 	ErrSubjectNotSoftDeleted = &Error{Code: 40405, Message: "Subject was not soft deleted first"}

@@ -11,7 +11,8 @@ import (
 // FuzzRegisterJSON feeds arbitrary text to Register, as a JSON Schema and
 // as an Avro schema (both are JSON documents). Register must never panic or
 // hang, must reject with ErrInvalidSchema only, and whatever it accepts must
-// be stable: normalised, re-registrable under the same id, parseable again
+// be stable: normalised, re-registrable under the same id (and, with
+// ?normalize=true, canonical to a fixed point), parseable again
 // from the store, and (for JSON Schema) usable to validate values without
 // looping. The seed corpus is in testdata/fuzz/FuzzRegisterJSON.
 func FuzzRegisterJSON(f *testing.F) {
@@ -37,6 +38,20 @@ func FuzzRegisterJSON(f *testing.F) {
 			}
 			if id2, v2, err := r.Register(ctx, "fuzz-value", typ, s.Text); err != nil || id2 != id || v2 != v {
 				t.Fatalf("%s: re-registering the stored text = %d %d %v, want %d %d", typ, id2, v2, err, id, v)
+			}
+			// ?normalize=true accepts whatever Register accepts, and its
+			// canonical text is a fixed point: normalised again it is the
+			// same schema, under the same id.
+			nid, _, err := r.RegisterSchema(ctx, "fuzz-norm-value", RegisterRequest{SchemaType: typ, Schema: text, Normalize: true})
+			if err != nil {
+				t.Fatalf("%s: registering with normalize: %v", typ, err)
+			}
+			ns, err := r.SchemaByID(ctx, nid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again, _, err := r.RegisterSchema(ctx, "fuzz-norm-value", RegisterRequest{SchemaType: typ, Schema: ns.Text, Normalize: true}); err != nil || again != nid {
+				t.Fatalf("%s: the canonical text registered with normalize = %d, %v; want %d", typ, again, err, nid)
 			}
 			cold := New(ms)
 			if typ == TypeAvro {

@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -81,14 +81,31 @@ func (r *Registry) Handler() http.Handler {
 }
 
 // schemaResponse is Confluent's Schema entity. schemaType is omitted for
-// AVRO, as Confluent omits it, because older clients do not know the field.
+// AVRO, as Confluent omits it, because older clients do not know the field;
+// metadata and ruleSet are omitted when the schema has none.
 type schemaResponse struct {
-	Subject    string         `json:"subject,omitempty"`
-	Version    int            `json:"version,omitempty"`
-	ID         int            `json:"id,omitempty"`
-	SchemaType string         `json:"schemaType,omitempty"`
-	References []referenceDTO `json:"references,omitempty"`
-	Schema     string         `json:"schema"`
+	Subject    string          `json:"subject,omitempty"`
+	Version    int             `json:"version,omitempty"`
+	ID         int             `json:"id,omitempty"`
+	SchemaType string          `json:"schemaType,omitempty"`
+	References []referenceDTO  `json:"references,omitempty"`
+	Metadata   json.RawMessage `json:"metadata,omitempty"`
+	RuleSet    json.RawMessage `json:"ruleSet,omitempty"`
+	Schema     string          `json:"schema"`
+}
+
+// rawJSON is a stored data-contract field as it goes out: nil (omitted)
+// when there is none.
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+func newSchemaResponse(s SubjectSchema, refs []referenceDTO) schemaResponse {
+	return schemaResponse{Subject: s.Subject, Version: s.Version, ID: s.ID, SchemaType: wireType(s.Type),
+		References: refs, Metadata: rawJSON(s.Metadata), RuleSet: rawJSON(s.RuleSet), Schema: s.Schema}
 }
 
 // referenceDTO is Confluent's SchemaReference.
@@ -106,11 +123,31 @@ func wireType(t string) string {
 }
 
 func (r *Registry) getSubjects(c echo.Context) error {
-	subjects, err := r.ListSubjects(c.Request().Context(), c.QueryParam("subjectPrefix"), boolParam(c, "deleted"))
+	ctx, prefix := c.Request().Context(), c.QueryParam("subjectPrefix")
+	deletedOnly := boolParam(c, "deletedOnly")
+	subjects, err := r.ListSubjects(ctx, prefix, deletedOnly || boolParam(c, "deleted"))
+	if err != nil || !deletedOnly {
+		return writeOrErr(c, subjects, err)
+	}
+	// Only the subjects whose every version is soft-deleted.
+	live, err := r.ListSubjects(ctx, prefix, false)
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, subjects)
+	out := []string{}
+	for _, s := range subjects {
+		if !slices.Contains(live, s) {
+			out = append(out, s)
+		}
+	}
+	return writeJSON(c, http.StatusOK, out)
+}
+
+func writeOrErr(c echo.Context, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, http.StatusOK, v)
 }
 
 func (r *Registry) getVersions(c echo.Context) error {
@@ -118,13 +155,16 @@ func (r *Registry) getVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	svs, err := r.subjectVersions(c.Request().Context(), subject, boolParam(c, "deleted"))
+	deletedOnly := boolParam(c, "deletedOnly")
+	svs, err := r.subjectVersions(c.Request().Context(), subject, deletedOnly || boolParam(c, "deleted"))
 	if err != nil {
 		return err
 	}
-	vs := make([]int, len(svs))
-	for i, sv := range svs {
-		vs[i] = sv.Version
+	vs := []int{}
+	for _, sv := range svs {
+		if sv.Deleted || !deletedOnly {
+			vs = append(vs, sv.Version)
+		}
 	}
 	return writeJSON(c, http.StatusOK, vs)
 }
@@ -158,9 +198,7 @@ func (r *Registry) getVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, schemaResponse{
-		Subject: s.Subject, Version: s.Version, ID: s.ID, SchemaType: wireType(s.Type), References: refs, Schema: s.Schema,
-	})
+	return writeJSON(c, http.StatusOK, newSchemaResponse(s, refs))
 }
 
 func (r *Registry) getVersionSchema(c echo.Context) error {
@@ -171,19 +209,26 @@ func (r *Registry) getVersionSchema(c echo.Context) error {
 	return c.Blob(http.StatusOK, ContentType, []byte(s.Schema))
 }
 
-// schemaRequest is Confluent's RegisterSchemaRequest. Fields newer clients
-// send that this subset does not implement (metadata, ruleSet, …) are
+// schemaRequest is Confluent's RegisterSchemaRequest. metadata and ruleSet
+// (data contracts) are checked and kept with the schema; fields newer
+// clients send that this registry does not implement (guid, …) are
 // ignored, as Confluent ignores unknown fields.
 type schemaRequest struct {
-	Schema     string         `json:"schema"`
-	SchemaType string         `json:"schemaType"`
-	References []referenceDTO `json:"references"`
-	ID         int            `json:"id"`
-	Version    int            `json:"version"`
+	Schema     string          `json:"schema"`
+	SchemaType string          `json:"schemaType"`
+	References []referenceDTO  `json:"references"`
+	ID         int             `json:"id"`
+	Version    int             `json:"version"`
+	Metadata   json.RawMessage `json:"metadata"`
+	RuleSet    json.RawMessage `json:"ruleSet"`
 }
 
-func (q schemaRequest) registerRequest() RegisterRequest {
-	req := RegisterRequest{Schema: q.Schema, SchemaType: q.SchemaType, ID: q.ID, Version: q.Version}
+// registerRequest is the request with the query parameters that apply to
+// every schema endpoint: ?normalize=true and (lookup) ?deleted=true.
+func (q schemaRequest) registerRequest(c echo.Context) RegisterRequest {
+	req := RegisterRequest{Schema: q.Schema, SchemaType: q.SchemaType, ID: q.ID, Version: q.Version,
+		Metadata: string(q.Metadata), RuleSet: string(q.RuleSet),
+		Normalize: boolParam(c, "normalize"), Deleted: boolParam(c, "deleted")}
 	for _, x := range q.References {
 		req.References = append(req.References, store.Reference{Name: x.Name, Subject: x.Subject, Version: x.Version})
 	}
@@ -198,17 +243,15 @@ func readSchemaRequest(c echo.Context) (schemaRequest, error) {
 			return req, echo.NewHTTPError(http.StatusUnsupportedMediaType)
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
-	if err != nil {
-		return req, echo.NewHTTPError(http.StatusBadRequest, "reading request body: "+err.Error())
-	}
-	if len(body) > maxBody {
-		return req, echo.NewHTTPError(http.StatusRequestEntityTooLarge)
-	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		return req, echo.NewHTTPError(http.StatusBadRequest, "Invalid request body: "+err.Error())
-	}
-	return req, nil
+	return req, readBody(c, &req)
+}
+
+// bodyTooLarge is the answer to a request body over maxBody: Confluent's
+// 42209 (schema too large) with HTTP's own status for it, 413.
+func bodyTooLarge() error {
+	return &Error{Code: ErrSchemaTooLarge.Code, Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf(
+		"Request body is larger than the registry's limit of %d bytes (%d MiB); split the schema into referenced schemas",
+		maxBody, maxBody>>20)}
 }
 
 func (r *Registry) postVersion(c echo.Context) error {
@@ -220,7 +263,7 @@ func (r *Registry) postVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id, _, err := r.RegisterSchema(c.Request().Context(), subject, req.registerRequest())
+	id, _, err := r.RegisterSchema(c.Request().Context(), subject, req.registerRequest(c))
 	if err != nil {
 		return err
 	}
@@ -236,7 +279,7 @@ func (r *Registry) postLookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := r.LookupSchema(c.Request().Context(), subject, req.registerRequest())
+	s, err := r.LookupSchema(c.Request().Context(), subject, req.registerRequest(c))
 	if err != nil {
 		return err
 	}
@@ -244,9 +287,7 @@ func (r *Registry) postLookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, schemaResponse{
-		Subject: s.Subject, Version: s.Version, ID: s.ID, SchemaType: wireType(s.Type), References: refs, Schema: s.Schema,
-	})
+	return writeJSON(c, http.StatusOK, newSchemaResponse(s, refs))
 }
 
 func (r *Registry) schemaParam(c echo.Context) (SubjectSchema, error) {
@@ -260,7 +301,7 @@ func (r *Registry) schemaParam(c echo.Context) (SubjectSchema, error) {
 	if err != nil {
 		return SubjectSchema{}, err
 	}
-	return SubjectSchema{ID: s.ID, Type: s.Type, Schema: s.Text}, nil
+	return SubjectSchema{ID: s.ID, Type: s.Type, Schema: s.Text, Metadata: s.Metadata, RuleSet: s.RuleSet}, nil
 }
 
 func (r *Registry) getSchema(c echo.Context) error {
@@ -272,7 +313,8 @@ func (r *Registry) getSchema(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, schemaResponse{SchemaType: wireType(s.Type), References: refs, Schema: s.Schema})
+	s.ID = 0 // Confluent's SchemaString entity has no id: the caller gave it
+	return writeJSON(c, http.StatusOK, newSchemaResponse(s, refs))
 }
 
 func (r *Registry) getRawSchema(c echo.Context) error {

@@ -248,6 +248,12 @@ func TestHTTPErrorsGolden(t *testing.T) {
 		{"POST", "/subjects/users-value", vnd, reqBody("", `"string"`)},
 		{"POST", "/subjects/users-value", vnd, reqBody("", `{"type":"nope"}`)},
 		{"POST", "/subjects/%20/versions", vnd, reqBody("", `"string"`)},
+		{"POST", "/subjects/a%01b/versions", vnd, reqBody("", `"string"`)},
+		{"POST", "/subjects/a%FFb/versions", vnd, reqBody("", `"string"`)},
+		{"POST", "/subjects/users-value/versions", vnd, `{"schema":"\"string\"","metadata":["owner"]}`},
+		{"POST", "/subjects/users-value/versions", vnd, `{"schema":"\"string\"","ruleSet":{"domainRules":[{"name":"r","kind":"CONDITION","mode":"UPGRADE","type":"CEL"}]}}`},
+		{"GET", "/subjects/users-value/metadata?key=owner", "", ""},
+		{"GET", "/subjects/users-value/metadata?key=owner&value=nobody", "", ""},
 		{"GET", "/nope", "", ""},
 		{"DELETE", "/subjects", "", ""},
 	}
@@ -288,12 +294,34 @@ func TestHTTPErrorsGolden(t *testing.T) {
 	}
 }
 
+// TestHTTPBodyLimit sends a body one byte over the limit to every endpoint
+// that reads one: each answers 413 with Confluent's 42209 naming the limit.
 func TestHTTPBodyLimit(t *testing.T) {
 	srv := httptest.NewServer(New(newMemStore()).Handler())
 	defer srv.Close()
-	big := reqBody("", `{"type":"string","doc":"`+strings.Repeat("x", maxBody)+`"}`)
-	got := do(t, srv.URL, "POST", "/subjects/big-value/versions", ContentType, big)
-	if got.status != http.StatusRequestEntityTooLarge || !sameJSON(got.body, `{"error_code":413,"message":"HTTP 413 Request Entity Too Large"}`) {
-		t.Errorf("oversized body: %d %s", got.status, got.body)
+	prefix := `{"schema":"\"string\"","doc":"`
+	big := prefix + strings.Repeat("x", maxBody+1-len(prefix)-2) + `"}`
+	if len(big) != maxBody+1 {
+		t.Fatalf("body is %d bytes, want %d", len(big), maxBody+1)
+	}
+	want := fmt.Sprintf(`{"error_code":42209,"message":"Request body is larger than the registry's limit of %d bytes (4 MiB); split the schema into referenced schemas"}`, maxBody)
+	for _, rq := range []struct{ method, path string }{
+		{"POST", "/subjects/big-value/versions"},
+		{"POST", "/subjects/big-value"},
+		{"POST", "/compatibility/subjects/big-value/versions"},
+		{"POST", "/compatibility/subjects/big-value/versions/latest"},
+		{"PUT", "/config"},
+		{"PUT", "/config/big-value"},
+		{"PUT", "/mode/big-value"},
+	} {
+		got := do(t, srv.URL, rq.method, rq.path, ContentType, big)
+		if got.status != http.StatusRequestEntityTooLarge || got.contentType != ContentType || got.body != want {
+			t.Errorf("%s %s with %d bytes: %d %s %s", rq.method, rq.path, len(big), got.status, got.contentType, got.body)
+		}
+	}
+	// At the limit exactly, the body is read (and here parsed).
+	atLimit := big[:len(prefix)] + big[len(prefix)+1:]
+	if got := do(t, srv.URL, "POST", "/subjects/big-value/versions", ContentType, atLimit); got.status != http.StatusOK {
+		t.Errorf("a body of exactly %d bytes: %d %s", len(atLimit), got.status, got.body)
 	}
 }

@@ -224,3 +224,81 @@ func (m *memStore) DeleteSetting(ctx context.Context, setting store.Setting, sub
 	delete(m.settings, k)
 	return nil
 }
+
+// RegisterVersion follows the store.SchemaStore contract under the one
+// mutex, so it is as atomic as a backend's transaction.
+func (m *memStore) RegisterVersion(ctx context.Context, reg store.Registration) (store.SubjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fail != nil {
+		return store.SubjectVersion{}, m.fail
+	}
+	sc := reg.Schema
+	id, found := m.byText[[2]string{sc.Type, sc.Text}]
+	if found {
+		have := m.schemas[id-1]
+		if !slices.Equal(m.refs[id], reg.References) && (len(m.refs[id]) > 0 || len(reg.References) > 0) ||
+			sc.Metadata != "" && sc.Metadata != have.Metadata || sc.RuleSet != "" && sc.RuleSet != have.RuleSet {
+			return store.SubjectVersion{}, store.ErrConflict
+		}
+	}
+	store1 := func(id int) {
+		for len(m.schemas) < id {
+			m.schemas = append(m.schemas, store.Schema{})
+		}
+		m.schemas[id-1] = store.Schema{ID: id, Type: sc.Type, Text: sc.Text, Metadata: sc.Metadata, RuleSet: sc.RuleSet}
+		m.byText[[2]string{sc.Type, sc.Text}] = id
+		if len(reg.References) > 0 {
+			m.refs[id] = slices.Clone(reg.References)
+		}
+	}
+	vs := m.subjects[reg.Subject]
+	next := 1
+	for _, v := range vs {
+		next = max(next, v.Version+1)
+	}
+	if sc.ID > 0 {
+		if found && id != sc.ID || !found && sc.ID <= len(m.schemas) && m.schemas[sc.ID-1].ID != 0 {
+			return store.SubjectVersion{}, store.ErrConflict
+		}
+		v := reg.Version
+		if v <= 0 {
+			v = next
+		}
+		if i := slices.IndexFunc(vs, func(x store.SubjectVersion) bool { return x.Version == v }); i >= 0 {
+			if vs[i].SchemaID != sc.ID {
+				return store.SubjectVersion{}, store.ErrConflict
+			}
+			return vs[i], nil
+		}
+		if !found {
+			store1(sc.ID)
+		}
+		sv := store.SubjectVersion{Subject: reg.Subject, Version: v, SchemaID: sc.ID}
+		vs = append(vs, sv)
+		slices.SortFunc(vs, func(a, b store.SubjectVersion) int { return a.Version - b.Version })
+		m.subjects[reg.Subject] = vs
+		return sv, nil
+	}
+	var live []store.SubjectVersion
+	for _, v := range vs {
+		if !v.Deleted {
+			if found && v.SchemaID == id {
+				return v, nil
+			}
+			live = append(live, v)
+		}
+	}
+	if !slices.EqualFunc(live, reg.Live, func(a, b store.SubjectVersion) bool {
+		return a.Version == b.Version && a.SchemaID == b.SchemaID
+	}) {
+		return store.SubjectVersion{}, store.ErrStale
+	}
+	if !found {
+		id = len(m.schemas) + 1
+		store1(id)
+	}
+	sv := store.SubjectVersion{Subject: reg.Subject, Version: next, SchemaID: id}
+	m.subjects[reg.Subject] = append(vs, sv)
+	return sv, nil
+}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,6 +23,11 @@ const (
 // maxRefDepth bounds how deep references may chain.
 const maxRefDepth = 32
 
+// maxRegisterAttempts bounds how often RegisterSchema checks a schema
+// again because the subject changed under it (store.ErrStale): another bus
+// instance registering into the same subject at the same moment.
+const maxRegisterAttempts = 16
+
 // RegisterRequest is a schema to register (or to check or look up) with
 // its references; ID and Version are for IMPORT mode only.
 type RegisterRequest struct {
@@ -30,6 +36,54 @@ type RegisterRequest struct {
 	References []store.Reference
 	ID         int
 	Version    int
+	// Metadata and RuleSet are Confluent's data-contract fields as JSON
+	// objects ("" or "null" when absent). They are checked against
+	// Confluent's shapes and kept verbatim with the schema's id.
+	Metadata string
+	RuleSet  string
+	// Normalize stores and compares the schema in canonical form
+	// (?normalize=true); see canonical.
+	Normalize bool
+	// Deleted makes a lookup consider soft-deleted versions too
+	// (?deleted=true); only LookupSchema reads it.
+	Deleted bool
+}
+
+// request is a RegisterRequest checked and prepared: the schema parsed
+// and normalised, its references resolved, its data-contract fields
+// validated.
+type request struct {
+	p                 prepared
+	refs              []store.Reference // as stored: version -1 resolved
+	deps              []dep
+	metadata, ruleSet string
+	normalize         bool
+}
+
+func (r *Registry) prepareRequest(ctx context.Context, req RegisterRequest) (request, error) {
+	refs, deps, err := r.resolveRefs(ctx, req.References)
+	if err != nil {
+		return request{}, err
+	}
+	p, err := prepareRefs(req.SchemaType, req.Schema, deps)
+	if err != nil {
+		return request{}, err
+	}
+	if req.Normalize {
+		p = canonical(p, deps)
+	}
+	q := request{p: p, refs: refs, deps: deps, normalize: req.Normalize}
+	if q.metadata, err = parseMetadata(json.RawMessage(req.Metadata)); err != nil {
+		return request{}, err
+	}
+	if q.ruleSet, err = parseRuleSet(json.RawMessage(req.RuleSet)); err != nil {
+		return request{}, err
+	}
+	return q, nil
+}
+
+func (q request) stored() store.Schema {
+	return store.Schema{Type: q.p.typ, Text: q.p.text, Metadata: q.metadata, RuleSet: q.ruleSet}
 }
 
 // RegisterSchema validates, normalises and registers req under subject.
@@ -43,6 +97,11 @@ type RegisterRequest struct {
 //     subject's live versions at the subject's compatibility level (else
 //     the global one, else BACKWARD) and refused with 409 when
 //     incompatible.
+//
+// The check and the write are one step even across bus instances sharing
+// the store: the store refuses the write if the subject's versions changed
+// since they were checked (store.ErrStale), and the check is done again.
+// On any error nothing is written.
 func (r *Registry) RegisterSchema(ctx context.Context, subject string, req RegisterRequest) (id int, version int, err error) {
 	if err := checkSubject(subject); err != nil {
 		return 0, 0, err
@@ -59,24 +118,15 @@ func (r *Registry) RegisterSchema(ctx context.Context, subject string, req Regis
 	case mode != ModeImport && (req.ID > 0 || req.Version > 0):
 		return 0, 0, notPermitted(fmt.Sprintf("Subject %s is not in import mode", subject))
 	}
-	refs, deps, err := r.resolveRefs(ctx, req.References)
+	q, err := r.prepareRequest(ctx, req)
 	if err != nil {
 		return 0, 0, err
 	}
-	p, err := prepareRefs(req.SchemaType, req.Schema, deps)
-	if err != nil {
-		return 0, 0, err
-	}
+	// Within this process, registrations of one subject queue here
+	// rather than race to the store and retry.
 	defer r.lockSubject(subject)()
 	if mode == ModeImport {
-		return r.importSchema(ctx, subject, req, p, refs)
-	}
-	live, err := r.store.Versions(ctx, subject, false)
-	if err != nil {
-		return 0, 0, storeErr(fmt.Errorf("versions of %q: %w", subject, err))
-	}
-	if sv, ok, err := r.findSchema(ctx, live, p, refs); err != nil || ok {
-		return sv.SchemaID, sv.Version, err
+		return r.importSchema(ctx, subject, req, q)
 	}
 	lvlName, err := r.effective(ctx, store.SettingCompatibility, subject, DefaultCompatibility)
 	if err != nil {
@@ -86,70 +136,75 @@ func (r *Registry) RegisterSchema(ctx context.Context, subject string, req Regis
 	if !ok {
 		lvl, _ = parseLevel(DefaultCompatibility)
 	}
-	cand, err := compile(p, deps)
+	cand, err := compile(q.p, q.deps)
 	if err != nil {
 		return 0, 0, err
 	}
-	msgs, err := r.checkAgainst(ctx, lvl, cand, live)
-	if err != nil {
-		return 0, 0, err
+	for attempt := 1; ; attempt++ {
+		live, err := r.store.Versions(ctx, subject, false)
+		if err != nil {
+			return 0, 0, storeErr(fmt.Errorf("versions of %q: %w", subject, err))
+		}
+		if sv, ok, err := r.findSchema(ctx, live, q); err != nil || ok {
+			return sv.SchemaID, sv.Version, err
+		}
+		msgs, err := r.checkAgainst(ctx, lvl, cand, live)
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(msgs) > 0 {
+			return 0, 0, &Error{Code: ErrIncompatibleSchema.Code, Message: fmt.Sprintf(
+				"Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]",
+				subject, strings.Join(msgs, ", "))}
+		}
+		sv, err := r.store.RegisterVersion(ctx, store.Registration{
+			Subject: subject, Schema: q.stored(), References: q.refs, Live: live,
+		})
+		switch {
+		case errors.Is(err, store.ErrStale) && attempt < maxRegisterAttempts:
+			continue // another instance changed the subject: check again
+		case errors.Is(err, store.ErrConflict):
+			return 0, 0, invalidSchema(errors.New("the same schema is already registered with other references, " +
+				"metadata or rule set, and a schema id never changes: register it with the same ones, or change the schema"))
+		case err != nil:
+			return 0, 0, storeErr(fmt.Errorf("register a version of %q: %w", subject, err))
+		}
+		r.remember(sv.SchemaID, q)
+		return sv.SchemaID, sv.Version, nil
 	}
-	if len(msgs) > 0 {
-		return 0, 0, &Error{Code: ErrIncompatibleSchema.Code, Message: fmt.Sprintf(
-			"Schema being registered is incompatible with an earlier schema for subject %q, details: [%s]",
-			subject, strings.Join(msgs, ", "))}
-	}
-	id, _, err = r.store.PutSchemaRefs(ctx, p.typ, p.text, refs)
-	if errors.Is(err, store.ErrConflict) {
-		return 0, 0, invalidSchema(errors.New("the same schema text is already registered with other references"))
-	}
-	if err != nil {
-		return 0, 0, storeErr(fmt.Errorf("put schema: %w", err))
-	}
-	r.remember(id, p, refs)
-	sv, err := r.store.AddVersion(ctx, subject, id)
-	if err != nil {
-		return 0, 0, storeErr(fmt.Errorf("add version of %q: %w", subject, err))
-	}
-	return id, sv.Version, nil
 }
 
-func (r *Registry) remember(id int, p prepared, refs []store.Reference) {
-	// The parse was needed for validation anyway; keep it for the first
-	// LookupAvro / LookupJSON.
-	r.schemas.LoadOrStore(id, store.Schema{ID: id, Type: p.typ, Text: p.text})
-	r.parsed.LoadOrStore(id, p.parsed)
-	r.refs.LoadOrStore(id, refs)
+// remember keeps what registering parsed for the first LookupAvro /
+// LookupJSON of the id. The schema itself is read back from the store
+// once: its stored metadata may be more than the request gave.
+func (r *Registry) remember(id int, q request) {
+	r.parsed.LoadOrStore(id, q.p.parsed)
+	r.refs.LoadOrStore(id, q.refs)
 }
 
-func (r *Registry) importSchema(ctx context.Context, subject string, req RegisterRequest, p prepared, refs []store.Reference) (int, int, error) {
-	err := r.store.PutSchemaWithID(ctx, req.ID, p.typ, p.text, refs)
+func (r *Registry) importSchema(ctx context.Context, subject string, req RegisterRequest, q request) (int, int, error) {
+	// Say which of id and version is the problem; the write below is
+	// atomic whatever this finds.
+	if req.Version > 0 {
+		all, err := r.store.Versions(ctx, subject, true)
+		if err != nil {
+			return 0, 0, storeErr(err)
+		}
+		if i := slices.IndexFunc(all, func(sv store.SubjectVersion) bool { return sv.Version == req.Version }); i >= 0 && all[i].SchemaID != req.ID {
+			return 0, 0, notPermitted(fmt.Sprintf("Version %d of subject %s is already taken by another schema", req.Version, subject))
+		}
+	}
+	sc := q.stored()
+	sc.ID = req.ID
+	sv, err := r.store.RegisterVersion(ctx, store.Registration{Subject: subject, Schema: sc, References: q.refs, Version: req.Version})
 	if errors.Is(err, store.ErrConflict) {
 		return 0, 0, &Error{Code: ErrIDDoesNotMatch.Code,
 			Message: fmt.Sprintf("Overwrite new schema with id %d is not permitted.", req.ID)}
 	}
 	if err != nil {
-		return 0, 0, storeErr(fmt.Errorf("put schema %d: %w", req.ID, err))
+		return 0, 0, storeErr(fmt.Errorf("import schema %d into %q: %w", req.ID, subject, err))
 	}
-	r.remember(req.ID, p, refs)
-	v := req.Version
-	if v <= 0 {
-		all, err := r.store.Versions(ctx, subject, true)
-		if err != nil {
-			return 0, 0, storeErr(err)
-		}
-		v = 1
-		if len(all) > 0 {
-			v = all[len(all)-1].Version + 1
-		}
-	}
-	sv, err := r.store.AddVersionAt(ctx, subject, v, req.ID)
-	if errors.Is(err, store.ErrConflict) {
-		return 0, 0, notPermitted(fmt.Sprintf("Version %d of subject %s is already taken by another schema", v, subject))
-	}
-	if err != nil {
-		return 0, 0, storeErr(fmt.Errorf("add version %d of %q: %w", v, subject, err))
-	}
+	r.remember(req.ID, q)
 	return req.ID, sv.Version, nil
 }
 
@@ -157,25 +212,64 @@ func notPermitted(msg string) error {
 	return &Error{Code: ErrOperationNotPermitted.Code, Message: msg}
 }
 
-// findSchema returns the newest of svs whose schema is p with refs.
-func (r *Registry) findSchema(ctx context.Context, svs []store.SubjectVersion, p prepared, refs []store.Reference) (store.SubjectVersion, bool, error) {
+// findSchema returns the newest of svs whose schema is what q registers.
+func (r *Registry) findSchema(ctx context.Context, svs []store.SubjectVersion, q request) (store.SubjectVersion, bool, error) {
 	for i := len(svs) - 1; i >= 0; i-- {
-		s, err := r.SchemaByID(ctx, svs[i].SchemaID)
-		if err != nil {
-			return store.SubjectVersion{}, false, err
-		}
-		if s.Type != p.typ || s.Text != p.text {
-			continue
-		}
-		have, err := r.SchemaRefs(ctx, s.ID)
-		if err != nil {
-			return store.SubjectVersion{}, false, err
-		}
-		if len(have) == len(refs) && (len(refs) == 0 || slices.Equal(have, refs)) {
-			return svs[i], true, nil
+		ok, err := r.matches(ctx, svs[i].SchemaID, q)
+		if err != nil || ok {
+			return svs[i], ok, err
 		}
 	}
 	return store.SubjectVersion{}, false, nil
+}
+
+// matches reports whether stored schema id is what q registers: the same
+// type, text (canonical forms when q normalizes) and references, and the
+// same metadata and rule set where q gives them.
+func (r *Registry) matches(ctx context.Context, id int, q request) (bool, error) {
+	s, err := r.SchemaByID(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if s.Type != q.p.typ {
+		return false, nil
+	}
+	if s.Text != q.p.text {
+		if !q.normalize {
+			return false, nil
+		}
+		c, err := r.canonicalText(ctx, s)
+		if err != nil || c != q.p.text {
+			return false, err
+		}
+	}
+	if q.metadata != "" && q.metadata != s.Metadata || q.ruleSet != "" && q.ruleSet != s.RuleSet {
+		return false, nil
+	}
+	have, err := r.SchemaRefs(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return len(have) == len(q.refs) && (len(have) == 0 || slices.Equal(have, q.refs)), nil
+}
+
+// canonicalText returns the canonical form of stored schema s, computing
+// it once per id.
+func (r *Registry) canonicalText(ctx context.Context, s store.Schema) (string, error) {
+	if v, ok := r.canon.Load(s.ID); ok {
+		return v.(string), nil
+	}
+	parsed, err := r.lookupParsed(ctx, s.ID, s.Type)
+	if err != nil {
+		return "", err
+	}
+	deps, err := r.storedDeps(ctx, s.ID)
+	if err != nil {
+		return "", err
+	}
+	c := canonical(prepared{typ: s.Type, text: s.Text, parsed: parsed}, deps).text
+	r.canon.Store(s.ID, c)
+	return c, nil
 }
 
 // effective returns the subject's own setting, else the global one, else
@@ -385,15 +479,11 @@ func (r *Registry) CheckCompatibility(ctx context.Context, subject string, v int
 	if err := checkSubject(subject); err != nil {
 		return false, nil, err
 	}
-	_, deps, err := r.resolveRefs(ctx, req.References)
+	q, err := r.prepareRequest(ctx, req)
 	if err != nil {
 		return false, nil, err
 	}
-	p, err := prepareRefs(req.SchemaType, req.Schema, deps)
-	if err != nil {
-		return false, nil, err
-	}
-	cand, err := compile(p, deps)
+	cand, err := compile(q.p, q.deps)
 	if err != nil {
 		return false, nil, err
 	}
@@ -724,6 +814,73 @@ func (r *Registry) VersionOf(ctx context.Context, subject string, v int, deleted
 		return SubjectSchema{}, err
 	}
 	return subjectSchema(subject, sv, s), nil
+}
+
+// AllSchemas returns every version (soft-deleted ones too when deleted;
+// only each subject's latest when latestOnly) of the subjects starting
+// with prefix, by subject then version.
+func (r *Registry) AllSchemas(ctx context.Context, prefix string, deleted, latestOnly bool) ([]SubjectSchema, error) {
+	subjects, err := r.ListSubjects(ctx, prefix, deleted)
+	if err != nil {
+		return nil, err
+	}
+	var out []SubjectSchema
+	for _, subject := range subjects {
+		svs, err := r.store.Versions(ctx, subject, deleted)
+		if err != nil {
+			return nil, storeErr(fmt.Errorf("versions of %q: %w", subject, err))
+		}
+		if latestOnly && len(svs) > 0 {
+			svs = svs[len(svs)-1:]
+		}
+		for _, sv := range svs {
+			s, err := r.SchemaByID(ctx, sv.SchemaID)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, subjectSchema(subject, sv, s))
+		}
+	}
+	return out, nil
+}
+
+// LatestWithMetadata returns the newest version of subject (soft-deleted
+// ones too when deleted) whose schema's metadata properties include every
+// one of props; 40401 for an unknown subject, 40403 when none matches.
+func (r *Registry) LatestWithMetadata(ctx context.Context, subject string, props map[string]string, deleted bool) (SubjectSchema, error) {
+	svs, err := r.subjectVersions(ctx, subject, deleted)
+	if err != nil {
+		return SubjectSchema{}, err
+	}
+	for i := len(svs) - 1; i >= 0; i-- {
+		s, err := r.SchemaByID(ctx, svs[i].SchemaID)
+		if err != nil {
+			return SubjectSchema{}, err
+		}
+		var md contractMetadata
+		if s.Metadata != "" {
+			if err := json.Unmarshal([]byte(s.Metadata), &md); err != nil {
+				return SubjectSchema{}, storeErr(fmt.Errorf("metadata of schema %d: %w", s.ID, err))
+			}
+		}
+		ok := true
+		for k, v := range props {
+			if have, found := md.Properties[k]; !found || have != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return subjectSchema(subject, svs[i], s), nil
+		}
+	}
+	want := make([]string, 0, len(props))
+	for k, v := range props {
+		want = append(want, k+"="+v)
+	}
+	slices.Sort(want)
+	return SubjectSchema{}, &Error{Code: ErrSchemaNotFound.Code,
+		Message: fmt.Sprintf("Subject '%s' has no schema whose metadata has the properties %s", subject, strings.Join(want, ", "))}
 }
 
 // ReferencedBy returns the ids of live schemas that reference version v

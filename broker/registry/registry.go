@@ -8,8 +8,15 @@
 // It covers Confluent's API: registering, looking up and listing schemas,
 // soft and hard deletes, references (resolved for parsing, validation and
 // compatibility), global and per-subject compatibility levels and modes
-// (READWRITE, READONLY, IMPORT), and compatibility checks in all seven
-// levels for Avro (compat.go) and JSON Schema (jsoncompat.go).
+// (READWRITE, READONLY, IMPORT), compatibility checks in all seven levels
+// for Avro (compat.go) and JSON Schema (jsoncompat.go), ?normalize=true
+// and data contracts' metadata and rule sets (normalize.go).
+//
+// A registration is checked and written as one step even when several
+// bus instances share the store: store.RegisterVersion writes it in one
+// transaction and refuses it if the subject changed since the check, and
+// the registry then checks again (ops.go). A refused request writes
+// nothing.
 package registry
 
 import (
@@ -21,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 	"github.com/xeipuuv/gojsonschema"
@@ -38,6 +46,7 @@ type Registry struct {
 	parsed  sync.Map // int → avro.Schema or *gojsonschema.Schema
 	refs    sync.Map // int → []store.Reference
 	compat  sync.Map // int → compiled, for compatibility checks
+	canon   sync.Map // int → canonical text, for ?normalize=true
 
 	// locks serialises "check compatibility, then add the version" per
 	// subject within this process (subject → *sync.Mutex).
@@ -64,6 +73,10 @@ type SubjectSchema struct {
 	ID      int
 	Type    string // TypeAvro or TypeJSON
 	Schema  string // normalised text
+	// Metadata and RuleSet are the schema's data-contract fields (compact
+	// JSON), "" when it has none.
+	Metadata string
+	RuleSet  string
 }
 
 // Register validates and normalises schemaText and registers it under
@@ -84,37 +97,37 @@ func (r *Registry) Lookup(ctx context.Context, subject, schemaType, schemaText s
 	return r.LookupSchema(ctx, subject, RegisterRequest{SchemaType: schemaType, Schema: schemaText})
 }
 
-// LookupSchema is Lookup for a schema with references, which are resolved
-// to parse it.
+// LookupSchema is Lookup for a full request: references (resolved to
+// parse it), data-contract fields (compared when given), ?normalize=true
+// (canonical forms compared) and ?deleted=true (soft-deleted versions
+// searched too).
 func (r *Registry) LookupSchema(ctx context.Context, subject string, req RegisterRequest) (SubjectSchema, error) {
 	if err := checkSubject(subject); err != nil {
 		return SubjectSchema{}, err
 	}
-	_, deps, err := r.resolveRefs(ctx, req.References)
+	q, err := r.prepareRequest(ctx, req)
 	if err != nil {
 		return SubjectSchema{}, err
 	}
-	p, err := prepareRefs(req.SchemaType, req.Schema, deps)
-	if err != nil {
-		return SubjectSchema{}, err
-	}
-	svs, err := r.versions(ctx, subject)
+	svs, err := r.subjectVersions(ctx, subject, req.Deleted)
 	if err != nil {
 		return SubjectSchema{}, err
 	}
 	// The store has no lookup by text that does not also create, and a
 	// subject has few versions: compare them, newest first.
-	for i := len(svs) - 1; i >= 0; i-- {
-		s, err := r.SchemaByID(ctx, svs[i].SchemaID)
-		if err != nil {
-			return SubjectSchema{}, err
-		}
-		if s.Type == p.typ && s.Text == p.text {
-			return subjectSchema(subject, svs[i], s), nil
-		}
+	sv, ok, err := r.findSchema(ctx, svs, q)
+	if err != nil {
+		return SubjectSchema{}, err
 	}
-	return SubjectSchema{}, &Error{Code: ErrSchemaNotFound.Code, Message: "Schema not found",
-		Err: fmt.Errorf("subject %q has no such schema", subject)}
+	if !ok {
+		return SubjectSchema{}, &Error{Code: ErrSchemaNotFound.Code, Message: "Schema not found",
+			Err: fmt.Errorf("subject %q has no such schema", subject)}
+	}
+	s, err := r.SchemaByID(ctx, sv.SchemaID)
+	if err != nil {
+		return SubjectSchema{}, err
+	}
+	return subjectSchema(subject, sv, s), nil
 }
 
 // SchemaByID returns the schema with this id.
@@ -269,13 +282,16 @@ func parsedType(v any) string {
 }
 
 func subjectSchema(subject string, sv store.SubjectVersion, s store.Schema) SubjectSchema {
-	return SubjectSchema{Subject: subject, Version: sv.Version, ID: s.ID, Type: s.Type, Schema: s.Text}
+	return SubjectSchema{Subject: subject, Version: sv.Version, ID: s.ID, Type: s.Type, Schema: s.Text,
+		Metadata: s.Metadata, RuleSet: s.RuleSet}
 }
 
 // checkSubject rejects names no Kafka topic strategy produces and that
-// would be unreadable in logs and URLs.
+// would be unreadable in logs and URLs: blank, with control characters,
+// or not UTF-8.
 func checkSubject(subject string) error {
-	bad := strings.TrimSpace(subject) == "" || strings.IndexFunc(subject, unicode.IsControl) >= 0
+	bad := strings.TrimSpace(subject) == "" || strings.IndexFunc(subject, unicode.IsControl) >= 0 ||
+		!utf8.ValidString(subject)
 	if bad {
 		return &Error{Code: ErrInvalidSubject.Code, Message: fmt.Sprintf("The specified subject '%s' is not valid.", subject)}
 	}

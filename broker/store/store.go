@@ -32,6 +32,12 @@ type Store interface {
 // delete of a version that was not soft-deleted first.
 var ErrConflict = errors.New("store: conflict")
 
+// ErrStale is returned by RegisterVersion when the subject's live versions
+// are no longer those the caller checked the new schema against: another
+// registration or delete (perhaps by another bus instance) came first.
+// Nothing was written; check again and retry.
+var ErrStale = errors.New("store: subject changed since it was read")
+
 // Schema is a stored schema text. Schemas are deduplicated by exact
 // (Type, Text) equality after the registry has normalised the text; never by
 // a lossy fingerprint.
@@ -39,6 +45,29 @@ type Schema struct {
 	ID   int
 	Type string // "AVRO", "JSON" or "PROTOBUF", as in Confluent
 	Text string
+	// Metadata and RuleSet are Confluent's data-contract fields, kept
+	// verbatim (as compact JSON) with the schema; "" when it has none.
+	// Like the references they belong to the id and never change.
+	Metadata string
+	RuleSet  string
+}
+
+// Registration is one schema registered under a subject, written by
+// RegisterVersion in a single transaction.
+type Registration struct {
+	Subject string
+	// Schema is what to store: Type and Text (already normalised by the
+	// registry), Metadata and RuleSet. ID is 0, or in IMPORT mode the id
+	// to store the schema under.
+	Schema     Schema
+	References []Reference
+	// Version is 0 for the subject's next version, or in IMPORT mode the
+	// version number to register.
+	Version int
+	// Live is the subject's live versions, ascending, as the caller read
+	// them to check the schema's compatibility. Outside IMPORT mode
+	// RegisterVersion refuses with ErrStale if they have changed since.
+	Live []SubjectVersion
 }
 
 // Reference is Confluent's SchemaReference: the schema registered as
@@ -126,6 +155,30 @@ type SchemaStore interface {
 	PutSetting(ctx context.Context, setting Setting, subject, value string) error
 	// DeleteSetting removes it; ErrNotFound when there was none.
 	DeleteSetting(ctx context.Context, setting Setting, subject string) error
+
+	// RegisterVersion stores reg.Schema with its references and makes it
+	// a version of reg.Subject in one transaction, serialised per subject
+	// across every process sharing the store: after any error nothing of
+	// it is written.
+	//
+	// The schema is deduplicated on exact type and text. A stored schema
+	// with other references, or with another non-empty Metadata or
+	// RuleSet, is ErrConflict; an empty Metadata or RuleSet in reg
+	// matches whatever the stored schema has. The returned version's
+	// SchemaID is the schema's id.
+	//
+	// Outside IMPORT mode (reg.Schema.ID == 0): if the subject already
+	// has a live version with this schema, that version is returned and
+	// nothing is written; otherwise, if the subject's live versions are
+	// not reg.Live, it is ErrStale; otherwise the schema becomes the next
+	// version (soft-deleted versions keep their numbers).
+	//
+	// In IMPORT mode the schema is stored under reg.Schema.ID (an id
+	// taken by another schema, or the schema stored under another id, is
+	// ErrConflict) as version reg.Version, or the next one when 0 (a
+	// version taken by another schema is ErrConflict; the same schema
+	// again is a no-op). Later registrations never reuse the id.
+	RegisterVersion(ctx context.Context, reg Registration) (SubjectVersion, error)
 }
 
 // PositionStore holds each connector's last acknowledged position.
