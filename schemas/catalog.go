@@ -5,8 +5,10 @@ package schemas
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 
@@ -24,7 +26,10 @@ const (
 	FormatJSON Format = "json"
 )
 
-// Identity names the row fields that hold the person to reconcile.
+// Identity names the row fields that hold the person to reconcile. It names
+// one person per row; a dataset about two people (a marriage, a transfer)
+// picks the one to reconcile. The zero Identity means the dataset names no
+// person (a land parcel): its rows carry no claim to reconcile.
 type Identity struct {
 	ID   string `yaml:"id"`   // personal number (12-digit CCCD or 9-digit CMND)
 	Name string `yaml:"name"` // full name
@@ -64,8 +69,12 @@ type Catalog struct {
 }
 
 // Load reads the embedded catalog and schema files.
-func Load() (*Catalog, error) {
-	raw, err := files.ReadFile("catalog.yaml")
+func Load() (*Catalog, error) { return load(files) }
+
+// load reads catalog.yaml and the schema files it names from fsys, and
+// checks that every key and identity field is a field of the row schema.
+func load(fsys fs.FS) (*Catalog, error) {
+	raw, err := fs.ReadFile(fsys, "catalog.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -94,18 +103,71 @@ func Load() (*Catalog, error) {
 		if _, dup := c.byName[d.Name]; dup {
 			errs = append(errs, fmt.Errorf("%s: dataset listed twice", where))
 		}
-		text, err := files.ReadFile(d.File)
+		text, err := fs.ReadFile(fsys, d.File)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			continue
 		}
 		d.Schema = string(text)
+		errs = append(errs, checkFields(where, d)...)
 		c.byName[d.Name] = d
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// checkFields reports key and identity fields that the row schema of d does
+// not have, so a typo in catalog.yaml stops the start instead of silently
+// keying or reconciling on an absent field.
+func checkFields(where string, d Dataset) []error {
+	fields, err := rowFields(d)
+	if err != nil {
+		return []error{fmt.Errorf("%s: schema %s: %w", where, d.File, err)}
+	}
+	var errs []error
+	for _, k := range d.Key {
+		if !fields[k] {
+			errs = append(errs, fmt.Errorf("%s: key field %q is not a field of %s", where, k, d.File))
+		}
+	}
+	id := d.Identity
+	if id.ID == "" && id != (Identity{}) {
+		errs = append(errs, fmt.Errorf("%s: identity names no id field; name the personal number field or drop identity", where))
+	}
+	for _, f := range []struct{ role, name string }{{"id", id.ID}, {"name", id.Name}, {"dob", id.DOB}, {"sex", id.Sex}} {
+		if f.name != "" && !fields[f.name] {
+			errs = append(errs, fmt.Errorf("%s: identity %s field %q is not a field of %s", where, f.role, f.name, d.File))
+		}
+	}
+	return errs
+}
+
+// rowFields lists the top-level fields of a row schema: the properties of a
+// JSON Schema object or the fields of an Avro record.
+func rowFields(d Dataset) (map[string]bool, error) {
+	var doc struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+		Fields     []struct {
+			Name string `json:"name"`
+		} `json:"fields"`
+	}
+	if err := json.Unmarshal([]byte(d.Schema), &doc); err != nil {
+		return nil, fmt.Errorf("cannot read its fields (want a JSON Schema object or an Avro record): %w", err)
+	}
+	out := map[string]bool{}
+	switch d.Format {
+	case FormatJSON:
+		for name := range doc.Properties {
+			out[name] = true
+		}
+	case FormatAvro:
+		for _, f := range doc.Fields {
+			out[f.Name] = true
+		}
+	}
+	return out, nil
 }
 
 // MustLoad is Load for the embedded, tested catalog.

@@ -109,13 +109,15 @@ func New(cfg Config) *Deliverer {
 	d.topicNames = topics
 	d.lag.Store(-1)
 	d.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        cfg.Cluster.Brokers,
-		Dialer:         cfg.Cluster.Dialer(),
-		GroupID:        cfg.GroupID,
-		GroupTopics:    topics,
-		MinBytes:       1,
-		MaxBytes:       8 << 20,
-		MaxWait:        200 * time.Millisecond,
+		Brokers:     cfg.Cluster.Brokers,
+		Dialer:      cfg.Cluster.Dialer(),
+		GroupID:     cfg.GroupID,
+		GroupTopics: topics,
+		MinBytes:    1,
+		MaxBytes:    8 << 20,
+		// A fetch returns as soon as data arrives; a short MaxWait only adds
+		// reconnects, as kafka-go allows a fetch little slack past it.
+		MaxWait:        time.Second,
 		StartOffset:    kafka.FirstOffset,
 		CommitInterval: 0, // commit synchronously, after delivery
 		// Rebalancing is rare here and kfake answers quickly; keep startup short.
@@ -263,11 +265,15 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 			}
 			hs := rewriteHeaders(m.Headers, schemaID, g.AgreementID)
 			out = append(out, kafka.Message{Topic: Topic(g.Consumer, ds.Name), Key: m.Key, Value: append(envelope.AppendWire(nil, schemaID), value...), Headers: hs})
-			entries = append(entries, store.AuditEntry{
+			e := store.AuditEntry{
 				Time: now, Actor: g.Consumer, Action: "deliver", Dataset: ds.Name, Fields: released,
 				Purpose: strings.Join(g.Purposes, ","), LegalBasis: g.LegalBasis, AgreementID: g.AgreementID,
 				Decision: "allow", RequestID: envelope.HeaderValue(m.Headers, envelope.HeaderID), CitizenKey: citizen,
-			})
+			}
+			if g.HiddenFromCitizen > 0 { // the agreement keeps it from the citizen's view for a while
+				e.HiddenUntil = now.Add(g.HiddenFromCitizen)
+			}
+			entries = append(entries, e)
 		}
 	}
 	if len(upserts)+len(deletes) > 0 {

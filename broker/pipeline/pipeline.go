@@ -32,8 +32,24 @@ type Claim struct{ ID, Name, DOB, Sex string }
 
 // Verdict is the reconciliation outcome carried on the record.
 type Verdict struct {
-	Outcome string // verified, mismatch, not_found, invalid_id, deceased, …
+	Outcome string // verified, mismatch, not_found, invalid_id, deceased, linked, review, unmatched
 	Fields  string // for a mismatch: "name:spelling,dob:different"
+	// Candidate is, for the "review" outcome, the reconciler's proposed
+	// link that a person must confirm. The pipeline does not look inside:
+	// it hands it to Config.Review with the record's place.
+	Candidate any
+}
+
+// OutcomeReview is the outcome whose records are queued for a person.
+const OutcomeReview = "review"
+
+// ReviewRequest is a published record whose identity a person must
+// confirm.
+type ReviewRequest struct {
+	Connector, Dataset string
+	Key                string // the entity key (ce_subject)
+	EventID            string // ce_id: deterministic, so a re-read record asks again under the same id
+	Candidate          any    // Verdict.Candidate
 }
 
 // Reconciler decides the identity outcome of a claim. It must be safe for
@@ -72,6 +88,12 @@ type Config struct {
 	MaxRecord  int // bytes; a larger row is dead-lettered as too_large (default 256 KiB)
 	Now        func() time.Time
 	FeedbackOn map[string]bool // outcomes that also send feedback to the source (default: all but verified)
+	// Review durably queues the records of a batch whose outcome is
+	// "review" before any message of the batch is queued for Kafka; an
+	// error fails the batch, which is then retried from its source, so
+	// Review must accept a request again (same EventID) without doubling
+	// it. Nil: such records are published without being queued.
+	Review func(ctx context.Context, reqs []ReviewRequest) error
 }
 
 // Status of one record after ingest.
@@ -91,6 +113,8 @@ type RecordResult struct {
 	Error    string `json:"error,omitempty"`
 	Path     string `json:"path,omitempty"`
 	Kind     string `json:"kind,omitempty"`
+
+	review *ReviewRequest // for Config.Review, when the outcome is "review"
 }
 
 // Pipeline turns connector records into Kafka messages.
@@ -260,6 +284,20 @@ func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connecto
 		}()
 	}
 	wg.Wait()
+	if p.cfg.Review != nil {
+		var reqs []ReviewRequest
+		for i := range t.results {
+			if rq := t.results[i].review; rq != nil {
+				reqs = append(reqs, *rq)
+				t.results[i].review = nil
+			}
+		}
+		if len(reqs) > 0 {
+			if err := p.cfg.Review(ctx, reqs); err != nil {
+				return nil, fmt.Errorf("pipeline: queue %d records for identity review (nothing of the batch was published; it will be retried): %w", len(reqs), err)
+			}
+		}
+	}
 	msgs := make([]kafka.Message, 0, len(recs)+len(recs)/8)
 	ingested := map[string]int{}
 	outcomes := map[string]int{}
@@ -408,11 +446,16 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	}
 
 	var v Verdict
-	if !st.Dataset.Register {
+	// The register's own stream feeds the index, and a dataset about no
+	// person (a land parcel) has nothing to reconcile.
+	if !st.Dataset.Register && st.Dataset.Identity.ID != "" {
 		v = p.cfg.Reconcile(claimOf(row, st.Dataset.Identity))
 	}
 	ev.Identity, ev.IdentityFields = v.Outcome, v.Fields
 	res.Status, res.Topic, res.Identity = StatusPublished, st.topic, v.Outcome
+	if v.Outcome == OutcomeReview && p.cfg.Review != nil {
+		res.review = &ReviewRequest{Connector: connector, Dataset: r.Dataset, Key: key, EventID: id, Candidate: v.Candidate}
+	}
 
 	msg := kafka.Message{Topic: st.topic, Key: []byte(key), Value: value, Headers: ev.Headers(), Time: srcTime}
 	var fb *kafka.Message
@@ -467,7 +510,21 @@ func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelop
 		hs = append(hs, kafka.Header{Key: "lgsp_truncated", Value: []byte(truncated)})
 	}
 	res.Status, res.Topic, res.Kind, res.Path, res.Error = StatusDeadLettered, DLQTopic(connector), kind, path, msg
-	return kafka.Message{Topic: DLQTopic(connector), Key: []byte(ev.ID), Value: body, Headers: hs}, nil, *res
+	return kafka.Message{Topic: DLQTopic(connector), Key: []byte(ev.ID), Value: body, Headers: hs}, rejectedFeedback(connector, r.Dataset, ev, kind, path, msg), *res
+}
+
+// rejectedFeedback tells the source ministry which of its rows was
+// dead-lettered and why, keyed by the row's entity key (ev.Subject; the
+// event id when the key could not be read), so its IT team can fix the row
+// in its own database. It carries no row values.
+func rejectedFeedback(connector, dataset string, ev envelope.Event, kind, path, msg string) *kafka.Message {
+	key := ev.Subject
+	if key == "" {
+		key = ev.ID
+	}
+	body, _ := json.Marshal(map[string]string{"event_id": ev.ID, "dataset": dataset, "key": ev.Subject, "status": "dead_lettered",
+		"error_kind": kind, "error_path": path, "reason": msg, "dlq": DLQTopic(connector)})
+	return &kafka.Message{Topic: FeedbackTopic(connector), Key: []byte(key), Value: body, Headers: ev.Headers()}
 }
 
 type nopObserver struct{}

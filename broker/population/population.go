@@ -40,7 +40,7 @@ func New(cl kafkaio.Cluster, st store.PopulationStore, idx Index, log *slog.Logg
 	}
 	return &Updater{st: st, idx: idx, log: log, reader: kafka.NewReader(kafka.ReaderConfig{
 		Brokers: cl.Brokers, Dialer: cl.Dialer(), GroupID: "lgsp-population", Topic: Topic, StartOffset: kafka.FirstOffset,
-		MaxWait: 200 * time.Millisecond, CommitInterval: 0,
+		MaxWait: time.Second, CommitInterval: 0,
 	})}
 }
 

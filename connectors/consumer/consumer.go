@@ -289,7 +289,7 @@ func New(cfg Config, opts ...Option) (*Consumer, error) {
 		Dialer:         dialer,
 		MinBytes:       1,
 		MaxBytes:       8 << 20,
-		MaxWait:        250 * time.Millisecond,
+		MaxWait:        time.Second,
 		StartOffset:    o.start,
 		CommitInterval: 0, // synchronous commits, only after the handler succeeded
 		// Short group timeouts: a restarted agency program gets its
