@@ -86,6 +86,32 @@ func BenchmarkReconcileVerified(b *testing.B) {
 	}
 }
 
+// BenchmarkReconcileVerifiedBatch is the same claims decided 64 at a time
+// by ReconcileBatch (the bulk path), on one goroutine.
+func BenchmarkReconcileVerifiedBatch(b *testing.B) {
+	pop, idx := benchSetup(b)
+	claims := benchClaims(pop)
+	out := make([]Result, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		batch := claims[i&4095 : i&4095+64]
+		ReconcileBatch(idx, batch, out)
+		if out[63].Outcome != Verified {
+			b.Fatal("not verified")
+		}
+		i += 64
+		n += 64
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "verifications/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(n)/cpu.Seconds(), "verifications/cpu-s")
+	}
+}
+
 // BenchmarkReconcileVerifiedParallel shows that readers do not contend.
 func BenchmarkReconcileVerifiedParallel(b *testing.B) {
 	pop, idx := benchSetup(b)

@@ -88,7 +88,10 @@ func capFor(n int) int {
 }
 
 func newTable(n, nOld int) *table {
-	return &table{slots: make([]slot, n), olds: make([]atomic.Uint32, nOld)}
+	t := &table{slots: make([]slot, n), olds: make([]atomic.Uint32, nOld)}
+	hugePages(t.slots)
+	hugePages(t.olds)
+	return t
 }
 
 // Len returns the number of citizens in the index.
@@ -316,6 +319,24 @@ func (x *Index) find(id uint64) (entry, bool) {
 	}
 }
 
+// findFrom is find in table t, starting at slot i whose key k has
+// already been read.
+func (t *table) findFrom(id uint64, i int, k uint64) (entry, bool) {
+	for {
+		if k == 0 {
+			return entry{}, false
+		}
+		if k&idMask == id && k&staleBit == 0 {
+			s := &t.slots[i]
+			return entry{key: k, name: s.name, old: s.old}, true
+		}
+		if i++; i == len(t.slots) {
+			i = 0
+		}
+		k = t.slots[i].key.Load()
+	}
+}
+
 // findOld looks a CMND number up.
 func (x *Index) findOld(old uint64) (entry, bool) {
 	t := x.tab.Load()
@@ -517,14 +538,15 @@ func splitDate(s string) (y, m, d int, ok bool) {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return 0, 0, 0, false
 	}
-	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9} {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, 0, 0, false
-		}
+	// unrolled: this runs on every verification
+	d0, d1, d2, d3 := s[0]-'0', s[1]-'0', s[2]-'0', s[3]-'0'
+	d5, d6, d8, d9 := s[5]-'0', s[6]-'0', s[8]-'0', s[9]-'0'
+	if d0 > 9 || d1 > 9 || d2 > 9 || d3 > 9 || d5 > 9 || d6 > 9 || d8 > 9 || d9 > 9 {
+		return 0, 0, 0, false
 	}
-	y = int(s[0]-'0')*1000 + int(s[1]-'0')*100 + int(s[2]-'0')*10 + int(s[3]-'0')
-	m = int(s[5]-'0')*10 + int(s[6]-'0')
-	d = int(s[8]-'0')*10 + int(s[9]-'0')
+	y = int(d0)*1000 + int(d1)*100 + int(d2)*10 + int(d3)
+	m = int(d5)*10 + int(d6)
+	d = int(d8)*10 + int(d9)
 	return y, m, d, true
 }
 

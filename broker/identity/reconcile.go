@@ -94,7 +94,7 @@ func Reconcile(idx *Index, c Claim) Result {
 		if !ok {
 			return Result{Outcome: NotFound, Proposed: proposeTypo(idx, c, v, cccd.OldLen)}
 		}
-		return compare(idx, e, c)
+		return decide(e, idx.nameOf(e), &c)
 	}
 	n, err := cccd.Parse(id)
 	if err != nil {
@@ -117,14 +117,85 @@ func Reconcile(idx *Index, c Claim) Result {
 	if !ok {
 		return Result{Outcome: NotFound, Proposed: proposeTypo(idx, c, v, cccd.Len)}
 	}
-	return compare(idx, e, c)
+	return decide(e, idx.nameOf(e), &c)
 }
 
-// compare checks the claimed fields against the register's entry.
-func compare(idx *Index, e entry, c Claim) Result {
+// batchGroup is how many claims ReconcileBatch looks up together.
+const batchGroup = 16
+
+// ReconcileBatch decides each claim into out (len(out) ≥ len(claims)),
+// exactly as Reconcile would, but faster for many claims: the claims of a
+// group are parsed first, then the first table slot of every one of them is
+// read, then their names, so that these memory accesses, which do not
+// depend on each other, overlap instead of waiting one after another. It is
+// safe for concurrent use and does not allocate when every claim is
+// verified.
+func ReconcileBatch(idx *Index, claims []Claim, out []Result) {
+	var (
+		fast  [batchGroup]bool
+		vals  [batchGroup]uint64
+		at    [batchGroup]int
+		keys  [batchGroup]uint64
+		ents  [batchGroup]entry
+		names [batchGroup]string
+	)
+	for lo := 0; lo < len(claims); lo += batchGroup {
+		hi := min(lo+batchGroup, len(claims))
+		t := idx.tab.Load()
+		// parse; a claim off the common path (no number, a CMND, a
+		// malformed or inconsistent number) is decided alone
+		for k := lo; k < hi; k++ {
+			j := k - lo
+			fast[j] = false
+			id := claims[k].ID
+			if len(id) != cccd.Len {
+				out[k] = Reconcile(idx, claims[k])
+				continue
+			}
+			n, err := cccd.Parse(id)
+			if err != nil || n.Consistent(claims[k].DOB, claims[k].Sex) != nil {
+				out[k] = Reconcile(idx, claims[k])
+				continue
+			}
+			vals[j] = n.Uint64()
+			at[j] = home(mix(vals[j]), len(t.slots))
+			fast[j] = true
+		}
+		// the first slot of each: independent loads
+		for j := range hi - lo {
+			if fast[j] {
+				keys[j] = t.slots[at[j]].key.Load()
+			}
+		}
+		// the rest of each probe (mostly none), then the names: again
+		// independent loads
+		for j := range hi - lo {
+			if !fast[j] {
+				continue
+			}
+			e, ok := t.findFrom(vals[j], at[j], keys[j])
+			if !ok {
+				fast[j] = false
+				out[lo+j] = Reconcile(idx, claims[lo+j]) // not found: the typo search
+				continue
+			}
+			ents[j] = e
+			names[j] = idx.nameOf(e)
+		}
+		for j := range hi - lo {
+			if fast[j] {
+				out[lo+j] = decide(ents[j], names[j], &claims[lo+j])
+			}
+		}
+	}
+}
+
+// decide checks the claimed fields against the register's entry, whose
+// name is registered.
+func decide(e entry, registered string, c *Claim) Result {
 	var diffs []FieldDiff
 	if c.Name != "" {
-		if k := nameKind(c.Name, idx.nameOf(e)); k != "" {
+		if k := nameKind(c.Name, registered); k != "" {
 			diffs = append(diffs, FieldDiff{Field: FieldName, Kind: k})
 		}
 	}
@@ -172,10 +243,10 @@ func nameKind(claim, registered string) string {
 }
 
 func dobKind(claim string, registered uint32) string {
-	if v, ok := parseDate(claim); ok && v == registered {
-		return ""
-	}
 	y, m, d, ok := splitDate(claim)
+	if ok && m <= 15 && d <= 31 && y <= 4095 && packDate(y, m, d) == registered {
+		return "" // the registered date is valid, so the claim is too
+	}
 	ry, rm, rd := unpackDate(registered)
 	if ok && y == ry && m == rd && d == rm && m != d {
 		return KindDayMonthSwapped

@@ -131,3 +131,55 @@ func TestReconcileVerifiedDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// ReconcileBatch decides every claim as Reconcile does, in any mix and
+// across group boundaries.
+func TestReconcileBatch(t *testing.T) {
+	idx := mustIndex(register)
+	var claims []Claim
+	for range 3 { // 3 × 29 cases: groups of 16 start mid-list
+		for _, tc := range reconcileCases {
+			claims = append(claims, tc.claim)
+		}
+	}
+	out := make([]Result, len(claims))
+	ReconcileBatch(idx, claims, out)
+	for k, c := range claims {
+		if want := Reconcile(idx, c); !reflect.DeepEqual(out[k], want) {
+			t.Errorf("claim %d %+v: batch %+v, alone %+v", k, c, out[k], want)
+		}
+	}
+	// a bigger register, where probes run past their first slot
+	pop := benchPopulation(50_000)
+	big := mustIndex(pop)
+	claims = claims[:0]
+	for i, c := range pop[:5000] {
+		cl := Claim{ID: c.ID, Name: c.FullName, DOB: c.DOB, Sex: c.Sex}
+		switch i % 5 {
+		case 1:
+			cl.Name = "x" + cl.Name
+		case 2:
+			cl.ID = c.ID[:11] + string('0'+(c.ID[11]-'0'+1)%10)
+		case 3:
+			cl.ID = c.OldID
+		}
+		claims = append(claims, cl)
+	}
+	out = make([]Result, len(claims))
+	ReconcileBatch(big, claims, out)
+	for k, c := range claims {
+		if want := Reconcile(big, c); !reflect.DeepEqual(out[k], want) {
+			t.Fatalf("claim %d %+v: batch %+v, alone %+v", k, c, out[k], want)
+		}
+	}
+	verified := claims[:0:0]
+	for _, c := range pop[:64] {
+		if !c.Deceased {
+			verified = append(verified, Claim{ID: c.ID, Name: c.FullName, DOB: c.DOB, Sex: c.Sex})
+		}
+	}
+	out = out[:len(verified)]
+	if allocs := testing.AllocsPerRun(20, func() { ReconcileBatch(big, verified, out) }); allocs != 0 {
+		t.Errorf("a batch of verified claims allocates %v times", allocs)
+	}
+}

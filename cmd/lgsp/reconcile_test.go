@@ -4,17 +4,22 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/unicode/norm"
 )
 
 // A ministry reconciles its person file, with its own column names and
@@ -92,4 +97,286 @@ func TestReconcileCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"reconcile", "--input", input, "--format", "xml"}, &out, &errb); code != 1 {
 		t.Fatal("bad format accepted")
 	}
+}
+
+// genWorld writes a generated population, extract and truth into a temp
+// dir and returns the dir.
+func genWorld(t *testing.T, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, errs, code := runCmd(t, append([]string{"gen", "--dir", dir}, args...)...); code != 0 {
+		t.Fatal(errs)
+	}
+	return dir
+}
+
+// readResults reads an NDJSON results file into records by id, checking
+// that every line has the documented fields.
+func readResults(t *testing.T, path string) (map[string]map[string]any, []string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]map[string]any{}
+	var order []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var r map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("result line %q: %v", sc.Text(), err)
+		}
+		for _, k := range []string{"record_id", "outcome", "personal_id", "score", "explanation", "reason"} {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("result line without %s: %s", k, sc.Text())
+			}
+		}
+		if r["outcome"] == "" || r["reason"] == "" {
+			t.Fatalf("result line without outcome or reason: %s", sc.Text())
+		}
+		id := r["record_id"].(string)
+		out[id] = r
+		order = append(order, id)
+	}
+	return out, order
+}
+
+// A ministry reconciles a generated extract against a population file:
+// results, summary with the quality against the ground truth, progress bar,
+// and the report as HTML and JSON.
+func TestReconcileFiles(t *testing.T) {
+	dir := genWorld(t, "--citizens", "20000", "--records", "3000", "--seed", "3")
+	out := filepath.Join(dir, "results.ndjson")
+	rep := filepath.Join(dir, "report.html")
+	stdout, stderr, code := runCmd(t, "reconcile", "--population", filepath.Join(dir, "population.csv"), "--records", filepath.Join(dir, "records.csv"),
+		"--out", out, "--report", rep, "--truth", filepath.Join(dir, "truth.csv"), "--progress")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var sum reconcileSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatal(err, stdout)
+	}
+	q := sum.Quality
+	if sum.Records != 3000 || q == nil || q.Records != 3000 || q.Precision < 0.995 || q.Recall < 0.97 || q.LinkPrec < 0.99 || q.LinkRecall < 0.95 {
+		t.Fatalf("summary %+v quality %+v", sum, q)
+	}
+	res, _ := readResults(t, out)
+	if len(res) != 3000 {
+		t.Fatalf("%d results", len(res))
+	}
+	for _, s := range []string{"loading population", "reconciling", "100%", "3000/3000", "records/s"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("progress output lacks %q:\n%s", s, stderr)
+		}
+	}
+	page, err := os.ReadFile(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var figures struct {
+		Records  int `json:"records"`
+		Outcomes []struct {
+			Outcome string `json:"outcome"`
+			Count   int    `json:"count"`
+		} `json:"outcomes"`
+		Histogram []struct{ Count int } `json:"weight_histogram"`
+		Model     struct {
+			Comparisons []struct {
+				Levels []struct{ M, U float64 } `json:"levels"`
+			} `json:"comparisons"`
+		} `json:"model"`
+	}
+	js, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(js, &figures); err != nil {
+		t.Fatal(err)
+	}
+	if figures.Records != 3000 || len(figures.Histogram) == 0 || len(figures.Model.Comparisons) != 5 {
+		t.Fatalf("report figures %s", js)
+	}
+	for _, o := range figures.Outcomes {
+		if o.Count != sum.Outcomes[identity.Outcome(o.Outcome)] {
+			t.Errorf("%s: report %d, summary %d", o.Outcome, o.Count, sum.Outcomes[identity.Outcome(o.Outcome)])
+		}
+		if !strings.Contains(string(page), fmt.Sprintf("<td>%s</td><td>%d</td>", o.Outcome, o.Count)) {
+			t.Errorf("HTML lacks %s = %d", o.Outcome, o.Count)
+		}
+	}
+	for _, s := range []string{`id="outcome-chart"`, `id="histogram-chart"`, `id="model-name"`, `id="quality"`} {
+		if !strings.Contains(string(page), s) {
+			t.Errorf("HTML lacks %s", s)
+		}
+	}
+
+	// NDJSON files, the old flag names, and the report's JSON elsewhere
+	nd := genWorld(t, "--citizens", "5000", "--records", "500", "--format", "ndjson")
+	out2 := filepath.Join(nd, "r.ndjson")
+	_, stderr, code = runCmd(t, "reconcile", "--population", filepath.Join(nd, "population.ndjson"), "--input", filepath.Join(nd, "records.ndjson"),
+		"--output", out2, "--report-json", filepath.Join(nd, "figures.json"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if res, _ := readResults(t, out2); len(res) != 500 {
+		t.Errorf("%d NDJSON results", len(res))
+	}
+	if _, err := os.Stat(filepath.Join(nd, "figures.json")); err != nil {
+		t.Error(err)
+	}
+	if strings.Contains(stderr, "reconciling") {
+		t.Error("progress bar drawn on a stderr that is not a terminal, without --progress")
+	}
+}
+
+// A mapping naming a column the file lacks fails at the start, naming it,
+// before the population is read.
+func TestReconcileMissingColumn(t *testing.T) {
+	dir := t.TempDir()
+	csvIn := filepath.Join(dir, "in.csv")
+	ndIn := filepath.Join(dir, "in.ndjson")
+	mapping := filepath.Join(dir, "m.json")
+	os.WriteFile(csvIn, []byte("ma,ho_ten,ngay_sinh\nA1,Nguyễn Văn An,1990-01-01\n"), 0o644)
+	os.WriteFile(ndIn, []byte(`{"ma":"A1","ho_ten":"Nguyễn Văn An","ngay_sinh":"1990-01-01"}`+"\n"), 0o644)
+	os.WriteFile(mapping, []byte(`{"record_id":"ma","full_name":"ho_ten","dob":"ngay_sinh","sex":"gioi_tinh"}`), 0o644)
+	for _, in := range []string{csvIn, ndIn} {
+		_, stderr, code := runCmd(t, "reconcile", "--records", in, "--mapping", mapping, "--population", filepath.Join(dir, "absent.csv"))
+		if code != 1 || !strings.Contains(stderr, `"gioi_tinh"`) {
+			t.Errorf("%s: exit %d, %s", in, code, stderr)
+		}
+	}
+	// without a mapping, the name column is the one that must be there
+	os.WriteFile(csvIn, []byte("record_id,ten\nA1,An\n"), 0o644)
+	if _, stderr, code := runCmd(t, "reconcile", "--records", csvIn, "--population", filepath.Join(dir, "absent.csv")); code != 1 || !strings.Contains(stderr, `"full_name"`) {
+		t.Errorf("default mapping: exit %d, %s", code, stderr)
+	}
+}
+
+// Bad input never stops a reconciliation: every record gets an outcome and
+// a reason saying what could not be used.
+func TestReconcileBadInput(t *testing.T) {
+	dir := genWorld(t, "--citizens", "5000", "--records", "1000", "--seed", "11")
+	pop := readCSV(t, filepath.Join(dir, "population.csv"))[1:]
+	var live [][]string // personal_id, old_cmnd, full_name, dob, sex, birth_province, deceased
+	for _, c := range pop {
+		if c[6] == "false" && len(strings.Fields(c[2])) >= 3 {
+			live = append(live, c)
+		}
+	}
+	a, b, c, d := live[0], live[1], live[2], live[3]
+	nfd := norm.NFD.String(c[2])
+	w := strings.Fields(d[2])
+	mixed := norm.NFD.String(w[0]) + " " + strings.Join(w[1:], " ")
+	cases := []struct {
+		id, number, name, dob, sex, prov string
+		outcomes                         []identity.Outcome
+		reason                           string
+	}{
+		{"unparseable-date", "", a[2], "31/31/31", a[4], "", []identity.Outcome{identity.Linked, identity.Review, identity.Unmatched}, `date of birth "31/31/31" not understood`},
+		{"date-words", "", a[2], "ngày mười", a[4], "", []identity.Outcome{identity.Linked, identity.Review, identity.Unmatched}, "not understood"},
+		{"empty-name", "", "", a[3], a[4], "", []identity.Outcome{identity.Unmatched, identity.Review}, "no name"},
+		{"empty-name-with-number", a[0], "", a[3], a[4], "", []identity.Outcome{identity.Verified}, "no name"},
+		{"number-with-letters", "0" + b[0][1:11] + "A", b[2], b[3], b[4], b[5], []identity.Outcome{identity.Linked, identity.InvalidID}, "personal number is invalid (non_digit)"},
+		{"letters-only", "không có", "Trần Văn Không", "1970-01-01", "M", "", []identity.Outcome{identity.InvalidID}, "personal number is invalid (length)"},
+		{"number-with-spaces", b[0][:4] + " " + b[0][4:8] + " " + b[0][8:], b[2], b[3], b[4], "", []identity.Outcome{identity.Verified}, "written with separators"},
+		{"leading-zero-lost", b[0][1:], b[2], b[3], b[4], "", []identity.Outcome{identity.Verified}, "leading zero restored"},
+		{"windows-1258-name", "", "Nguy\xea\xden V\xe6n Thi\xf2nh", "1980-05-06", "M", "", []identity.Outcome{identity.Unmatched, identity.Review, identity.Linked}, "not valid UTF-8"},
+		{"tcvn3-name", "", "Tr\xc7n Th\xde H\xad\xacng", "1990-02-03", "F", "", []identity.Outcome{identity.Unmatched, identity.Review, identity.Linked}, "not valid UTF-8"},
+		{"nfd-name", c[0], nfd, c[3], c[4], "", []identity.Outcome{identity.Verified}, "decomposed"},
+		{"mixed-nfc-nfd", d[0], mixed, d[3], d[4], "", []identity.Outcome{identity.Verified}, "decomposed"},
+		{"nfd-name-no-number", "", nfd, c[3], c[4], c[5], []identity.Outcome{identity.Linked}, "decomposed"},
+		{"sex-unknown", a[0], a[2], a[3], "?", "", []identity.Outcome{identity.Verified}, `sex "?" not understood`},
+		{"province-unknown", "", a[2], a[3], a[4], "999", []identity.Outcome{identity.Linked}, `province code "999" unknown`},
+		{"all-empty", "", "", "", "", "", []identity.Outcome{identity.Unmatched}, "no candidate"},
+		{"control-characters", "", "\x00\x01\x02", "\x7f", "\x00", "\x1b", []identity.Outcome{identity.Unmatched}, "not understood"},
+	}
+	var sb strings.Builder
+	sb.WriteString("record_id,personal_id,full_name,dob,sex,province_code\n")
+	cw := csv.NewWriter(&sb)
+	for _, c := range cases {
+		cw.Write([]string{c.id, c.number, c.name, c.dob, c.sex, c.prov})
+	}
+	cw.Flush()
+	sb.WriteString("short-row,\n")                               // fewer columns
+	sb.WriteString("long-row,,Lê Văn Dài,1980-01-01,M,,x,y,z\n") // more columns
+	sb.WriteString("quote\"inside,,Ng\"uyễn,1980-01-01,M,\n")    // a stray quote
+	sb.WriteString("\"open-quote,,Phạm Văn Mở,1980-01-01,M,\n")  // a quote never closed: swallows the rest
+	in := filepath.Join(dir, "bad.csv")
+	if err := os.WriteFile(in, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bad.results.ndjson")
+	_, stderr, code := runCmd(t, "reconcile", "--population", filepath.Join(dir, "population.csv"), "--records", in, "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	res, order := readResults(t, out)
+	if len(order) != len(cases)+4 {
+		t.Errorf("%d results for %d rows: %v", len(order), len(cases)+4, order)
+	}
+	for _, c := range cases {
+		t.Run(c.id, func(t *testing.T) {
+			r, ok := res[c.id]
+			if !ok {
+				t.Fatal("no result")
+			}
+			if !slices.Contains(c.outcomes, identity.Outcome(r["outcome"].(string))) || !strings.Contains(r["reason"].(string), c.reason) {
+				t.Errorf("%s (%s), want one of %v and a reason with %q", r["outcome"], r["reason"], c.outcomes, c.reason)
+			}
+		})
+	}
+	for _, id := range []string{"short-row", "long-row", "quote\"inside"} {
+		if _, ok := res[id]; !ok {
+			t.Errorf("row %s has no result", id)
+		}
+	}
+
+	// with the file's encoding named, the legacy names read right
+	person := live[4]
+	enc, err := charmap.Windows1258.NewEncoder().String(cp1258Form(person[2]))
+	if err != nil {
+		t.Fatalf("name %q not in Windows-1258: %v", person[2], err)
+	}
+	in1258 := filepath.Join(dir, "cp1258.csv")
+	os.WriteFile(in1258, []byte("record_id,personal_id,full_name,dob,sex\nx1,"+person[0]+","+enc+","+person[3]+","+person[4]+"\n"), 0o644)
+	for _, e := range []struct {
+		encoding string
+		outcome  identity.Outcome
+	}{{"utf-8", ""}, {"windows-1258", identity.Verified}} {
+		_, stderr, code = runCmd(t, "reconcile", "--population", filepath.Join(dir, "population.csv"), "--records", in1258, "--out", out, "--encoding", e.encoding)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		res, _ = readResults(t, out)
+		r := res["x1"]
+		if e.outcome != "" && (r["outcome"] != string(e.outcome) || strings.Contains(r["reason"].(string), "UTF-8")) {
+			t.Errorf("--encoding %s: %v", e.encoding, r)
+		}
+		if e.outcome == "" && !strings.Contains(r["reason"].(string), "not valid UTF-8") {
+			t.Errorf("--encoding %s: %v", e.encoding, r)
+		}
+	}
+}
+
+// cp1258Form writes the tone marks of s as combining characters after
+// letters that keep their other marks precomposed, as Windows-1258 does.
+func cp1258Form(s string) string {
+	var b strings.Builder
+	for _, r := range norm.NFC.String(s) {
+		var base, tones []rune
+		for _, m := range norm.NFD.String(string(r)) {
+			switch m {
+			case '\u0300', '\u0301', '\u0303', '\u0309', '\u0323':
+				tones = append(tones, m)
+			default:
+				base = append(base, m)
+			}
+		}
+		b.WriteString(norm.NFC.String(string(base)))
+		b.WriteString(string(tones))
+	}
+	return b.String()
 }

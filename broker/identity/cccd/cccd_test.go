@@ -239,3 +239,37 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// digits12 agrees with a digit-by-digit reading on digits and on the
+// bytes next to them ('/' and ':' border the digits, 0xFA+6 overflows).
+func TestDigits12(t *testing.T) {
+	alphabet := []byte("0123456789/:\x00\xfa\xff \x39\x30")
+	r := uint64(1)
+	for n := range 200_000 {
+		var b [12]byte
+		for i := range b {
+			r = r*6364136223846793005 + 1442695040888963407
+			if n%2 == 0 {
+				b[i] = '0' + byte(r>>33%10) // mostly digits
+				if r>>40%13 == 0 {
+					b[i] = alphabet[r>>50%uint64(len(alphabet))]
+				}
+			} else {
+				b[i] = alphabet[r>>33%uint64(len(alphabet))]
+			}
+		}
+		var want uint64
+		ok := true
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			want = want*10 + uint64(c-'0')
+		}
+		got, gotOK := digits12(string(b[:]))
+		if gotOK != ok || (ok && got != want) {
+			t.Fatalf("%q: %d %v, want %d %v", b, got, gotOK, want, ok)
+		}
+	}
+}

@@ -11,10 +11,13 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Mapping says which input columns hold which part of a person: it is
@@ -85,7 +88,12 @@ func (m Mapping) Check(header []string, strict bool) error {
 	return nil
 }
 
-// Record builds a record from a row (get returns a column's value).
+// Record builds a record from a row (get returns a column's value). What
+// cannot be used is left out and noted, so that the record's result says
+// why: a date no layout reads, a sex or province code not understood, a
+// name that is empty or not valid UTF-8 (a file in a legacy encoding). A
+// personal or CMND number written with spaces, dots or dashes is read
+// without them.
 func (m Mapping) Record(get func(col string) string) Record {
 	g := func(c string) string {
 		if c == "" {
@@ -94,20 +102,96 @@ func (m Mapping) Record(get func(col string) string) Record {
 		return strings.TrimSpace(get(c))
 	}
 	r := Record{ID: g(m.RecordID), PersonalID: g(m.PersonalID), OldID: g(m.OldID), Sex: g(m.Sex), Province: g(m.Province)}
+	r.PersonalID = r.note(digitsOnly(r.PersonalID), r.PersonalID, "personal number written with separators")
+	r.OldID = r.note(digitsOnly(r.OldID), r.OldID, "CMND number written with separators")
+	// a spreadsheet that stored the number as a number dropped its leading
+	// zero: every province code starts with 0
+	if len(r.PersonalID) == 11 && digitsOnly(r.PersonalID) == r.PersonalID {
+		r.PersonalID = "0" + r.PersonalID
+		r.notes = append(r.notes, "personal number of 11 digits: leading zero restored")
+	}
+	if len(r.OldID) == 8 && digitsOnly(r.OldID) == r.OldID {
+		r.OldID = "0" + r.OldID
+		r.notes = append(r.notes, "CMND number of 8 digits: leading zero restored")
+	}
 	r.Name = g(m.FullName)
 	if r.Name == "" {
 		r.Name = strings.Join(strings.Fields(g(m.Surname)+" "+g(m.Middle)+" "+g(m.Given)), " ")
 	}
+	switch {
+	case r.Name == "":
+		r.notes = append(r.notes, "no name")
+	case !utf8.ValidString(r.Name):
+		r.notes = append(r.notes, "name is not valid UTF-8 (a file in a legacy encoding such as TCVN3 or Windows-1258? see --encoding); unreadable letters ignored")
+	case !norm.NFC.IsNormalString(r.Name):
+		r.notes = append(r.notes, "name in decomposed Unicode (NFD), compared after normalising")
+	}
 	r.DOB = g(m.DOB)
 	if r.DOB != "" && !isISODate(r.DOB) {
+		raw := r.DOB
+		r.DOB = ""
 		for _, l := range m.DOBLayouts {
-			if t, err := time.Parse(l, r.DOB); err == nil {
+			if t, err := time.Parse(l, raw); err == nil {
 				r.DOB = t.Format("2006-01-02")
 				break
 			}
 		}
+		if r.DOB == "" {
+			r.notes = append(r.notes, fmt.Sprintf("date of birth %q not understood (ignored)", clip(raw)))
+		}
+	} else if r.DOB != "" {
+		var s side
+		if s.setDOB(r.DOB); !s.dobOK {
+			r.notes = append(r.notes, fmt.Sprintf("date of birth %q not understood (ignored)", clip(r.DOB)))
+			r.DOB = ""
+		}
+	}
+	if r.Sex != "" && normSex(r.Sex) == "" {
+		r.notes = append(r.notes, fmt.Sprintf("sex %q not understood (ignored)", clip(r.Sex)))
+		r.Sex = ""
+	}
+	if r.Province != "" {
+		var s side
+		if s.setProvince(r.Province); s.prov == 0 {
+			r.notes = append(r.notes, fmt.Sprintf("province code %q unknown (ignored)", clip(r.Province)))
+			r.Province = ""
+		}
 	}
 	return r
+}
+
+// note returns clean, noting why, when it differs from raw and is usable.
+func (r *Record) note(clean, raw, why string) string {
+	if clean != raw && clean != "" {
+		r.notes = append(r.notes, why)
+		return clean
+	}
+	return raw
+}
+
+// digitsOnly returns s without spaces, dots and dashes when what is left is
+// all digits, else "".
+func digitsOnly(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			b = append(b, c)
+		case c == ' ' || c == '.' || c == '-':
+		default:
+			return ""
+		}
+	}
+	return string(b)
+}
+
+// clip shortens a value quoted in a reason (it comes from the input).
+func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) > 32 {
+		s = string([]rune(s)[:32]) + "…"
+	}
+	return s
 }
 
 func isISODate(s string) bool {
@@ -134,20 +218,30 @@ type BulkOptions struct {
 	ConfirmWeight float64
 	Source        string      // names the file in review items
 	Review        ReviewQueue // review outcomes are enqueued here when set
-	Progress      func(records int)
+	// Truth, when set, is the ground truth (record id → personal number,
+	// "" = not in the register, see ReadTruth): the summary then has the
+	// quality of the decisions.
+	Truth map[string]string
+	// Progress is called with the number of records decided so far, from
+	// the reconciling goroutines (never two calls at once).
+	Progress func(records int)
 }
 
-// Result is one output line of a bulk reconciliation.
+// Result is one output line of a bulk reconciliation: the outcome, the
+// citizen (the verified holder of the number, or the linked or proposed
+// candidate; "" when none), the match weight in bits and its explanation
+// field by field (null when the number alone decided), and the reason in
+// words, which also says what of the input could not be used.
 type Result struct {
 	RecordID    string               `json:"record_id"`
 	Outcome     identity.Outcome     `json:"outcome"`
-	PersonalID  string               `json:"personal_id,omitempty"`
+	PersonalID  string               `json:"personal_id"`
 	Score       float64              `json:"score"`
 	Probability float64              `json:"probability,omitempty"`
 	Fields      []identity.FieldDiff `json:"fields,omitempty"`
 	Proposed    string               `json:"proposed,omitempty"`
-	Explanation *Explanation         `json:"explanation,omitempty"`
-	Reason      string               `json:"reason,omitempty"`
+	Explanation *Explanation         `json:"explanation"`
+	Reason      string               `json:"reason"`
 	ReviewID    string               `json:"review_id,omitempty"`
 }
 
@@ -159,6 +253,7 @@ type Summary struct {
 	Confirmed int                      `json:"mismatch_confirmed"` // strict mismatches verified by comparison
 	Histogram [HistogramBins]int       `json:"weight_histogram"`
 	Model     *Model                   `json:"model,omitempty"`
+	Quality   *Quality                 `json:"quality,omitempty"` // with BulkOptions.Truth
 	Elapsed   time.Duration            `json:"elapsed_ns"`
 }
 
@@ -187,6 +282,9 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 	if opt.Mapping != nil {
 		m, strict = *opt.Mapping, true
 	}
+	if opt.Truth != nil {
+		sum.Quality = &Quality{}
+	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 50_000
 	}
@@ -205,8 +303,19 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 	bw := bufio.NewWriterSize(w, 1<<20)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
+	// progress within a batch: records are counted as they are decided,
+	// on the linking goroutines; a report is skipped when one is running
+	var done atomic.Int64
+	var pmu sync.Mutex
+	tick := func(n int) {
+		v := done.Add(int64(n))
+		if opt.Progress != nil && pmu.TryLock() {
+			opt.Progress(int(v))
+			pmu.Unlock()
+		}
+	}
 	line := 0
-	for done := false; !done; {
+	for eof := false; !eof; {
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
@@ -215,11 +324,14 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 		for len(recs) < opt.BatchSize {
 			get, err := rows.next()
 			if err == io.EOF {
-				done = true
+				eof = true
 				break
 			}
 			line++
 			if err != nil {
+				if !isRowError(err) {
+					return sum, fmt.Errorf("linkage: reading records: %w", err)
+				}
 				recs = append(recs, Record{ID: "line:" + strconv.Itoa(line)})
 				bad = append(bad, err.Error())
 				continue
@@ -231,7 +343,7 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 			recs = append(recs, r)
 			bad = append(bad, "")
 		}
-		results := reconcileBatch(idx, l, recs, bad, opt)
+		results := reconcileBatch(idx, l, recs, bad, opt, tick)
 		if opt.Review != nil {
 			var items []ReviewItem
 			var at []int
@@ -254,6 +366,11 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 		}
 		for _, r := range results {
 			sum.add(r)
+			if sum.Quality != nil {
+				if tr, ok := opt.Truth[r.RecordID]; ok {
+					sum.Quality.add(r, tr)
+				}
+			}
 			if r.Outcome == identity.Verified && r.Fields != nil {
 				sum.Confirmed++
 			}
@@ -262,33 +379,57 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 			}
 		}
 		if opt.Progress != nil {
+			pmu.Lock()
 			opt.Progress(sum.Records)
+			pmu.Unlock()
 		}
+		done.Store(int64(sum.Records))
 	}
 	sum.Elapsed = time.Since(start)
+	if sum.Quality != nil {
+		sum.Quality.finish()
+	}
 	return sum, bw.Flush()
 }
 
 // reconcileBatch decides one batch: numbers first, then the linkage of the
-// records left without a usable one.
-func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string, opt BulkOptions) []Result {
+// records left without a usable one. tick counts records as they are
+// decided.
+func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string, opt BulkOptions, tick func(int)) []Result {
 	out := make([]Result, len(recs))
 	var link []Record
 	var linkAt []int
 	parallel(len(recs), func(lo, hi int) {
+		// the numbers of the chunk are looked up together (see
+		// identity.ReconcileBatch), then each record is finished alone
+		claims := make([]identity.Claim, 0, hi-lo)
+		at := make([]int, 0, hi-lo)
 		for k := lo; k < hi; k++ {
-			out[k] = decideNumber(idx, l, recs[k], bad[k], opt)
+			if c, ok := claimOf(recs[k], bad[k]); ok {
+				claims = append(claims, c)
+				at = append(at, k)
+			}
+		}
+		rs := make([]identity.Result, len(claims))
+		identity.ReconcileBatch(idx, claims, rs)
+		j := 0
+		for k := lo; k < hi; k++ {
+			if j < len(at) && at[j] == k {
+				out[k] = finishNumber(idx, l, recs[k], claims[j], rs[j], opt)
+				j++
+			} else {
+				out[k] = decideNumber(idx, l, recs[k], bad[k], opt)
+			}
 		}
 	})
 	for k, r := range out {
-		if r.Outcome == "" || r.Outcome == identity.NotFound || r.Outcome == identity.InvalidID {
-			if bad[k] == "" {
-				link = append(link, recs[k])
-				linkAt = append(linkAt, k)
-			}
+		if (r.Outcome == "" || r.Outcome == identity.NotFound || r.Outcome == identity.InvalidID) && bad[k] == "" {
+			link = append(link, recs[k])
+			linkAt = append(linkAt, k)
 		}
 	}
-	ds := l.LinkBatch(link)
+	tick(len(recs) - len(link))
+	ds := l.linkBatch(link, tick)
 	for j, d := range ds {
 		k := linkAt[j]
 		prev := out[k]
@@ -298,14 +439,29 @@ func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string,
 		res := Result{RecordID: recs[k].ID, Outcome: d.Outcome, PersonalID: d.PersonalID, Score: d.Score,
 			Probability: d.Probability, Explanation: d.Explanation, Reason: d.Reason, Proposed: prev.Proposed}
 		if d.Deceased {
-			res.Reason = strings.TrimPrefix(res.Reason+"; the citizen is recorded as deceased", "; ")
+			res.Reason = joinReason(res.Reason, "the citizen is recorded as deceased")
 		}
 		if prev.Outcome != "" {
-			res.Reason = strings.TrimSuffix("the personal number is "+string(prev.Outcome)+"; matched on the other fields; "+res.Reason, "; ")
+			res.Reason = joinReason(prev.Reason+"; matched on the other fields", res.Reason)
 		}
 		out[k] = res
 	}
+	for k := range out {
+		if n := recs[k].notes; len(n) > 0 {
+			out[k].Reason = joinReason(out[k].Reason, "input: "+strings.Join(n, "; "))
+		}
+	}
 	return out
+}
+
+func joinReason(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 // decideNumber reconciles a record that has a personal (or CMND) number;
@@ -316,15 +472,28 @@ func decideNumber(idx *identity.Index, l *Linker, rec Record, bad string, opt Bu
 		res.Outcome, res.Reason = identity.Unmatched, "unreadable row: "+bad
 		return res
 	}
-	id := strings.TrimSpace(rec.PersonalID)
-	if id == "" {
+	claim, ok := claimOf(rec, bad)
+	if !ok {
 		return res
 	}
-	if !utf8.ValidString(rec.Name) {
-		res.Reason = "name is not valid UTF-8 (legacy encoding?)"
+	return finishNumber(idx, l, rec, claim, identity.Reconcile(idx, claim), opt)
+}
+
+// claimOf is the identity a readable record with a number claims.
+func claimOf(rec Record, bad string) (identity.Claim, bool) {
+	id := strings.TrimSpace(rec.PersonalID)
+	if id == "" || bad != "" {
+		return identity.Claim{}, false
 	}
-	claim := identity.Claim{ID: id, Name: rec.Name, DOB: rec.DOB, Sex: normSex(rec.Sex)}
-	r := identity.Reconcile(idx, claim)
+	return identity.Claim{ID: id, Name: rec.Name, DOB: rec.DOB, Sex: normSex(rec.Sex)}, true
+}
+
+// finishNumber turns the register's answer r for a record's claim into
+// its result: the holder, the reason, and for a strict mismatch the
+// comparison that may still recognise the same person.
+func finishNumber(idx *identity.Index, l *Linker, rec Record, claim identity.Claim, r identity.Result, opt BulkOptions) Result {
+	id := claim.ID
+	res := Result{RecordID: rec.ID}
 	res.Outcome, res.Fields, res.Proposed = r.Outcome, r.Fields, r.Proposed
 	if r.Outcome == identity.Verified || r.Outcome == identity.Deceased || r.Outcome == identity.Mismatch {
 		res.PersonalID = id
@@ -334,7 +503,28 @@ func decideNumber(idx *identity.Index, l *Linker, rec Record, bad string, opt Bu
 			}
 		}
 	}
+	switch r.Outcome {
+	case identity.Verified:
+		res.Reason = "number found; the given fields agree with the register"
+	case identity.Deceased:
+		res.Reason = "number found; the citizen is recorded as deceased"
+	case identity.NotFound:
+		res.Reason = "no citizen has this number"
+		if r.Proposed != "" {
+			res.Reason += "; a number one digit away belongs to someone with the same name and date of birth (proposed, not applied)"
+		}
+	case identity.InvalidID:
+		var parts []string
+		for _, f := range r.Fields {
+			parts = append(parts, f.Kind)
+		}
+		res.Reason = "the personal number is invalid (" + strings.Join(parts, ", ") + ")"
+	}
+	if len(id) == 9 && res.PersonalID != "" {
+		res.Reason += "; an old CMND number was given, personal_id is its holder's number"
+	}
 	if r.Outcome == identity.Mismatch {
+		res.Reason = "the fields do not support the number's holder"
 		c, ok := idx.Lookup(res.PersonalID)
 		if ok {
 			w, ex := l.Compare(rec, c)
@@ -343,8 +533,6 @@ func decideNumber(idx *identity.Index, l *Linker, rec Record, bad string, opt Bu
 			if ev >= opt.ConfirmWeight {
 				res.Outcome = identity.Verified
 				res.Reason = "same person: the differences are slips (see fields)"
-			} else {
-				res.Reason = "the fields do not support the number's holder"
 			}
 		}
 	}
@@ -398,6 +586,19 @@ type csvRows struct {
 
 func (c *csvRows) header() []string { return c.h }
 
+// rowError is a row that cannot be read (bad CSV quoting, a line that is
+// not a JSON object): the row is reported and reading goes on. Any other
+// error of a rowReader ends the file.
+type rowError struct{ err error }
+
+func (e *rowError) Error() string { return e.err.Error() }
+func (e *rowError) Unwrap() error { return e.err }
+
+func isRowError(err error) bool {
+	var re *rowError
+	return errors.As(err, &re)
+}
+
 func (c *csvRows) next() (func(string) string, error) {
 	rec, err := c.r.Read()
 	if err == io.EOF {
@@ -406,7 +607,7 @@ func (c *csvRows) next() (func(string) string, error) {
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return nil, err
+			return nil, &rowError{err}
 		}
 		return nil, err
 	}
@@ -418,7 +619,10 @@ func (c *csvRows) next() (func(string) string, error) {
 	}, nil
 }
 
-type jsonRows struct{ sc *bufio.Scanner }
+type jsonRows struct {
+	sc   *bufio.Scanner
+	seen map[string]bool // keys met so far, when tracked (see ReadSample)
+}
 
 func (j *jsonRows) header() []string { return nil }
 
@@ -436,7 +640,12 @@ func (j *jsonRows) next() (func(string) string, error) {
 		}
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(line), &obj); err != nil {
-			return nil, fmt.Errorf("not a JSON object: %v", err)
+			return nil, &rowError{fmt.Errorf("not a JSON object: %v", err)}
+		}
+		if j.seen != nil {
+			for k := range obj {
+				j.seen[k] = true
+			}
 		}
 		return func(name string) string {
 			switch v := obj[name].(type) {

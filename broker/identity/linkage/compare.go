@@ -32,7 +32,7 @@ var compNames = [nComp]string{"name", "dob", "sex", "province", "old_id"}
 // levelNames are the agreement levels of each comparison, best first. The
 // last level of each is full disagreement.
 var levelNames = [nComp][]string{
-	CompName:     {"exact", "diacritics", "reordered", "middle_dropped", "one_word_slip", "jw_0.92", "jw_0.80", "different"},
+	CompName:     {"exact", "diacritics", "reordered", "middle_dropped", "one_word_slip", "dropped_and_slip", "jw_0.92", "jw_0.80", "different"},
 	CompDOB:      {"exact", "day_month_swapped", "one_digit", "same_year", "different"},
 	CompSex:      {"exact", "different"},
 	CompProvince: {"exact", "merged_2025", "different"},
@@ -46,6 +46,7 @@ const (
 	nameReordered
 	nameMiddle
 	nameSlip
+	nameDroppedSlip // a middle name dropped (or added) and a slip in another word
 	nameJW92
 	nameJW80
 	nameDifferent
@@ -177,7 +178,16 @@ func nameLevel(r, c *side) int {
 		return nameExact
 	}
 	if r.fold == c.fold {
-		return nameDiacritics
+		// the same letters: diacritics left out on one side, or written
+		// differently on both (Hùng / Hưng), which is another name or a
+		// slip, not a keyboard without Vietnamese input
+		switch markConflicts(r, c) {
+		case 0:
+			return nameDiacritics
+		case 1:
+			return nameSlip
+		}
+		return nameJW92
 	}
 	if len(r.toks) == len(c.toks) && subset(r.toks, c.toks) {
 		return nameReordered
@@ -194,6 +204,9 @@ func nameLevel(r, c *side) int {
 	if len(r.toks) == len(c.toks) && (oneWordSlip(r.toks, c.toks) || oneWordSlipReordered(r.toks, c.toks)) {
 		return nameSlip
 	}
+	if droppedAndSlip(r.toks, c.toks) {
+		return nameDroppedSlip
+	}
 	jw := jaroWinkler(r.fold, c.fold)
 	if jw < 0.92 && len(r.toks) == len(c.toks) && len(r.toks) > 1 {
 		// a reordered name with a slip: compare in the citizen's order
@@ -208,6 +221,22 @@ func nameLevel(r, c *side) int {
 		return nameJW80
 	}
 	return nameDifferent
+}
+
+// markConflicts counts the words (of two names equal once folded) that
+// both sides write with diacritics, differently.
+func markConflicts(r, c *side) int {
+	rw, cw := strings.Fields(r.norm), strings.Fields(c.norm)
+	if len(rw) != len(r.toks) || len(cw) != len(c.toks) || len(rw) != len(cw) {
+		return 0
+	}
+	n := 0
+	for k := range rw {
+		if rw[k] != cw[k] && rw[k] != r.toks[k] && cw[k] != c.toks[k] {
+			n++
+		}
+	}
+	return n
 }
 
 // reorderLike rotates a so that its first word is the one equal to b's
@@ -236,6 +265,57 @@ next:
 			}
 		}
 		return false
+	}
+	return true
+}
+
+// droppedAndSlip reports whether names r (record) and c (citizen) differ
+// by one word left out (or added) and a slip (one edit) in another word:
+// every word of the shorter matches a distinct word of the longer, all
+// exactly but one, and the word left over is not the citizen's surname or
+// given name.
+func droppedAndSlip(r, c []string) bool {
+	short, long, cLong := r, c, true
+	if len(r) > len(c) {
+		short, long, cLong = c, r, false
+	}
+	var used [16]bool
+	if len(long) != len(short)+1 || len(short) < 2 || len(long) > len(used) {
+		return false
+	}
+	slip := -1
+next:
+	for i, x := range short {
+		for j, y := range long {
+			if !used[j] && x == y {
+				used[j] = true
+				continue next
+			}
+		}
+		if slip >= 0 {
+			return false
+		}
+		slip = i
+	}
+	if slip < 0 {
+		return false // all exact: that is middle_dropped
+	}
+	found := false
+	for j, y := range long {
+		if !used[j] && withinOneEdit(short[slip], y) {
+			used[j], found = true, true
+			break
+		}
+	}
+	if !found {
+		return false
+	}
+	if cLong {
+		for j := range long {
+			if !used[j] {
+				return j != 0 && j != len(long)-1
+			}
+		}
 	}
 	return true
 }

@@ -21,6 +21,8 @@ type Record struct {
 	DOB        string `json:"dob,omitempty"`         // YYYY-MM-DD
 	Sex        string `json:"sex,omitempty"`         // M / F (also Nam / Nữ)
 	Province   string `json:"province_code,omitempty"`
+	// notes say what of the input could not be used (see Mapping.Record)
+	notes []string
 }
 
 // Config holds the decision thresholds and the work bounds. A record's
@@ -60,6 +62,10 @@ type Linker struct {
 	model *Model
 	cfg   Config
 	w     [nComp][maxLvl]float64
+	// logM is log2 m of each name level; noMarks the share of true
+	// matches written without diacritics (see spelling)
+	logM    [maxLvl]float64
+	noMarks float64
 }
 
 // Train fits a model to the population and a sample of the records to be
@@ -79,12 +85,13 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 	l := &Linker{pop: pop, model: m, cfg: cfg}
 	final := initialM()
 	session := func(rules uint8, name string, exclude [nComp]bool) (float64, int) {
-		counts, recs := l.patterns(sample, rules)
-		mp, matches, it, conv := emSession(counts, u, exclude, cfg.EMIterations)
-		s := EMSession{Rule: name, Records: recs, Matches: round2(matches), Iterations: it, Converged: conv}
-		for _, n := range counts {
-			s.Pairs += n
+		cp := l.patterns(sample, rules)
+		mp, matches, it, conv := emSession(cp, u, exclude, cfg.EMIterations)
+		s := EMSession{Rule: name, Records: len(cp.records), Matches: round2(matches), Iterations: it, Converged: conv}
+		for _, r := range cp.records {
+			s.Pairs += len(r)
 		}
+		recs := len(cp.records)
 		for c := range nComp {
 			if !exclude[c] {
 				final[c] = mp[c]
@@ -103,46 +110,130 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 	m.set('m', final)
 	rate := 0.9
 	if recs > 0 {
-		// the dob+sex block misses the records whose date is wrong
-		rate = math.Min(math.Max(matches/float64(len(sample))/0.9, 0.01), 0.999)
+		// a first guess: the dob+sex block misses the records whose date
+		// is wrong
+		rate = matches / float64(len(sample)) / 0.9
 	}
-	m.MatchRate = round2(rate*1000) / 1000
-	m.Lambda = rate / float64(max(pop.Len(), 1))
-	m.PriorWeight = math.Log2(m.Lambda / (1 - m.Lambda))
+	l.setPrior(clampRate(rate))
 	l.setWeights()
+	l.setPrior(l.estimateRate(sample, m.MatchRate))
 	return l
 }
 
-// patterns counts the comparison vectors of the sample's candidate pairs
-// under the given rules, and how many records had a candidate.
-func (l *Linker) patterns(sample []Record, rules uint8) (map[pattern]int, int) {
-	counts := map[pattern]int{}
-	recs := 0
-	var mu sync.Mutex
+// Bounds of the estimated share of records that are in the register: an
+// estimate of 1 would make "nobody" impossible.
+const (
+	minRate = 0.01
+	maxRate = 0.995
+)
+
+func clampRate(r float64) float64 { return math.Min(math.Max(r, minRate), maxRate) }
+
+// setPrior sets the model's prior from the share of records that are in
+// the register. A record is either one of the N citizens, each with prior
+// rate/N, or nobody in the register, with prior 1-rate; the odds of
+// "citizen i" against "nobody" are rate/((1-rate)·N) times the evidence
+// 2^e_i of the fields, so the prior weight is log2(rate/((1-rate)·N)).
+func (l *Linker) setPrior(rate float64) {
+	m := l.model
+	n := float64(max(l.pop.Len(), 1))
+	m.MatchRate = round4(rate)
+	m.Lambda = rate / n
+	m.PriorWeight = math.Log2(rate / ((1 - rate) * n))
+}
+
+// estimateRate estimates the share of the sample's records that are in the
+// register by expectation–maximisation of the mixture "some citizen" /
+// "nobody", with the fitted m and u fixed: each record's candidates are
+// ranked once under every blocking rule, then the share is iterated as the
+// mean probability that a record is somebody. A record whose citizen no
+// block finds counts as nobody, so the estimate errs low (towards fewer
+// links), never high.
+func (l *Linker) estimateRate(sample []Record, rate float64) float64 {
+	prior := l.model.PriorWeight
+	evidence := make([][]float64, len(sample)) // top candidates' weights without the prior
 	parallel(len(sample), func(lo, hi int) {
-		local := map[pattern]int{}
-		n := 0
+		for k := lo; k < hi; k++ {
+			_, rk := l.rank(sample[k])
+			e := make([]float64, len(rk.top))
+			for j, s := range rk.top {
+				e[j] = s.w - prior
+			}
+			evidence[k] = e
+		}
+	})
+	if len(sample) == 0 {
+		return rate
+	}
+	n := float64(max(l.pop.Len(), 1))
+	for range 200 {
+		odds := rate / ((1 - rate) * n)
+		sum := 0.0
+		for _, e := range evidence {
+			s := 0.0
+			for _, w := range e {
+				s += odds * math.Exp2(w)
+			}
+			sum += s / (1 + s)
+		}
+		next := clampRate(sum / float64(len(sample)))
+		if math.Abs(next-rate) < 1e-7 {
+			return next
+		}
+		rate = next
+	}
+	return rate
+}
+
+// candidatePatterns are the comparison vectors of a sample's candidate
+// pairs under some blocking rules: the distinct vectors, and for each
+// record with at least one candidate the vectors of its candidates (as
+// indexes into the distinct ones).
+type candidatePatterns struct {
+	pats    []pattern
+	records [][]uint32
+}
+
+// patterns compares every record of the sample with its candidates under
+// the given rules.
+func (l *Linker) patterns(sample []Record, rules uint8) candidatePatterns {
+	perRec := make([][]pattern, len(sample))
+	parallel(len(sample), func(lo, hi int) {
 		var cands []uint32
 		var c side
-		for _, rec := range sample[lo:hi] {
-			r := l.prepare(rec)
+		for k := lo; k < hi; k++ {
+			r := l.prepare(sample[k])
 			cands, _ = l.candidatesBy(&r, rules, cands[:0])
-			if len(cands) > 0 {
-				n++
+			if len(cands) == 0 {
+				continue
 			}
-			for _, i := range cands {
+			ps := make([]pattern, len(cands))
+			for j, i := range cands {
 				l.pop.sideOf(i, &c)
-				local[pack(compare(&r.side, &c))]++
+				ps[j] = pack(compare(&r.side, &c))
 			}
+			perRec[k] = ps
 		}
-		mu.Lock()
-		for p, k := range local {
-			counts[p] += k
-		}
-		recs += n
-		mu.Unlock()
 	})
-	return counts, recs
+	var cp candidatePatterns
+	id := map[pattern]uint32{}
+	for _, ps := range perRec {
+		if ps == nil {
+			continue
+		}
+		ids := make([]uint32, len(ps))
+		for j, p := range ps {
+			v, ok := id[p]
+			if !ok {
+				v = uint32(len(cp.pats))
+				id[p] = v
+				cp.pats = append(cp.pats, p)
+			}
+			ids[j] = v
+		}
+		cp.records = append(cp.records, ids)
+	}
+	return cp
 }
 
 // NewLinker returns a linker with a model fitted before (for example read
@@ -160,8 +251,13 @@ func (l *Linker) setWeights() {
 	for c, cp := range l.model.Comparisons {
 		for k, lp := range cp.Levels {
 			l.w[c][k] = lp.Weight
+			if c == CompName {
+				l.logM[k] = math.Log2(lp.M)
+			}
 		}
 	}
+	lv := l.model.Comparisons[CompName].Levels
+	l.noMarks = lv[nameDiacritics].M / (lv[nameExact].M + lv[nameDiacritics].M)
 }
 
 // Model returns the fitted model (not to be modified).
@@ -178,6 +274,9 @@ func (l *Linker) Population() *Population { return l.pop }
 type prepared struct {
 	side
 	words []uint32 // id of each folded word, or noWord
+	// logFreq is log2 of the probability that a record of someone else
+	// has exactly this name as written, 0 when no citizen has it
+	logFreq float64
 }
 
 const noWord = math.MaxUint32
@@ -194,6 +293,19 @@ func prepare(rec Record) prepared {
 
 func (l *Linker) prepare(rec Record) prepared {
 	r := prepare(rec)
+	n := float64(max(l.pop.Len(), 1))
+	if r.norm != r.fold {
+		if c := l.pop.nameCount(l.pop.normKey(r.norm)); c > 0 {
+			r.logFreq = math.Log2(float64(c) / n * (1 - l.noMarks))
+		}
+	} else if r.norm != "" {
+		// written without diacritics: as likely as all the names that
+		// fold to it, written so
+		c := l.pop.nameCount(l.pop.foldKey(r.fold)) + l.pop.nameCount(l.pop.normKey(r.norm))
+		if c > 0 {
+			r.logFreq = math.Log2(float64(c) / n * l.noMarks)
+		}
+	}
 	r.words = make([]uint32, len(r.toks))
 	for i, t := range r.toks {
 		if id, ok := l.pop.tokID[t]; ok {
@@ -212,6 +324,11 @@ func (l *Linker) candidates(r *prepared, out []uint32) ([]uint32, int) {
 }
 
 const allRules = 1<<nRulesAll - 1
+
+// maxNamedScan bounds the citizens of one surname and given name that
+// RuleFullNameSex reads through (a common name is too ambiguous without a
+// date anyway).
+const maxNamedScan = 50_000
 
 // candidatesBy is candidates under a subset of the rules (bit i = rule i).
 func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32, int) {
@@ -273,6 +390,28 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 						continue
 					}
 					add(p.block(rule, ruleKey(rule, s, g, dt.y, dt.m, dt.d, false)))
+				}
+			}
+			if !r.dobOK && rules&(1<<RuleFullNameSex) != 0 {
+				// no date to block on: the citizens with this surname and
+				// given name, of the record's sex and with its other
+				// words (in written order) as middle name
+				named := p.named(s, g)
+				if len(named) > maxNamedScan {
+					skipped++
+					continue
+				}
+				mid := middleHash(r.toks, i, j)
+				n := len(out)
+				for _, c := range named {
+					k := p.keys[c]
+					if p.infos[p.names[c]].mid == mid && (r.sex == 0 || (k&sexBit != 0) == (r.sex == 'F')) {
+						out = append(out, c)
+					}
+				}
+				if len(out)-n > l.cfg.MaxBlock {
+					out = out[:n]
+					skipped++
 				}
 			}
 		}
@@ -352,6 +491,14 @@ func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Ex
 			ex.Fields = append(ex.Fields, FieldWeight{Field: compNames[k], Level: name, Weight: round2(w)})
 		}
 	}
+	if lv := int(g[CompName]); lv >= nameMiddle && lv <= nameJW92 && r.logFreq != 0 {
+		if adj := l.spelling(r, lv); adj < 0 {
+			total += adj
+			if want {
+				ex.Fields = append(ex.Fields, FieldWeight{Field: "name_spelling", Level: "registered_name", Weight: round2(adj)})
+			}
+		}
+	}
 	if lv := int(g[CompName]); lv >= nameExact && lv <= nameMiddle && ci != noWord {
 		info := &l.pop.infos[l.pop.names[ci]]
 		n := float64(l.pop.Len())
@@ -373,6 +520,29 @@ func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Ex
 		ex.Total = round2(total)
 	}
 	return total, ex
+}
+
+// spelling is the adjustment (≤ 0) of the weight of a name that agrees
+// only approximately (a middle name dropped, a slip, …) when the record's
+// name, as written, is itself the name of other citizens. The level's
+// weight log2(m/u) averages over every spelling at that level; but a
+// record naming "Nguyễn Văn Chiến" is far better explained by a Chiến
+// than by a Chiếm misspelt into exactly that name. Against someone else,
+// the record's name is as likely as its frequency f; from this candidate,
+// as likely as m of the level shared among the V spellings the level
+// allows (V = 1 for a dropped middle name, 20 per letter for a slip, 400
+// per letter for two). The weight is capped at log2(m/V / f).
+func (l *Linker) spelling(r *prepared, lv int) float64 {
+	letters := float64(len(r.fold) - len(r.toks) + 1)
+	logV := 0.0
+	switch lv {
+	case nameSlip, nameDroppedSlip:
+		logV = math.Log2(20 * letters)
+	case nameJW92:
+		logV = math.Log2(400 * letters)
+	}
+	alt := l.logM[lv] - logV - r.logFreq
+	return math.Min(alt-l.w[CompName][lv], 0)
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
@@ -438,11 +608,25 @@ func (l *Linker) Link(rec Record) Decision {
 // (in parallel), then pairs are assigned best weight first so that each
 // citizen is linked to at most one record of the batch.
 func (l *Linker) LinkBatch(recs []Record) []Decision {
+	return l.linkBatch(recs, nil)
+}
+
+// linkBatch is LinkBatch calling tick (when set) with the number of
+// records ranked, every few records, from the ranking goroutines.
+func (l *Linker) linkBatch(recs []Record, tick func(int)) []Decision {
 	preps := make([]prepared, len(recs))
 	ranks := make([]ranked, len(recs))
 	parallel(len(recs), func(lo, hi int) {
+		n := 0
 		for k := lo; k < hi; k++ {
 			preps[k], ranks[k] = l.rank(recs[k])
+			if n++; n == 64 && tick != nil {
+				tick(n)
+				n = 0
+			}
+		}
+		if tick != nil && n > 0 {
+			tick(n)
 		}
 	})
 	type pair struct {
@@ -531,6 +715,10 @@ func (l *Linker) decide(rec Record, r *prepared, rk ranked, i uint32, w float64)
 		}
 	default:
 		d.Outcome = identity.Linked
+		d.Reason = "probability " + strconv.FormatFloat(d.Probability, 'f', 4, 64) + " of being this citizen"
+		if d.RunnerUp != 0 {
+			d.Reason += ", next candidate " + strconv.FormatFloat(w-d.RunnerUp, 'f', 1, 64) + " bits lower"
+		}
 	}
 	if l.pop.keys[i]&deadBit != 0 {
 		d.Deceased = true

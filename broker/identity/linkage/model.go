@@ -1,10 +1,8 @@
 package linkage
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // Model is a fitted Fellegi–Sunter model: for each comparison and level,
@@ -53,7 +51,7 @@ type LevelParams struct {
 
 const (
 	minProb = 1e-6
-	maxLvl  = 8
+	maxLvl  = 9
 )
 
 type probs [nComp][maxLvl]float64
@@ -211,49 +209,61 @@ func initialM() (p probs) {
 }
 
 // emSession runs expectation–maximisation over the candidate pairs of one
-// blocking rule (counted per distinct comparison vector), with u fixed:
-// the E-step gives each vector its probability of being a match, the
-// M-step re-estimates m and lambda. Comparisons the rule blocks on agree
-// on almost every pair whatever the truth, so they are left out of the
-// likelihood and not estimated by this session (as Splink does).
-func emSession(counts map[pattern]int, u probs, exclude [nComp]bool, iters int) (mp probs, matches float64, it int, converged bool) {
+// blocking rule, with u fixed. Each record has at most one match among its
+// candidates: the E-step gives each candidate its probability of being the
+// record's match, against the record's other candidates and against none
+// of them, (π/K)·LR_j / ((1-π) + (π/K)·Σ_k LR_k) for a record with K
+// candidates, LR = m/u of the comparison vector; the M-step re-estimates m
+// from those probabilities and π as the share of records matched. Treating
+// pairs independently instead lets a namesake born the same day count as a
+// second match of the same record, which at national scale inflates m of
+// the disagreement levels (a different province, a slip in the name). The
+// comparisons the rule blocks on agree on almost every pair whatever the
+// truth, so they are left out of the likelihood and not estimated by this
+// session (as Splink does).
+func emSession(cp candidatePatterns, u probs, exclude [nComp]bool, iters int) (mp probs, matches float64, it int, converged bool) {
 	mp = initialM()
-	lambda := 0.05
-	type pc struct {
-		p pattern
-		n float64
+	if len(cp.records) == 0 {
+		return mp, 0, 0, false
 	}
-	var pats []pc
-	for p, n := range counts {
-		pats = append(pats, pc{p, float64(n)})
-	}
-	// a fixed order, so that the sums (and the model) are reproducible
-	slices.SortFunc(pats, func(a, b pc) int { return cmp.Compare(a.p, b.p) })
+	pi := 0.5
+	lr := make([]float64, len(cp.pats))
+	post := make([]float64, len(cp.pats)) // summed posterior of each distinct vector
 	for it = 1; it <= iters; it++ {
-		var num probs
-		var den [nComp]float64
-		var all float64
-		matches = 0
-		for _, x := range pats {
-			pm, pu := lambda, 1-lambda
+		for k, p := range cp.pats {
+			v := 1.0
 			for c := range nComp {
-				if l := x.p.level(c); l >= 0 && !exclude[c] {
-					pm *= mp[c][l]
-					pu *= u[c][l]
+				if l := p.level(c); l >= 0 && !exclude[c] {
+					v *= mp[c][l] / u[c][l]
 				}
 			}
-			w := pm / (pm + pu)
-			matches += w * x.n
-			all += x.n
-			for c := range nComp {
-				if l := x.p.level(c); l >= 0 {
-					num[c][l] += w * x.n
-					den[c] += w * x.n
-				}
+			lr[k] = v
+			post[k] = 0
+		}
+		matches = 0
+		for _, ids := range cp.records {
+			prior := pi / float64(len(ids))
+			sum := 0.0
+			for _, id := range ids {
+				sum += lr[id]
+			}
+			denom := (1 - pi) + prior*sum
+			for _, id := range ids {
+				w := prior * lr[id] / denom
+				post[id] += w
+				matches += w
 			}
 		}
-		if all == 0 {
-			return mp, 0, it, false
+		var num probs
+		var den [nComp]float64
+		for k, p := range cp.pats {
+			w := post[k]
+			for c := range nComp {
+				if l := p.level(c); l >= 0 {
+					num[c][l] += w
+					den[c] += w
+				}
+			}
 		}
 		delta := 0.0
 		for c := range nComp {
@@ -269,9 +279,9 @@ func emSession(counts map[pattern]int, u probs, exclude [nComp]bool, iters int) 
 				mp[c][l] = v
 			}
 		}
-		nl := math.Min(math.Max(matches/all, 1e-9), 1-1e-9)
-		delta = math.Max(delta, math.Abs(nl-lambda))
-		lambda = nl
+		np := math.Min(math.Max(matches/float64(len(cp.records)), 1e-6), 1-1e-6)
+		delta = math.Max(delta, math.Abs(np-pi))
+		pi = np
 		if delta < 1e-7 {
 			return mp, matches, it, true
 		}

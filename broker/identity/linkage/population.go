@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"slices"
 	"sync"
@@ -21,10 +22,17 @@ type Population struct {
 	names []uint32 // index into infos
 	olds  []uint32 // CMND + 1, 0 = none
 	infos []nameInfo
-	toks  []string          // folded words by id
-	tokID map[string]uint32 // folded word → id
-	given []uint32          // citizens whose given name is word id
-	sur   []uint32          // citizens whose surname is word id
+	// nameKeys (sorted) and nameCounts count the citizens by the
+	// comparison form of their whole name, with diacritics (normKey) and
+	// without (foldKey): how often a record's name is written the way it
+	// is (see Linker.spelling)
+	nameKeys   []uint64
+	nameCounts []uint32
+	seed       maphash.Seed
+	toks       []string          // folded words by id
+	tokID      map[string]uint32 // folded word → id
+	given      []uint32          // citizens whose given name is word id
+	sur        []uint32          // citizens whose surname is word id
 	// tfGiven, tfSur: probability that two random citizens share a given
 	// name (surname); the baseline of the term-frequency adjustment
 	tfGiven, tfSur float64
@@ -42,6 +50,65 @@ type nameInfo struct {
 	norm, fold string
 	toks       []string
 	sur, given uint32 // word ids of the first and last folded word
+	mid        uint32 // middleHash of the words between them
+}
+
+// countNames fills nameKeys and nameCounts from the citizens per distinct
+// registered name: the keys are hashed on every core, radix-sorted and
+// merged (a map would cost more memory and, at 10M citizens, a second).
+func (p *Population) countNames(perName []uint32) {
+	p.seed = maphash.MakeSeed()
+	keys := make([]uint64, 2*len(p.infos))
+	at := make([]uint32, 2*len(p.infos)) // 2·name (+1: folded)
+	parallel(len(p.infos), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			keys[2*k], at[2*k] = p.normKey(p.infos[k].norm), uint32(2*k)
+			keys[2*k+1], at[2*k+1] = p.foldKey(p.infos[k].fold), uint32(2*k+1)
+		}
+	})
+	radixSort(keys, at)
+	out := 0
+	for j, key := range keys {
+		k := at[j] / 2
+		if at[j]%2 == 1 && p.infos[k].fold == p.infos[k].norm {
+			continue // no diacritics to leave out: counted under normKey
+		}
+		if out > 0 && keys[out-1] == key {
+			at[out-1] += perName[k]
+			continue
+		}
+		keys[out], at[out] = key, perName[k]
+		out++
+	}
+	p.nameKeys, p.nameCounts = slices.Clip(keys[:out]), slices.Clip(at[:out])
+}
+
+// nameCount is the number of citizens under a normKey or foldKey.
+func (p *Population) nameCount(key uint64) uint32 {
+	if i, ok := slices.BinarySearch(p.nameKeys, key); ok {
+		return p.nameCounts[i]
+	}
+	return 0
+}
+
+// normKey and foldKey are the keys of nameCount.
+func (p *Population) normKey(norm string) uint64 { return maphash.String(p.seed, norm) }
+func (p *Population) foldKey(fold string) uint64 { return ^maphash.String(p.seed, fold) }
+
+// middleHash is a hash (FNV-1a) of the middle words of a name, in order,
+// for RuleFullNameSex.
+func middleHash(words []string, skip1, skip2 int) uint32 {
+	h := uint32(2166136261)
+	for k, w := range words {
+		if k == skip1 || k == skip2 {
+			continue
+		}
+		for i := 0; i < len(w); i++ {
+			h = (h ^ uint32(w[i])) * 16777619
+		}
+		h = (h ^ ' ') * 16777619
+	}
+	return h
 }
 
 const (
@@ -59,13 +126,17 @@ const (
 	RuleNameYearMonth        // given name, surname, year and month: survives a wrong day
 	RuleNameMonthDay         // given name, surname, month and day: survives a wrong year
 	RuleNameYearDay          // given name, surname, year and day: survives a wrong month
+	RuleFullNameSex          // the whole name and sex, no date: for records without a usable date
 	RuleOldID                // CMND number, exactly or one digit away
-	nRules            = 4    // rules with a sorted array (RuleOldID uses byOld)
-	nRulesAll         = 5
+	// rules with a sorted array of their own: RuleFullNameSex reads the
+	// stretch of RuleNameYearMonth's array that has the name, RuleOldID
+	// uses byOld
+	nRules    = 4
+	nRulesAll = 6
 )
 
 // RuleNames names the blocking rules in reports.
-var RuleNames = [nRulesAll]string{"dob+sex", "given+surname+year+month", "given+surname+month+day", "given+surname+year+day", "old_id±1"}
+var RuleNames = [nRulesAll]string{"dob+sex", "given+surname+year+month", "given+surname+month+day", "given+surname+year+day", "full_name+sex", "old_id±1"}
 
 // NewPopulation builds the population from citizens (n is a size hint).
 // Citizens the register cannot represent (see identity.Index.Add) are
@@ -128,14 +199,18 @@ func NewPopulation(citizens iter.Seq[store.Citizen], n int) (*Population, error)
 		if len(info.toks) > 0 {
 			info.sur = p.tokID[info.toks[0]]
 			info.given = p.tokID[info.toks[len(info.toks)-1]]
+			info.mid = middleHash(info.toks, 0, len(info.toks)-1)
 		}
 	}
+	perName := make([]uint32, len(p.infos))
 	for _, ni := range p.names {
+		perName[ni]++
 		if info := &p.infos[ni]; len(info.toks) > 0 {
 			p.given[info.given]++
 			p.sur[info.sur]++
 		}
 	}
+	p.countNames(perName)
 	p.keys, p.names, p.olds = slices.Clip(p.keys), slices.Clip(p.names), slices.Clip(p.olds)
 	total := float64(len(p.keys))
 	for i := range p.toks {
@@ -184,6 +259,7 @@ func (p *Population) SizeBytes() int {
 	for _, t := range p.toks {
 		n += len(t) + 16 + 8 + 8 // string, header, map entry, counts
 	}
+	n += len(p.nameKeys)*8 + len(p.nameCounts)*4
 	return n
 }
 
@@ -322,6 +398,17 @@ func radixSort(keys []uint64, idx []uint32) {
 // block returns the citizens of rule r with key k.
 func (p *Population) block(r int, k uint64) []uint32 {
 	b := p.blocks[r]
+	lo := p.lowerBound(r, k)
+	end := lo
+	for end < len(b) && p.keyOf(r, b[end]) == k {
+		end++
+	}
+	return b[lo:end]
+}
+
+// lowerBound is the first position of rule r's array whose key is ≥ k.
+func (p *Population) lowerBound(r int, k uint64) int {
+	b := p.blocks[r]
 	f := p.fences[r]
 	j, _ := slices.BinarySearch(f, k) // first fence ≥ k
 	lo, hi := 0, min(j*fenceStep, len(b))
@@ -336,11 +423,21 @@ func (p *Population) block(r int, k uint64) []uint32 {
 			hi = mid
 		}
 	}
-	end := lo
-	for end < len(b) && p.keyOf(r, b[end]) == k {
-		end++
+	return lo
+}
+
+// named returns the citizens whose surname and given name are the words
+// sur and given: RuleNameYearMonth's array sorts by name before the date,
+// so they are one stretch of it.
+func (p *Population) named(sur, given uint32) []uint32 {
+	r := RuleNameYearMonth
+	k := ruleKey(r, sur, given, 0, 0, 0, false) // the name's smallest key
+	b := p.blocks[r]
+	end := len(b)
+	if next := k + 1<<24; next > k { // the next name's smallest key
+		end = p.lowerBound(r, next)
 	}
-	return b[lo:end]
+	return b[p.lowerBound(r, k):end]
 }
 
 // byOldID returns the citizen with a CMND, or -1.

@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
@@ -119,10 +120,132 @@ func TestLinkageQuality(t *testing.T) {
 			t.Logf("%s truth=%q errors=%v rec=%+v => %s %s %.1f (%s) %v", d.RecordID, truth[k].Truth, truth[k].Errors, recs[k], d.Outcome, d.PersonalID, d.Score, d.Reason, d.Explanation)
 		}
 	}
-	// the goal is recall ≥ 0.99; blocking recall (~0.989: records
-	// with no date, or with both a name typo and a date error, meet no
-	// block) and records that are ambiguous in the register cap it here
-	if q.precision() < 0.995 || q.recall() < 0.96 || q.blockingRecall() < 0.985 {
-		t.Errorf("precision %.4f recall %.4f blocking recall %.4f, want ≥ 0.995, ≥ 0.96, ≥ 0.985", q.precision(), q.recall(), q.blockingRecall())
+	t.Log(analyseLoss(l, recs, truth, ds))
+	// the goal is recall ≥ 0.99; blocking recall (~0.997: records
+	// with both a name typo and a date error meet no block) and records
+	// that are ambiguous in the register (~0.6% here; see loss) cap it
+	// below that (0.9888 measured)
+	if q.precision() < 0.995 || q.recall() < 0.98 || q.blockingRecall() < 0.995 {
+		t.Errorf("precision %.4f recall %.4f blocking recall %.4f, want ≥ 0.995, ≥ 0.98, ≥ 0.995", q.precision(), q.recall(), q.blockingRecall())
 	}
+}
+
+// loss sorts the in-register records that are not linked to their citizen
+// by cause, to tell what a better linker could still win from what no
+// linker can: a record is ambiguous when another candidate agrees with it
+// at least as well as its true citizen on every field (by the model's
+// weights, name frequency included), so nothing in the record prefers the
+// truth.
+type loss struct {
+	inRegister, linkedRight, notBlocked, ambiguous int
+	// not ambiguous, yet not linked right, by outcome
+	review, unmatched, wrong int
+	errs                     map[string]int // error kinds of the not-ambiguous losses
+}
+
+// fieldWeights are the weights of each comparison of r against citizen i,
+// the name's frequency adjustments counted in the name.
+func (l *Linker) fieldWeights(r *prepared, i uint32) (w [nComp]float64) {
+	var c side
+	l.pop.sideOf(i, &c)
+	_, ex := l.score(r, &c, i, true)
+	for k, f := range ex.Fields {
+		if k < nComp {
+			w[k] = f.Weight
+		} else {
+			w[CompName] += f.Weight
+		}
+	}
+	return w
+}
+
+func analyseLoss(l *Linker, recs []Record, truth []synthetic.LegacyRecord, ds []Decision) loss {
+	ls := loss{errs: map[string]int{}}
+	var mu sync.Mutex
+	parallel(len(recs), func(lo, hi int) {
+		var local loss
+		local.errs = map[string]int{}
+		for k := lo; k < hi; k++ {
+			tr := truth[k].Truth
+			if tr == "" {
+				continue
+			}
+			local.inRegister++
+			d := ds[k]
+			if d.Outcome == identity.Linked && d.PersonalID == tr {
+				local.linkedRight++
+				continue
+			}
+			r := l.prepare(recs[k])
+			cands, _ := l.candidates(&r, nil)
+			at := -1
+			for j, i := range cands {
+				if l.pop.personalID(i) == tr {
+					at = j
+					break
+				}
+			}
+			if at < 0 {
+				local.notBlocked++
+				continue
+			}
+			wt := l.fieldWeights(&r, cands[at])
+			amb := false
+			for j, i := range cands {
+				if j == at {
+					continue
+				}
+				wc := l.fieldWeights(&r, i)
+				dom := true
+				for f := range nComp {
+					if wc[f] < wt[f] {
+						dom = false
+						break
+					}
+				}
+				if dom {
+					amb = true
+					break
+				}
+			}
+			if amb {
+				local.ambiguous++
+				continue
+			}
+			switch d.Outcome {
+			case identity.Review:
+				local.review++
+			case identity.Unmatched:
+				local.unmatched++
+			default:
+				local.wrong++
+			}
+			for _, e := range truth[k].Errors {
+				local.errs[e]++
+			}
+			if len(truth[k].Errors) == 0 {
+				local.errs["none"]++
+			}
+		}
+		mu.Lock()
+		ls.inRegister += local.inRegister
+		ls.linkedRight += local.linkedRight
+		ls.notBlocked += local.notBlocked
+		ls.ambiguous += local.ambiguous
+		ls.review += local.review
+		ls.unmatched += local.unmatched
+		ls.wrong += local.wrong
+		for e, n := range local.errs {
+			ls.errs[e] += n
+		}
+		mu.Unlock()
+	})
+	return ls
+}
+
+func (ls loss) String() string {
+	n := float64(max(ls.inRegister, 1))
+	return fmt.Sprintf("in register %d: linked right %.4f, not blocked %.4f, ambiguous %.4f, other review %.4f, other unmatched %.4f, other wrong %.4f; attainable recall %.4f; errors of the other losses %v",
+		ls.inRegister, float64(ls.linkedRight)/n, float64(ls.notBlocked)/n, float64(ls.ambiguous)/n, float64(ls.review)/n, float64(ls.unmatched)/n, float64(ls.wrong)/n,
+		1-float64(ls.notBlocked+ls.ambiguous)/n, ls.errs)
 }

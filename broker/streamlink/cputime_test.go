@@ -1,0 +1,5 @@
+package streamlink_test
+
+import "github.com/lgsp-bus/lgsp/broker/internal/cputime"
+
+var cpuTime = cputime.Process

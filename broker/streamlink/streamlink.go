@@ -1,0 +1,323 @@
+// Package streamlink runs the probabilistic identity linkage of
+// broker/identity/linkage on streamed records, one at a time: a record that
+// carries no usable personal number is linked to a citizen of the
+// population register (linked / review / unmatched). The linker reads a
+// linkage population built from the register; when the population change
+// stream updates the live index (see Notifying) the linker is rebuilt in the
+// background and swapped in, so records reconciled after a refresh see the
+// change. The model's m-probabilities are estimated from the records being
+// linked, as the bulk reconciler estimates them from its file: until enough
+// have been seen, from a sample of the register itself, which links only
+// records close to their citizen and sends the others to review.
+package streamlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/identity"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
+	"github.com/lgsp-bus/lgsp/broker/store"
+)
+
+// Config tunes the streaming linker; zero fields take their defaults.
+type Config struct {
+	// Linkage holds the decision thresholds and work bounds (default
+	// linkage.DefaultConfig()). RandomPairs is capped at 50 per citizen
+	// (at least 20000) for a small register.
+	Linkage linkage.Config
+	// SampleSize is how many of the records linked so far are kept, drawn
+	// uniformly, to estimate the model (default 20000).
+	SampleSize int
+	// MinSample is how many records must have been linked before the model
+	// is estimated from them rather than from the register's own sample
+	// (default 500).
+	MinSample int
+	// RegisterSample is how many citizens stand in for records while fewer
+	// than MinSample have been seen (default 5000).
+	RegisterSample int
+	// Refresh is how often Run checks whether the linker must be rebuilt:
+	// the register changed (the population is rebuilt, the model kept), the
+	// sample reached MinSample, or the number of records seen doubled since
+	// the model was estimated (both estimate the model again) (default 1
+	// minute).
+	Refresh time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Linkage == (linkage.Config{}) {
+		c.Linkage = linkage.DefaultConfig()
+	}
+	if c.SampleSize <= 0 {
+		c.SampleSize = 20_000
+	}
+	if c.MinSample <= 0 {
+		c.MinSample = 500
+	}
+	c.MinSample = min(c.MinSample, c.SampleSize)
+	if c.RegisterSample <= 0 {
+		c.RegisterSample = 5000
+	}
+	if c.Refresh <= 0 {
+		c.Refresh = time.Minute
+	}
+	return c
+}
+
+// Scan reads every citizen of the register (store.PopulationStore's
+// ScanCitizens); an error from fn stops it.
+type Scan func(ctx context.Context, fn func(store.Citizen) error) error
+
+// Linker links streamed records. Link is safe for concurrent use and
+// never waits for a rebuild.
+type Linker struct {
+	cfg  Config
+	scan Scan
+	log  *slog.Logger
+	cur  atomic.Pointer[built]
+
+	dirty atomic.Bool // the register changed since the last build
+	mu    sync.Mutex  // guards what follows
+	seen  uint64      // records linked so far
+	pool  []linkage.Record
+	rng   *rand.Rand // reservoir sampling
+	build sync.Mutex // one rebuild at a time
+}
+
+// built is one linker and how its model was estimated.
+type built struct {
+	l         *linkage.Linker // nil while the register has fewer than two citizens
+	citizens  int
+	seenAt    uint64 // records seen when the model was estimated
+	sample    int    // size of the sample the model was estimated from
+	fromRecs  bool   // the sample is of records (else of the register)
+	at        time.Time
+	estimated time.Time
+}
+
+// State says what the current linker was built from.
+type State struct {
+	Citizens    int       `json:"citizens"`
+	SampleFrom  string    `json:"sample_from"` // "records" or "register"
+	SampleSize  int       `json:"sample_size"`
+	RecordsSeen uint64    `json:"records_seen"`
+	MatchRate   float64   `json:"match_rate"`
+	Built       time.Time `json:"built"`     // population last rebuilt
+	Estimated   time.Time `json:"estimated"` // model last estimated
+}
+
+// New builds the first linker from the register; it fails when the
+// register cannot be read.
+func New(ctx context.Context, scan Scan, cfg Config, log *slog.Logger) (*Linker, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	l := &Linker{cfg: cfg.withDefaults(), scan: scan, log: log, rng: rand.New(rand.NewPCG(0x11e4, 0x5a3b))}
+	if err := l.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Link decides one record without a usable personal number against the
+// register as of the last build, and keeps the record in the sample the
+// model is next estimated from.
+func (l *Linker) Link(rec linkage.Record) linkage.Decision {
+	l.observe(rec)
+	b := l.cur.Load()
+	if b.l == nil {
+		return linkage.Decision{RecordID: rec.ID, Outcome: identity.Unmatched, Reason: "the population register is empty"}
+	}
+	return b.l.Link(rec)
+}
+
+// observe keeps rec in a uniform sample of the records seen (reservoir
+// sampling), without the record's own id.
+func (l *Linker) observe(rec linkage.Record) {
+	rec.ID = ""
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seen++
+	switch {
+	case len(l.pool) < l.cfg.SampleSize:
+		l.pool = append(l.pool, rec)
+	default:
+		if j := l.rng.Uint64N(l.seen); j < uint64(len(l.pool)) {
+			l.pool[j] = rec
+		}
+	}
+}
+
+// Changed records that the register changed: the next Run tick rebuilds.
+func (l *Linker) Changed() { l.dirty.Store(true) }
+
+// Due reports whether the linker should be rebuilt: the register changed,
+// or the records seen justify estimating the model again.
+func (l *Linker) Due() bool {
+	return l.dirty.Load() || l.modelDue(l.cur.Load())
+}
+
+// modelDue: the first MinSample records have been seen since the model
+// came from the register, or the records seen doubled since it was
+// estimated from records.
+func (l *Linker) modelDue(b *built) bool {
+	l.mu.Lock()
+	seen, pooled := l.seen, len(l.pool)
+	l.mu.Unlock()
+	if b == nil || b.l == nil {
+		return true
+	}
+	if !b.fromRecs {
+		return pooled >= l.cfg.MinSample
+	}
+	return seen >= 2*b.seenAt
+}
+
+// Run rebuilds the linker when due, checking every Config.Refresh, until
+// ctx ends. A failed rebuild keeps the current linker and is retried.
+func (l *Linker) Run(ctx context.Context) {
+	t := time.NewTicker(l.cfg.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !l.Due() {
+				continue
+			}
+			if err := l.Refresh(ctx); err != nil && ctx.Err() == nil {
+				l.log.Error("identity linker not rebuilt; the previous one stays in use", "error", err)
+			}
+		}
+	}
+}
+
+// errStop ends a scan early.
+var errStop = errors.New("streamlink: scan stopped")
+
+// Refresh rebuilds the linker now and swaps it in: the linkage population
+// from the register and, when due, the model, from the records seen (or,
+// while they are too few, a sample of the register); otherwise the model
+// in use is kept, since a few registrations do not change it.
+func (l *Linker) Refresh(ctx context.Context) error {
+	l.build.Lock()
+	defer l.build.Unlock()
+	start := time.Now()
+	l.dirty.Store(false) // a change from here on is caught by the next build
+	prev := l.cur.Load()
+	estimate := l.modelDue(prev)
+	l.mu.Lock()
+	seen := l.seen
+	var sample []linkage.Record
+	if estimate && len(l.pool) >= l.cfg.MinSample {
+		sample = slices.Clone(l.pool)
+	}
+	l.mu.Unlock()
+	fromRegister := estimate && sample == nil
+
+	// The register is read once, straight into the population; a uniform
+	// sample of it stands in for records while too few have been seen.
+	regRNG := rand.New(rand.NewPCG(0x5eed, 0x7e91))
+	var regSample []linkage.Record
+	n := 0
+	var scanErr error
+	citizens := iter.Seq[store.Citizen](func(yield func(store.Citizen) bool) {
+		scanErr = l.scan(ctx, func(c store.Citizen) error {
+			n++
+			if fromRegister {
+				rec := linkage.Record{OldID: c.OldID, Name: c.FullName, DOB: c.DOB, Sex: c.Sex, Province: c.BirthProvince}
+				if len(regSample) < l.cfg.RegisterSample {
+					regSample = append(regSample, rec)
+				} else if j := regRNG.IntN(n); j < len(regSample) {
+					regSample[j] = rec
+				}
+			}
+			if !yield(c) {
+				return errStop
+			}
+			return nil
+		})
+	})
+	hint := 0
+	if prev != nil {
+		hint = prev.citizens
+	}
+	pop, err := linkage.NewPopulation(citizens, hint)
+	if scanErr != nil {
+		return fmt.Errorf("streamlink: read the population register: %w", scanErr)
+	}
+	if err != nil {
+		// malformed register rows are skipped and counted, as the index does
+		l.log.Warn("population rows left out of the identity linker", "error", err)
+	}
+	b := &built{citizens: pop.Len(), at: time.Now().UTC()}
+	switch {
+	case pop.Len() < 2: // no pairs to estimate u from, nobody to link
+	case estimate:
+		if fromRegister {
+			sample = regSample
+		}
+		cfg := l.cfg.Linkage
+		// u comes from random pairs: a small register has few distinct ones
+		cfg.RandomPairs = min(cfg.RandomPairs, max(50*pop.Len(), 20_000))
+		b.l = linkage.Train(pop, sample, cfg)
+		b.seenAt, b.sample, b.fromRecs, b.estimated = seen, len(sample), !fromRegister, b.at
+	default:
+		if b.l, err = linkage.NewLinker(pop, prev.l.Model(), l.cfg.Linkage); err != nil {
+			return fmt.Errorf("streamlink: reuse the model: %w", err)
+		}
+		b.seenAt, b.sample, b.fromRecs, b.estimated = prev.seenAt, prev.sample, prev.fromRecs, prev.estimated
+	}
+	l.cur.Store(b)
+	st := l.State()
+	l.log.Info("identity linker built", "citizens", st.Citizens, "model_estimated", estimate, "sample_from", st.SampleFrom,
+		"sample", st.SampleSize, "match_rate", st.MatchRate, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// State describes the current linker.
+func (l *Linker) State() State {
+	b := l.cur.Load()
+	l.mu.Lock()
+	seen := l.seen
+	l.mu.Unlock()
+	s := State{Citizens: b.citizens, SampleFrom: "register", SampleSize: b.sample, RecordsSeen: seen, Built: b.at, Estimated: b.estimated}
+	if b.fromRecs {
+		s.SampleFrom = "records"
+	}
+	if b.l != nil {
+		s.MatchRate = b.l.Model().MatchRate
+	}
+	return s
+}
+
+// Index is the live population index the population stream updates.
+type Index interface {
+	Add(c store.Citizen) error
+}
+
+// Notifying returns idx with every successful Add also marking l's
+// register changed, so the linker follows the index.
+func Notifying(idx Index, l *Linker) Index { return notifying{idx, l} }
+
+type notifying struct {
+	Index
+	l *Linker
+}
+
+func (n notifying) Add(c store.Citizen) error {
+	if err := n.Index.Add(c); err != nil {
+		return err
+	}
+	n.l.Changed()
+	return nil
+}
