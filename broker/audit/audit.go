@@ -5,11 +5,11 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -53,11 +53,24 @@ type Option func(*Log)
 // WithSigner signs checkpoints with key; without it Checkpoint fails.
 func WithSigner(key ed25519.PrivateKey) Option { return func(l *Log) { l.signer = key } }
 
+// ErrTampered marks a log that Open found inconsistent: a stored frontier
+// that does not hash to its signed root, a checkpoint not signed by this
+// bus's key, or entries after the latest checkpoint that do not chain. The
+// log is never repaired; run `lgsp audit verify` to find the first bad entry.
+var ErrTampered = errors.New("audit: the stored log does not verify")
+
 // Open resumes the chain from the last stored entry. key is the HMAC key for
 // citizen numbers; keep it secret and stable, or searches by citizen break.
 //
-// Open reads the whole log once to rebuild the Merkle frontier and find the
-// latest checkpoint; it does not verify it (that is VerifyLog's job).
+// With a signer, Open resumes the Merkle tree from the latest checkpoint:
+// it takes the frontier stored with it only after checking that it hashes
+// to the checkpoint's root and that the root's signature verifies with the
+// signer's public key, and then reads and checks just the entries after it
+// (their chain and hashes). Anything that does not check fails Open with
+// ErrTampered rather than be built upon. Without a signer, or before the
+// first checkpoint with a frontier, Open reads the whole log to rebuild the
+// frontier. Either way it does not re-verify the entries before the
+// checkpoint: that is VerifyLog's job (`lgsp audit verify`).
 func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) (*Log, error) {
 	if len(key) < 16 {
 		return nil, errors.New("audit: HMAC key must be at least 16 bytes")
@@ -73,7 +86,25 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 	l.tree, l.lastHash = s.tree, s.prev
 	l.lastSeq = s.tree.size
 	l.base = s.tree.clone()
-	take := func(e *store.AuditEntry, leaf []byte) {
+	checkTail := false
+	if l.signer != nil {
+		ok, err := l.resume(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		checkTail = ok
+	}
+	take := func(e *store.AuditEntry, leaf []byte) error {
+		if checkTail {
+			switch {
+			case e.Seq != l.lastSeq+1:
+				return fmt.Errorf("%w: entry %d is missing after the latest checkpoint (next found: %d); run lgsp audit verify", ErrTampered, l.lastSeq+1, e.Seq)
+			case !bytes.Equal(e.PrevHash, l.lastHash):
+				return fmt.Errorf("%w: entry %d does not chain to entry %d; run lgsp audit verify", ErrTampered, e.Seq, e.Seq-1)
+			case !bytes.Equal(Hash(e), e.Hash):
+				return fmt.Errorf("%w: entry %d was altered; run lgsp audit verify", ErrTampered, e.Seq)
+			}
+		}
 		if e.Action == ActionCheckpoint {
 			if cp, err := ParseCheckpoint(*e); err == nil {
 				l.latest = &cp
@@ -81,21 +112,25 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 		}
 		l.tree.append(leaf)
 		l.lastSeq, l.lastHash = e.Seq, e.Hash
+		return nil
 	}
 	end, err := st.CountAudit(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read the log size: %w", err)
 	}
+	var bad error
 	if err := scanChunks(ctx, st, l.lastSeq+1, end, leafRun, func(h hashed) bool {
 		for i := range h.entries {
-			take(&h.entries[i], h.leaves[i])
+			if bad = take(&h.entries[i], h.leaves[i]); bad != nil {
+				return false
+			}
 		}
 		return true
 	}); err != nil {
 		return nil, fmt.Errorf("audit: read the log: %w", err)
 	}
 	after := l.lastSeq
-	for {
+	for bad == nil {
 		page, err := st.ListAudit(ctx, store.AuditQuery{AfterSeq: after, Limit: 5000})
 		if err != nil {
 			return nil, fmt.Errorf("audit: read the log: %w", err)
@@ -104,11 +139,76 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 			break
 		}
 		for i := range page {
-			take(&page[i], LeafHash(page[i].Hash))
+			if bad = take(&page[i], LeafHash(page[i].Hash)); bad != nil {
+				break
+			}
 		}
 		after = page[len(page)-1].Seq
 	}
+	if bad != nil {
+		return nil, bad
+	}
 	return l, nil
+}
+
+// resume starts the tree at the latest checkpoint that has a frontier,
+// once that frontier is shown to hash to the checkpoint's signed root; it
+// reports false (start from the beginning) when there is no such
+// checkpoint or the store cannot search for one.
+func (l *Log) resume(ctx context.Context, s start) (bool, error) {
+	sr, ok := l.st.(store.AuditSearcher)
+	if !ok || s.first == 0 {
+		return false, nil
+	}
+	page, err := sr.SearchAudit(ctx, store.AuditSearch{Actor: "lgsp", Action: ActionCheckpoint, Newest: true, Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("audit: look for the latest checkpoint: %w", err)
+	}
+	if len(page) == 0 {
+		return false, nil
+	}
+	e := page[0]
+	bad := func(format string, args ...any) (bool, error) {
+		return false, fmt.Errorf("%w: checkpoint %d: %s; run lgsp audit verify", ErrTampered, e.Seq, fmt.Sprintf(format, args...))
+	}
+	cp, err := ParseCheckpoint(e)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if cp.frontier == nil {
+		return false, nil // written before checkpoints carried one
+	}
+	if !bytes.Equal(Hash(&e), e.Hash) {
+		return bad("the entry was altered (its content does not match its hash)")
+	}
+	if cp.Size != e.Seq-1 {
+		return bad("it covers %d entries but %d precede it", cp.Size, e.Seq-1)
+	}
+	if err := cp.Verify(l.PublicKey()); err != nil {
+		return bad("its signature does not verify with this bus's signing key (the key changed or the log was rewritten)")
+	}
+	f, _, err := cp.checkedFrontier()
+	if err != nil {
+		return bad("%v", err)
+	}
+	// The checkpoint must chain to the entry before it (or, right after a
+	// pruned range, to the retention anchor).
+	prev := s.prev
+	if e.Seq > s.first {
+		before, err := l.st.ListAudit(ctx, store.AuditQuery{AfterSeq: e.Seq - 2, Limit: 1})
+		if err != nil {
+			return false, fmt.Errorf("audit: read entry %d: %w", e.Seq-1, err)
+		}
+		if len(before) == 0 || before[0].Seq != e.Seq-1 {
+			return bad("entry %d before it is missing", e.Seq-1)
+		}
+		prev = before[0].Hash
+	}
+	if !bytes.Equal(e.PrevHash, prev) {
+		return bad("it does not chain to entry %d", e.Seq-1)
+	}
+	l.tree, l.lastSeq, l.lastHash = f, cp.Size, prev
+	return true, nil
 }
 
 // PublicKey is the checkpoint verification key (nil without a signer).
@@ -153,9 +253,7 @@ func (l *Log) checkpointLocked(ctx context.Context) (Checkpoint, error) {
 	}
 	cp := Checkpoint{Size: l.tree.size, Root: l.tree.root(), Time: time.Now().UTC().Truncate(time.Microsecond)}
 	cp.Signature = ed25519.Sign(l.signer, cp.Message())
-	e := store.AuditEntry{Time: cp.Time, Actor: "lgsp", Action: ActionCheckpoint, Decision: "allow",
-		RequestID: fmt.Sprintf("size=%d root=%s", cp.Size, hex.EncodeToString(cp.Root)),
-		Reason:    base64.StdEncoding.EncodeToString(cp.Signature)}
+	e := checkpointEntry(cp, l.tree)
 	if err := l.appendLocked(ctx, []store.AuditEntry{e}); err != nil {
 		return Checkpoint{}, err
 	}

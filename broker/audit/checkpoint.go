@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -15,9 +17,17 @@ import (
 
 // ActionCheckpoint marks a signed checkpoint entry. A checkpoint covers
 // exactly the entries before it: RequestID holds "size=<n> root=<hex>" and
-// Reason the base64 Ed25519 signature of Checkpoint.Message. Keeping
-// checkpoints in the log itself means they are chained and proved like any
-// other entry, in both stores, with no extra table.
+// Reason the base64 Ed25519 signature of Checkpoint.Message, then
+// " frontier=<hex>,…": the Merkle frontier (compact range) of those entries,
+// the roots of the perfect subtrees the size decomposes into, largest
+// first. Keeping checkpoints in the log itself means they are chained and
+// proved like any other entry, in both stores, with no extra table.
+//
+// The frontier lets Open resume the tree from the latest checkpoint instead
+// of re-reading the whole log. It is never trusted as stored: its root must
+// equal the signed root (a forged frontier would need a SHA-256 collision),
+// and VerifyLog checks it against the entries before it. Checkpoints written
+// before the frontier was added have none and still verify.
 const ActionCheckpoint = "audit.checkpoint"
 
 // Checkpoint is a signed tree head: the log of Size entries has Merkle root Root.
@@ -27,6 +37,80 @@ type Checkpoint struct {
 	Time      time.Time `json:"time"`
 	Signature []byte    `json:"signature"`
 	Seq       int64     `json:"seq"` // the checkpoint's own entry
+
+	// frontier is the stored compact range of the Size entries, as read
+	// (unverified); nil for a checkpoint written without one.
+	frontier *frontier
+}
+
+// checkpointEntry is the log entry that records cp, with f (of cp.Size
+// entries) as its frontier.
+func checkpointEntry(cp Checkpoint, f frontier) store.AuditEntry {
+	return store.AuditEntry{Time: cp.Time, Actor: "lgsp", Action: ActionCheckpoint, Decision: "allow",
+		RequestID: fmt.Sprintf("size=%d root=%s", cp.Size, hex.EncodeToString(cp.Root)),
+		Reason:    base64.StdEncoding.EncodeToString(cp.Signature) + " frontier=" + encodeNodes(f.nodes)}
+}
+
+// encodeNodes is the comma-separated hex of a frontier's nodes.
+func encodeNodes(nodes [][]byte) string {
+	hs := make([]string, len(nodes))
+	for i, h := range nodes {
+		hs[i] = hex.EncodeToString(h)
+	}
+	return strings.Join(hs, ",")
+}
+
+// decodeNodes reads encodeNodes' text back.
+func decodeNodes(s string) ([][]byte, error) {
+	var out [][]byte
+	for _, h := range strings.Split(s, ",") {
+		if h == "" {
+			continue
+		}
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// frontierOf rebuilds the compact range of a tree of size leaves from its
+// nodes, largest subtree first, checking that their number and lengths fit
+// that size.
+func frontierOf(size int64, nodes [][]byte) (frontier, error) {
+	if size < 0 || len(nodes) != bits.OnesCount64(uint64(size)) {
+		return frontier{}, fmt.Errorf("%d nodes for a tree of %d leaves, want %d", len(nodes), size, bits.OnesCount64(uint64(max(size, 0))))
+	}
+	f := frontier{size: size}
+	i := 0
+	for b := 62; b >= 0; b-- {
+		if size&(1<<b) != 0 {
+			if len(nodes[i]) != 32 {
+				return frontier{}, fmt.Errorf("node %d is %d bytes, want 32", i, len(nodes[i]))
+			}
+			f.nodes = append(f.nodes, nodes[i])
+			f.sizes = append(f.sizes, 1<<b)
+			i++
+		}
+	}
+	return f, nil
+}
+
+// checkedFrontier returns the frontier stored with the checkpoint, checked against
+// its signed root: it must have the shape of a tree of Size leaves and hash
+// to Root. (The signature over Root is Verify's job.) ok is false for a
+// checkpoint stored without a frontier.
+func (c Checkpoint) checkedFrontier() (f frontier, ok bool, err error) {
+	if c.frontier == nil {
+		return frontier{}, false, nil
+	}
+	f = c.frontier.clone()
+	if r := f.root(); !bytes.Equal(r, c.Root) {
+		return frontier{}, true, fmt.Errorf("audit: checkpoint %d: its stored Merkle frontier hashes to %x, not to the signed root %x (the frontier was altered)", c.Seq, r, c.Root)
+	}
+	return f, true, nil
 }
 
 // Message is the exact byte string signed: a versioned, line-based text so
@@ -66,11 +150,27 @@ func ParseCheckpoint(e store.AuditEntry) (Checkpoint, error) {
 			c.Root = r
 		}
 	}
-	sig, err := base64.StdEncoding.DecodeString(e.Reason)
+	sigText, rest, _ := strings.Cut(e.Reason, " ")
+	sig, err := base64.StdEncoding.DecodeString(sigText)
 	if err != nil {
 		return c, fmt.Errorf("audit: checkpoint %d: signature: %w", e.Seq, err)
 	}
 	c.Signature, c.Time, c.Seq = sig, e.Time, e.Seq
+	for _, f := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(f, "=")
+		if k != "frontier" {
+			continue
+		}
+		nodes, err := decodeNodes(v)
+		if err != nil {
+			return c, fmt.Errorf("audit: checkpoint %d: frontier: %w", e.Seq, err)
+		}
+		fr, err := frontierOf(c.Size, nodes)
+		if err != nil {
+			return c, fmt.Errorf("audit: checkpoint %d: frontier: %w", e.Seq, err)
+		}
+		c.frontier = &fr
+	}
 	return c, nil
 }
 
@@ -125,17 +225,3 @@ type Report struct {
 
 // OK reports whether the log verified.
 func (r Report) OK() bool { return r.FirstBad == 0 && r.Problem == "" }
-
-// VerifyLog re-reads the whole log from the store in sequence order and
-// checks every link of the hash chain, that sequence numbers have no gaps,
-// and every checkpoint's Merkle root and signature. Editing, deleting,
-// inserting or reordering a row is caught at that row by the chain; a chain
-// recomputed by someone with database access is caught at the next
-// checkpoint, whose signature they cannot forge.
-//
-// A pruned log (its first stored entry is not 1) verifies only from the
-// retention entry that records the deletion (see ActionRetention): the chain
-// continues from its last hash and the Merkle frontier from its compact
-// range, and the first stored entry must be the signed checkpoint covering
-// exactly the deleted entries, which proves the anchor. Deleting old entries
-// any other way is reported at the first entry no retention entry accounts for.

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -42,13 +41,9 @@ type Retention struct {
 }
 
 func (r Retention) entry() store.AuditEntry {
-	hs := make([]string, len(r.Frontier))
-	for i, h := range r.Frontier {
-		hs[i] = hex.EncodeToString(h)
-	}
 	return store.AuditEntry{Time: r.Time, Actor: "lgsp", Action: ActionRetention, Decision: "allow",
 		RequestID: fmt.Sprintf("first=%d through=%d last=%s", r.First, r.Through, hex.EncodeToString(r.LastHash)),
-		Reason:    "frontier=" + strings.Join(hs, ",")}
+		Reason:    "frontier=" + encodeNodes(r.Frontier)}
 }
 
 // ParseRetention reads a retention entry.
@@ -82,15 +77,8 @@ func ParseRetention(e store.AuditEntry) (Retention, error) {
 	if !ok {
 		return bad("frontier", errors.New("missing"))
 	}
-	for _, h := range strings.Split(fr, ",") {
-		if h == "" {
-			continue
-		}
-		b, err := hex.DecodeString(h)
-		if err != nil {
-			return bad("frontier", err)
-		}
-		r.Frontier = append(r.Frontier, b)
+	if r.Frontier, err = decodeNodes(fr); err != nil {
+		return bad("frontier", err)
 	}
 	if r.First < 1 || r.Through < r.First || r.Through >= e.Seq {
 		return bad("range", fmt.Errorf("first=%d through=%d in entry %d", r.First, r.Through, e.Seq))
@@ -102,24 +90,7 @@ func ParseRetention(e store.AuditEntry) (Retention, error) {
 }
 
 // frontier rebuilds the compact range of entries 1..Through.
-func (r Retention) frontier() (frontier, error) {
-	if len(r.Frontier) != bits.OnesCount64(uint64(r.Through)) {
-		return frontier{}, fmt.Errorf("%d nodes for a tree of %d leaves, want %d", len(r.Frontier), r.Through, bits.OnesCount64(uint64(r.Through)))
-	}
-	f := frontier{size: r.Through}
-	i := 0
-	for b := 62; b >= 0; b-- {
-		if r.Through&(1<<b) != 0 {
-			if len(r.Frontier[i]) != 32 {
-				return frontier{}, fmt.Errorf("node %d is %d bytes, want 32", i, len(r.Frontier[i]))
-			}
-			f.nodes = append(f.nodes, r.Frontier[i])
-			f.sizes = append(f.sizes, 1<<b)
-			i++
-		}
-	}
-	return f, nil
-}
+func (r Retention) frontier() (frontier, error) { return frontierOf(r.Through, r.Frontier) }
 
 func (f *frontier) clone() frontier {
 	return frontier{size: f.size, nodes: append([][]byte(nil), f.nodes...), sizes: append([]int64(nil), f.sizes...)}
@@ -152,7 +123,7 @@ func findRetention(ctx context.Context, st store.AuditStore, through int64) (*Re
 		// retention entry.
 		before := int64(0)
 		for {
-			page, err := s.SearchAudit(ctx, store.AuditSearch{Action: ActionRetention, Newest: true, BeforeSeq: before, Limit: 100})
+			page, err := s.SearchAudit(ctx, store.AuditSearch{Actor: "lgsp", Action: ActionRetention, Newest: true, BeforeSeq: before, Limit: 100})
 			if err != nil {
 				return nil, 0, fmt.Errorf("audit: look for retention entries: %w", err)
 			}

@@ -127,10 +127,11 @@ func leafRun(entries []store.AuditEntry) hashed {
 
 // VerifyLog re-reads the whole log from the store in sequence order and
 // checks every link of the hash chain, that sequence numbers have no gaps,
-// and every checkpoint's Merkle root and signature. Editing, deleting,
-// inserting or reordering a row is caught at that row by the chain; a chain
-// recomputed by someone with database access is caught at the next
-// checkpoint, whose signature they cannot forge.
+// and every checkpoint's Merkle root, signature and stored frontier (which
+// Open resumes from). Editing, deleting, inserting or reordering a row is
+// caught at that row by the chain; a chain recomputed by someone with
+// database access is caught at the next checkpoint, whose signature they
+// cannot forge.
 //
 // A pruned log (its first stored entry is not 1) verifies only from the
 // retention entry that records the deletion (see ActionRetention): the chain
@@ -193,6 +194,9 @@ func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) 
 			if err := cp.Verify(pub); err != nil {
 				return bad("%v", err)
 			}
+			if cp.frontier != nil && !sameNodes(cp.frontier.nodes, f.nodes) {
+				return bad("checkpoint %d: its stored Merkle frontier differs from the one of entries 1..%d (the frontier was altered)", e.Seq, cp.Size)
+			}
 			rep.Checkpoints++
 			rep.Latest = &cp
 		}
@@ -248,4 +252,16 @@ func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) 
 		}
 		after = page[len(page)-1].Seq
 	}
+}
+
+func sameNodes(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }

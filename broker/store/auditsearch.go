@@ -29,6 +29,14 @@ type AuditSearch struct {
 	Limit     int // 0 means 100; at most 1000
 }
 
+// AuditBucketShift groups the audit log into buckets of 1 << 14
+// consecutive entries (bucket = Seq >> AuditBucketShift). Both backends
+// lead their citizen and request-id indexes with the bucket (migration
+// 0006), so appends, whose keys are random, touch only the newest bucket's
+// part of those indexes, and a search by citizen or request seeks once per
+// bucket. The migrations hold the same number.
+const AuditBucketShift = 14
+
 // AuditSearcher searches the audit log; both backends implement it.
 type AuditSearcher interface {
 	SearchAudit(ctx context.Context, q AuditSearch) ([]AuditEntry, error)

@@ -13,3 +13,10 @@ func TestAuditSearch(t *testing.T) {
 		return open(t, freshSchema(t))
 	})
 }
+
+func TestAuditBuckets(t *testing.T) {
+	testURL(t)
+	storetest.RunAuditBuckets(t, func(t *testing.T) store.Store {
+		return open(t, freshSchema(t))
+	})
+}

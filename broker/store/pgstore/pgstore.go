@@ -16,7 +16,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -157,8 +156,11 @@ func (s *Store) PutSchema(ctx context.Context, schemaType, text string) (int, bo
 // SchemaByID implements store.SchemaStore.
 func (s *Store) SchemaByID(ctx context.Context, id int) (store.Schema, error) {
 	sc := store.Schema{ID: id}
-	err := s.pool.QueryRow(ctx, `SELECT schema_type, schema_text FROM schemas WHERE id = $1`,
-		id).Scan(&sc.Type, &sc.Text)
+	err := s.pool.QueryRow(ctx, `SELECT s.schema_type, s.schema_text, COALESCE(m.value, ''), COALESCE(r.value, '')
+		FROM schemas s
+		LEFT JOIN registry_settings m ON m.subject = '' AND m.setting = 'schema/' || s.id || '/metadata'
+		LEFT JOIN registry_settings r ON r.subject = '' AND r.setting = 'schema/' || s.id || '/ruleSet'
+		WHERE s.id = $1`, id).Scan(&sc.Type, &sc.Text, &sc.Metadata, &sc.RuleSet)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Schema{}, fmt.Errorf("pgstore: schema id %d: %w", id, store.ErrNotFound)
 	}
@@ -360,40 +362,10 @@ func (s *Store) LastAudit(ctx context.Context) (store.AuditEntry, error) {
 	return es[0], nil
 }
 
-// ListAudit implements store.AuditStore. Only the filters that are set
-// appear in the SQL, so each query has its own plan and uses the index for
-// its filter.
+// ListAudit implements store.AuditStore, as SearchAudit with the page
+// size of q (see queryAudit).
 func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	if q.CitizenKey != "" {
-		where = append(where, `citizen_key = `+arg(q.CitizenKey)+` AND citizen_key <> ''`)
-	}
-	if q.RequestID != "" {
-		where = append(where, `request_id = `+arg(q.RequestID)+` AND request_id <> ''`)
-	}
-	if q.Actor != "" {
-		where = append(where, `actor = `+arg(q.Actor))
-	}
-	if q.AfterSeq > 0 {
-		where = append(where, `seq > `+arg(q.AfterSeq))
-	}
-	sqlText := `SELECT ` + auditColumns + ` FROM audit_log`
-	if len(where) > 0 {
-		sqlText += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	sqlText += ` ORDER BY seq LIMIT ` + arg(q.PageSize())
-	rows, err := s.pool.Query(ctx, sqlText, args...)
-	if err != nil {
-		return nil, fmt.Errorf("pgstore: list audit: %w", err)
-	}
-	es, err := pgx.CollectRows(rows, scanAudit)
+	es, err := s.queryAudit(ctx, store.AuditSearch{CitizenKey: q.CitizenKey, RequestID: q.RequestID, Actor: q.Actor, AfterSeq: q.AfterSeq}, q.PageSize())
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: list audit: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -12,16 +13,55 @@ var _ store.AuditSearcher = (*Store)(nil)
 
 // SearchAudit implements store.AuditSearcher.
 func (s *Store) SearchAudit(ctx context.Context, q store.AuditSearch) ([]store.AuditEntry, error) {
+	es, err := s.queryAudit(ctx, q, q.SearchLimit())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: search audit: %w", err)
+	}
+	return es, nil
+}
+
+// queryAudit runs q with page size limit; ListAudit and SearchAudit share it.
+// Only the filters that are set appear in the SQL, so each query can use
+// the index for its filter. A search by citizen or request id goes bucket
+// by bucket (store.AuditBucketShift): a recursive CTE lists the buckets in
+// the cursor's range and the index of migration 0006 is searched once per
+// bucket for the key's first 16 characters; the whole key is compared on
+// the row ("+" keeps SQLite from folding that equality into the index
+// expression, which would stop it from using the index).
+func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) ([]store.AuditEntry, error) {
 	var where []string
 	var args []any
-	add := func(cond string, v any) {
+	add := func(cond string, vs ...any) {
 		where = append(where, cond)
-		args = append(args, v)
+		args = append(args, vs...)
 	}
-	if q.CitizenKey != "" {
+	keyCol, key := "", ""
+	switch {
+	case q.CitizenKey != "":
+		keyCol, key = "citizen_key", q.CitizenKey
+	case q.RequestID != "":
+		keyCol, key = "request_id", q.RequestID
+	}
+	sqlText := `SELECT ` + auditColumns + ` FROM audit_log`
+	if keyCol != "" {
+		const shift = store.AuditBucketShift
+		hi := `(SELECT COALESCE(MAX(seq), 0) FROM audit_log) >> ` + strconv.Itoa(shift)
+		if q.Newest && q.BeforeSeq > 0 {
+			hi = strconv.FormatInt(max(q.BeforeSeq-1, 0)>>shift, 10)
+		}
+		var lo int64
+		if !q.Newest && q.AfterSeq > 0 {
+			lo = (q.AfterSeq + 1) >> shift
+		}
+		sqlText = `WITH RECURSIVE audit_bucket(b) AS (SELECT ` + hi + ` UNION ALL SELECT b - 1 FROM audit_bucket WHERE b > ` +
+			strconv.FormatInt(lo, 10) + `) SELECT ` + auditColumns + ` FROM audit_bucket CROSS JOIN audit_log`
+		add(`(seq >> ` + strconv.Itoa(shift) + `) = b`)
+		add(`substr(`+keyCol+`, 1, 16) = substr(?, 1, 16) AND +`+keyCol+` = ? AND `+keyCol+` <> ''`, key, key)
+	}
+	if q.CitizenKey != "" && keyCol != "citizen_key" {
 		add(`citizen_key = ? AND citizen_key <> ''`, q.CitizenKey)
 	}
-	if q.RequestID != "" {
+	if q.RequestID != "" && keyCol != "request_id" {
 		add(`request_id = ? AND request_id <> ''`, q.RequestID)
 	}
 	if q.Actor != "" {
@@ -31,8 +71,7 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditSearch) ([]store.A
 		add(`dataset = ?`, q.Dataset)
 	}
 	if q.Purpose != "" {
-		add(`(',' || purpose || ',') LIKE ?`, "%,"+escapeLike(q.Purpose)+",%")
-		where[len(where)-1] += ` ESCAPE '\'`
+		add(`(',' || purpose || ',') LIKE ? ESCAPE '\'`, "%,"+escapeLike(q.Purpose)+",%")
 	}
 	if q.Decision != "" {
 		add(`decision = ?`, q.Decision)
@@ -58,21 +97,16 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditSearch) ([]store.A
 	} else if q.AfterSeq > 0 {
 		add(`seq > ?`, q.AfterSeq)
 	}
-	sqlText := `SELECT ` + auditColumns + ` FROM audit_log`
 	if len(where) > 0 {
 		sqlText += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	sqlText += ` ORDER BY ` + order + ` LIMIT ?`
-	args = append(args, q.SearchLimit())
+	args = append(args, limit)
 	rows, err := s.r.QueryContext(ctx, sqlText, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: search audit: %w", err)
+		return nil, err
 	}
-	es, err := scanAudit(rows)
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: search audit: %w", err)
-	}
-	return es, nil
+	return scanAudit(rows)
 }
 
 func escapeLike(s string) string {

@@ -13,3 +13,9 @@ func TestAuditSearch(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "store.db"))
 	})
 }
+
+func TestAuditBuckets(t *testing.T) {
+	storetest.RunAuditBuckets(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "store.db"))
+	})
+}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,5 +87,89 @@ func RunAuditSearch(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if got := seqs(store.AuditSearch{Limit: 7, Newest: true}); len(got) != 7 || got[0] != 30 {
 		t.Fatalf("limit and order: %v", got)
+	}
+}
+
+// RunAuditBuckets checks searches by citizen and request id across the
+// index buckets of store.AuditBucketShift: over three and a half buckets,
+// both orders and cursors return what a filter over every entry returns,
+// and two keys sharing their first 16 characters (all an index may hold)
+// are told apart. open must return an empty store that implements
+// store.AuditSearcher.
+func RunAuditBuckets(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	st := open(t)
+	s := st.(store.AuditSearcher)
+	bucket := int64(1) << store.AuditBucketShift
+	n := 3*bucket + bucket/2
+	const prefix = "0123456789abcdef" // 16 characters
+	rare := map[int64]bool{5: true, bucket - 1: true, bucket: true, 2*bucket + 7: true, n - 1: true}
+	key := func(seq int64) string {
+		switch {
+		case rare[seq]:
+			return prefix + "-rare"
+		case seq%97 == 0:
+			return prefix + "-twin" // same first 16 characters as rare
+		case seq%5 == 0:
+			return ""
+		}
+		return fmt.Sprintf("%064x", seq%1000)
+	}
+	var all []store.AuditEntry
+	for seq := int64(1); seq <= n; seq++ {
+		all = append(all, store.AuditEntry{Seq: seq, Time: time.Unix(seq, 0).UTC(), Actor: "vss", Action: "deliver",
+			RequestID: fmt.Sprintf("%08x-req", seq%40000), CitizenKey: key(seq), Hash: []byte{byte(seq)}})
+	}
+	for i := 0; i < len(all); i += 10_000 {
+		if err := st.AppendAudit(ctx, all[i:min(i+10_000, len(all))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(pred func(e store.AuditEntry) bool, newest bool, limit int) string {
+		var out []int64
+		for _, e := range all {
+			if pred(e) {
+				out = append(out, e.Seq)
+			}
+		}
+		if newest {
+			slices.Reverse(out)
+		}
+		return fmt.Sprint(out[:min(limit, len(out))])
+	}
+	seqs := func(es []store.AuditEntry, err error) string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := []int64{}
+		for _, e := range es {
+			out = append(out, e.Seq)
+		}
+		return fmt.Sprint(out)
+	}
+	common := fmt.Sprintf("%064x", 123)
+	for _, tc := range []struct {
+		name string
+		q    store.AuditSearch
+		pred func(e store.AuditEntry) bool
+	}{
+		{"rare citizen newest first", store.AuditSearch{CitizenKey: prefix + "-rare", Newest: true}, func(e store.AuditEntry) bool { return rare[e.Seq] }},
+		{"rare citizen oldest first", store.AuditSearch{CitizenKey: prefix + "-rare"}, func(e store.AuditEntry) bool { return rare[e.Seq] }},
+		{"before a bucket boundary", store.AuditSearch{CitizenKey: prefix + "-rare", Newest: true, BeforeSeq: bucket}, func(e store.AuditEntry) bool { return rare[e.Seq] && e.Seq < bucket }},
+		{"after a bucket boundary", store.AuditSearch{CitizenKey: prefix + "-rare", AfterSeq: bucket - 1}, func(e store.AuditEntry) bool { return rare[e.Seq] && e.Seq > bucket-1 }},
+		{"twin prefix", store.AuditSearch{CitizenKey: prefix + "-twin", Newest: true, Limit: 1000}, func(e store.AuditEntry) bool { return e.CitizenKey == prefix+"-twin" }},
+		{"common citizen page", store.AuditSearch{CitizenKey: common, Newest: true, BeforeSeq: 2*bucket + 50, Limit: 10}, func(e store.AuditEntry) bool { return e.CitizenKey == common && e.Seq < 2*bucket+50 }},
+		{"request id in several buckets", store.AuditSearch{RequestID: fmt.Sprintf("%08x-req", 7)}, func(e store.AuditEntry) bool { return e.Seq%40000 == 7 }},
+		{"citizen and request id", store.AuditSearch{CitizenKey: prefix + "-rare", RequestID: fmt.Sprintf("%08x-req", (n-1)%40000)}, func(e store.AuditEntry) bool { return e.Seq == n-1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, exp := seqs(s.SearchAudit(ctx, tc.q)), want(tc.pred, tc.q.Newest, tc.q.SearchLimit()); got != exp {
+				t.Fatalf("got %s, want %s", got, exp)
+			}
+		})
+	}
+	got := seqs(st.ListAudit(ctx, store.AuditQuery{CitizenKey: prefix + "-rare", AfterSeq: bucket - 1, Limit: 2}))
+	if exp := fmt.Sprint([]int64{bucket, 2*bucket + 7}); got != exp {
+		t.Fatalf("ListAudit by citizen after a cursor: %s, want %s", got, exp)
 	}
 }

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		})
 	}
 	runRegistry(t, open)
+	runRegister(t, open)
 }
 
 func ctxFor(t *testing.T) context.Context {
