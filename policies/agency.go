@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 
 	"go.yaml.in/yaml/v3"
@@ -31,7 +32,26 @@ type Agency struct {
 	State string `yaml:"state" json:"state"`
 	// Systems are the agency's systems that connect to the bus.
 	Systems []System `yaml:"systems,omitempty" json:"systems,omitempty"`
+	// Sources are the catalog sources whose records the agency pushes to
+	// the bus: the owners of datasets in schemas/catalog.yaml, e.g. land or
+	// civil_status. Only the agency's own API tokens may call
+	// POST /v1/sources/{source}/records for them; each source has exactly
+	// one owning agency.
+	Sources []string `yaml:"sources,omitempty" json:"sources,omitempty"`
+	// Roles grant API access that no agreement gives: "auditor" searches
+	// and exports the access log (GET /v1/audit, /v1/audit/export), as an
+	// inspectorate does.
+	Roles []string `yaml:"roles,omitempty" json:"roles,omitempty"`
 }
+
+// Roles an agency can hold (see [Agency.Roles]).
+const (
+	// RoleAuditor reads the whole access log.
+	RoleAuditor = "auditor"
+)
+
+// HasRole reports whether the agency holds role.
+func (a Agency) HasRole(role string) bool { return slices.Contains(a.Roles, role) }
 
 // Contact is the owner contact of an agency.
 type Contact struct {
@@ -53,13 +73,17 @@ const (
 
 // Agencies is an immutable registry of agencies.
 type Agencies struct {
-	byID map[string]Agency
+	byID     map[string]Agency
+	bySource map[string]string // source → owning agency id
 }
 
 //go:embed agencies/agencies.yaml
 var agenciesFS embed.FS
 
-var agencyID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,79}$`)
+var (
+	agencyID   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,79}$`)
+	sourceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
+)
 
 // LoadEmbeddedAgencies reads the registry built into the binary.
 func LoadEmbeddedAgencies() (*Agencies, error) {
@@ -89,7 +113,7 @@ func ParseAgencies(file string, raw []byte) (*Agencies, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("policies: %s: %w", file, err)
 	}
-	a := &Agencies{byID: map[string]Agency{}}
+	a := &Agencies{byID: map[string]Agency{}, bySource: map[string]string{}}
 	var errs []error
 	for i, ag := range doc.Agencies {
 		where := fmt.Sprintf("%s: agencies[%d] (%s)", file, i, ag.ID)
@@ -107,6 +131,21 @@ func ParseAgencies(file string, raw []byte) (*Agencies, error) {
 		}
 		if ag.Contact.Email == "" {
 			errs = append(errs, fmt.Errorf("%s: contact.email is required: someone must answer for this access", where))
+		}
+		for _, src := range ag.Sources {
+			switch owner, dup := a.bySource[src]; {
+			case !sourceName.MatchString(src):
+				errs = append(errs, fmt.Errorf("%s: source %q must be a dataset owner of schemas/catalog.yaml, e.g. land or civil_status", where, src))
+			case dup:
+				errs = append(errs, fmt.Errorf("%s: source %q is already owned by %s; a source has one owning agency", where, src, owner))
+			default:
+				a.bySource[src] = ag.ID
+			}
+		}
+		for _, r := range ag.Roles {
+			if r != RoleAuditor {
+				errs = append(errs, fmt.Errorf("%s: unknown role %q; the only role is %s", where, r, RoleAuditor))
+			}
 		}
 		a.byID[ag.ID] = ag
 	}
@@ -128,6 +167,35 @@ func (a *Agencies) Active(id string) bool {
 	return ok && ag.State == AgencyActive
 }
 
+// SourceOwner returns the agency that owns source (see [Agency.Sources]),
+// whatever its state.
+func (a *Agencies) SourceOwner(source string) (Agency, bool) {
+	id, ok := a.bySource[source]
+	if !ok {
+		return Agency{}, false
+	}
+	return a.byID[id], true
+}
+
+// CheckSources reports every catalog source without an owning agency and
+// every source an agency claims that the catalog does not have.
+func (a *Agencies) CheckSources(catalog []string) error {
+	var errs []error
+	known := map[string]bool{}
+	for _, s := range catalog {
+		known[s] = true
+		if _, ok := a.bySource[s]; !ok {
+			errs = append(errs, fmt.Errorf("source %q has no owning agency: add it to the sources of the agency that runs it in the agencies file", s))
+		}
+	}
+	for _, s := range sortedKeys(a.bySource) {
+		if !known[s] {
+			errs = append(errs, fmt.Errorf("agency %s: source %q owns no dataset in schemas/catalog.yaml; remove it or fix the name", a.bySource[s], s))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // List returns the agencies sorted by id.
 func (a *Agencies) List() []Agency {
 	out := make([]Agency, 0, len(a.byID))
@@ -138,12 +206,14 @@ func (a *Agencies) List() []Agency {
 	return out
 }
 
-// CheckConsumers reports every agreement whose consumer is not a registered agency.
+// CheckConsumers reports every agreement whose consumer is not a registered
+// agency, as [LoadError]s naming the file and line.
 func (a *Agencies) CheckConsumers(s *Set) error {
 	var errs []error
 	for _, ag := range s.Agreements() {
 		if _, ok := a.byID[ag.Consumer]; !ok {
-			errs = append(errs, fmt.Errorf("%s: consumer %q is not a registered agency (add it to the agencies file)", ag.Source, ag.Consumer))
+			errs = append(errs, &LoadError{File: ag.Source, Line: s.consumerLine[ag.ID], Field: "consumer",
+				Msg: fmt.Sprintf("%q is not a registered agency; register it in the agencies file first", ag.Consumer)})
 		}
 	}
 	return errors.Join(errs...)

@@ -2,6 +2,8 @@ package policies
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -81,6 +83,13 @@ type Agreement struct {
 	// check each access against a real case. Not allowed on streams, which
 	// have no request to carry it.
 	CaseReferenceRequired bool `yaml:"case_reference_required,omitempty" json:"case_reference_required,omitempty"`
+	// HiddenFromCitizenFor hides every access and delivery made under the
+	// agreement from the citizen's own "who looked at my data" view for
+	// this long after it happens, e.g. "180d", so that an investigation or
+	// an enforcement is not revealed to its subject before it is done.
+	// Auditors always see the entries, from the start. A number of days
+	// followed by "d", 1d to 9999d; empty: never hidden.
+	HiddenFromCitizenFor Days `yaml:"hidden_from_citizen_for,omitempty" json:"hidden_from_citizen_for,omitempty"`
 
 	// Source is the file the agreement was loaded from, set by the loader.
 	Source string `yaml:"-" json:"source,omitempty"`
@@ -110,6 +119,28 @@ func (d Date) Start() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%q is not a calendar day written YYYY-MM-DD: %w", string(d), err)
 	}
 	return t, nil
+}
+
+// Days is a length of time written as a number of days and "d", e.g. "180d".
+type Days string
+
+// Duration is the length in days of 24 hours; "" is 0.
+func (d Days) Duration() (time.Duration, error) {
+	if d == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(string(d), "d"))
+	if err != nil || !strings.HasSuffix(string(d), "d") || n < 1 || n > 9999 {
+		return 0, fmt.Errorf("%q is not a number of days from 1d to 9999d, e.g. 180d", string(d))
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
+}
+
+// hiddenFor is how long the agreement's accesses stay hidden from the
+// citizen; the loader has checked the text, so a bad one reads as 0.
+func (a Agreement) hiddenFor() time.Duration {
+	d, _ := a.HiddenFromCitizenFor.Duration()
+	return d
 }
 
 // clone returns a deep copy, so that a caller listing agreements cannot change

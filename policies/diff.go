@@ -25,12 +25,17 @@ type Change struct {
 	// Agreements added and removed for this consumer, dataset and mode.
 	Added   []string `json:"agreements_added,omitempty"`
 	Removed []string `json:"agreements_removed,omitempty"`
+	// HiddenFromCitizen lists the agreements, kept or added, whose
+	// hidden_from_citizen_for changes, as "<id>: <old> -> <new>" ("none"
+	// when not hidden): what the citizens concerned stop or start seeing.
+	HiddenFromCitizen []string `json:"hidden_from_citizen,omitempty"`
 }
 
 type access struct {
 	fields     map[string]bool // released at all
 	clear      map[string]bool // released in clear by at least one agreement
 	agreements map[string]bool
+	hidden     map[string]Days // agreement id → hidden_from_citizen_for
 }
 
 // exposure is, per (consumer, dataset, mode), the union of what every
@@ -45,10 +50,11 @@ func exposure(s *Set) map[[3]string]*access {
 		k := [3]string{c.a.Consumer, c.a.Dataset, string(c.a.Mode)}
 		a := out[k]
 		if a == nil {
-			a = &access{fields: map[string]bool{}, clear: map[string]bool{}, agreements: map[string]bool{}}
+			a = &access{fields: map[string]bool{}, clear: map[string]bool{}, agreements: map[string]bool{}, hidden: map[string]Days{}}
 			out[k] = a
 		}
 		a.agreements[c.a.ID] = true
+		a.hidden[c.a.ID] = c.a.HiddenFromCitizenFor
 		for _, f := range c.fields {
 			a.fields[f] = true
 			if _, masked := c.mask[f]; !masked {
@@ -74,7 +80,7 @@ func minus(a, b map[string]bool) []string {
 // from old to new. Nil sets are empty.
 func Diff(old, new *Set) []Change {
 	before, after := exposure(old), exposure(new)
-	empty := &access{fields: map[string]bool{}, clear: map[string]bool{}, agreements: map[string]bool{}}
+	empty := &access{fields: map[string]bool{}, clear: map[string]bool{}, agreements: map[string]bool{}, hidden: map[string]Days{}}
 	keys := map[[3]string]bool{}
 	for k := range before {
 		keys[k] = true
@@ -102,9 +108,15 @@ func Diff(old, new *Set) []Change {
 				ch.Masked = append(ch.Masked, f)
 			}
 		}
+		for id := range a.agreements {
+			if was, now := b.hidden[id], a.hidden[id]; was != now {
+				ch.HiddenFromCitizen = append(ch.HiddenFromCitizen, fmt.Sprintf("%s: %s -> %s", id, daysOrNone(was), daysOrNone(now)))
+			}
+		}
 		sort.Strings(ch.Unmasked)
 		sort.Strings(ch.Masked)
-		if len(ch.Gained)+len(ch.Lost)+len(ch.Unmasked)+len(ch.Masked)+len(ch.Added)+len(ch.Removed) > 0 {
+		sort.Strings(ch.HiddenFromCitizen)
+		if len(ch.Gained)+len(ch.Lost)+len(ch.Unmasked)+len(ch.Masked)+len(ch.Added)+len(ch.Removed)+len(ch.HiddenFromCitizen) > 0 {
 			out = append(out, ch)
 		}
 	}
@@ -129,5 +141,13 @@ func (c Change) String() string {
 	add("~ now masked", c.Masked)
 	add("+ agreements", c.Added)
 	add("- agreements", c.Removed)
+	add("? hidden (citizen)", c.HiddenFromCitizen)
 	return sb.String()
+}
+
+func daysOrNone(d Days) string {
+	if d == "" {
+		return "none"
+	}
+	return string(d)
 }

@@ -34,6 +34,19 @@
 // immutable; an [Engine] serves one Set at a time and [Engine.Reload] swaps it
 // atomically, so a bad edit never replaces the agreements in force.
 //
+// An operator's folder can also be changed one agreement at a time
+// ([Folder]): [Folder.Put] and [Folder.Delete] return the set the folder
+// would hold, validated with every other file exactly as a reload loads
+// them, and [Folder.Write] then writes the change atomically.
+//
+// # Agencies
+//
+// The registry ([Agencies], agencies/agencies.yaml) lists the member
+// agencies and their state; it also names the agency that owns each source
+// of the catalog (the only one that may push its records) and the agencies
+// with the auditor role. [Agencies.CheckConsumers] and
+// [Agencies.CheckSources] tie agreements and catalog to it.
+//
 // # Decisions
 //
 // Stream deliveries ask [Engine.StreamTargets] which agreements receive a

@@ -80,6 +80,9 @@ type Grant struct {
 	Fields      []string            `json:"fields"`           // allowed fields, sorted
 	Masks       map[string]MaskKind `json:"masks,omitempty"`  // field → mask
 	Filter      []Condition         `json:"filter,omitempty"` // rows released: all conditions hold
+	// HiddenFromCitizen is how long each delivery stays out of the
+	// citizen's own view (the agreement's hidden_from_citizen_for; 0: never).
+	HiddenFromCitizen time.Duration `json:"hidden_from_citizen_ns,omitempty"`
 
 	scope scope
 }
@@ -97,15 +100,16 @@ func (e *Engine) StreamTargets(dataset string, now time.Time) []Grant {
 			continue
 		}
 		out = append(out, Grant{
-			AgreementID: c.a.ID,
-			Consumer:    c.a.Consumer,
-			Dataset:     c.a.Dataset,
-			Purposes:    slices.Clone(c.a.Purposes),
-			LegalBasis:  c.a.LegalBasis,
-			Fields:      slices.Clone(c.fields),
-			Masks:       cloneMasks(c.mask),
-			Filter:      c.a.clone().Filter,
-			scope:       scope{c: c, fields: c.fields},
+			AgreementID:       c.a.ID,
+			Consumer:          c.a.Consumer,
+			Dataset:           c.a.Dataset,
+			Purposes:          slices.Clone(c.a.Purposes),
+			LegalBasis:        c.a.LegalBasis,
+			Fields:            slices.Clone(c.fields),
+			Masks:             cloneMasks(c.mask),
+			Filter:            c.a.clone().Filter,
+			HiddenFromCitizen: c.a.hiddenFor(),
+			scope:             scope{c: c, fields: c.fields},
 		})
 	}
 	return out
@@ -141,6 +145,10 @@ type Decision struct {
 	LegalBasis  string              `json:"legal_basis,omitempty"`
 	Fields      []string            `json:"fields,omitempty"` // released (lookup) or compared (verify), sorted
 	Masks       map[string]MaskKind `json:"masks,omitempty"`  // masks on those fields
+	// HiddenFromCitizen is how long the access stays out of the citizen's
+	// own view: the named agreement's hidden_from_citizen_for, on an allow
+	// and on a denial that names it (0: never hidden).
+	HiddenFromCitizen time.Duration `json:"hidden_from_citizen_ns,omitempty"`
 
 	scope scope
 }
@@ -251,13 +259,14 @@ func (e *Engine) Decide(r Request) Decision {
 		masks = nil
 	}
 	return Decision{
-		Allow:       true,
-		AgreementID: c.a.ID,
-		Reason:      ReasonAllowed,
-		LegalBasis:  c.a.LegalBasis,
-		Fields:      slices.Clone(fields),
-		Masks:       masks,
-		scope:       scope{c: c, fields: fields},
+		Allow:             true,
+		AgreementID:       c.a.ID,
+		Reason:            ReasonAllowed,
+		LegalBasis:        c.a.LegalBasis,
+		Fields:            slices.Clone(fields),
+		Masks:             masks,
+		HiddenFromCitizen: c.a.hiddenFor(),
+		scope:             scope{c: c, fields: fields},
 	}
 }
 
@@ -265,6 +274,7 @@ func deny(reason string, closest *compiled) Decision {
 	d := Decision{Reason: reason}
 	if closest != nil {
 		d.AgreementID = closest.a.ID
+		d.HiddenFromCitizen = closest.a.hiddenFor()
 	}
 	return d
 }

@@ -144,7 +144,9 @@ type fileResult struct {
 	raw    []byte
 	a      *Agreement // nil when the file could not be read into an agreement
 	idLine int
-	errs   []*LoadError
+	// consumerLine is the line of the consumer key (0: none).
+	consumerLine int
+	errs         []*LoadError
 }
 
 func load(fsys fs.FS, where string, catalog datasetFields) (*Set, error) {
@@ -226,6 +228,9 @@ func load(fsys fs.FS, where string, catalog datasetFields) (*Set, error) {
 	s, err := newSet(agreements, files)
 	if err != nil {
 		return nil, fmt.Errorf("policies: agreements in %s: %w", label, err)
+	}
+	for _, r := range results {
+		s.consumerLine[r.a.ID] = r.consumerLine
 	}
 	return s, nil
 }
@@ -322,6 +327,9 @@ func parseFile(r *fileResult, catalog datasetFields) {
 	r.idLine = root.Line
 	if n := lookup(root, "id"); n != nil {
 		r.idLine = n.Line
+	}
+	if n := lookup(root, "consumer"); n != nil {
+		r.consumerLine = n.Line
 	}
 
 	conv := &converter{file: r.file}
@@ -426,6 +434,7 @@ var patternHints = map[string]string{
 	`^[a-z][a-z0-9_]*$`:                  "use lowercase letters, digits and '_', starting with a letter",
 	`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`:       "write the day as YYYY-MM-DD, e.g. 2026-01-31",
 	`\S`:                                 "must not be blank",
+	`^[1-9][0-9]{0,3}d$`:                 "write a number of days and d, from 1d to 9999d, e.g. 180d",
 }
 
 // contextPath splits a gojsonschema context like "(root).mask.holder_cccd"

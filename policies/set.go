@@ -18,6 +18,10 @@ type Set struct {
 	byDataset  map[string][]*compiled // dataset → agreements, sorted by id
 	byConsumer map[pair][]*compiled   // (consumer, dataset) → agreements, sorted by id
 	digest     string
+	files      map[string][]byte // file as named in Agreement.Source → its text
+	// consumerLine is the line of each agreement's consumer key (by id),
+	// for errors found after loading (an unregistered consumer).
+	consumerLine map[string]int
 }
 
 type pair struct{ consumer, dataset string }
@@ -65,6 +69,8 @@ func newSet(agreements []Agreement, files map[string][]byte) (*Set, error) {
 		s.byConsumer[k] = append(s.byConsumer[k], c)
 	}
 	s.digest = digest(files)
+	s.files = files
+	s.consumerLine = map[string]int{}
 	return s, nil
 }
 
@@ -154,6 +160,20 @@ func (s *Set) Agreement(id string) (Agreement, bool) {
 		return Agreement{}, false
 	}
 	return c.a.clone(), true
+}
+
+// File returns the text of the file the agreement with this id was loaded
+// from, as written (comments included).
+func (s *Set) File(id string) ([]byte, bool) {
+	if s == nil {
+		return nil, false
+	}
+	c, ok := s.byID[id]
+	if !ok {
+		return nil, false
+	}
+	raw, ok := s.files[c.a.Source]
+	return slices.Clone(raw), ok
 }
 
 // Len is the number of agreements in the set.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,8 +29,31 @@ type accessRequest struct {
 	Claims        map[string]any `json:"claims"` // verify: field → claimed value
 }
 
-// agency authenticates the caller by its API token.
+// caller establishes who makes the call, for the authorize middleware (see
+// auth.go): the operator (the operator token) or an agency, through agency.
+// A call without a valid credential is a 401 that does not say whether the
+// agency exists.
+func (h *handlers) caller(c echo.Context) (Caller, error) {
+	secret, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if ok && h.d.OperatorToken != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(h.d.OperatorToken)) == 1 {
+		return Caller{Operator: true}, nil
+	}
+	id, err := h.agency(c)
+	if err != nil {
+		return Caller{}, err
+	}
+	entry, registered := h.registry().Get(id)
+	return Caller{Agency: id, Entry: entry, Registered: registered}, nil
+}
+
+// agency is THE place where the calling agency is established from the
+// request; every route reaches it through caller and the authorize
+// middleware. It authenticates the caller by its client certificate, if it
+// sent one over the TLS listener, or else by its API token.
 func (h *handlers) agency(c echo.Context) (string, error) {
+	if ag, sent, err := h.clientCert(c); sent {
+		return ag, err // a verified client certificate of the bus CA names the agency
+	}
 	secret, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
 	if !ok || secret == "" {
 		return "", fail(http.StatusUnauthorized, "Authorization", "send your agency's API token as 'Authorization: Bearer lgsp_…'")
@@ -82,6 +106,9 @@ func (h *handlers) decide(ctx context.Context, agency string, mode policies.Mode
 		CaseReference: r.CaseReference, Fields: r.Fields, Now: time.Now()})
 	e := store.AuditEntry{Time: time.Now(), Actor: agency, Action: string(mode), Dataset: r.Dataset, Purpose: r.Purpose,
 		LegalBasis: d.LegalBasis, AgreementID: d.AgreementID, RequestID: uuid.NewString(), CitizenKey: h.d.CitizenKey(r.Citizen)}
+	if d.HiddenFromCitizen > 0 { // the agreement keeps it from the citizen's view for a while
+		e.HiddenUntil = e.Time.Add(d.HiddenFromCitizen)
+	}
 	if d.Allow {
 		e.Decision = "allow"
 		if mode == policies.ModeLookup {
@@ -117,10 +144,7 @@ func reasonField(reason string) string {
 // lookup returns a citizen's current records of a dataset, projected to what
 // the caller's lookup agreement allows.
 func (h *handlers) lookup(c echo.Context) error {
-	agency, err := h.agency(c)
-	if err != nil {
-		return err
-	}
+	agency := callerOf(c).Agency // authenticated and active (authorizeRoute)
 	r, err := h.readAccess(c, policies.ModeLookup)
 	if err != nil {
 		return err
@@ -150,10 +174,7 @@ func (h *handlers) lookup(c echo.Context) error {
 // verify answers yes or no: does the citizen's current record of the dataset
 // carry exactly the claimed values? No data is returned.
 func (h *handlers) verify(c echo.Context) error {
-	agency, err := h.agency(c)
-	if err != nil {
-		return err
-	}
+	agency := callerOf(c).Agency // authenticated and active (authorizeRoute)
 	r, err := h.readAccess(c, policies.ModeVerify)
 	if err != nil {
 		return err

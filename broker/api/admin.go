@@ -1,22 +1,21 @@
 package api
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/lgsp-bus/lgsp/broker/store"
 )
 
-// operator guards the operator endpoints with the operator token.
+// operator guards the operator endpoints a second time, behind the
+// authorize middleware (auth.go): whatever the route table says, nothing
+// under /v1/operator/ runs for anyone but the operator.
 func (h *handlers) operator(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		tok, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
-		if !ok || h.d.OperatorToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(h.d.OperatorToken)) != 1 {
-			return fail(http.StatusUnauthorized, "Authorization", "operator endpoints need 'Authorization: Bearer <operator token>' (api.operator_token, or <data-dir>/operator.token)")
+		if !callerOf(c).Operator {
+			return fail(http.StatusForbidden, "Authorization", "denied: %s: operator endpoints need 'Authorization: Bearer <operator token>' (api.operator_token, or <data-dir>/operator.token)", ReasonOperatorRequired)
 		}
 		return next(c)
 	}
@@ -79,12 +78,17 @@ func (h *handlers) listTokens(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// reloadAgreements re-reads the agreement files; on any problem the set in
-// force stays and the answer lists every problem with file and line.
+// reloadAgreements re-reads the agreement files and the agency registry;
+// on any problem the set in force stays and the answer lists every problem
+// with file and line.
 func (h *handlers) reloadAgreements(c echo.Context) error {
-	digest, n, err := h.d.ReloadAgreements(c.Request().Context())
+	ch, err := h.d.ReloadAgreements(c.Request().Context())
 	if err != nil {
-		return fail(http.StatusUnprocessableEntity, "agreements", "nothing changed, the previous agreements stay in force: %v", err)
+		var invalid *InvalidError
+		if errors.As(err, &invalid) {
+			return fail(http.StatusUnprocessableEntity, "agreements", "nothing changed, the previous agreements stay in force: %v", err)
+		}
+		return changeError(err)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"agreements": n, "digest": digest})
+	return c.JSON(http.StatusOK, ch)
 }

@@ -1,7 +1,9 @@
 // Package api owns the bus's REST API on the API port: liveness and
 // readiness, Prometheus metrics, the OpenAPI document, HTTP push ingest for
 // ministries, and read-only views of datasets, connectors, agreements and the
-// audit log. Every error is JSON naming the problem.
+// audit log. Every route is authenticated and authorized in one place
+// (auth.go: the caller from access.go, the role of each route); every error
+// is JSON naming the problem.
 package api
 
 import (
@@ -20,7 +22,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/lgsp-bus/lgsp/broker/credentials"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
+	"github.com/lgsp-bus/lgsp/broker/pki"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/connectors/runtime"
@@ -59,18 +63,40 @@ type Deps struct {
 	Status        func() any
 	// OperatorToken guards /v1/operator/… (token management).
 	OperatorToken string
-	// ReloadAgreements loads the agreement files again and puts them in
-	// force if they are all valid.
-	ReloadAgreements func(ctx context.Context) (digest string, n int, err error)
+	// ReloadAgreements loads the agreement files (and the agency registry)
+	// again and puts them in force if they are all valid.
+	ReloadAgreements func(ctx context.Context) (AgreementChange, error)
+	// PutAgreement and DeleteAgreement change one agreement file in
+	// AgreementsDir and put the result in force the way a reload does (see
+	// agreements.go); nil, or AgreementsDir empty: the agreements are
+	// built into the binary and cannot be changed through the API.
+	PutAgreement    func(ctx context.Context, id string, yamlText []byte) (AgreementChange, error)
+	DeleteAgreement func(ctx context.Context, id string) (AgreementChange, error)
+	AgreementsDir   string
+	// RotateKafkaPassword gives a Kafka user a new password and puts it on
+	// the cluster (nil: kafka.auth is off).
+	RotateKafkaPassword func(ctx context.Context, user string) (string, error)
 	// Agencies reports whether an agency is registered and active.
 	Agencies func(id string) bool
+	// Registry is the agency registry in force: who owns which source, who
+	// is an auditor, who is suspended (auth.go decides every route with it).
+	Registry func() *policies.Agencies
 	// Idempotency remembers push answers by Idempotency-Key (nil: keys only
 	// make event ids stable).
 	Idempotency store.IdempotencyStore
 	// Tokens authenticates agencies' API calls (lookup, verify).
 	Tokens *credentials.Tokens
+	// CA issues and checks agencies' client certificates (mutual TLS); nil
+	// when the API listener has no TLS (api.tls.enabled off).
+	CA *pki.CA
+	// AgencyRecord returns a registered agency, for the systems a client
+	// certificate may name.
+	AgencyRecord func(id string) (policies.Agency, bool)
 	// State holds the latest row per entity, for lookups and verifications.
 	State store.StateStore
+	// Review is the identity linkage's review queue, under /v1/operator/review
+	// (nil: those routes answer 503).
+	Review linkage.ReviewQueue
 	// MaxBody is the largest request body accepted (default 8 MiB).
 	MaxBody int64
 }
@@ -83,7 +109,8 @@ func New(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
-	h := &handlers{d}
+	h := &handlers{d: d, denied: deniedCounter(d.Metrics)}
+	e.Use(h.authorizeRoute) // every route: caller and role (auth.go)
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})))
@@ -106,7 +133,19 @@ func New(d Deps) *echo.Echo {
 	op.POST("/agencies/:agency/tokens", h.issueToken)
 	op.DELETE("/tokens/:id", h.revokeToken)
 	op.GET("/tokens", h.listTokens)
+	op.POST("/agencies/:agency/certificates", h.issueCertificate)
+	op.GET("/certificates", h.listCertificates)
+	op.POST("/certificates/:serial/revoke", h.revokeCertificate)
 	op.POST("/agreements/reload", h.reloadAgreements)
+	op.GET("/review", h.reviewList)
+	op.GET("/review/:id", h.reviewGet)
+	op.POST("/review/:id/accept", h.reviewAccept)
+	op.POST("/review/:id/reject", h.reviewReject)
+	op.GET("/agreements", h.listAgreements)
+	op.GET("/agreements/:id", h.getAgreement)
+	op.PUT("/agreements/:id", h.putAgreement)
+	op.DELETE("/agreements/:id", h.deleteAgreement)
+	op.POST("/kafka/users/:user/password", h.rotateKafkaPassword)
 	e.POST("/v1/lookup", h.lookup)
 	e.POST("/v1/verify", h.verify)
 	return e
@@ -142,10 +181,16 @@ func errorHandler(err error, c echo.Context) {
 			body.Error = "method " + c.Request().Method + " not allowed on " + c.Request().URL.Path
 		}
 	}
+	if he.Code == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="lgsp"`)
+	}
 	_ = c.JSON(he.Code, body)
 }
 
-type handlers struct{ d Deps }
+type handlers struct {
+	d      Deps
+	denied *prometheus.CounterVec // refused calls by status (auth.go)
+}
 
 func (h *handlers) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "alive"})

@@ -49,6 +49,36 @@ type API struct {
 	// OperatorToken guards the operator endpoints (/v1/operator/…, agencies'
 	// API tokens). Empty: one is generated once into <data_dir>/operator.token.
 	OperatorToken string `yaml:"operator_token" env:"OPERATOR_TOKEN"`
+	// TLS serves the API over HTTPS with mutual TLS as an option for agencies.
+	TLS TLS `yaml:"tls" envPrefix:"TLS_"`
+}
+
+// TLS serves the REST API over HTTPS. Agencies may then authenticate with a
+// client certificate issued by the bus's own CA (`lgsp cert issue`) instead
+// of an API token; callers with tokens need no certificate.
+type TLS struct {
+	// Enabled turns HTTPS and client certificates on for the API listener.
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
+	// CACert and CAKey are the PEM files of the bus CA that issues agencies'
+	// client certificates (the key needs the keyCertSign and cRLSign usages).
+	// Required in serve mode; empty in dev: generated once into
+	// <data_dir>/pki/ca.crt and ca.key (0600).
+	CACert string `yaml:"ca_cert" env:"CA_CERT"`
+	CAKey  string `yaml:"ca_key" env:"CA_KEY"`
+	// StateDir keeps the ledger of issued certificates (issued.json) and the
+	// CA-signed revocation list (crl.pem); bus instances that serve together
+	// must share it. Default <data_dir>/pki.
+	StateDir string `yaml:"state_dir" env:"STATE_DIR"`
+	// Cert and Key are the listener's certificate and key (PEM). Empty: the
+	// bus CA issues one for Hosts into <state_dir>/server.crt and server.key.
+	Cert string `yaml:"cert" env:"CERT"`
+	Key  string `yaml:"key" env:"KEY"`
+	// Hosts are the DNS names and IP addresses of a generated server
+	// certificate (default localhost,127.0.0.1,::1).
+	Hosts []string `yaml:"hosts" env:"HOSTS" envSeparator:","`
+	// ClientValidity is the lifetime of issued client certificates (default
+	// 8760h, one year).
+	ClientValidity time.Duration `yaml:"client_validity" env:"CLIENT_VALIDITY"`
 }
 
 // Listener is a host:port to listen on.
@@ -68,11 +98,16 @@ type Kafka struct {
 	Partitions int `yaml:"partitions" env:"PARTITIONS"`
 	// Replication factor of topics the bus creates (default 1; use 3 in production).
 	Replication int `yaml:"replication" env:"REPLICATION"`
-	// Auth turns on SASL/SCRAM-SHA-512 and ACLs on the embedded broker (dev):
-	// each consumer agency may read only its delivery topics, each source only
-	// its own dead-letter and feedback topics. Credentials are kept in
-	// <data_dir>/kafka-credentials.json (0600); agencies' passwords are shown
-	// once, in the log, when issued.
+	// Auth has the bus manage the agencies' Kafka users and ACLs: each
+	// consumer agency may read only the delivery topics of its stream
+	// agreements, each source only its own dead-letter and feedback topics.
+	// In dev it also turns on SASL/SCRAM-SHA-512 and ACLs on the embedded
+	// broker; in serve the cluster must already require SASL/SCRAM with an
+	// ACL authorizer, and User must be one of its super users. Users and
+	// ACLs are applied at start and at every agreement change or reload.
+	// Credentials are kept in <data_dir>/kafka-credentials.json (0600);
+	// agencies' passwords are shown once (log, and the answer of the change
+	// that issued them).
 	Auth bool `yaml:"auth" env:"AUTH"`
 	// User and Password are the bus's SCRAM-SHA-512 login on an external
 	// cluster (serve); empty: no authentication.
@@ -256,6 +291,9 @@ func (c Config) Validate(mode string) error {
 			}
 		}
 	}
+	if mode == "serve" && c.Kafka.Auth && (c.Kafka.User == "" || c.Kafka.Password == "") {
+		bad("kafka.user", "LGSP_KAFKA_USER", "kafka.auth needs the bus's own SCRAM login (kafka.user and kafka.password), a super user of the cluster")
+	}
 	if c.Kafka.Partitions < 1 {
 		bad("kafka.partitions", "LGSP_KAFKA_PARTITIONS", "must be at least 1, got %d", c.Kafka.Partitions)
 	}
@@ -285,6 +323,17 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.API.OperatorToken != "" && len(c.API.OperatorToken) < 32 {
 		bad("api.operator_token", "LGSP_API_OPERATOR_TOKEN", "must be at least 32 characters")
+	}
+	if t := c.API.TLS; t.Enabled {
+		if (t.CACert == "") != (t.CAKey == "") || (mode == "serve" && t.CACert == "") {
+			bad("api.tls.ca_cert", "LGSP_API_TLS_CA_CERT", "give both ca_cert and ca_key (in serve mode they are required; dev generates them)")
+		}
+		if (t.Cert == "") != (t.Key == "") {
+			bad("api.tls.cert", "LGSP_API_TLS_CERT", "give both cert and key, or neither (the bus CA then issues one)")
+		}
+		if t.ClientValidity != 0 && t.ClientValidity < time.Hour {
+			bad("api.tls.client_validity", "LGSP_API_TLS_CLIENT_VALIDITY", "must be at least 1h, got %s", t.ClientValidity)
+		}
 	}
 	if c.Audit.CitizenTokenKey != "" && len(c.Audit.CitizenTokenKey) < 32 {
 		bad("audit.citizen_token_key", "LGSP_AUDIT_CITIZEN_TOKEN_KEY", "must be at least 32 characters")

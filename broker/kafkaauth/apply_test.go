@@ -44,9 +44,10 @@ func TestApplyReconciles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	vssTopics := []string{"deliver.vss.civil_status.birth_registration", "deliver.vss.population.citizen"}
 	in := kafkaauth.Inputs{
 		Agencies:   agencies(t, registry),
-		Agreements: []policies.Agreement{stream("vss"), stream("bank-vcb")},
+		Agreements: []policies.Agreement{stream("vss"), streamOf("vss", "population.citizen"), stream("bank-vcb")},
 		Sources:    []string{"land"},
 	}
 	cfg, _, err := s.Config(in)
@@ -62,7 +63,7 @@ func TestApplyReconciles(t *testing.T) {
 		if err := kafkaauth.Apply(ctx, c, cfg); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
-		if got, want := aclCount(ctx, t, c, "vss"), len(kafkaauth.ConsumerACLs("vss")); got != want {
+		if got, want := aclCount(ctx, t, c, "vss"), len(kafkaauth.ConsumerACLs("vss", vssTopics)); got != want {
 			t.Fatalf("apply %d: vss has %d ACLs, want %d", i, got, want)
 		}
 		if got, want := aclCount(ctx, t, c, "land"), len(kafkaauth.SourceACLs("land")); got != want {
@@ -70,7 +71,8 @@ func TestApplyReconciles(t *testing.T) {
 		}
 	}
 
-	// bank-vcb's stream agreement ends: its user and ACLs go.
+	// bank-vcb's stream agreement ends: its user and ACLs go; vss loses one
+	// of its two agreements: that topic closes, the other stays open.
 	in.Agreements = []policies.Agreement{stream("vss")}
 	cfg, _, err = s.Config(in)
 	if err != nil {
@@ -81,6 +83,9 @@ func TestApplyReconciles(t *testing.T) {
 	}
 	if n := aclCount(ctx, t, c, "bank-vcb"); n != 0 {
 		t.Fatalf("bank-vcb keeps %d ACLs after losing its stream agreement", n)
+	}
+	if got, want := aclCount(ctx, t, c, "vss"), len(kafkaauth.ConsumerACLs("vss", vssTopics[:1])); got != want {
+		t.Fatalf("vss has %d ACLs after losing one agreement, want %d", got, want)
 	}
 	if err := kafkaauth.Apply(ctx, c, nil); err == nil {
 		t.Fatal("Apply without a config must fail")

@@ -13,6 +13,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
+	"github.com/segmentio/kafka-go"
 )
 
 const registry = `
@@ -33,7 +34,11 @@ func agencies(t *testing.T, yaml string) *policies.Agencies {
 }
 
 func stream(consumer string) policies.Agreement {
-	return policies.Agreement{Consumer: consumer, Mode: policies.ModeStream}
+	return streamOf(consumer, "civil_status.birth_registration")
+}
+
+func streamOf(consumer, dataset string) policies.Agreement {
+	return policies.Agreement{Consumer: consumer, Dataset: dataset, Mode: policies.ModeStream}
 }
 
 func users(ps []kafkaauth.Principal) []string {
@@ -100,8 +105,9 @@ func TestACLs(t *testing.T) {
 		got  []kafkaauth.ACL
 		want []string
 	}{
-		{"consumer reads only its delivery topics and groups", kafkaauth.ConsumerACLs("vss"), []string{
-			"Read Topic deliver.vss.*", "Describe Topic deliver.vss.*", "Read Group vss.*", "Describe Group vss.*",
+		{"consumer reads only the delivery topics of its agreements, and its groups", kafkaauth.ConsumerACLs("vss", []string{"deliver.vss.a.b", "deliver.vss.c.d"}), []string{
+			"Read Topic deliver.vss.a.b", "Describe Topic deliver.vss.a.b", "Read Topic deliver.vss.c.d", "Describe Topic deliver.vss.c.d",
+			"Read Group vss.*", "Describe Group vss.*",
 		}},
 		{"source writes only its ingest topics, reads its dlq and feedback", kafkaauth.SourceACLs("land"), []string{
 			"Write Topic ingest.land.*", "Describe Topic ingest.land.*",
@@ -117,8 +123,8 @@ func TestACLs(t *testing.T) {
 			}
 		})
 	}
-	e := kafkaauth.ConsumerACLs("vss")[0].Entry("vss")
-	if e.Principal != "User:vss" || e.Host != "*" {
+	e := kafkaauth.ConsumerACLs("vss", []string{"deliver.vss.a.b"})[0].Entry("vss")
+	if e.Principal != "User:vss" || e.Host != "*" || e.ResourcePatternType != kafka.PatternTypeLiteral {
 		t.Fatalf("entry %+v", e)
 	}
 }

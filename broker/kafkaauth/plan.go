@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 
+	"github.com/lgsp-bus/lgsp/broker/deliver"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/segmentio/kafka-go"
@@ -85,12 +87,10 @@ func Sources(datasets []schemas.Dataset) []string {
 	return out
 }
 
-// Topic and group name prefixes the ACLs grant. Topic names follow
-// DESIGN.md: deliver.<consumer>.<domain>.<dataset>, dlq.<source>,
-// feedback.<source>, and ingest.<source>.… for sources that publish into
-// Kafka themselves.
-func deliverPrefix(agency string) string { return "deliver." + agency + "." }
-func ingestPrefix(source string) string  { return "ingest." + source + "." }
+// Topic names follow DESIGN.md: deliver.<consumer>.<domain>.<dataset>
+// (deliver.Topic), dlq.<source>, feedback.<source>, and ingest.<source>.…
+// for sources that publish into Kafka themselves.
+func ingestPrefix(source string) string { return "ingest." + source + "." }
 
 // GroupPrefix is the consumer-group prefix a user may use: "<user>.", e.g.
 // "vss.health-cards".
@@ -98,15 +98,20 @@ func GroupPrefix(user string) string { return user + "." }
 
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,79}$`)
 
-// ConsumerACLs are the ACLs of a consumer agency: read its own delivery
-// topics and use consumer groups named "<agency>.…".
-func ConsumerACLs(agency string) []ACL {
-	return []ACL{
-		{Resource: kafka.ResourceTypeTopic, Name: deliverPrefix(agency), Prefixed: true, Operation: kafka.ACLOperationTypeRead},
-		{Resource: kafka.ResourceTypeTopic, Name: deliverPrefix(agency), Prefixed: true, Operation: kafka.ACLOperationTypeDescribe},
-		{Resource: kafka.ResourceTypeGroup, Name: GroupPrefix(agency), Prefixed: true, Operation: kafka.ACLOperationTypeRead},
-		{Resource: kafka.ResourceTypeGroup, Name: GroupPrefix(agency), Prefixed: true, Operation: kafka.ACLOperationTypeDescribe},
+// ConsumerACLs are the ACLs of a consumer agency: read the delivery topics
+// of its stream agreements in force, each by its literal name (so removing
+// an agreement closes its topic while the agency keeps the others), and use
+// consumer groups named "<agency>.…".
+func ConsumerACLs(agency string, topics []string) []ACL {
+	var out []ACL
+	for _, t := range topics {
+		out = append(out,
+			ACL{Resource: kafka.ResourceTypeTopic, Name: t, Operation: kafka.ACLOperationTypeRead},
+			ACL{Resource: kafka.ResourceTypeTopic, Name: t, Operation: kafka.ACLOperationTypeDescribe})
 	}
+	return append(out,
+		ACL{Resource: kafka.ResourceTypeGroup, Name: GroupPrefix(agency), Prefixed: true, Operation: kafka.ACLOperationTypeRead},
+		ACL{Resource: kafka.ResourceTypeGroup, Name: GroupPrefix(agency), Prefixed: true, Operation: kafka.ACLOperationTypeDescribe})
 }
 
 // SourceACLs are the ACLs of a source: write its own ingest topics, read
@@ -132,15 +137,19 @@ func Principals(in Inputs) ([]Principal, error) {
 	if in.Agencies == nil {
 		return nil, errors.New("kafkaauth: the agency registry is required (policies.LoadEmbeddedAgencies)")
 	}
-	consumers := map[string]bool{}
+	consumers := map[string][]string{} // agency → its delivery topics
 	for _, a := range in.Agreements {
 		if a.Mode == policies.ModeStream && in.Agencies.Active(a.Consumer) {
-			consumers[a.Consumer] = true
+			t := deliver.Topic(a.Consumer, a.Dataset)
+			if !slices.Contains(consumers[a.Consumer], t) {
+				consumers[a.Consumer] = append(consumers[a.Consumer], t)
+			}
 		}
 	}
 	var out []Principal
-	for c := range consumers {
-		out = append(out, Principal{User: c, Kind: KindConsumer, ACLs: ConsumerACLs(c)})
+	for c, topics := range consumers {
+		sort.Strings(topics)
+		out = append(out, Principal{User: c, Kind: KindConsumer, ACLs: ConsumerACLs(c, topics)})
 	}
 	var errs []error
 	seen := map[string]bool{}

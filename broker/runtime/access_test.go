@@ -58,7 +58,7 @@ func TestLookupAndVerifyUnderAgreements(t *testing.T) {
 	cardRow := map[string]any{"card_no": "GD4797920001234", "cccd": p.ID, "full_name": p.FullName, "dob": p.DOB, "sex": p.Sex,
 		"beneficiary_group": "GD", "benefit_level": 4, "hospital_code": "79-001", "valid_from": "2026-01-01", "valid_to": "2026-12-31"}
 	for src, rec := range map[string]map[string]any{"tax": {"dataset": "tax.taxpayer", "after": taxRow}, "insurance": {"dataset": "insurance.health_insurance_card", "after": cardRow}} {
-		if code, out := call(t, "POST", api+"/v1/sources/"+src+"/records", "", rec); code != 200 {
+		if code, out := call(t, "POST", api+"/v1/sources/"+src+"/records", sourceToken(t, bus, src), rec); code != 200 {
 			t.Fatalf("push %s: %d %v", src, code, out)
 		}
 	}

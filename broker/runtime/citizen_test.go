@@ -25,7 +25,7 @@ func TestCitizenViewSearchAndExport(t *testing.T) {
 	api := "http://" + bus.Addrs().API
 	person := citizens(t, bus.Store, 1)[0]
 	body, _ := json.Marshal(map[string]any{"dataset": "civil_status.birth_registration", "after": birthRow(0, person)})
-	if code, raw := post(t, api+"/v1/sources/civil_status/records", "application/json", body); code != 200 {
+	if code, raw := postAs(t, api+"/v1/sources/civil_status/records", sourceToken(t, bus, "civil_status"), "application/json", body); code != 200 {
 		t.Fatalf("push: %d %s", code, raw)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -67,19 +67,22 @@ func TestCitizenViewSearchAndExport(t *testing.T) {
 		t.Fatalf("forged token: %d", code)
 	}
 
-	// The auditor: search by citizen, agency and dataset, newest first.
-	code, out = get(api+"/v1/audit?citizen="+person.ID+"&agency=vss&dataset=civil_status.birth_registration&order=newest&decision=allow", "")
+	// The auditor (the inspectorate): search by citizen, agency and dataset, newest first.
+	auditor := agencyToken(t, bus, "gov-inspectorate")
+	code, out = get(api+"/v1/audit?citizen="+person.ID+"&agency=vss&dataset=civil_status.birth_registration&order=newest&decision=allow", auditor)
 	if es, _ := out["entries"].([]any); code != 200 || len(es) == 0 {
 		t.Fatalf("search: %d %v", code, out)
 	}
 	for url, want := range map[string]int{"/v1/audit?since=yesterday": 400, "/v1/audit?order=random": 400, "/v1/audit?decision=maybe": 400, "/v1/audit/export?format=xml": 400} {
-		if code, p := get(api+url, ""); code != want || p["field"] == nil {
+		if code, p := get(api+url, auditor); code != want || p["field"] == nil {
 			t.Errorf("%s: %d %v", url, code, p)
 		}
 	}
 
 	// Export with proofs, verified offline.
-	resp, err := http.Get(api + "/v1/audit/export?citizen=" + person.ID)
+	req, _ := http.NewRequest(http.MethodGet, api+"/v1/audit/export?citizen="+person.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+auditor)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -155,7 +156,7 @@ func TestEndToEndFixedBatch(t *testing.T) {
 		map[string]any{"dataset": "civil_status.birth_registration", "after": badEnum},
 		map[string]any{"dataset": "civil_status.no_such_dataset", "after": birthRow(34, people[34])})
 	body, _ := json.Marshal(map[string]any{"records": recs})
-	code, raw := post(t, api+"/v1/sources/civil_status/records", "application/json", body)
+	code, raw := postAs(t, api+"/v1/sources/civil_status/records", sourceToken(t, bus, "civil_status"), "application/json", body)
 	if code != http.StatusUnprocessableEntity {
 		t.Fatalf("mixed batch: want 422, got %d %s", code, raw)
 	}
@@ -221,6 +222,24 @@ func TestEndToEndFixedBatch(t *testing.T) {
 		if envelope.HeaderValue(m.Headers, envelope.HeaderErrorKind) == "" || envelope.HeaderValue(m.Headers, envelope.HeaderErrorPath) == "" || envelope.HeaderValue(m.Headers, envelope.HeaderErrorMessage) == "" {
 			t.Errorf("dead letter without reason headers: %v", m.Headers)
 		}
+	}
+	// And the ministry's feedback topic names each rejected row by its key
+	// with the reason (beside the mismatch and not_found notes).
+	rejected := map[string]string{}
+	for _, m := range readAll(t, brokers, "feedback.civil_status", 5) {
+		var fb map[string]string
+		if err := json.Unmarshal(m.Value, &fb); err != nil {
+			t.Fatalf("feedback %s: %v", m.Value, err)
+		}
+		if fb["status"] == "dead_lettered" {
+			if fb["reason"] == "" || fb["error_path"] == "" || string(m.Key) == "" {
+				t.Errorf("feedback on a rejected row without key or reason: %s", m.Value)
+			}
+			rejected[fb["key"]] = fb["error_path"]
+		}
+	}
+	if want := map[string]string{"001/2024/32": "$.child_name", "001/2024/33": "$.child_sex", "": "$"}; !maps.Equal(rejected, want) {
+		t.Errorf("feedback on rejected rows (key → path): %v, want %v", rejected, want)
 	}
 
 	// The consumer topic holds only what the agreement allows, and every
@@ -342,6 +361,7 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 	defer bus.Close(context.Background())
 	api := "http://" + bus.Addrs().API
 	url := api + "/v1/sources/civil_status/records"
+	token := sourceToken(t, bus, "civil_status")
 	good := func(i int) []byte {
 		b, _ := json.Marshal(map[string]any{"dataset": "civil_status.birth_registration", "after": birthRow(i, citizens(t, bus.Store, 10)[i])})
 		return b
@@ -364,7 +384,7 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, raw := post(t, tt.url, tt.ctype, tt.body)
+			code, raw := postAs(t, tt.url, token, tt.ctype, tt.body)
 			if code != tt.code || !strings.Contains(string(raw), tt.want) {
 				t.Fatalf("got %d %s, want %d containing %q", code, raw, tt.code, tt.want)
 			}
@@ -375,7 +395,7 @@ func TestBadInputIsRejectedClearly(t *testing.T) {
 		})
 	}
 	// The bus still works after all that.
-	code, raw := post(t, url, "application/json", good(2))
+	code, raw := postAs(t, url, token, "application/json", good(2))
 	if code != 200 {
 		t.Fatalf("valid record after bad input: %d %s", code, raw)
 	}

@@ -25,7 +25,7 @@ func TestKafkaAuthOnTheDevBroker(t *testing.T) {
 		recs = append(recs, map[string]any{"dataset": "civil_status.birth_registration", "after": birthRow(i, p)})
 	}
 	body, _ := json.Marshal(map[string]any{"records": recs})
-	if code, raw := post(t, "http://"+bus.Addrs().API+"/v1/sources/civil_status/records", "application/json", body); code != 200 {
+	if code, raw := postAs(t, "http://"+bus.Addrs().API+"/v1/sources/civil_status/records", sourceToken(t, bus, "civil_status"), "application/json", body); code != 200 {
 		t.Fatalf("push with auth on: %d %s", code, raw)
 	}
 

@@ -36,8 +36,9 @@ func TestPopulationStreamKeepsIndexCurrent(t *testing.T) {
 		"tax_office": "10100", "status": "ACTIVE", "registered_on": "2020-01-01"}
 	body, _ := json.Marshal(map[string]any{"dataset": "tax.taxpayer", "after": row})
 	var res pushResult
+	token := sourceToken(t, bus, "tax")
 	for ctx.Err() == nil {
-		code, raw := post(t, "http://"+bus.Addrs().API+"/v1/sources/tax/records", "application/json", body)
+		code, raw := postAs(t, "http://"+bus.Addrs().API+"/v1/sources/tax/records", token, "application/json", body)
 		if code != 200 || json.Unmarshal(raw, &res) != nil {
 			t.Fatalf("push: %d %s", code, raw)
 		}

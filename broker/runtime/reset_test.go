@@ -36,6 +36,7 @@ func TestConnectorResetOverREST(t *testing.T) {
 		}
 	}
 	waitAcked(100)
+	op := operatorToken(t, bus)
 
 	for body, want := range map[string]int{
 		`{"position":"zz","reason":"x"}`:                 400,
@@ -44,16 +45,16 @@ func TestConnectorResetOverREST(t *testing.T) {
 		`{"position":"","reason":"x","extra":1}`:         400,
 		`{"position":"0000000000000031","reason":"   "}`: 400,
 	} {
-		if code, raw := post(t, api+"/v1/connectors/tax/reset", "application/json", []byte(body)); code != want || !strings.Contains(string(raw), "error") {
+		if code, raw := postAs(t, api+"/v1/connectors/tax/reset", op, "application/json", []byte(body)); code != want || !strings.Contains(string(raw), "error") {
 			t.Errorf("%s: %d %s", body, code, raw)
 		}
 	}
-	if code, _ := post(t, api+"/v1/connectors/nobody/reset", "application/json", []byte(`{"position":"","reason":"x"}`)); code != 404 {
+	if code, _ := postAs(t, api+"/v1/connectors/nobody/reset", op, "application/json", []byte(`{"position":"","reason":"x"}`)); code != 404 {
 		t.Errorf("unknown connector: %d", code)
 	}
 
 	// Back to position 49: records 50-99 are read again (100 were acked before).
-	code, raw := post(t, api+"/v1/connectors/tax/reset", "application/json", []byte(`{"position":"0000000000000031","reason":"ministry re-sent corrected rows 50-99"}`))
+	code, raw := postAs(t, api+"/v1/connectors/tax/reset", op, "application/json", []byte(`{"position":"0000000000000031","reason":"ministry re-sent corrected rows 50-99"}`))
 	if code != 200 {
 		t.Fatalf("reset: %d %s", code, raw)
 	}

@@ -90,7 +90,10 @@ func TestRestartMidStreamLosesNothing(t *testing.T) {
 	got := uint64(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: bus.Addrs().Kafka, GroupID: "restart-check", GroupTopics: topics, StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
+	// kafka-go gives a fetch only MaxWait/4 beyond the broker's wait before an
+	// i/o timeout and a redial; with one connection per partition of every
+	// catalog topic, 100 ms left 25 ms and the reader thrashed under -race.
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: bus.Addrs().Kafka, GroupID: "restart-check", GroupTopics: topics, StartOffset: kafka.FirstOffset, MaxWait: time.Second})
 	defer r.Close()
 	for got < want {
 		m, err := r.FetchMessage(ctx)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -37,11 +39,14 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
+	"github.com/lgsp-bus/lgsp/broker/pki"
 	"github.com/lgsp-bus/lgsp/broker/population"
 	"github.com/lgsp-bus/lgsp/broker/registry"
+	"github.com/lgsp-bus/lgsp/broker/review"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
+	"github.com/lgsp-bus/lgsp/broker/streamlink"
 	"github.com/lgsp-bus/lgsp/connectors"
 	connrt "github.com/lgsp-bus/lgsp/connectors/runtime"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
@@ -90,12 +95,22 @@ type Bus struct {
 	Metrics *metrics.Metrics
 	Pipe    *pipeline.Pipeline
 	Index   *identity.Index
+	// Linker links streamed records without a usable personal number.
+	Linker *streamlink.Linker
+	review *review.Queue
 	// SchemaIDs maps dataset → envelope schema id.
 	SchemaIDs map[string]int
 
-	citizens      *citizenauth.Verifier
-	agencies      *policies.Agencies
+	citizens *citizenauth.Verifier
+	agencies *policies.Agencies // the registry loaded at start
+	// registry is the agency registry in force (Agencies); agreements and
+	// registry change together under policyMu (agreements.go).
+	registry      atomic.Pointer[policies.Agencies]
+	policyMu      sync.Mutex
+	kafkaAuth     *kafkaAuth // nil: kafka.auth off
 	operatorToken string
+	ca            *pki.CA     // the bus CA, when api.tls is enabled
+	apiTLS        *tls.Config // the API listener's, when api.tls is enabled
 	kafkaDev      *devkafka.Broker
 	cluster       kafkaio.Cluster
 	pubWriter     *kafka.Writer
@@ -164,6 +179,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 	b.Engine = policies.NewEngine(set)
 	b.Engine.SetAgencies(b.agencies)
+	b.registry.Store(b.agencies)
 
 	// Kafka.
 	b.cluster = kafkaio.Cluster{Brokers: c.Kafka.Brokers, User: c.Kafka.User, Password: c.Kafka.Password}
@@ -187,6 +203,11 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	b.addrs.Kafka = brokers
 	if err := kafkaio.Ping(ctx, b.cluster); err != nil {
 		return b, err
+	}
+	if o.Mode == Serve && c.Kafka.Auth {
+		if err := b.startKafkaAuth(ctx, c, set); err != nil {
+			return b, err
+		}
 	}
 
 	// Store.
@@ -230,6 +251,10 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if b.Index, err = loadIndex(ctx, b.Store); err != nil {
 		return b, err
 	}
+	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{}, b.log); err != nil {
+		return b, fmt.Errorf("identity linker: %w", err)
+	}
+	b.review = review.New(b.Store.(store.ReviewStore))
 
 	// Topics.
 	sources := Sources(b.Catalog)
@@ -272,7 +297,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	idx := b.Index
 	b.Pipe, err = pipeline.New(pipeline.Config{
 		Datasets:  dss,
-		Reconcile: func(cl pipeline.Claim) pipeline.Verdict { return verdict(identity.Reconcile(idx, identity.Claim(cl))) },
+		Reconcile: reconciler(idx, b.Linker),
+		Review:    queueReviews(b.review),
 		Observer:  b.Metrics,
 		MaxRecord: c.Pipeline.MaxRecordBytes,
 	}, b.pubWriter)
@@ -295,11 +321,13 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	b.Metrics.WatchConnectors(b.Connectors)
 
 	// The population change stream keeps the register and index current.
-	b.popUpdater = population.New(b.cluster, b.Store, b.Index, b.log)
+	b.popUpdater = population.New(b.cluster, b.Store, streamlink.Notifying(b.Index, b.Linker), b.log)
 	pctx, cancelPop := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancelPop = cancelPop
 	b.popWG.Add(1)
 	go func() { defer b.popWG.Done(); b.popUpdater.Run(pctx) }()
+	b.popWG.Add(1)
+	go func() { defer b.popWG.Done(); b.Linker.Run(pctx) }()
 
 	// HTTP.
 	if err := b.serveHTTP(sources); err != nil {
@@ -367,27 +395,20 @@ func loadPolicies(c config.Config) (*schemas.Catalog, *policies.Set, *policies.A
 	if err := ags.CheckConsumers(set); err != nil {
 		return nil, nil, nil, fmt.Errorf("agreements: %w", err)
 	}
+	if err := ags.CheckSources(Sources(cat)); err != nil {
+		return nil, nil, nil, fmt.Errorf("agencies: %w", err)
+	}
 	return cat, set, ags, nil
 }
 
 // kafkaCredentials prepares the embedded broker's users and ACLs from the
-// agency registry and the stream agreements. Passwords issued now are
-// logged once; later they are only in the credentials file's hashes.
+// agency registry and the stream agreements (see agreements.go).
 func (b *Bus) kafkaCredentials(c config.Config, set *policies.Set) (*kafkaauth.Config, error) {
-	st, err := kafkaauth.OpenStore(c.DataDir)
-	if err != nil {
+	if err := b.openKafkaAuth(c, kafkaauth.Credential{}); err != nil {
 		return nil, err
 	}
-	cfg, issued, err := st.Config(kafkaauth.Inputs{Agencies: b.agencies, Agreements: set.Agreements(), Sources: kafkaauth.Sources(b.Catalog.Datasets())})
-	if err != nil {
-		return nil, err
-	}
-	for user, pass := range issued {
-		// Shown once, to the operator who hands it to the agency; the
-		// file keeps only the SCRAM hash.
-		b.log.Warn("kafka credential issued; hand it to its owner now, it is not shown again", "user", user, "password", pass)
-	}
-	return cfg, nil
+	cfg, _, err := b.kafkaConfig(set, b.Agencies())
+	return cfg, err
 }
 
 // Addrs says where the bus listens.
@@ -495,6 +516,10 @@ func verdict(r identity.Result) pipeline.Verdict {
 
 func (b *Bus) serveHTTP(sources []string) error {
 	c := b.opts.Config
+	var err error
+	if b.ca, b.apiTLS, err = apiTLS(b.opts.Mode, c); err != nil {
+		return err
+	}
 	known := map[string]bool{}
 	for _, s := range sources {
 		known[s] = true
@@ -502,13 +527,21 @@ func (b *Bus) serveHTTP(sources []string) error {
 	apiSrv := api.New(api.Deps{
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
 		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
-		CitizenTokens:    b.citizens.Verify,
-		Tokens:           credentials.New(b.Store.(store.TokenStore)),
-		OperatorToken:    b.operatorToken,
-		ReloadAgreements: b.reloadAgreements,
-		Agencies:         func(id string) bool { return b.agencies.Active(id) },
-		State:            b.Store.(store.StateStore),
-		Idempotency:      b.Store.(store.IdempotencyStore),
+		CitizenTokens:       b.citizens.Verify,
+		Tokens:              credentials.New(b.Store.(store.TokenStore)),
+		CA:                  b.ca,
+		AgencyRecord:        func(id string) (policies.Agency, bool) { return b.Agencies().Get(id) },
+		OperatorToken:       b.operatorToken,
+		ReloadAgreements:    b.reloadAgreements,
+		PutAgreement:        b.putAgreement,
+		DeleteAgreement:     b.deleteAgreement,
+		AgreementsDir:       c.Policies.Dir,
+		RotateKafkaPassword: b.rotateKafkaPassword,
+		Agencies:            func(id string) bool { return b.Agencies().Active(id) },
+		Registry:            b.Agencies,
+		State:               b.Store.(store.StateStore),
+		Review:              b.review,
+		Idempotency:         b.Store.(store.IdempotencyStore),
 		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
 			if c := b.connector(name); c != nil {
 				return c.Reset(ctx, pos)
@@ -529,13 +562,17 @@ func (b *Bus) serveHTTP(sources []string) error {
 		addr string
 		h    http.Handler
 		dst  *string
-	}{{c.API.Addr, apiSrv, &b.addrs.API}, {c.Registry.Addr, b.Reg.Handler(), &b.addrs.Registry}} {
+		tls  *tls.Config
+	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS}, {c.Registry.Addr, b.Reg.Handler(), &b.addrs.Registry, nil}} {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s (in use? set another address): %w", l.addr, err)
 		}
 		*l.dst = ln.Addr().String()
-		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second}
+		if l.tls != nil {
+			ln = tls.NewListener(ln, l.tls)
+		}
+		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
 		b.servers = append(b.servers, srv)
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -549,20 +586,21 @@ func (b *Bus) serveHTTP(sources []string) error {
 func (b *Bus) status() map[string]any {
 	s := b.Metrics.Snapshot()
 	return map[string]any{"records_in": s.In, "published": s.Published, "dead_lettered": s.DeadLettered, "delivered": s.Delivered,
-		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len()}
+		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len(), "linkage": b.Linker.State()}
 }
 
 func (b *Bus) printBanner() {
 	a := b.addrs
 	fmt.Fprintf(b.opts.Status, `LGSP bus ready (%s mode)
-  REST API         http://%s   (health /healthz, ready /readyz, metrics /metrics, OpenAPI /openapi.json)
+  REST API         %s://%s   (health /healthz, ready /readyz, metrics /metrics, OpenAPI /openapi.json)
   schema registry  http://%s   (Confluent REST)
   Kafka bootstrap  %s
   data dir         %s
+  operator token   %s   (every API call needs a token: README "REST API")
   population       %d citizens in the index
   agreements       %d in force
 Press Ctrl-C to stop; starting again on the same data dir resumes where it stopped.
-`, b.opts.Mode, hostPort(a.API), hostPort(a.Registry), strings.Join(a.Kafka, ","), a.DataDir, b.Index.Len(), b.Engine.Current().Len())
+`, b.opts.Mode, b.apiScheme(), hostPort(a.API), hostPort(a.Registry), strings.Join(a.Kafka, ","), a.DataDir, b.operatorTokenHint(), b.Index.Len(), b.Engine.Current().Len())
 }
 
 // hostPort turns "[::]:8080" into "localhost:8080" for a clickable URL.
@@ -659,32 +697,6 @@ func OpenStore(ctx context.Context, c config.Config) (store.Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return st, nil
-}
-
-// reloadAgreements puts the agreement files in force again if every one is
-// valid and names a registered agency; the delivery topics of new stream
-// agreements are created first, and the change is audited.
-func (b *Bus) reloadAgreements(ctx context.Context) (string, int, error) {
-	c := b.opts.Config
-	_, set, _, err := loadPolicies(c)
-	if err != nil {
-		return "", 0, err
-	}
-	var topics []kafkaio.Topic
-	for _, a := range set.Agreements() {
-		if a.Mode == policies.ModeStream {
-			topics = append(topics, kafkaio.Topic{Name: deliver.Topic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
-		}
-	}
-	if err := kafkaio.EnsureTopics(ctx, b.cluster, topics, c.Kafka.Replication); err != nil {
-		return "", 0, err
-	}
-	if err := b.Audit.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "agreements.reload", Decision: "allow", RequestID: set.Digest()}}); err != nil {
-		return "", 0, fmt.Errorf("the change could not be audited, so it was not applied: %w", err)
-	}
-	b.Engine.Reload(set)
-	b.log.Info("agreements reloaded", "agreements", set.Len(), "digest", set.Digest())
-	return set.Digest(), set.Len(), nil
 }
 
 // secretHex returns the hex secret kept in <data dir>/file, generating

@@ -33,8 +33,10 @@ commands:
   connector spec NAME       an adapter's documented config
   policy check [DIR]        lint agreement files (file and line of every problem)
   policy diff OLD NEW       which agency gains or loses which fields, before applying
-  reconcile --input FILE    reconcile a person file (CSV/NDJSON) against the population register
+  reconcile --records FILE --population FILE --out FILE   reconcile a person file (CSV/NDJSON) against a population (file, or a bus's register)
+  gen      write a synthetic population, a corrupted ministry extract and its ground truth
   citizen-token NUMBER      mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)
+  cert issue|list|revoke    agencies' client certificates for mutual TLS (api.tls.enabled)
   audit verify     re-check the whole access log (hash chain, Merkle roots, signatures)
   health URL       exit 0 if URL answers 200 (container health checks)
 
@@ -64,8 +66,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPolicy(args[1:], stdout)
 	case "reconcile":
 		err = runReconcile(ctx, args[1:], stdout, stderr)
+	case "gen":
+		err = runGen(ctx, args[1:], stdout, stderr)
 	case "citizen-token":
 		err = runCitizenToken(args[1:], stdout, stderr)
+	case "cert":
+		err = runCert(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

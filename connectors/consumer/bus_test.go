@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -67,7 +68,16 @@ func pushBirths(t *testing.T, bus *runtime.Bus, n int) map[string]string {
 		}})
 	}
 	body, _ := json.Marshal(map[string]any{"records": recs})
-	resp, err := http.Post("http://"+bus.Addrs().API+"/v1/sources/civil_status/records", "application/json", bytes.NewReader(body))
+	// Only the agency that owns the source may push its records.
+	owner, _ := bus.Agencies().SourceOwner("civil_status")
+	_, token, err := credentials.New(bus.Store.(store.TokenStore)).Issue(context.Background(), owner.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+bus.Addrs().API+"/v1/sources/civil_status/records", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

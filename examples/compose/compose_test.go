@@ -4,13 +4,16 @@
 package compose
 
 import (
+	"bufio"
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -85,8 +88,8 @@ func TestComposeServicesArePinnedHealthyAndMatchConfig(t *testing.T) {
 			t.Errorf("README does not name the compose service `%s`", name)
 		}
 	}
-	k := f.Services["kafka"]
-	if !strings.Contains(k.Environment["KAFKA_PROCESS_ROLES"], "controller") {
+	props := kafkaProperties(t)
+	if !strings.Contains(props["process.roles"], "controller") {
 		t.Error("kafka must run in KRaft mode (process roles include controller)")
 	}
 	if !strings.Contains(strings.Join(f.Services["postgres"].Command, " "), "wal_level=logical") {
@@ -112,7 +115,7 @@ func TestComposeServicesArePinnedHealthyAndMatchConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, v := range bus.Environment {
-		t.Setenv(k, v)
+		t.Setenv(k, interpolate(v))
 	}
 	cfg, err = config.Load("serve.yaml")
 	if err != nil {
@@ -136,9 +139,10 @@ func TestComposeServicesArePinnedHealthyAndMatchConfig(t *testing.T) {
 	if cfg.Kafka.Brokers[0] != "kafka:19092" {
 		t.Errorf("lgsp must use Kafka's internal listener, got %v", cfg.Kafka.Brokers)
 	}
-	if !strings.Contains(k.Environment["KAFKA_ADVERTISED_LISTENERS"], cfg.Kafka.Brokers[0]) {
+	if !strings.Contains(props["advertised.listeners"], "://"+cfg.Kafka.Brokers[0]) {
 		t.Errorf("Kafka does not advertise %s", cfg.Kafka.Brokers[0])
 	}
+	checkKafkaSecurity(t, f, props, cfg)
 	if !strings.Contains(cfg.Store.URL, "@postgres:5432/") {
 		t.Errorf("store URL %s does not point at the postgres service", cfg.Store.URL)
 	}
@@ -146,5 +150,104 @@ func TestComposeServicesArePinnedHealthyAndMatchConfig(t *testing.T) {
 		if _, ok := f.Volumes[v]; !ok {
 			t.Errorf("volume %s missing", v)
 		}
+	}
+}
+
+// kafkaProperties reads the Kafka server.properties the compose file mounts.
+func kafkaProperties(t *testing.T) map[string]string {
+	t.Helper()
+	fh, err := os.Open("kafka/server.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	props := map[string]string{}
+	sc := bufio.NewScanner(fh)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("server.properties: %q is not key=value", line)
+		}
+		if _, dup := props[k]; dup {
+			t.Fatalf("server.properties: %s is set twice", k)
+		}
+		props[k] = v
+	}
+	return props
+}
+
+var composeVar = regexp.MustCompile(`\$\{([A-Z_]+)(?::-([^}]*))?\}`)
+
+// interpolate expands ${VAR:-default} as docker compose does.
+func interpolate(s string) string {
+	return composeVar.ReplaceAllStringFunc(s, func(m string) string {
+		p := composeVar.FindStringSubmatch(m)
+		if v := os.Getenv(p[1]); v != "" {
+			return v
+		}
+		return p[2]
+	})
+}
+
+// checkKafkaSecurity: Kafka authenticates every listener with SASL (SCRAM
+// for clients, the mechanism the bus issues), authorizes with ACLs and
+// denies by default, the bus's login is a super user whose SCRAM
+// credential start.sh creates with the same user and password the bus is
+// given, and the bus manages the agencies' users and ACLs (kafka.auth).
+func checkKafkaSecurity(t *testing.T, f composeFile, props map[string]string, cfg config.Config) {
+	t.Helper()
+	k, bus := f.Services["kafka"], f.Services["lgsp"]
+	for _, l := range strings.Split(props["listener.security.protocol.map"], ",") {
+		name, proto, _ := strings.Cut(l, ":")
+		if !strings.HasPrefix(proto, "SASL_") {
+			t.Errorf("Kafka listener %s is %s: every listener must require SASL", name, proto)
+		}
+	}
+	for _, l := range strings.Split(props["listeners"], ",") {
+		name, _, _ := strings.Cut(l, "://")
+		if !strings.Contains(props["listener.security.protocol.map"], name+":SASL_") {
+			t.Errorf("Kafka listener %s has no SASL protocol", name)
+		}
+	}
+	if props["sasl.enabled.mechanisms"] != kafkaauth.Mechanism {
+		t.Errorf("Kafka's client mechanism is %q, the bus issues %s", props["sasl.enabled.mechanisms"], kafkaauth.Mechanism)
+	}
+	if props["authorizer.class.name"] != "org.apache.kafka.metadata.authorizer.StandardAuthorizer" {
+		t.Errorf("Kafka must authorize with the KRaft StandardAuthorizer, got %q", props["authorizer.class.name"])
+	}
+	if props["allow.everyone.if.no.acl.found"] != "false" {
+		t.Error("Kafka must deny what no ACL allows (allow.everyone.if.no.acl.found=false)")
+	}
+	if props["auto.create.topics.enable"] != "false" {
+		t.Error("topics are created by the bus, not by any client (auto.create.topics.enable=false)")
+	}
+	if !cfg.Kafka.Auth || cfg.Kafka.User == "" || cfg.Kafka.Password == "" {
+		t.Fatalf("the bus must log in and manage the agencies' users and ACLs (kafka.auth, user, password): %+v", cfg.Kafka)
+	}
+	if !slices.Contains(strings.Split(props["super.users"], ";"), "User:"+cfg.Kafka.User) {
+		t.Errorf("the bus's user %s is not a Kafka super user (%s)", cfg.Kafka.User, props["super.users"])
+	}
+	if k.Environment["LGSP_KAFKA_USER"] != cfg.Kafka.User || interpolate(k.Environment["LGSP_KAFKA_PASSWORD"]) != cfg.Kafka.Password ||
+		k.Environment["LGSP_KAFKA_PASSWORD"] != bus.Environment["LGSP_KAFKA_PASSWORD"] {
+		t.Error("Kafka must create the bus's SCRAM credential from the same user and password the bus logs in with")
+	}
+	script, err := os.ReadFile("kafka/start.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`--add-scram "` + kafkaauth.Mechanism + `=[name=$LGSP_KAFKA_USER,password=$LGSP_KAFKA_PASSWORD]"`, "/etc/lgsp/kafka/server.properties", "client.properties"} {
+		if !strings.Contains(string(script), want) {
+			t.Errorf("kafka/start.sh lacks %s", want)
+		}
+	}
+	if !slices.Contains(k.Volumes, "./examples/compose/kafka:/etc/lgsp/kafka:ro") || !strings.Contains(strings.Join(k.Command, " "), "/etc/lgsp/kafka/start.sh") {
+		t.Errorf("kafka must mount examples/compose/kafka and run start.sh: %v %v", k.Volumes, k.Command)
+	}
+	if !strings.Contains(strings.Join(k.Healthcheck.Test, " "), "--command-config /tmp/lgsp-kafka/client.properties") {
+		t.Error("Kafka's health check must log in (client.properties written by start.sh)")
 	}
 }
