@@ -131,11 +131,24 @@ func run(ctx context.Context, api, registry string, brokers []string, dataDir st
 	}
 	households, rr := residence.Snapshot()
 	cards, pensions, ir := insurance.Snapshot()
-	for _, r := range rr {
-		fmt.Printf("mps-c06 received %s under %s: %v\n", r.Dataset, r.Agreement, interconnected.FieldNames(r.Fields))
-	}
-	for _, r := range ir {
-		fmt.Printf("vss     received %s under %s: %v\n", r.Dataset, r.Agreement, interconnected.FieldNames(r.Fields))
+	// The dev bus's synthetic civil status stream also reaches both
+	// agencies; show only this run's two registrations.
+	ours := map[any]bool{"001/2026/1" + suffix: true, "001/2026/2" + suffix: true}
+	for _, got := range []struct {
+		agency string
+		rs     []interconnected.Received
+	}{{"mps-c06", rr}, {"vss", ir}} {
+		others := 0
+		for _, r := range got.rs {
+			if !ours[r.Fields["registration_no"]] {
+				others++
+				continue
+			}
+			fmt.Printf("%-7s received %s under %s: %v\n", got.agency, r.Dataset, r.Agreement, interconnected.FieldNames(r.Fields))
+		}
+		if others > 0 {
+			fmt.Printf("%-7s also received %d registrations from the dev bus's synthetic civil status stream\n", got.agency, others)
+		}
 	}
 	fmt.Printf("residence: the child is registered in household %s; the deceased is no longer registered\n", households[ch.ID])
 	fmt.Printf("insurance: card %s issued to the child, valid to %s, published as insurance.health_insurance_card\n", cards[ch.ID].No, cards[ch.ID].ValidTo)
