@@ -25,7 +25,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -41,6 +40,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
+	"github.com/lgsp-bus/lgsp/connectors/pgtest"
 )
 
 const (
@@ -151,14 +151,7 @@ func scalePG(b *testing.B) store.Store {
 			}
 		})
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	st, err := pgstore.Open(ctx, u.String())
+	st, err := pgstore.Open(ctx, pgtest.WithSearchPath(b, base, schema))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,18 +5,16 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/lgsp-bus/lgsp/broker/audit"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
+	"github.com/lgsp-bus/lgsp/connectors/pgtest"
 	_ "modernc.org/sqlite"
 )
 
@@ -71,34 +69,8 @@ func sqliteBackend(t *testing.T) backend {
 }
 
 func pgBackend(t *testing.T) backend {
-	base := os.Getenv("LGSP_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LGSP_TEST_POSTGRES_URL is not set; CI must run the PostgreSQL suites")
-		}
-		t.Skip("PostgreSQL suite skipped: run with LGSP_TEST_POSTGRES_URL=$(bash .ci/start-postgres.sh)")
-	}
 	ctx := context.Background()
-	schema := fmt.Sprintf("audit_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	dsn := u.String()
+	dsn := pgtest.SchemaURL(t, "audit")
 	return backend{
 		name: "postgres",
 		open: func(t *testing.T) store.Store {

@@ -174,17 +174,9 @@ func (r *Registry) subjectVersion(c echo.Context) (SubjectSchema, error) {
 	if err != nil {
 		return SubjectSchema{}, err
 	}
-	raw, err := url.PathUnescape(c.Param("version"))
+	v, err := versionParam(c)
 	if err != nil {
-		return SubjectSchema{}, invalidVersion(c.Param("version"))
-	}
-	v := -1
-	if raw != "latest" {
-		n, err := strconv.ParseInt(raw, 10, 32)
-		if err != nil || (n < 1 && n != -1) {
-			return SubjectSchema{}, invalidVersion(raw)
-		}
-		v = int(n)
+		return SubjectSchema{}, err
 	}
 	return r.VersionOf(c.Request().Context(), subject, v, boolParam(c, "deleted"))
 }

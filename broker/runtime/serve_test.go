@@ -3,55 +3,22 @@ package runtime_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/pgtest"
 )
 
 // pgSchema returns a PostgreSQL URL whose search_path is a fresh schema,
 // dropped when the test ends. CI must have a server.
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("LGSP_TEST_POSTGRES_URL")
-	if base == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("LGSP_TEST_POSTGRES_URL is not set; CI must run the PostgreSQL suites (.ci/run starts a server)")
-		}
-		t.Skip("PostgreSQL suite skipped: run with LGSP_TEST_POSTGRES_URL=$(bash .ci/start-postgres.sh)")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("serve_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, base); err == nil {
-			_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.SchemaURL(t, "serve")
 }
 
 // Serve mode runs the same pipeline, with the example connectors, on an

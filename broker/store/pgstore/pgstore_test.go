@@ -2,9 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +12,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
 	"github.com/lgsp-bus/lgsp/broker/store/storetest"
+	"github.com/lgsp-bus/lgsp/connectors/pgtest"
 )
 
 const urlEnv = "LGSP_TEST_POSTGRES_URL"
@@ -40,41 +38,8 @@ func testURL(tb testing.TB) string {
 // the URL with search_path set to that schema.
 func freshSchema(tb testing.TB) string {
 	tb.Helper()
-	base := testURL(tb)
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", urlEnv, err)
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "lgsp_test_" + hex.EncodeToString(b)
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		_ = admin.Close(ctx)
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = admin.Close(ctx)
-	})
-	return withSearchPath(tb, base, schema)
-}
-
-func withSearchPath(tb testing.TB, base, schema string) string {
-	if !strings.HasPrefix(base, "postgres://") && !strings.HasPrefix(base, "postgresql://") {
-		return base + " search_path=" + schema // key=value form
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("parse %s: %v", urlEnv, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	testURL(tb) // this package's skip/fail message
+	return pgtest.SchemaURL(tb, "lgsp_test")
 }
 
 func open(tb testing.TB, u string) *pgstore.Store {
