@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -36,9 +37,43 @@ type Log struct {
 
 	pruneMu sync.Mutex // one Prune at a time
 
-	qmu    sync.Mutex // guards queue
-	queue  []*pending
-	writer chan struct{} // a slot: whoever holds it writes the queued appends
+	qmu   sync.Mutex // guards queue and the chain head below
+	queue []*pending
+	// headSeq, headHash end the chain as far as it is built: the
+	// committed entries and the groups being written on top of them.
+	headSeq  int64
+	headHash []byte
+	tail     *group // the group chained last, until it is written
+	// epoch counts the failed groups: a group chained in an earlier epoch
+	// than its successor failed or is failing, and the head was rewound
+	// to the committed entries before the successor was chained on it
+	epoch uint64
+	// writer holds one slot per group being written: two for a store that
+	// can stage a group while the one before commits (store.AuditStager),
+	// else one
+	writer chan struct{}
+
+	commits, committed atomic.Int64 // group commits and the entries they stored
+}
+
+// Stats counts the group commits of Append since Open.
+type Stats struct {
+	Commits int64 // durable writes
+	Entries int64 // entries they stored
+}
+
+// Stats reports how many entries the group commits stored and in how many
+// writes: Entries/Commits is the mean group size.
+func (l *Log) Stats() Stats {
+	return Stats{Commits: l.commits.Load(), Entries: l.committed.Load()}
+}
+
+// group is one group commit in flight.
+type group struct {
+	prev  *group
+	epoch uint64
+	done  chan struct{} // closed once err is set
+	err   error
 }
 
 // pending is an Append waiting for the group write that includes it.
@@ -75,7 +110,11 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 	if len(key) < 16 {
 		return nil, errors.New("audit: HMAC key must be at least 16 bytes")
 	}
-	l := &Log{st: st, key: key, writer: make(chan struct{}, 1)}
+	depth := 1
+	if _, ok := st.(store.AuditStager); ok {
+		depth = 2
+	}
+	l := &Log{st: st, key: key, writer: make(chan struct{}, depth)}
 	for _, o := range opts {
 		o(l)
 	}
@@ -148,6 +187,7 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 	if bad != nil {
 		return nil, bad
 	}
+	l.headSeq, l.headHash = l.lastSeq, l.lastHash
 	return l, nil
 }
 
@@ -242,9 +282,24 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if l.signer == nil {
 		return Checkpoint{}, errors.New("audit: no signing key configured for checkpoints")
 	}
+	defer l.drain()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.checkpointLocked(ctx)
+}
+
+// drain waits until no group is being written and keeps new ones from
+// starting until the returned function is called, so the caller can chain
+// entries on the committed log (appendLocked).
+func (l *Log) drain() (undrain func()) {
+	for range cap(l.writer) {
+		l.writer <- struct{}{}
+	}
+	return func() {
+		for range cap(l.writer) {
+			<-l.writer
+		}
+	}
 }
 
 func (l *Log) checkpointLocked(ctx context.Context) (Checkpoint, error) {
@@ -344,9 +399,12 @@ func (l *Log) CitizenKey(personalNumber string) string {
 // fails nothing of them is stored and the caller must not serve the access
 // (fail closed).
 //
-// Group commit: concurrent Appends queue up; whichever caller gets the
-// writer lock writes everything queued in one transaction and answers the
-// others, so many concurrent appends share one durable write.
+// Group commit: concurrent Appends queue up; whichever caller gets a writer
+// slot chains everything queued and writes it in one transaction, answering
+// the others, so many concurrent appends share one durable write. On a
+// store.AuditStager a second group is chained and staged while the first
+// one commits; commits stay in order, and a group chained on one that
+// failed fails too.
 func (l *Log) Append(ctx context.Context, entries []store.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -366,24 +424,56 @@ func (l *Log) Append(ctx context.Context, entries []store.AuditEntry) error {
 	}
 }
 
-// flush writes every queued append in one store write; callers hold l.writer.
+// flush chains every queued append on the head of the chain and writes
+// them as one group; callers hold a writer slot.
 func (l *Log) flush(ctx context.Context) {
 	l.qmu.Lock()
-	group := l.queue
+	pend := l.queue
 	l.queue = nil
-	l.qmu.Unlock()
-	if len(group) == 0 {
+	if len(pend) == 0 {
+		l.qmu.Unlock()
 		return
 	}
 	var all []store.AuditEntry
-	for _, p := range group {
+	for _, p := range pend {
 		all = append(all, p.entries...)
 	}
-	l.mu.Lock()
-	err := l.appendLocked(ctx, all)
-	l.mu.Unlock()
+	chain(all, l.headSeq, l.headHash)
+	last := &all[len(all)-1]
+	l.headSeq, l.headHash = last.Seq, last.Hash
+	g := &group{prev: l.tail, epoch: l.epoch, done: make(chan struct{})}
+	l.tail = g
+	l.qmu.Unlock()
+
+	err := l.write(ctx, g, all)
+	if err == nil {
+		l.commits.Add(1)
+		l.committed.Add(int64(len(all)))
+		l.mu.Lock()
+		l.committedLocked(all)
+		l.mu.Unlock()
+	} else {
+		err = fmt.Errorf("audit: append %d entries (access must not be served): %w", len(all), err)
+		l.mu.Lock()
+		seq, hash := l.lastSeq, l.lastHash
+		l.mu.Unlock()
+		l.qmu.Lock()
+		if g.epoch == l.epoch { // rewind the head: later groups chain on the committed log
+			l.epoch++
+			l.headSeq, l.headHash = seq, hash
+		}
+		l.qmu.Unlock()
+	}
+	l.qmu.Lock()
+	if l.tail == g {
+		l.tail = nil
+	}
+	l.qmu.Unlock()
+	g.err = err
+	close(g.done)
+
 	off := 0
-	for _, p := range group {
+	for _, p := range pend {
 		if err == nil {
 			off += copy(p.entries, all[off:off+len(p.entries)])
 		}
@@ -391,18 +481,61 @@ func (l *Log) flush(ctx context.Context) {
 	}
 }
 
+// write stores a chained group once the group before it is committed:
+// staged meanwhile where the store can, else written after it.
+func (l *Log) write(ctx context.Context, g *group, entries []store.AuditEntry) error {
+	var staged store.StagedAudit
+	var err error
+	if sg, ok := l.st.(store.AuditStager); ok {
+		staged, err = sg.StageAudit(ctx, entries)
+	}
+	if g.prev != nil {
+		<-g.prev.done
+		if err == nil && g.prev.err != nil && g.prev.epoch == g.epoch {
+			err = fmt.Errorf("the group it was chained on failed: %w", g.prev.err)
+		}
+	}
+	switch {
+	case err != nil && staged != nil:
+		staged.Rollback(ctx)
+	case err != nil:
+	case staged != nil:
+		err = staged.Commit(ctx)
+	default:
+		err = l.st.AppendAudit(ctx, entries)
+	}
+	return err
+}
+
+// appendLocked writes entries on the committed log, after the caller
+// drained the group commits (drain) and while it holds l.mu.
 func (l *Log) appendLocked(ctx context.Context, entries []store.AuditEntry) error {
 	l.chainLocked(entries)
 	if err := l.st.AppendAudit(ctx, entries); err != nil {
 		return fmt.Errorf("audit: append %d entries (access must not be served): %w", len(entries), err)
 	}
 	l.committedLocked(entries)
+	l.headToCommittedLocked()
 	return nil
 }
 
-// chainLocked numbers, timestamps and chains entries after the last one.
+// chainLocked numbers, timestamps and chains entries after the last
+// committed one; the group commits must be drained.
 func (l *Log) chainLocked(entries []store.AuditEntry) {
-	seq, prev := l.lastSeq, l.lastHash
+	chain(entries, l.lastSeq, l.lastHash)
+}
+
+// headToCommittedLocked puts the head of the chain on the last committed
+// entry, after entries were written with the group commits drained.
+func (l *Log) headToCommittedLocked() {
+	l.qmu.Lock()
+	l.headSeq, l.headHash = l.lastSeq, l.lastHash
+	l.qmu.Unlock()
+}
+
+// chain numbers, timestamps and chains entries after entry seq, whose hash
+// is prev.
+func chain(entries []store.AuditEntry, seq int64, prev []byte) {
 	for i := range entries {
 		e := &entries[i]
 		seq++

@@ -293,6 +293,7 @@ scan:
 	r := Retention{First: s.first, Through: best.through, LastHash: best.lastHash, Frontier: best.tree.nodes,
 		Time: time.Now().UTC().Truncate(time.Microsecond)}
 
+	defer l.drain()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec := []store.AuditEntry{r.entry()}
@@ -301,6 +302,7 @@ scan:
 		return res, fmt.Errorf("audit: prune: %w", err)
 	}
 	l.committedLocked(rec)
+	l.headToCommittedLocked()
 	r.Seq, r.hash = rec[0].Seq, rec[0].Hash
 	l.base = best.tree
 	res.Deleted, res.Retention = r.Through-s.first+1, &r

@@ -326,6 +326,9 @@ func (s *scaleLog) benchAppends(b *testing.B, g int) {
 	})
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	if st := l.Stats(); st.Commits > 0 {
+		b.ReportMetric(float64(st.Entries)/float64(st.Commits), "entries/commit")
+	}
 	if _, err := l.Checkpoint(ctx); err != nil {
 		b.Fatal(err)
 	}

@@ -235,6 +235,31 @@ type AuditStore interface {
 	CountAudit(ctx context.Context) (int64, error)
 }
 
+// AuditStager is implemented by a store that can write a batch of audit
+// entries while the batch before it is still being committed: the audit log
+// stages group N+1 (its rows sent, its transaction open) during group N's
+// durable commit, so the database's work on one overlaps the disk's flush of
+// the other. Commits still happen in order, and a batch is only committed
+// once the log ends right before it.
+type AuditStager interface {
+	// StageAudit writes entries (checked as AppendAudit checks them) in a
+	// transaction it leaves open. The entries may start past the stored
+	// log's end, on top of a batch staged but not yet committed.
+	StageAudit(ctx context.Context, entries []AuditEntry) (StagedAudit, error)
+}
+
+// StagedAudit is a staged batch of audit entries: exactly one of Commit and
+// Rollback must be called.
+type StagedAudit interface {
+	// Commit durably stores the batch, or nothing of it, in which case the
+	// caller must not serve the accesses it records. It fails unless the
+	// stored log ends right before the batch; call it only after the batch
+	// before has committed.
+	Commit(ctx context.Context) error
+	// Rollback discards the batch.
+	Rollback(ctx context.Context)
+}
+
 // Citizen is one person of the population register.
 type Citizen struct {
 	ID            string // 12-digit personal identification number (CCCD)
@@ -244,6 +269,12 @@ type Citizen struct {
 	Sex           string // "M" or "F"
 	BirthProvince string // 3-digit code, as in the CCCD prefix
 	Deceased      bool
+	// Residence is the registered permanent residence as one address line
+	// ("Số 12 Lê Lợi, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh"), ""
+	// when unknown. Optional: the exact-lookup index and the stores' register
+	// table do not keep it; identity linkage reads it from a population
+	// snapshot when a mapping compares an address with it.
+	Residence string
 }
 
 // PopulationStore holds the population register that feeds the index.

@@ -313,38 +313,75 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := store.CheckAuditBatch(entries); err != nil {
-		return fmt.Errorf("pgstore: append audit: %w", err)
+	st, err := s.StageAudit(ctx, entries)
+	if err != nil {
+		return err
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var last int64
-		if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log`).Scan(&last); err != nil {
-			return err
-		}
-		if entries[0].Seq != last+1 {
-			return fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch", entries[0].Seq, last)
-		}
-		i := 0
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_log"}, auditColumnNames,
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == len(entries) {
-					return nil, nil
-				}
-				e := &entries[i]
-				i++
-				return auditRow(e), nil
-			}))
+	return st.Commit(ctx)
+}
+
+var _ store.AuditStager = (*Store)(nil)
+
+// StageAudit implements store.AuditStager: it opens a transaction and sends
+// the rows with COPY; Commit checks the log's end and commits. The rows of
+// a batch staged on top of one not yet committed do not conflict with it
+// (their seqs differ), so both transactions run at once; the second one's
+// check, after the first has committed, sees the first one's rows (READ
+// COMMITTED takes a new snapshot per statement).
+func (s *Store) StageAudit(ctx context.Context, entries []store.AuditEntry) (store.StagedAudit, error) {
+	if len(entries) == 0 {
+		return nil, errors.New("pgstore: stage audit: no entries")
+	}
+	if err := store.CheckAuditBatch(entries); err != nil {
+		return nil, fmt.Errorf("pgstore: append audit: %w", err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
+	}
+	i := 0
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_log"}, auditColumnNames,
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(entries) {
+				return nil, nil
+			}
+			e := &entries[i]
+			i++
+			return auditRow(e), nil
+		}))
+	if err != nil {
+		_ = tx.Rollback(ctx)
 		if isUniqueViolation(err) {
-			return fmt.Errorf("another writer appended seq %d..%d first; reload LastAudit and rebuild the batch: %w",
+			err = fmt.Errorf("another writer appended seq %d..%d first; reload LastAudit and rebuild the batch: %w",
 				entries[0].Seq, entries[len(entries)-1].Seq, err)
 		}
-		return err
-	})
+		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
+	}
+	return &stagedAudit{tx: tx, first: entries[0].Seq}, nil
+}
+
+type stagedAudit struct {
+	tx    pgx.Tx
+	first int64
+}
+
+func (st *stagedAudit) Commit(ctx context.Context) error {
+	var last int64
+	err := st.tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE seq < $1`, st.first).Scan(&last)
+	if err == nil && last != st.first-1 {
+		err = fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch", st.first, last)
+	}
+	if err == nil {
+		err = st.tx.Commit(ctx)
+	}
 	if err != nil {
+		_ = st.tx.Rollback(ctx)
 		return fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
 	}
 	return nil
 }
+
+func (st *stagedAudit) Rollback(ctx context.Context) { _ = st.tx.Rollback(ctx) }
 
 // LastAudit implements store.AuditStore.
 func (s *Store) LastAudit(ctx context.Context) (store.AuditEntry, error) {

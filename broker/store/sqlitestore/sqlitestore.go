@@ -103,6 +103,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// index pages; readers keep the default.
 	wq.Add("_pragma", "wal_autocheckpoint(10000)")
 	wq.Add("_pragma", "cache_size(-65536)")
+	// A multi-row INSERT keeps a statement journal (the pages it changed,
+	// to undo just that statement); past 64 KB SQLite spills it to a
+	// temporary file, one write system call per page, which cost the audit
+	// log's group commits a fifth of their time. Keep it in memory.
+	wq.Add("_pragma", "temp_store(MEMORY)")
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)

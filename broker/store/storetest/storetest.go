@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AuditEmpty", testAuditEmpty},
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"AuditAtomic", testAuditAtomic},
+		{"AuditStaged", testAuditStaged},
 		{"AuditFirstSeq", testAuditFirstSeq},
 		{"ListAuditFilters", testListAuditFilters},
 		{"ListAuditPaging", testListAuditPaging},
@@ -1014,4 +1015,59 @@ func testConcurrentAudit(t *testing.T, s store.Store) {
 			t.Errorf("seq %d and %d come from different batches (%s, %s)", es[i].Seq, es[i+1].Seq, es[i].Actor, es[i+1].Actor)
 		}
 	}
+}
+
+// testAuditStaged checks a store that stages audit batches: a batch staged
+// on top of one not yet committed may only commit after it, and never
+// after it was rolled back. Stores that cannot stage skip it.
+func testAuditStaged(t *testing.T, s store.Store) {
+	sg, ok := s.(store.AuditStager)
+	if !ok {
+		t.Skip("the store does not stage audit batches")
+	}
+	ctx := ctxFor(t)
+	appendSeqs(t, s, 1, 2, nil)
+	batch := func(from, to int64) []store.AuditEntry {
+		var es []store.AuditEntry
+		for q := from; q <= to; q++ {
+			es = append(es, entry(q))
+		}
+		return es
+	}
+	a, err := sg.StageAudit(ctx, batch(3, 5))
+	if err != nil {
+		t.Fatalf("StageAudit(3..5): %v", err)
+	}
+	b, err := sg.StageAudit(ctx, batch(6, 7)) // on top of a, at the same time
+	if err != nil {
+		t.Fatalf("StageAudit(6..7) while 3..5 is staged: %v", err)
+	}
+	if n, err := s.CountAudit(ctx); err != nil || n != 2 {
+		t.Errorf("with two batches staged CountAudit = %d, %v; want 2 (nothing committed)", n, err)
+	}
+	if err := b.Commit(ctx); err == nil {
+		t.Fatal("6..7 committed before 3..5: the log would have a gap")
+	}
+	if err := a.Commit(ctx); err != nil {
+		t.Fatalf("Commit(3..5): %v", err)
+	}
+	c, err := sg.StageAudit(ctx, batch(6, 7))
+	if err != nil {
+		t.Fatalf("StageAudit(6..7) again: %v", err)
+	}
+	d, err := sg.StageAudit(ctx, batch(8, 9))
+	if err != nil {
+		t.Fatalf("StageAudit(8..9): %v", err)
+	}
+	c.Rollback(ctx)
+	if err := d.Commit(ctx); err == nil {
+		t.Fatal("8..9 committed after 6..7 was rolled back: the log would have a gap")
+	}
+	if n, err := s.CountAudit(ctx); err != nil || n != 5 {
+		t.Errorf("CountAudit = %d, %v; want 5", n, err)
+	}
+	if _, err := sg.StageAudit(ctx, batch(5, 6)); err == nil {
+		t.Error("StageAudit of a stored seq succeeded")
+	}
+	appendSeqs(t, s, 6, 7, nil) // the log still continues normally
 }
