@@ -58,9 +58,12 @@ type Deps struct {
 	// personal number they prove; nil disables the citizen endpoint.
 	CitizenTokens func(token string) (string, error)
 	CitizenKey    func(personalNumber string) string
-	Ready         map[string]func(context.Context) error // name → check
-	Metrics       *prometheus.Registry
-	Status        func() any
+	// InspectionHiddenFor hides an auditor's search by citizen from that
+	// citizen's view for this long (audit.inspection_hidden_for).
+	InspectionHiddenFor time.Duration
+	Ready               map[string]func(context.Context) error // name → check
+	Metrics             *prometheus.Registry
+	Status              func() any
 	// OperatorToken guards /v1/operator/… (token management).
 	OperatorToken string
 	// ReloadAgreements loads the agreement files (and the agency registry)
@@ -302,6 +305,9 @@ func (h *handlers) audit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.auditTheAuditor(c, "audit.search", q); err != nil {
+		return err
+	}
 	entries, err := h.d.Audit.SearchAudit(c.Request().Context(), q)
 	if err != nil {
 		return fail(http.StatusServiceUnavailable, "", "audit log unavailable, retry later: %v", err)
@@ -319,6 +325,39 @@ func (h *handlers) audit(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, resp)
+}
+
+// auditTheAuditor records a search or export of the access log before it
+// is served (fail closed), like any other access: who searched, and for
+// what. A search by citizen carries the citizen's key, so it is found by
+// the same search and shows in the citizen's own view; the filters are
+// written without the number.
+func (h *handlers) auditTheAuditor(c echo.Context, action string, q store.AuditSearch) error {
+	var filters []string
+	for _, f := range []struct{ name, v string }{{"agency", q.Actor}, {"dataset", q.Dataset}, {"purpose", q.Purpose},
+		{"decision", q.Decision}, {"action", q.Action}, {"request_id", q.RequestID}} {
+		if f.v != "" {
+			filters = append(filters, f.name+"="+f.v)
+		}
+	}
+	if q.CitizenKey != "" {
+		filters = append(filters, "citizen")
+	}
+	if !q.Since.IsZero() {
+		filters = append(filters, "since="+q.Since.UTC().Format(time.RFC3339))
+	}
+	if !q.Until.IsZero() {
+		filters = append(filters, "until="+q.Until.UTC().Format(time.RFC3339))
+	}
+	e := store.AuditEntry{Time: time.Now(), Actor: callerOf(c).Name(), Action: action, Dataset: "audit_log", Decision: "allow",
+		Purpose: "audit", Reason: strings.Join(filters, " "), RequestID: uuid.NewString(), CitizenKey: q.CitizenKey}
+	if q.CitizenKey != "" && h.d.InspectionHiddenFor > 0 {
+		e.HiddenUntil = e.Time.Add(h.d.InspectionHiddenFor)
+	}
+	if err := h.d.AuditLog.Append(c.Request().Context(), []store.AuditEntry{e}); err != nil {
+		return fail(http.StatusServiceUnavailable, "", "the search could not be audited, so it is not served; retry: %v", err)
+	}
+	return nil
 }
 
 func digits(s string) bool {

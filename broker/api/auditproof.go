@@ -24,6 +24,7 @@ type AuditLog interface {
 	RootAt(ctx context.Context, size int64) ([]byte, error)
 	InclusionProofs(ctx context.Context, size int64, seqs []int64) (map[int64][][]byte, error)
 	Append(ctx context.Context, entries []store.AuditEntry) error
+	Checkpoint(ctx context.Context) (audit.Checkpoint, error)
 }
 
 var leafHash = audit.LeafHash

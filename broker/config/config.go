@@ -143,6 +143,12 @@ type Audit struct {
 	Retention time.Duration `yaml:"retention" env:"RETENTION"`
 	// CheckpointEvery is how often a signed checkpoint is appended (default 1m).
 	CheckpointEvery time.Duration `yaml:"checkpoint_every" env:"CHECKPOINT_EVERY"`
+	// InspectionHiddenFor keeps an auditor's search or export by citizen
+	// out of that citizen's "who looked at my data" for this long (default
+	// 4320h, 180 days, like the longest investigation agreement), so an
+	// inspection does not warn the person inspected; auditors see it at
+	// once. 0 shows it to the citizen at once.
+	InspectionHiddenFor time.Duration `yaml:"inspection_hidden_for" env:"INSPECTION_HIDDEN_FOR"`
 }
 
 // Policies says where the data-sharing agreements are.
@@ -205,7 +211,7 @@ func Defaults() Config {
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8},
-		Audit:     Audit{CheckpointEvery: time.Minute},
+		Audit:     Audit{CheckpointEvery: time.Minute, InspectionHiddenFor: 180 * 24 * time.Hour},
 		Synthetic: Synthetic{Enabled: true, Population: 100_000, Seed: 1, RatePerSecond: 20},
 		Log:       Log{Level: "info"},
 	}
@@ -340,6 +346,9 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Audit.Retention < 0 || (c.Audit.Retention > 0 && c.Audit.Retention < time.Hour) {
 		bad("audit.retention", "LGSP_AUDIT_RETENTION", "must be 0 (keep forever) or at least 1h, got %s", c.Audit.Retention)
+	}
+	if c.Audit.InspectionHiddenFor < 0 {
+		bad("audit.inspection_hidden_for", "LGSP_AUDIT_INSPECTION_HIDDEN_FOR", "must be 0 or more, got %s", c.Audit.InspectionHiddenFor)
 	}
 	if c.Audit.CheckpointEvery < time.Second {
 		bad("audit.checkpoint_every", "LGSP_AUDIT_CHECKPOINT_EVERY", "must be at least 1s, got %s", c.Audit.CheckpointEvery)

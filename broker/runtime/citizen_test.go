@@ -130,4 +130,34 @@ func TestCitizenViewSearchAndExport(t *testing.T) {
 	if n == 0 {
 		t.Fatal("export is empty")
 	}
+
+	// The auditor's own search and export are in the log, under the
+	// citizen's key and without the number, hidden from the citizen for
+	// audit.inspection_hidden_for (default 180 days).
+	mine, err := bus.Store.ListAudit(ctx, store.AuditQuery{CitizenKey: key, Actor: "gov-inspectorate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range mine {
+		got[e.Action] = e.Reason
+		if strings.Contains(e.Reason, person.ID) {
+			t.Errorf("%s entry holds the personal number: %q", e.Action, e.Reason)
+		}
+		if d := e.HiddenUntil.Sub(e.Time); d != 180*24*time.Hour {
+			t.Errorf("%s entry hidden from the citizen for %v, want 180 days", e.Action, d)
+		}
+	}
+	if got["audit.search"] != "agency=vss dataset=civil_status.birth_registration decision=allow citizen" || got["audit.export"] != "citizen" {
+		t.Errorf("the auditor's accesses are recorded as %q", got)
+	}
+	code, out = get(api+"/v1/citizen/accesses", tok)
+	seen := map[string]bool{}
+	for _, a := range out["accesses"].([]any) {
+		a := a.(map[string]any)
+		seen[a["agency"].(string)+" "+a["action"].(string)] = true
+	}
+	if code != 200 || seen["gov-inspectorate audit.search"] || seen["gov-inspectorate audit.export"] || !seen["vss deliver"] {
+		t.Errorf("the citizen's view during the inspection: %d %v, want the delivery and not the inspection", code, seen)
+	}
 }

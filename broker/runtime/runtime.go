@@ -527,6 +527,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 	apiSrv := api.New(api.Deps{
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
 		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
+		InspectionHiddenFor: c.Audit.InspectionHiddenFor,
 		CitizenTokens:       b.citizens.Verify,
 		Tokens:              credentials.New(b.Store.(store.TokenStore)),
 		CA:                  b.ca,
