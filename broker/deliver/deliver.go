@@ -239,6 +239,8 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 		citizen := ""
 		if id, _ := row[ds.Identity.ID].(string); id != "" {
 			citizen = d.cfg.Audit.CitizenKey(id)
+		} else {
+			citizen = envelope.HeaderValue(m.Headers, envelope.HeaderCitizen) // linked by the pipeline
 		}
 		if d.cfg.State != nil {
 			if ch.op == "d" || ch.after == nil {
@@ -311,7 +313,7 @@ func rewriteHeaders(in []kafka.Header, schemaID int, agreement string) []kafka.H
 	out := make([]kafka.Header, 0, len(in)+1)
 	for _, h := range in {
 		switch h.Key {
-		case envelope.HeaderSchemaID, envelope.HeaderContentType:
+		case envelope.HeaderSchemaID, envelope.HeaderContentType, envelope.HeaderCitizen:
 			continue
 		}
 		out = append(out, h)

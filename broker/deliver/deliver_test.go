@@ -2,8 +2,10 @@ package deliver
 
 import (
 	"encoding/json"
+	"maps"
 	"testing"
 
+	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/xeipuuv/gojsonschema"
@@ -56,5 +58,26 @@ func TestUnwrapRow(t *testing.T) {
 	}
 	if unwrapRow(nil) != nil {
 		t.Fatal("null row")
+	}
+}
+
+// A delivery keeps the event's headers but its own schema id, content type
+// and agreement, and drops the linked citizen's key, which is the bus's
+// (agencies get what the agreement releases, in the value).
+func TestRewriteHeaders(t *testing.T) {
+	in := envelope.Event{ID: "e1", Source: "tax", Type: "t", Dataset: "tax.taxpayer", SchemaID: 7, ContentType: "application/json",
+		Identity: "linked", Citizen: "hmac-of-the-number"}.Headers()
+	got := map[string]string{}
+	for _, h := range rewriteHeaders(in, 42, "agr-1") {
+		if _, dup := got[h.Key]; dup {
+			t.Errorf("header %s twice", h.Key)
+		}
+		got[h.Key] = string(h.Value)
+	}
+	want := map[string]string{envelope.HeaderSpecVersion: envelope.SpecVersion, envelope.HeaderID: "e1", envelope.HeaderSource: "tax",
+		envelope.HeaderType: "t", envelope.HeaderDataset: "tax.taxpayer", envelope.HeaderIdentity: "linked",
+		envelope.HeaderSchemaID: "42", envelope.HeaderContentType: "application/json", envelope.HeaderAgreement: "agr-1"}
+	if !maps.Equal(got, want) {
+		t.Errorf("delivered headers\n got %v\nwant %v", got, want)
 	}
 }

@@ -37,6 +37,12 @@ const (
 	HeaderIdentity = "ce_identity"
 	// HeaderIdentityFields lists differing fields for a mismatch, "name:spelling,dob:different".
 	HeaderIdentityFields = "ce_identityfields"
+	// HeaderCitizen is, on a canonical topic only, the audit log's keyed
+	// HMAC of the personal number of the citizen a record without a usable
+	// number was linked to (never the number itself), so the deliveries,
+	// the lookups and the citizen's own view find the record by citizen.
+	// Deliveries to agencies drop it.
+	HeaderCitizen = "ce_citizen"
 	// HeaderSequence is the source position in hex; it orders events of one source.
 	HeaderSequence = "ce_sequence"
 	// HeaderDataset names the shared dataset.
@@ -108,6 +114,7 @@ type Event struct {
 	Sequence                                        []byte
 	Identity                                        string
 	IdentityFields                                  string
+	Citizen                                         string // HeaderCitizen
 }
 
 // Headers renders e as Kafka headers in CloudEvents binary mode.
@@ -136,6 +143,7 @@ func (e Event) Headers() []kafka.Header {
 	}
 	add(HeaderIdentity, e.Identity)
 	add(HeaderIdentityFields, e.IdentityFields)
+	add(HeaderCitizen, e.Citizen)
 	return h
 }
 

@@ -34,6 +34,10 @@ type Claim struct{ ID, Name, DOB, Sex string }
 type Verdict struct {
 	Outcome string // verified, mismatch, not_found, invalid_id, deceased, linked, review, unmatched
 	Fields  string // for a mismatch: "name:spelling,dob:different"
+	// Citizen is, for a record linked to a citizen it does not name by
+	// number, the audit log's keyed HMAC of that citizen's number (never
+	// the number): it travels in the ce_citizen header.
+	Citizen string
 	// Candidate is, for the "review" outcome, the reconciler's proposed
 	// link that a person must confirm. The pipeline does not look inside:
 	// it hands it to Config.Review with the record's place.
@@ -451,7 +455,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	if !st.Dataset.Register && st.Dataset.Identity.ID != "" {
 		v = p.cfg.Reconcile(claimOf(row, st.Dataset.Identity))
 	}
-	ev.Identity, ev.IdentityFields = v.Outcome, v.Fields
+	ev.Identity, ev.IdentityFields, ev.Citizen = v.Outcome, v.Fields, v.Citizen
 	res.Status, res.Topic, res.Identity = StatusPublished, st.topic, v.Outcome
 	if v.Outcome == OutcomeReview && p.cfg.Review != nil {
 		res.review = &ReviewRequest{Connector: connector, Dataset: r.Dataset, Key: key, EventID: id, Candidate: v.Candidate}

@@ -18,7 +18,11 @@ import (
 // from the linked citizen), review (queued for a clerk by the pipeline), or
 // unmatched; a record with an invalid number that links to nobody keeps
 // invalid_id, which says more.
-func reconciler(idx *identity.Index, lk *streamlink.Linker) pipeline.Reconciler {
+//
+// A linked record carries its citizen as citizenKey of the number (the
+// audit log's HMAC), so its deliveries and lookups are audited under, and
+// found by, that citizen.
+func reconciler(idx *identity.Index, lk *streamlink.Linker, citizenKey func(string) string) pipeline.Reconciler {
 	return func(cl pipeline.Claim) pipeline.Verdict {
 		r := identity.Reconcile(idx, identity.Claim(cl))
 		if (r.Outcome != identity.Unmatched && r.Outcome != identity.InvalidID) || lk == nil ||
@@ -31,7 +35,7 @@ func reconciler(idx *identity.Index, lk *streamlink.Linker) pipeline.Reconciler 
 		case identity.Linked:
 			// the fields in which the record differs from the citizen it is linked to
 			held := identity.Reconcile(idx, identity.Claim{ID: d.PersonalID, Name: cl.Name, DOB: cl.DOB, Sex: cl.Sex})
-			return pipeline.Verdict{Outcome: string(identity.Linked), Fields: joinFields(idFields, verdict(held).Fields)}
+			return pipeline.Verdict{Outcome: string(identity.Linked), Fields: joinFields(idFields, verdict(held).Fields), Citizen: citizenKey(d.PersonalID)}
 		case identity.Review:
 			return pipeline.Verdict{Outcome: string(identity.Review), Fields: idFields, Candidate: d}
 		}

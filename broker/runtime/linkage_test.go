@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
@@ -133,6 +134,30 @@ func TestStreamedRecordsWithoutNumber(t *testing.T) {
 		if got := envelope.HeaderValue(m.Headers, envelope.HeaderIdentityFields); got != recs[i].fields {
 			t.Errorf("record %d: ce_identityfields %q, want %q", i, got, recs[i].fields)
 		}
+		// a linked record carries its citizen as the audit log's key, never the number
+		want := ""
+		if recs[i].outcome == "linked" {
+			want = bus.Audit.CitizenKey(pop[i].ID)
+		}
+		if got := envelope.HeaderValue(m.Headers, envelope.HeaderCitizen); got != want {
+			t.Errorf("record %d (%s): ce_citizen %q, want %q", i, recs[i].outcome, got, want)
+		}
+	}
+	// so the bus's copy of the dataset finds a linked record by its citizen,
+	// as a lookup by personal number does
+	stateOf := func(p store.Citizen) []store.StateRow {
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			rows, err := bus.Store.(store.StateStore).StateByCitizen(ctx, "tax.taxpayer", bus.Audit.CitizenKey(p.ID), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) > 0 || time.Now().After(deadline) {
+				return rows
+			}
+		}
+	}
+	if rows := stateOf(pop[0]); len(rows) != 1 || rows[0].Key != "8000000000" {
+		t.Errorf("the record linked to citizen 0 by citizen: %+v", rows)
 	}
 
 	// The review item is in the queue, over REST, under the operator token.

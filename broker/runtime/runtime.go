@@ -297,7 +297,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	idx := b.Index
 	b.Pipe, err = pipeline.New(pipeline.Config{
 		Datasets:  dss,
-		Reconcile: reconciler(idx, b.Linker),
+		Reconcile: reconciler(idx, b.Linker, b.Audit.CitizenKey),
 		Review:    queueReviews(b.review),
 		Observer:  b.Metrics,
 		MaxRecord: c.Pipeline.MaxRecordBytes,
