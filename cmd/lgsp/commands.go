@@ -34,6 +34,7 @@ commands:
   policy check [DIR]        lint agreement files (file and line of every problem)
   policy diff OLD NEW       which agency gains or loses which fields, before applying
   reconcile --records FILE --population FILE --out FILE   reconcile a person file (CSV/NDJSON) against a population (file, or a bus's register)
+  review list|export        the review queue of a reconciliation: a source's items, and the clerks' decisions as NDJSON
   gen      write a synthetic population, a corrupted ministry extract and its ground truth
   citizen-token NUMBER      mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)
   cert issue|list|revoke    agencies' client certificates for mutual TLS (api.tls.enabled)
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPolicy(args[1:], stdout)
 	case "reconcile":
 		err = runReconcile(ctx, args[1:], stdout, stderr)
+	case "review":
+		err = runReview(ctx, args[1:], stdout, stderr)
 	case "gen":
 		err = runGen(ctx, args[1:], stdout, stderr)
 	case "citizen-token":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,22 +18,33 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
+	"github.com/lgsp-bus/lgsp/broker/review"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/schollz/progressbar/v3"
 )
 
-const reconcileUsage = `usage: lgsp reconcile --records FILE (--population FILE | --data-dir DIR | --config FILE)
-                     [--out FILE] [--mapping FILE] [--report FILE.html] [--truth FILE] [flags]
+const reconcileUsage = `usage: lgsp reconcile (--records FILE | --dataset NAME) (--population FILE | --data-dir DIR | --config FILE)
+                     [--out FILE] [--mapping FILE] [--queue-review SOURCE] [--report FILE.html] [--truth FILE] [flags]
 
-Reconciles a ministry's person file (CSV with a header, or NDJSON) against
-the population register, as a ministry cleaning its data would: records
-with a personal (or old CMND) number are verified; the others, and those
-whose number is unknown or malformed, are linked by Fellegi–Sunter scoring
-with a model estimated from the file itself. One NDJSON line per record
-(record_id, outcome, personal_id, score, explanation, reason) goes to --out;
-a summary goes to stdout. Without --mapping, the columns record_id,
-personal_id, old_cmnd, full_name, dob, sex, province_code are read.
+Reconciles a ministry's person file (CSV with a header, or NDJSON), or the
+current rows of a dataset kept by the bus (--dataset, mapped by the
+dataset's identity fields in schemas/catalog.yaml unless --mapping says
+otherwise; record_id is the entity key), against the population register,
+as a ministry cleaning its data would: records with a personal (or old
+CMND) number are verified; the others, and those whose number is unknown
+or malformed, are linked by Fellegi–Sunter scoring with a model estimated
+from the records themselves. One NDJSON line per record (record_id,
+outcome, personal_id, score, explanation, reason) goes to --out; a summary
+goes to stdout. Without --mapping, the columns record_id, personal_id,
+old_cmnd, full_name, dob, sex, province_code are read.
+
+With --queue-review SOURCE, every review outcome is also queued in the
+bus's review queue (the store of --data-dir or --config; the bus may be
+running) under SOURCE, once per record however often the run is repeated;
+clerks decide at /v1/operator/review and 'lgsp review export --source
+SOURCE' hands the decisions back.
 
 `
 
@@ -44,15 +56,17 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var records, out string
 	fs.StringVar(&records, "records", "", "person file to reconcile (CSV with a header, or NDJSON)")
 	fs.StringVar(&records, "input", "", "same as --records")
+	dataset := fs.String("dataset", "", "instead of --records: reconcile the current rows of this dataset kept in the bus's store (--data-dir or --config)")
+	queueSource := fs.String("queue-review", "", "queue every review outcome in the bus's review queue (--data-dir or --config) under this source name")
 	format := fs.String("format", "", "format of --records: csv or ndjson (default: from the extension)")
 	encoding := fs.String("encoding", "utf-8", "character encoding of --records: utf-8, windows-1258 or tcvn3")
 	mappingPath := fs.String("mapping", "", "JSON field mapping: which columns hold id, name (or its parts), dob (and its layouts), sex, province, old id")
-	fs.StringVar(&out, "out", "", "results file, NDJSON (default: <records>.results.ndjson)")
+	fs.StringVar(&out, "out", "", "results file, NDJSON (default: <records or dataset>.results.ndjson)")
 	fs.StringVar(&out, "output", "", "same as --out")
 	popPath := fs.String("population", "", "population snapshot (CSV/NDJSON: personal_id, old_cmnd, full_name, dob, sex, birth_province, deceased); default: the register of the bus in --data-dir / --config")
 	popFormat := fs.String("population-format", "", "format of --population: csv or ndjson (default: from the extension)")
-	dataDir := fs.String("data-dir", "lgsp-data", "data dir of an embedded bus whose population register to use (without --population)")
-	cfgPath := fs.String("config", "", "config file of a bus on PostgreSQL whose register to use (without --population)")
+	dataDir := fs.String("data-dir", "lgsp-data", "data dir of an embedded bus: its population register (without --population), its datasets (--dataset), its review queue (--queue-review)")
+	cfgPath := fs.String("config", "", "config file of a bus on PostgreSQL: its register, datasets and review queue, as --data-dir")
 	reportPath := fs.String("report", "", "write an HTML report here (outcomes, match-weight histogram, m/u per comparison level), and its figures as JSON next to it")
 	reportJSON := fs.String("report-json", "", "where to write the report's JSON (default: --report with the extension .json)")
 	truthPath := fs.String("truth", "", "ground truth (record_id, personal_id; as written by lgsp gen): adds precision and recall to the summary and report")
@@ -62,13 +76,21 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if records == "" || fs.NArg() > 0 {
+	if (records == "") == (*dataset == "") || fs.NArg() > 0 {
 		fs.Usage()
-		return errors.New("lgsp reconcile: --records FILE is required")
+		return errors.New("lgsp reconcile: give --records FILE or --dataset NAME (one of them)")
 	}
-	f, err := fileFormat(*format, records, "--format")
-	if err != nil {
-		return err
+	if *queueSource != "" {
+		if err := checkQueueSource(*queueSource); err != nil {
+			return err
+		}
+	}
+	f := linkage.NDJSON
+	if records != "" {
+		var err error
+		if f, err = fileFormat(*format, records, "--format"); err != nil {
+			return err
+		}
 	}
 	enc, err := linkage.ParseEncoding(*encoding)
 	if err != nil {
@@ -90,18 +112,37 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	showBar := *progress || isTerminal(stderr)
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 
+	// the bus's store, when the register, the records or the review
+	// queue are there
+	var st store.Store
+	if *popPath == "" || *dataset != "" || *queueSource != "" {
+		var err error
+		if st, err = openBusStore(ctx, *cfgPath, *dataDir); err != nil {
+			return err
+		}
+		defer st.Close()
+	}
+	var src recordSource
+	if *dataset != "" {
+		if src, mapping, err = datasetSource(ctx, st, *dataset, mapping); err != nil {
+			return err
+		}
+	} else {
+		src = fileSource(records, f, enc)
+	}
+
 	// the records first: a mapping naming a missing column fails before
 	// the population is loaded
-	in, err := os.Open(records)
+	in, err := src.open(ctx)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	sample, err := linkage.ReadSample(enc.Decode(in), f, mapping, *sampleN)
+	sample, err := linkage.ReadSample(in, f, mapping, *sampleN)
+	in.Close()
 	if err != nil {
-		return fmt.Errorf("%s: %w", records, err)
+		return fmt.Errorf("%s: %w", src.name, err)
 	}
-	total, err := countRecords(in, f)
+	total, err := src.count(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,9 +167,9 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	var idx *identity.Index
 	var pop *linkage.Population
 	if *popPath != "" {
-		idx, pop, err = loadPopulationFile(*popPath, *popFormat, showBar, stderr, logf)
+		idx, pop, err = loadPopulationFile(*popPath, *popFormat, mapping, showBar, stderr, logf)
 	} else {
-		idx, pop, err = loadPopulationStore(ctx, *cfgPath, *dataDir, logf)
+		idx, pop, err = loadPopulationStore(ctx, st, mapping, logf)
 	}
 	if err != nil {
 		return err
@@ -137,24 +178,27 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	logf("estimating the linkage model from %d records…", len(sample))
 	cfg := linkage.DefaultConfig()
 	linker := linkage.Train(pop, sample, cfg)
-	if _, err := in.Seek(0, io.SeekStart); err != nil {
+	if in, err = src.open(ctx); err != nil {
 		return err
 	}
+	defer in.Close()
 	if out == "" {
-		out = records + ".results.ndjson"
+		out = src.name + ".results.ndjson"
 	}
 	of, err := os.Create(out)
 	if err != nil {
 		return err
 	}
 	defer of.Close()
-	opt := linkage.BulkOptions{Format: f, Mapping: mapping, Source: filepath.Base(records), BatchSize: *batch, Truth: truth}
+	opt := linkage.BulkOptions{Format: f, Mapping: mapping, Source: filepath.Base(src.name), BatchSize: *batch, Truth: truth}
+	if *queueSource != "" {
+		opt.Source = *queueSource
+		opt.Review = review.New(st.(store.ReviewStore))
+	}
 	var bar *progressbar.ProgressBar
 	if showBar {
-		bar = progressbar.NewOptions64(int64(max(total, 1)), progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("reconciling"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("records"), progressbar.OptionSetPredictTime(true), progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionShowElapsedTimeOnFinish())
+		bar = newBar(int64(max(total, 1)), stderr, progressbar.OptionSetDescription("reconciling"), progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("records"), progressbar.OptionShowElapsedTimeOnFinish())
 		opt.Progress = func(n int) {
 			if int64(n) > bar.GetMax64() {
 				bar.ChangeMax64(int64(n))
@@ -162,7 +206,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			_ = bar.Set(n)
 		}
 	}
-	sum, err := linkage.Reconcile(ctx, idx, linker, enc.Decode(in), of, opt)
+	sum, err := linkage.Reconcile(ctx, idx, linker, in, of, opt)
 	if bar != nil {
 		bar.ChangeMax64(int64(max(sum.Records, 1)))
 		_ = bar.Set(sum.Records)
@@ -176,8 +220,11 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
 	logf("results in %s (%d records, %.0f records/s)", out, sum.Records, float64(sum.Records)/sum.Elapsed.Seconds())
+	if *queueSource != "" {
+		logf("%d review outcomes are in the review queue under %q (records queued by an earlier run are not queued again)", sum.Outcomes[identity.Review], *queueSource)
+	}
 	if *reportPath != "" || *reportJSON != "" {
-		rep := linkage.NewReport("Reconciliation of "+filepath.Base(records), sum, cfg)
+		rep := linkage.NewReport("Reconciliation of "+filepath.Base(src.name), sum, cfg)
 		if err := writeReport(rep, *reportPath, *reportJSON); err != nil {
 			return err
 		}
@@ -185,8 +232,12 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	e := json.NewEncoder(stdout)
 	e.SetIndent("", "  ")
-	return e.Encode(reconcileSummary{Records: sum.Records, Outcomes: sum.Outcomes, Confirmed: sum.Confirmed,
-		Quality: sum.Quality, Seconds: round2(sum.Elapsed.Seconds()), Results: out})
+	rs := reconcileSummary{Records: sum.Records, Outcomes: sum.Outcomes, Confirmed: sum.Confirmed,
+		Quality: sum.Quality, Seconds: round2(sum.Elapsed.Seconds()), Results: out}
+	if *queueSource != "" {
+		rs.ReviewSource = *queueSource
+	}
+	return e.Encode(rs)
 }
 
 // reconcileSummary is what `lgsp reconcile` prints; the histogram and the
@@ -198,6 +249,9 @@ type reconcileSummary struct {
 	Quality   *linkage.Quality         `json:"quality,omitempty"`
 	Seconds   float64                  `json:"elapsed_seconds"`
 	Results   string                   `json:"results"`
+	// ReviewSource is the review queue's source the review outcomes are
+	// in, with --queue-review.
+	ReviewSource string `json:"review_source,omitempty"`
 }
 
 func round2(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }
@@ -259,8 +313,9 @@ func countRecords(f *os.File, format linkage.Format) (int, error) {
 }
 
 // loadPopulationFile builds the exact-lookup index and the linkage
-// population from a snapshot file in one pass.
-func loadPopulationFile(path, format string, showBar bool, stderr io.Writer, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
+// population from a snapshot file in one pass, keeping the values of the
+// mapping's extra fields (nil mapping: none).
+func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar bool, stderr io.Writer, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
 	pf, err := fileFormat(format, path, "--population-format")
 	if err != nil {
 		return nil, nil, err
@@ -277,9 +332,8 @@ func loadPopulationFile(path, format string, showBar bool, stderr io.Writer, log
 	hint := int(fi.Size()/70) + 16 // ~70 bytes a row
 	var r io.Reader = f
 	if showBar {
-		bar := progressbar.NewOptions64(fi.Size(), progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("loading population"),
-			progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true), progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionShowCount())
+		bar := newBar(fi.Size(), stderr, progressbar.OptionSetDescription("loading population"),
+			progressbar.OptionShowBytes(true), progressbar.OptionShowTotalBytes(true))
 		pr := progressbar.NewReader(f, bar)
 		r = &pr
 		defer func() { _ = bar.Finish(); fmt.Fprintln(stderr) }()
@@ -288,16 +342,16 @@ func loadPopulationFile(path, format string, showBar bool, stderr io.Writer, log
 	rejected := 0
 	var scan linkage.PopulationScan
 	var scanErr error
-	seq := iter.Seq[store.Citizen](func(yield func(store.Citizen) bool) {
-		scan, scanErr = linkage.ScanPopulation(r, pf, func(c store.Citizen) bool {
+	seq := iter.Seq2[store.Citizen, []string](func(yield func(store.Citizen, []string) bool) {
+		scan, scanErr = linkage.ScanPopulationRows(r, pf, mapping.PopulationColumns(), func(c store.Citizen, extra []string) bool {
 			if idx.Add(c) != nil {
 				rejected++
 				return true
 			}
-			return yield(c)
+			return yield(c, extra)
 		})
 	})
-	pop, err := linkage.NewPopulation(seq, hint)
+	pop, err := linkage.BuildPopulation(seq, hint, mapping.PopulationFields())
 	if scanErr != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, scanErr)
 	}
@@ -314,21 +368,10 @@ func loadPopulationFile(path, format string, showBar bool, stderr io.Writer, log
 }
 
 // loadPopulationStore reads the register of a bus's store.
-func loadPopulationStore(ctx context.Context, cfgPath, dataDir string, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
-	cfg := config.Defaults()
-	if cfgPath != "" {
-		var err error
-		if cfg, err = config.Load(cfgPath); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		cfg.DataDir = dataDir
+func loadPopulationStore(ctx context.Context, st store.Store, mapping *linkage.Mapping, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
+	if cols := mapping.PopulationColumns(); len(cols) > 0 {
+		return nil, nil, fmt.Errorf("the mapping compares extra fields with population columns %s, which the store's register does not keep: give --population FILE", strings.Join(cols, ", "))
 	}
-	st, err := runtime.OpenStore(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer st.Close()
 	n, err := st.CountCitizens(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -379,4 +422,188 @@ func writeReport(rep linkage.Report, htmlPath, jsonPath string) error {
 		return writeFile(p, func(w io.Writer) error { return rep.WriteJSON(w) })
 	}
 	return nil
+}
+
+// newBar is a progress bar on w whose clock starts now: call it when the
+// work it shows begins. Its first frame is drawn one throttle period
+// (200 ms) later, or when the work is done, so the rate and the ETA are
+// measured over real time from the start. Left to itself the library
+// starts the clock at the first frame, which it draws at once, so that
+// frame divides the work done before it by a few microseconds.
+func newBar(total int64, w io.Writer, opts ...progressbar.Option) *progressbar.ProgressBar {
+	opts = append([]progressbar.Option{progressbar.OptionSetWriter(w), progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetWidth(30), progressbar.OptionThrottle(barThrottle)}, opts...)
+	bar := progressbar.NewOptions64(total, opts...)
+	bar.Reset() // start, last frame and rate window: now
+	return bar
+}
+
+// barThrottle is the least time between two frames of a progress bar.
+const barThrottle = 200 * time.Millisecond
+
+// recordSource is where the records to reconcile come from: a person file
+// or a dataset's current state in the bus's store. open is called twice,
+// for the sample the model is estimated from and for the whole run.
+type recordSource struct {
+	name  string // the file, or the dataset; names the results file
+	open  func(ctx context.Context) (io.ReadCloser, error)
+	count func(ctx context.Context) (int, error)
+}
+
+// fileSource reads a person file in its encoding.
+func fileSource(path string, f linkage.Format, enc linkage.Encoding) recordSource {
+	return recordSource{
+		name: path,
+		open: func(context.Context) (io.ReadCloser, error) {
+			in, err := os.Open(path)
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{enc.Decode(in), in}, nil
+		},
+		count: func(context.Context) (int, error) {
+			in, err := os.Open(path)
+			if err != nil {
+				return 0, err
+			}
+			defer in.Close()
+			return countRecords(in, f)
+		},
+	}
+}
+
+// datasetKeyColumn holds a dataset row's entity key in the NDJSON the
+// dataset is read as: a name no schema field can have in Avro, and none
+// of the catalog's JSON Schemas uses.
+const datasetKeyColumn = "@key"
+
+// datasetSource reads the current rows of a dataset from the store, as
+// NDJSON objects with the entity key added, and the mapping to read them
+// with: the one given (record_id defaults to the entity key), or the
+// dataset's identity fields from the catalog.
+func datasetSource(ctx context.Context, st store.Store, name string, given *linkage.Mapping) (recordSource, *linkage.Mapping, error) {
+	cat, err := schemas.Load()
+	if err != nil {
+		return recordSource{}, nil, err
+	}
+	d, ok := cat.Dataset(name)
+	if !ok {
+		var names []string
+		for _, d := range cat.Datasets() {
+			names = append(names, d.Name)
+		}
+		return recordSource{}, nil, fmt.Errorf("unknown dataset %q: the catalog (schemas/catalog.yaml) has %s", name, strings.Join(names, ", "))
+	}
+	var m linkage.Mapping
+	switch {
+	case given != nil:
+		m = *given
+	case d.Identity.Name == "":
+		return recordSource{}, nil, fmt.Errorf("dataset %s names no person to reconcile (no identity name in schemas/catalog.yaml); give --mapping with the fields that hold the name and the date of birth", name)
+	default:
+		m = linkage.Mapping{PersonalID: d.Identity.ID, FullName: d.Identity.Name, DOB: d.Identity.DOB, Sex: d.Identity.Sex}
+	}
+	if m.RecordID == "" {
+		m.RecordID = datasetKeyColumn
+	}
+	sc, ok := st.(store.StateScanner)
+	if !ok {
+		return recordSource{}, nil, fmt.Errorf("the store (%T) cannot list a dataset's rows", st)
+	}
+	n, err := sc.CountState(ctx, name)
+	if err != nil {
+		return recordSource{}, nil, err
+	}
+	if n == 0 {
+		return recordSource{}, nil, fmt.Errorf("dataset %s has no rows in the store: the bus keeps a dataset's current rows once its source has published some (see GET /v1/connectors)", name)
+	}
+	src := recordSource{
+		name:  name,
+		open:  func(ctx context.Context) (io.ReadCloser, error) { return streamState(ctx, sc, name), nil },
+		count: func(ctx context.Context) (int, error) { n, err := sc.CountState(ctx, name); return int(n), err },
+	}
+	return src, &m, nil
+}
+
+// streamState writes a dataset's rows as NDJSON into a pipe, from a
+// goroutine that Close stops and waits for.
+func streamState(ctx context.Context, sc store.StateScanner, dataset string) io.ReadCloser {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		err := sc.ScanState(ctx, dataset, func(r store.StateRow) error {
+			var row map[string]any
+			if err := json.Unmarshal(r.Row, &row); err != nil || row == nil {
+				return fmt.Errorf("row %q of %s in the store is not a JSON object (%v)", r.Key, dataset, err)
+			}
+			row[datasetKeyColumn] = r.Key
+			b, err := json.Marshal(row)
+			if err != nil {
+				return err
+			}
+			bw.Write(b)
+			return bw.WriteByte('\n')
+		})
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	return &stateReader{PipeReader: pr, done: done}
+}
+
+type stateReader struct {
+	*io.PipeReader
+	done chan struct{}
+}
+
+func (r *stateReader) Close() error {
+	err := r.PipeReader.Close() // the writer's next write fails: the scan stops
+	<-r.done
+	return err
+}
+
+// checkQueueSource refuses a review source the bus itself queues under: the
+// pipeline queues streamed records under their dataset's name.
+func checkQueueSource(source string) error {
+	cat, err := schemas.Load()
+	if err != nil {
+		return err
+	}
+	if _, ok := cat.Dataset(source); ok {
+		return fmt.Errorf("--queue-review %q: the bus queues the records it streams under the dataset's name; choose a source of your own, e.g. %q", source, "reconcile-"+source)
+	}
+	return nil
+}
+
+// openBusStore opens the store of a bus: the PostgreSQL of --config, or
+// the SQLite file of --data-dir, which must exist (a mistyped data dir
+// would otherwise get a new, empty store). Both can be opened while the
+// bus runs: PostgreSQL serves many clients, and the SQLite file is in WAL
+// mode, whose writers wait for each other (busy timeout) rather than fail.
+func openBusStore(ctx context.Context, cfgPath, dataDir string) (store.Store, error) {
+	cfg := config.Defaults()
+	if cfgPath != "" {
+		var err error
+		if cfg, err = config.Load(cfgPath); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg.DataDir = dataDir
+	}
+	if cfg.Store.Driver == "sqlite" {
+		path := cfg.Store.URL
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "lgsp.db")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no bus store at %s (%w): give the data dir of a bus that has run (--data-dir DIR) or its config (--config FILE)", path, err)
+		}
+	}
+	return runtime.OpenStore(ctx, cfg)
 }

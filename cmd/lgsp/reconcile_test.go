@@ -7,9 +7,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -379,4 +382,92 @@ func cp1258Form(s string) string {
 		b.WriteString(string(tones))
 	}
 	return b.String()
+}
+
+var (
+	// a frame of the reconciling bar: percent, count, total, rate, unit and
+	// [elapsed:ETA] or, once finished, [elapsed]
+	recFrame = regexp.MustCompile(`reconciling +\d+% \|[^|]*\| \((\d+)/(\d+), (\d+) records/(s|min|hr)\)(?: \[([^\]:]*)(?::([^\]]*))?\])?`)
+	// a frame of the population bar: bytes read / size, rate
+	popFrame = regexp.MustCompile(`loading population +\d+% \|[^|]*\| \(([\d.]+)( [kMGT]?B)?/([\d.]+) ([kMGT]?B)(?:, ([\d.]+) ([kMGT]?B)/s)?\)(?: \[([^\]:]*)(?::([^\]]*))?\])?`)
+)
+
+func siBytes(v, unit string) float64 {
+	x, _ := strconv.ParseFloat(v, 64)
+	return x * map[string]float64{"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}[strings.TrimSpace(unit)]
+}
+
+// No frame of the progress bars shows a rate the work cannot have had: a
+// frame drawn before the end comes at least one throttle period after the
+// bar's start (so its rate is at most what it counts over that period),
+// the last one is the run's average, and the ETA is what the rate gives.
+func TestReconcileProgressRates(t *testing.T) {
+	dir := genWorld(t, "--citizens", "60000", "--records", "20000", "--seed", "9")
+	var stdout, stderr bytes.Buffer
+	err := runReconcile(context.Background(), []string{"--population", filepath.Join(dir, "population.csv"), "--records", filepath.Join(dir, "records.csv"),
+		"--out", filepath.Join(dir, "r.ndjson"), "--batch", "2000", "--progress"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	var avg float64 // the run's records per second, as logged
+	if m := regexp.MustCompile(`\((\d+) records, (\d+) records/s\)`).FindStringSubmatch(stderr.String()); m != nil {
+		avg, _ = strconv.ParseFloat(m[2], 64)
+	}
+	if avg <= 0 {
+		t.Fatalf("no average rate in the log:\n%s", stderr.String())
+	}
+	throttle := barThrottle.Seconds()
+	var frames, running int
+	for _, seg := range strings.FieldsFunc(stderr.String(), func(r rune) bool { return r == '\r' || r == '\n' }) {
+		if m := recFrame.FindStringSubmatch(seg); m != nil {
+			frames++
+			count, _ := strconv.ParseFloat(m[1], 64)
+			total, _ := strconv.ParseFloat(m[2], 64)
+			rate, _ := strconv.ParseFloat(m[3], 64)
+			rate *= map[string]float64{"s": 1, "min": 1.0 / 60, "hr": 1.0 / 3600}[m[4]]
+			if m[5] != "" {
+				if _, err := time.ParseDuration(m[5]); err != nil {
+					t.Errorf("elapsed %q: %v in %q", m[5], err, seg)
+				}
+			}
+			if count < total { // drawn on the way
+				running++
+				if count == 0 || rate > count/throttle+1 {
+					t.Errorf("%q: %.0f records/s after %.0f records is more than they took at least %v for", seg, rate, count, barThrottle)
+				}
+				eta, err := time.ParseDuration(m[6])
+				if err != nil || eta < 0 {
+					t.Errorf("%q: ETA %q (%v)", seg, m[6], err)
+					continue
+				}
+				// the ETA is (total-count)/rate, whole seconds; rate is rounded
+				lo, hi := math.Floor((total-count)/(rate+0.5))-1, (total-count)/math.Max(rate-0.5, 0.5)+1
+				if s := eta.Seconds(); s < lo || s > hi {
+					t.Errorf("%q: ETA %v, want (%.0f-%.0f)/%.0f s", seg, eta, total, count, rate)
+				}
+			} else if rate > 1.5*avg+1 { // the last frame: the whole run
+				t.Errorf("%q: last frame %.0f records/s, the run averaged %.0f", seg, rate, avg)
+			}
+			continue
+		}
+		if m := popFrame.FindStringSubmatch(seg); m != nil {
+			frames++
+			unit := m[2]
+			if unit == "" {
+				unit = m[4]
+			}
+			read, size := siBytes(m[1], unit), siBytes(m[3], m[4])
+			if m[5] == "" || read >= size*0.99 {
+				continue // no rate yet, or the last frame
+			}
+			running++
+			if rate := siBytes(m[5], m[6]); rate > 1.1*read/throttle {
+				t.Errorf("%q: %s%s/s after %s%s is more than they took at least %v for", seg, m[5], m[6], m[1], unit, barThrottle)
+			}
+		}
+	}
+	if frames == 0 || !strings.Contains(stderr.String(), "20000/20000") {
+		t.Fatalf("no progress frames:\n%q", stderr.String())
+	}
+	t.Logf("%d frames, %d drawn on the way; the run averaged %.0f records/s", frames, running, avg)
 }

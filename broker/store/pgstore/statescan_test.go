@@ -1,0 +1,15 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/broker/store/storetest"
+)
+
+func TestStateScan(t *testing.T) {
+	testURL(t)
+	storetest.RunStateScan(t, func(t *testing.T) store.Store {
+		return open(t, freshSchema(t))
+	})
+}

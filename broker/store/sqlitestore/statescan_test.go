@@ -1,0 +1,15 @@
+package sqlitestore_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/broker/store/storetest"
+)
+
+func TestStateScan(t *testing.T) {
+	storetest.RunStateScan(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "store.db"))
+	})
+}
