@@ -31,6 +31,10 @@ type genOptions struct {
 	// personal number; NumberTypo the share of those with one digit changed.
 	withNumber, numberTypo float64
 	legacy                 synthetic.LegacyOptions
+	// extras writes the registered residence, its postcode and the
+	// social-insurance number (population: residence, postcode,
+	// insurance_number; extract: dia_chi, ma_buu_chinh, so_bhxh).
+	extras bool
 }
 
 // genFlags declares the flags of `lgsp gen`, their defaults being the
@@ -44,6 +48,7 @@ func genFlags(fs *flag.FlagSet) *genOptions {
 	fs.StringVar(&o.format, "format", "csv", "csv or ndjson")
 	fs.Float64Var(&o.withNumber, "with-number", 0.5, "share of records carrying their 12-digit personal number (the others carry none; some of those an old CMND)")
 	fs.Float64Var(&o.numberTypo, "number-typo", 0.02, "of the records carrying a number, share with one digit of it changed")
+	fs.BoolVar(&o.extras, "extras", true, "write the address, postcode and social-insurance columns (population: residence, postcode, insurance_number; records: dia_chi, ma_buu_chinh, so_bhxh), for a mapping with extra fields")
 	l := &o.legacy
 	for _, f := range []struct {
 		name string
@@ -65,6 +70,17 @@ func genFlags(fs *flag.FlagSet) *genOptions {
 		{"no-province", &l.NoProvince, "province missing"},
 		{"keep-cmnd", &l.KeepCMND, "share of old CMND holders whose CMND is written"},
 		{"typo-cmnd", &l.TypoCMND, "of the CMND numbers written, share with one digit changed"},
+		{"no-address", &l.NoAddress, "address missing (--extras)"},
+		{"moved", &l.Moved, "the address written is an old one: the person moved since"},
+		{"address-abbrev", &l.AddressAbbrev, "administrative words abbreviated: P. Q. TP. H. X. TX. TT., TP.HCM"},
+		{"address-diacritics", &l.AddressDiacritics, "all diacritics of the address dropped"},
+		{"house-number", &l.HouseNumber, "house number written another way: 12, SN 12, số nhà 12 for Số 12"},
+		{"address-partial", &l.AddressPartial, "province left out of the address (for half of those, the district too)"},
+		{"address-typo", &l.AddressTypo, "one letter of the street or hamlet changed"},
+		{"postcode", &l.KeepPostcode, "share of records with the postcode of the address written"},
+		{"postcode-typo", &l.PostcodeTypo, "of the postcodes written, share with one digit changed"},
+		{"insurance", &l.KeepInsurance, "share of social-insurance number holders (80% of citizens) whose number is written"},
+		{"insurance-typo", &l.TypoInsurance, "of the social-insurance numbers written, share with one digit changed"},
 	} {
 		fs.Float64Var(f.p, f.name, *f.p, f.doc)
 	}
@@ -94,11 +110,14 @@ func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprint(stderr, `usage: lgsp gen [--dir DIR] [--citizens N] [--records N] [--seed S] [--format csv|ndjson] [rates]
 
 Writes DIR/population.<ext> (personal_id, old_cmnd, full_name, dob, sex,
-birth_province, deceased), DIR/records.<ext> (record_id, personal_id,
-old_cmnd, full_name, dob, sex, province_code: the columns lgsp reconcile
-reads without a mapping) and DIR/truth.<ext> (record_id, personal_id of the
-person the record describes, "" if not in the register, and the errors
-applied). Each corruption is drawn independently per record at its rate:
+birth_province, deceased; with --extras also residence, postcode,
+insurance_number), DIR/records.<ext> (record_id, personal_id, old_cmnd,
+full_name, dob, sex, province_code: the columns lgsp reconcile reads without
+a mapping; with --extras also dia_chi, ma_buu_chinh, so_bhxh, which a
+mapping's extra fields compare) and DIR/truth.<ext> (record_id, personal_id
+of the person the record describes, "" if not in the register, and the
+errors applied). Each corruption is drawn independently per record at its
+rate:
 
 `)
 		fs.PrintDefaults()
@@ -133,7 +152,11 @@ func (o *genOptions) check() error {
 		"typo": o.legacy.Typo, "diacritics": o.legacy.Diacritics, "retone": o.legacy.Retone, "reorder": o.legacy.Reorder,
 		"drop-middle": o.legacy.DropMiddle, "swap-date": o.legacy.SwapDate, "digit-date": o.legacy.DigitDate,
 		"no-date": o.legacy.NoDate, "no-sex": o.legacy.NoSex, "wrong-sex": o.legacy.WrongSex,
-		"new-province": o.legacy.NewProvince, "no-province": o.legacy.NoProvince, "keep-cmnd": o.legacy.KeepCMND, "typo-cmnd": o.legacy.TypoCMND}
+		"new-province": o.legacy.NewProvince, "no-province": o.legacy.NoProvince, "keep-cmnd": o.legacy.KeepCMND, "typo-cmnd": o.legacy.TypoCMND,
+		"no-address": o.legacy.NoAddress, "moved": o.legacy.Moved, "address-abbrev": o.legacy.AddressAbbrev,
+		"address-diacritics": o.legacy.AddressDiacritics, "house-number": o.legacy.HouseNumber, "address-partial": o.legacy.AddressPartial,
+		"address-typo": o.legacy.AddressTypo, "postcode": o.legacy.KeepPostcode, "postcode-typo": o.legacy.PostcodeTypo,
+		"insurance": o.legacy.KeepInsurance, "insurance-typo": o.legacy.TypoInsurance}
 	names := make([]string, 0, len(rates))
 	for k := range rates {
 		names = append(names, k)
@@ -160,17 +183,30 @@ func generate(ctx context.Context, o *genOptions) (genSummary, error) {
 	ndjson := o.format == "ndjson"
 	err := writeFile(sum.Population, func(w io.Writer) error {
 		if !ndjson {
-			io.WriteString(w, "personal_id,old_cmnd,full_name,dob,sex,birth_province,deceased\n")
+			io.WriteString(w, "personal_id,old_cmnd,full_name,dob,sex,birth_province,deceased")
+			if o.extras {
+				io.WriteString(w, ",residence,postcode,insurance_number")
+			}
+			io.WriteString(w, "\n")
 		}
 		return writeOrdered(ctx, []io.Writer{w}, o.citizens, func(lo, hi int, bs []*bytes.Buffer) {
 			b := bs[0]
 			cw := csv.NewWriter(b)
 			for i := lo; i < hi; i++ {
 				c := synthetic.Citizen(o.seed, i)
-				if ndjson {
+				row := []string{c.ID, c.OldID, c.FullName, c.DOB, c.Sex, c.BirthProvince, strconv.FormatBool(c.Deceased)}
+				switch {
+				case ndjson && o.extras:
+					a := synthetic.Residence(o.seed, i)
+					writeJSONLine(b, citizenExtrasLine{citizenLine{c.ID, c.OldID, c.FullName, c.DOB, c.Sex, c.BirthProvince, c.Deceased},
+						a.Line, a.Postcode, synthetic.InsuranceNumber(o.seed, i)})
+				case ndjson:
 					writeJSONLine(b, citizenLine{c.ID, c.OldID, c.FullName, c.DOB, c.Sex, c.BirthProvince, c.Deceased})
-				} else {
-					cw.Write([]string{c.ID, c.OldID, c.FullName, c.DOB, c.Sex, c.BirthProvince, strconv.FormatBool(c.Deceased)})
+				case o.extras:
+					a := synthetic.Residence(o.seed, i)
+					cw.Write(append(row, a.Line, a.Postcode, synthetic.InsuranceNumber(o.seed, i)))
+				default:
+					cw.Write(row)
 				}
 			}
 			cw.Flush()
@@ -182,6 +218,10 @@ func generate(ctx context.Context, o *genOptions) (genSummary, error) {
 	view := synthetic.NewPop(o.seed, o.citizens)
 	lo := o.legacy
 	lo.WithNumber = true
+	if !o.extras {
+		lo.NoAddress, lo.Moved, lo.AddressAbbrev, lo.AddressDiacritics, lo.HouseNumber, lo.AddressPartial = 0, 0, 0, 0, 0, 0
+		lo.AddressTypo, lo.KeepPostcode, lo.PostcodeTypo, lo.KeepInsurance, lo.TypoInsurance = 0, 0, 0, 0, 0
+	}
 	var mu sync.Mutex
 	tf, err := os.Create(sum.Truth)
 	if err != nil {
@@ -190,7 +230,11 @@ func generate(ctx context.Context, o *genOptions) (genSummary, error) {
 	defer tf.Close()
 	err = writeFile(sum.Records, func(w io.Writer) error {
 		if !ndjson {
-			io.WriteString(w, "record_id,personal_id,old_cmnd,full_name,dob,sex,province_code\n")
+			io.WriteString(w, "record_id,personal_id,old_cmnd,full_name,dob,sex,province_code")
+			if o.extras {
+				io.WriteString(w, ",dia_chi,ma_buu_chinh,so_bhxh")
+			}
+			io.WriteString(w, "\n")
 			io.WriteString(tf, "record_id,personal_id,errors\n")
 		}
 		return writeOrdered(ctx, []io.Writer{w, tf}, o.records, func(from, to int, bs []*bytes.Buffer) {
@@ -209,11 +253,21 @@ func generate(ctx context.Context, o *genOptions) (genSummary, error) {
 				for _, e := range r.Errors {
 					errs[e]++
 				}
-				if ndjson {
+				row := []string{r.RecordID, r.PersonalID, r.OldID, r.FullName, r.DOB, r.Sex, r.Province}
+				switch {
+				case ndjson && o.extras:
+					writeJSONLine(b, recordExtrasLine{recordLine{r.RecordID, r.PersonalID, r.OldID, r.FullName, r.DOB, r.Sex, r.Province},
+						r.Address, r.Postcode, r.InsuranceNumber})
+				case ndjson:
 					writeJSONLine(b, recordLine{r.RecordID, r.PersonalID, r.OldID, r.FullName, r.DOB, r.Sex, r.Province})
+				case o.extras:
+					cw.Write(append(row, r.Address, r.Postcode, r.InsuranceNumber))
+				default:
+					cw.Write(row)
+				}
+				if ndjson {
 					writeJSONLine(tb, truthLine{r.RecordID, r.Truth, r.Errors})
 				} else {
-					cw.Write([]string{r.RecordID, r.PersonalID, r.OldID, r.FullName, r.DOB, r.Sex, r.Province})
 					tw.Write([]string{r.RecordID, r.Truth, strings.Join(r.Errors, "|")})
 				}
 			}
@@ -292,6 +346,21 @@ type recordLine struct {
 	DOB        string `json:"dob"`
 	Sex        string `json:"sex"`
 	Province   string `json:"province_code"`
+}
+
+// citizenExtrasLine and recordExtrasLine are the lines with --extras.
+type citizenExtrasLine struct {
+	citizenLine
+	Residence string `json:"residence"`
+	Postcode  string `json:"postcode"`
+	Insurance string `json:"insurance_number"`
+}
+
+type recordExtrasLine struct {
+	recordLine
+	Address   string `json:"dia_chi"`
+	Postcode  string `json:"ma_buu_chinh"`
+	Insurance string `json:"so_bhxh"`
 }
 
 type truthLine struct {

@@ -50,8 +50,8 @@ func TestGen(t *testing.T) {
 	pop := readCSV(t, filepath.Join(dir, "population.csv"))
 	recs := readCSV(t, filepath.Join(dir, "records.csv"))
 	truth := readCSV(t, filepath.Join(dir, "truth.csv"))
-	if strings.Join(pop[0], ",") != "personal_id,old_cmnd,full_name,dob,sex,birth_province,deceased" ||
-		strings.Join(recs[0], ",") != "record_id,personal_id,old_cmnd,full_name,dob,sex,province_code" ||
+	if strings.Join(pop[0], ",") != "personal_id,old_cmnd,full_name,dob,sex,birth_province,deceased,residence,postcode,insurance_number" ||
+		strings.Join(recs[0], ",") != "record_id,personal_id,old_cmnd,full_name,dob,sex,province_code,dia_chi,ma_buu_chinh,so_bhxh" ||
 		strings.Join(truth[0], ",") != "record_id,personal_id,errors" {
 		t.Fatalf("headers %v %v %v", pop[0], recs[0], truth[0])
 	}
@@ -99,13 +99,40 @@ func TestGen(t *testing.T) {
 		}
 	}
 	// about the documented rates (2,000 records: loose bounds)
-	for k, want := range map[string]float64{"typo": 0.10, "diacritics": 0.15, "no_number": 0.5 * 0.8, "typo_number": 0.5 * 0.02 * 0.95} {
+	for k, want := range map[string]float64{"typo": 0.10, "diacritics": 0.15, "no_number": 0.5 * 0.8, "typo_number": 0.5 * 0.02 * 0.95,
+		"no_address": 0.1, "moved": 0.08, "address_abbrev": 0.4 * 0.9, "house_number": 0.3 * 0.9 * 0.5} {
 		if got := float64(counts[k]) / 2000; got < want*0.6 || got > want*1.5 {
 			t.Errorf("%s: rate %.3f, want about %.3f", k, got, want)
 		}
 	}
 	if share := float64(withNumber) / 2000; share < 0.45 || share > 0.55 {
 		t.Errorf("%.3f of the records carry a number, want about 0.5", share)
+	}
+	// the extra columns: a record's address is its citizen's registered
+	// one, rewritten; the ids are the population's
+	residence, insurance := map[string]string{}, map[string]bool{}
+	for _, c := range pop[1:] {
+		residence[c[0]] = c[7]
+		insurance[c[9]] = c[9] != ""
+	}
+	var addresses, same, ins int
+	for k, r := range recs[1:] {
+		tr := truth[k+1]
+		if r[7] != "" {
+			addresses++
+			if r[7] == residence[tr[1]] {
+				same++
+			}
+		}
+		if r[9] != "" && !strings.Contains(tr[2], "typo_insurance") {
+			ins++
+			if tr[1] != "" && !insurance[r[9]] {
+				t.Fatalf("%s: insurance number %s not in the population", r[0], r[9])
+			}
+		}
+	}
+	if addresses < 1700 || same < 400 || same > addresses*6/10 || ins < 300 {
+		t.Errorf("%d addresses, %d as registered, %d insurance numbers", addresses, same, ins)
 	}
 
 	// the same seed gives the same files; the rates are flags
@@ -150,12 +177,30 @@ func TestGen(t *testing.T) {
 	if lines != 1000 {
 		t.Errorf("%d NDJSON records", lines)
 	}
+
+	// without --extras, the files are as before
+	dir4 := t.TempDir()
+	if _, errs, code := runCmd(t, "gen", "--dir", dir4, "--citizens", "1000", "--records", "300", "--extras=false"); code != 0 {
+		t.Fatal(errs)
+	}
+	pop = readCSV(t, filepath.Join(dir4, "population.csv"))
+	recs = readCSV(t, filepath.Join(dir4, "records.csv"))
+	truth = readCSV(t, filepath.Join(dir4, "truth.csv"))
+	if len(pop[0]) != 7 || len(recs[0]) != 7 {
+		t.Errorf("headers %v %v", pop[0], recs[0])
+	}
+	for _, tr := range truth[1:] {
+		if strings.Contains(tr[2], "address") || strings.Contains(tr[2], "moved") {
+			t.Fatalf("%v: address errors without --extras", tr)
+		}
+	}
 }
 
 func TestGenBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--records", "20", "--citizens", "10"},
 		{"--typo", "1.5"},
+		{"--moved", "-0.1"},
 		{"--format", "xml"},
 		{"--citizens", "0"},
 	} {
@@ -166,5 +211,53 @@ func TestGenBadFlags(t *testing.T) {
 	}
 	if _, errs, code := runCmd(t, "gen", "-h"); code != 0 || !strings.Contains(errs, "--diacritics") && !strings.Contains(errs, "-diacritics") {
 		t.Errorf("help: %d %s", code, errs)
+	}
+}
+
+// The extract's extra columns reconcile through a mapping's extra fields:
+// the address, postcode and social-insurance number weigh in every
+// explanation, and a mapping naming a population column the file lacks
+// fails at the start, naming it.
+func TestGenReconcileExtras(t *testing.T) {
+	dir := t.TempDir()
+	if _, errs, code := runCmd(t, "gen", "--dir", dir, "--citizens", "20000", "--records", "2000"); code != 0 {
+		t.Fatal(errs)
+	}
+	mapping := filepath.Join(dir, "mapping.json")
+	os.WriteFile(mapping, []byte(`{"record_id":"record_id","personal_id":"personal_id","old_id":"old_cmnd","full_name":"full_name","dob":"dob","sex":"sex","province_code":"province_code",
+ "extra":[{"name":"address","column":"dia_chi","population_column":"residence","comparison":"address"},
+  {"name":"postcode","column":"ma_buu_chinh","comparison":"postcode"},
+  {"name":"bhxh","column":"so_bhxh","population_column":"insurance_number","comparison":"id"}]}`), 0o644)
+	out, errs, code := runCmd(t, "reconcile", "--population", filepath.Join(dir, "population.csv"), "--records", filepath.Join(dir, "records.csv"),
+		"--mapping", mapping, "--out", filepath.Join(dir, "out.ndjson"), "--truth", filepath.Join(dir, "truth.csv"), "--report", filepath.Join(dir, "report.html"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var sum struct {
+		Quality struct {
+			LinkPrec   float64 `json:"link_precision"`
+			LinkRecall float64 `json:"link_recall"`
+		} `json:"quality"`
+	}
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatal(err, out)
+	}
+	if sum.Quality.LinkPrec < 0.99 || sum.Quality.LinkRecall < 0.97 {
+		t.Errorf("linked precision %.4f recall %.4f with the extra fields", sum.Quality.LinkPrec, sum.Quality.LinkRecall)
+	}
+	res, _ := os.ReadFile(filepath.Join(dir, "out.ndjson"))
+	for _, want := range []string{`{"field":"address","level":"exact"`, `{"field":"postcode","level":"exact"`, `{"field":"bhxh","level":"exact"`} {
+		if !strings.Contains(string(res), want) {
+			t.Errorf("no explanation with %s", want)
+		}
+	}
+	rep, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	if !strings.Contains(string(rep), `"comparison": "address"`) || !strings.Contains(string(rep), `"level": "same_commune"`) {
+		t.Errorf("the report has no address model: %.300s", rep)
+	}
+	os.WriteFile(mapping, []byte(`{"full_name":"full_name","dob":"dob","extra":[{"name":"phone","column":"dia_chi","population_column":"phone","comparison":"exact"}]}`), 0o644)
+	if _, errs, code := runCmd(t, "reconcile", "--population", filepath.Join(dir, "population.csv"), "--records", filepath.Join(dir, "records.csv"),
+		"--mapping", mapping, "--out", filepath.Join(dir, "out2.ndjson")); code == 0 || !strings.Contains(errs, `population column "phone"`) {
+		t.Errorf("missing population column: exit %d, %s", code, errs)
 	}
 }

@@ -13,15 +13,21 @@ import (
 // the register), Errors lists the deliberate corruptions applied. The JSON
 // names are the columns the reconciler understands without a mapping.
 type LegacyRecord struct {
-	RecordID   string   `json:"record_id"`
-	PersonalID string   `json:"personal_id"`
-	OldID      string   `json:"old_cmnd"`
-	FullName   string   `json:"full_name"`
-	DOB        string   `json:"dob"`
-	Sex        string   `json:"sex"`
-	Province   string   `json:"province_code"`
-	Truth      string   `json:"truth"`
-	Errors     []string `json:"errors,omitempty"`
+	RecordID   string `json:"record_id"`
+	PersonalID string `json:"personal_id"`
+	OldID      string `json:"old_cmnd"`
+	FullName   string `json:"full_name"`
+	DOB        string `json:"dob"`
+	Sex        string `json:"sex"`
+	Province   string `json:"province_code"`
+	// Address, Postcode and InsuranceNumber are the extra columns of an
+	// extract (see LegacyOptions.Address…): the residence as the clerk
+	// wrote it, its postcode, the social-insurance number.
+	Address         string   `json:"address,omitempty"`
+	Postcode        string   `json:"postcode,omitempty"`
+	InsuranceNumber string   `json:"insurance_number,omitempty"`
+	Truth           string   `json:"truth"`
+	Errors          []string `json:"errors,omitempty"`
 }
 
 // LegacyOptions are the corruption rates of a legacy extract. Each error
@@ -43,6 +49,25 @@ type LegacyOptions struct {
 	NoProvince  float64
 	KeepCMND    float64 // share of CMND holders whose CMND is written
 	TypoCMND    float64 // of those, share with one digit changed
+
+	// The residence (drawn from a stream of its own, so that these rates
+	// never change the fields above). NoAddress: none written; Moved: the
+	// address written is an old one (the person moved since); the others
+	// rewrite the registered address: administrative words abbreviated
+	// (P., Q., TP., H., X., TX., TT.; "TP.HCM"), diacritics dropped, the
+	// house number written another way (12, SN 12, số nhà 12), the
+	// province (and for half of those the district) left out, one letter
+	// of the street or hamlet changed.
+	NoAddress, Moved                                              float64
+	AddressAbbrev, AddressDiacritics, HouseNumber, AddressPartial float64
+	AddressTypo                                                   float64
+	// KeepPostcode: share of records with the postcode of the address
+	// written (of the residence when none is); PostcodeTypo: of those, one
+	// digit changed.
+	KeepPostcode, PostcodeTypo float64
+	// KeepInsurance: share of the holders of a social-insurance number
+	// whose number is written; TypoInsurance: of those, one digit changed.
+	KeepInsurance, TypoInsurance float64
 }
 
 // DefaultLegacyOptions are the documented corruption levels of the
@@ -52,6 +77,9 @@ func DefaultLegacyOptions() LegacyOptions {
 		Outsiders: 0.05, Typo: 0.10, Diacritics: 0.15, Retone: 0.05, Reorder: 0.05, DropMiddle: 0.05,
 		SwapDate: 0.04, DigitDate: 0.03, NoDate: 0.01, NoSex: 0.02, WrongSex: 0.005,
 		NewProvince: 0.2, NoProvince: 0.3, KeepCMND: 0.6, TypoCMND: 0.05,
+		NoAddress: 0.1, Moved: 0.08, AddressAbbrev: 0.4, AddressDiacritics: 0.15, HouseNumber: 0.3,
+		AddressPartial: 0.15, AddressTypo: 0.03, KeepPostcode: 0.5, PostcodeTypo: 0.02,
+		KeepInsurance: 0.3, TypoInsurance: 0.05,
 	}
 }
 
@@ -62,12 +90,14 @@ func DefaultLegacyOptions() LegacyOptions {
 func Legacy(seed int64, pop PopulationView, i uint64, o LegacyOptions) LegacyRecord {
 	r := newRNG(seed, strHash("legacy"), i)
 	rec := LegacyRecord{RecordID: fmt.Sprintf("L%09d", i)}
-	var c = Citizen(seed, pop.Len()+int(i)) // someone born elsewhere: not in the register
+	who := pop.Len() + int(i)
+	var c = Citizen(seed, who) // someone born elsewhere: not in the register
 	if !r.chance(o.Outsiders) {
 		// a permutation, so that records i < population size are distinct
 		// people (an extract has one row per person)
 		n := uint64(pop.Len())
-		c = pop.At(int(newPerm(n, seed, "legacy").Apply(i % n)))
+		who = int(newPerm(n, seed, "legacy").Apply(i % n))
+		c = pop.At(who)
 		rec.Truth = c.ID
 	}
 	bad := func(kind string) { rec.Errors = append(rec.Errors, kind) }
@@ -141,7 +171,107 @@ func Legacy(seed int64, pop PopulationView, i uint64, o LegacyOptions) LegacyRec
 			bad("typo_cmnd")
 		}
 	}
+	legacyExtras(seed, who, i, o, &rec)
 	return rec
+}
+
+// legacyExtras writes the address, postcode and social-insurance number of
+// record i, describing citizen who.
+func legacyExtras(seed int64, who int, i uint64, o LegacyOptions, rec *LegacyRecord) {
+	r := newRNG(seed, strHash("legacy-extras"), i)
+	bad := func(kind string) { rec.Errors = append(rec.Errors, kind) }
+	a := Residence(seed, who)
+	if r.chance(o.Moved) {
+		a = OldAddress(seed, who, i)
+		bad("moved")
+	}
+	postcode := a.Postcode
+	if r.chance(o.NoAddress) {
+		bad("no_address")
+	} else {
+		house, street, commune, district, prov := a.House, a.Street, a.Commune, a.District, a.Prov
+		if r.chance(o.HouseNumber) && house != "" {
+			n := strings.TrimPrefix(house, "Số ")
+			switch r.intn(4) {
+			case 0:
+				house = n
+			case 1:
+				house = "SN " + n
+			case 2:
+				house = "số nhà " + n
+			default:
+				house = "Số nhà " + n + ","
+			}
+			bad("house_number")
+		}
+		if r.chance(o.AddressTypo) {
+			street = typo(street, r)
+			bad("address_typo")
+		}
+		if r.chance(o.AddressPartial) {
+			prov = ""
+			if r.chance(0.5) {
+				district = ""
+			}
+			bad("address_partial")
+		}
+		if r.chance(o.AddressAbbrev) {
+			commune, district, prov = abbreviate(commune), abbreviate(district), abbreviate(prov)
+			if prov == "TP. Hồ Chí Minh" && r.chance(0.5) {
+				prov = "TP.HCM"
+			}
+			bad("address_abbrev")
+		}
+		line := joinAddress(house, street, commune, district, prov)
+		if r.chance(o.AddressDiacritics) {
+			line = stripDiacritics(line)
+			bad("address_diacritics")
+		}
+		rec.Address = line
+	}
+	if r.chance(o.KeepPostcode) {
+		rec.Postcode = postcode
+		if r.chance(o.PostcodeTypo) {
+			rec.Postcode = digitTypo(rec.Postcode, r)
+			bad("typo_postcode")
+		}
+	}
+	if ins := InsuranceNumber(seed, who); ins != "" && r.chance(o.KeepInsurance) {
+		rec.InsuranceNumber = ins
+		if r.chance(o.TypoInsurance) {
+			rec.InsuranceNumber = digitTypo(ins, r)
+			bad("typo_insurance")
+		}
+	}
+}
+
+// abbreviations of the administrative words, as clerks write them.
+var abbreviations = []struct{ long, short string }{
+	{"Thành phố ", "TP. "}, {"Thị xã ", "TX. "}, {"Thị trấn ", "TT. "}, {"Phường ", "P. "},
+	{"Quận ", "Q. "}, {"Huyện ", "H. "}, {"Xã ", "X. "}, {"Tỉnh ", ""},
+}
+
+// abbreviate shortens the administrative word a part starts with.
+func abbreviate(part string) string {
+	for _, a := range abbreviations {
+		if rest, ok := strings.CutPrefix(part, a.long); ok {
+			return a.short + rest
+		}
+	}
+	return part
+}
+
+// digitTypo changes one digit of a string of digits.
+func digitTypo(s string, r *rng) string {
+	if s == "" {
+		return s
+	}
+	b := []byte(s)
+	k := r.intn(len(b))
+	if b[k] >= '0' && b[k] <= '9' {
+		b[k] = '0' + (b[k]-'0'+byte(1+r.intn(9)))%10
+	}
+	return string(b)
 }
 
 // typo changes one letter inside a word of the name (never the first

@@ -241,3 +241,150 @@ func BenchmarkComparePairs(b *testing.B) {
 		b.ReportMetric(float64(pairs)/cpu.Seconds(), "pairs/cpu-s")
 	}
 }
+
+var (
+	resOnce sync.Once
+	bigRes  []string
+	bigAPop *Population
+)
+
+// bigResidences generates the registered addresses on every core.
+func bigResidences() []string {
+	resOnce.Do(func() {
+		n := bigN()
+		bigRes = make([]string, n)
+		parallel(n, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				bigRes[i] = synthetic.Residence(testSeed, i).Line
+			}
+		})
+	})
+	return bigRes
+}
+
+func buildAddressPopulation(b *testing.B) *Population {
+	cs, res := bigCitizens(), bigResidences()
+	pop, err := BuildPopulation(func(yield func(store.Citizen, []string) bool) {
+		extra := make([]string, 1)
+		for i, c := range cs {
+			extra[0] = res[i]
+			if !yield(c, extra) {
+				return
+			}
+		}
+	}, len(cs), []ExtraField{addressField})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pop
+}
+
+// BenchmarkBuildAddress10M builds the linkage population keeping the
+// registered address (a mapping's address field) and reports its size
+// apart: the base (blocking indexes included) and the addresses.
+func BenchmarkBuildAddress10M(b *testing.B) {
+	cs := bigCitizens()
+	bigResidences()
+	n := float64(len(cs))
+	for b.Loop() {
+		bigAPop = nil
+		h0 := heapAlloc()
+		t0 := time.Now()
+		pop := buildAddressPopulation(b)
+		el := time.Since(t0)
+		h1 := heapAlloc()
+		bigAPop = pop
+		distinct := len(pop.cols[0].addrs)
+		b.ReportMetric(n/el.Seconds(), "linkage-citizens/s")
+		b.ReportMetric(float64(pop.SizeBytes())/n, "linkage-bytes/citizen")
+		b.ReportMetric(float64(pop.ExtraSizeBytes())/n, "address-bytes/citizen")
+		b.ReportMetric(float64(pop.SizeBytes()+pop.ExtraSizeBytes())/n, "linkage+address-bytes/citizen")
+		b.ReportMetric(float64(h1-h0)/n, "linkage+address-heap-bytes/citizen")
+		b.ReportMetric(n/float64(distinct), "citizens/address")
+	}
+}
+
+// BenchmarkLinkAddress10M is BenchmarkLink10M with the address mapped:
+// the same population and records, the records' address column compared
+// with the registered residence.
+func BenchmarkLinkAddress10M(b *testing.B) {
+	if bigAPop == nil {
+		bigAPop = buildAddressPopulation(b)
+	}
+	pop := bigAPop
+	view := synthetic.NewPop(testSeed, pop.Len())
+	o := synthetic.DefaultLegacyOptions()
+	fields := []ExtraField{addressField}
+	train, _ := legacyWith(view, 0, 5000, o, fields)
+	recs, truth := legacyWith(view, 1_000_000, 100_000, o, fields)
+	for b.Loop() {
+		t0 := time.Now()
+		l := Train(pop, train, DefaultConfig())
+		tTrain := time.Since(t0)
+		q, ds := evaluate(l, recs, truth)
+		pairs := 0
+		for _, d := range ds {
+			pairs += d.Candidates
+		}
+		t2, cpu2 := time.Now(), cpuTime()
+		l.LinkBatch(recs)
+		tBatch, cpuBatch := time.Since(t2), cpuTime()-cpu2
+		b.ReportMetric(tTrain.Seconds(), "train-s")
+		b.ReportMetric(tBatch.Seconds(), "link-100k-s")
+		if cpuBatch > 0 {
+			b.ReportMetric(cpuBatch.Seconds(), "link-100k-cpu-s")
+			b.ReportMetric(float64(pairs)/cpuBatch.Seconds(), "pairs/cpu-s")
+		}
+		b.ReportMetric(q.precision(), "precision")
+		b.ReportMetric(q.recall(), "recall")
+		b.ReportMetric(q.blockingRecall(), "blocking-recall")
+		b.ReportMetric(float64(q.review)/float64(len(recs)), "review-share")
+		ls := analyseLoss(l, recs, truth, ds)
+		b.ReportMetric(float64(ls.ambiguous)/float64(max(ls.inRegister, 1)), "ambiguous-share")
+		b.ReportMetric(1-float64(ls.notBlocked+ls.ambiguous)/float64(max(ls.inRegister, 1)), "attainable-recall")
+		b.Log(ls)
+		for _, c := range l.Model().Comparisons[nBase:] {
+			b.Logf("%s: %+v", c.Field, c.Levels)
+		}
+	}
+}
+
+// BenchmarkComparePairsAddress is BenchmarkComparePairs with the address
+// compared too.
+func BenchmarkComparePairsAddress(b *testing.B) {
+	_, view := testPopulation(b)
+	pop := addressPopulation(b)
+	fields := []ExtraField{addressField}
+	train, _ := legacyWith(view, 0, 3000, synthetic.DefaultLegacyOptions(), fields)
+	l := Train(pop, train, DefaultConfig())
+	recs, _ := legacyWith(view, 60_000, 200, synthetic.DefaultLegacyOptions(), fields)
+	type pr struct {
+		r prepared
+		c []uint32
+	}
+	var prs []pr
+	total := 0
+	for _, rec := range recs {
+		r := l.prepare(rec)
+		c, _ := l.candidates(&r, nil)
+		prs = append(prs, pr{r, c})
+		total += len(c)
+	}
+	b.ResetTimer()
+	var c side
+	pairs := 0
+	cpu0 := cpuTime()
+	for b.Loop() {
+		for k := range prs {
+			for _, i := range prs[k].c {
+				l.pop.sideOf(i, &c)
+				l.score(&prs[k].r, &c, i, false)
+			}
+		}
+		pairs += total
+	}
+	b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(pairs)/cpu.Seconds(), "pairs/cpu-s")
+	}
+}

@@ -38,6 +38,11 @@ type Mapping struct {
 	DOBLayouts []string `json:"dob_layouts,omitempty"`
 	Sex        string   `json:"sex,omitempty"`
 	Province   string   `json:"province_code,omitempty"`
+	// Extra are more fields to compare, each with a comparison: an
+	// address, a postcode, another id number, any text (see ExtraField
+	// and Comparisons). The population must be built with the same list
+	// (BuildPopulation with PopulationFields).
+	Extra []ExtraField `json:"extra,omitempty"`
 }
 
 // DefaultMapping is the mapping used without a mapping file: columns
@@ -59,7 +64,32 @@ func ParseMapping(r io.Reader) (Mapping, error) {
 	if m.FullName == "" && m.Given == "" {
 		return m, errors.New("linkage: mapping names no name column (full_name or given_name)")
 	}
+	if err := checkExtras(m.Extra); err != nil {
+		return m, err
+	}
 	return m, nil
+}
+
+// PopulationFields are the extra fields the population must keep values
+// of for this mapping (see BuildPopulation); none for a nil mapping.
+func (m *Mapping) PopulationFields() []ExtraField {
+	if m == nil {
+		return nil
+	}
+	return m.Extra
+}
+
+// PopulationColumns are the population columns the extra fields read, in
+// their order (see ScanPopulationRows); none for a nil mapping.
+func (m *Mapping) PopulationColumns() []string {
+	if m == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range m.Extra {
+		out = append(out, f.PopColumn())
+	}
+	return out
 }
 
 func (m Mapping) columns() []string {
@@ -68,6 +98,9 @@ func (m Mapping) columns() []string {
 		if c != "" {
 			out = append(out, c)
 		}
+	}
+	for _, f := range m.Extra {
+		out = append(out, f.Column)
 	}
 	return out
 }
@@ -157,7 +190,44 @@ func (m Mapping) Record(get func(col string) string) Record {
 			r.Province = ""
 		}
 	}
+	if len(m.Extra) > 0 {
+		r.Extra = make([]string, len(m.Extra))
+		for k, f := range m.Extra {
+			v := g(f.Column)
+			if v != "" {
+				if why := unusable(f, v); why != "" {
+					r.notes = append(r.notes, fmt.Sprintf("%s %q %s (ignored)", f.Name, clip(v), why))
+					v = ""
+				}
+			}
+			r.Extra[k] = v
+		}
+	}
 	return r
+}
+
+// unusable says why an extra field's value cannot be compared ("" when it
+// can).
+func unusable(f ExtraField, v string) string {
+	if !utf8.ValidString(v) {
+		return "is not valid UTF-8"
+	}
+	k, _ := parseKind(f.Comparison)
+	switch k {
+	case kindAddress:
+		if ParseAddress(v).Empty() {
+			return "not understood as an address"
+		}
+	case kindPostcode:
+		if _, ok := packPostcode(v); !ok {
+			return "is not a postcode (2 to 9 digits)"
+		}
+	case kindID:
+		if normID(v) == "" {
+			return "has no letter or digit"
+		}
+	}
+	return ""
 }
 
 // note returns clean, noting why, when it differs from raw and is usable.
@@ -290,6 +360,9 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 	}
 	if opt.ConfirmWeight == 0 {
 		opt.ConfirmWeight = 10
+	}
+	if len(m.Extra) > 0 && !sameExtras(m.Extra, l.pop.extras) {
+		return sum, fmt.Errorf("linkage: the mapping's extra fields %s are not those the population was built with, %s: build it with the mapping's PopulationFields", extraList(m.Extra), extraList(l.pop.extras))
 	}
 	rows, err := newRowReader(in, opt.Format)
 	if err != nil {

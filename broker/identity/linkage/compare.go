@@ -23,15 +23,23 @@ const (
 	CompSex
 	CompProvince
 	CompOldID
-	nComp
+	nBase // the built-in comparisons; a mapping's extra fields follow them
 )
 
+// maxComp bounds the comparisons of a vector: the built-in ones and a
+// mapping's extra fields.
+const maxComp = 16
+
+// vector is a comparison vector: the agreement level of each comparison
+// (null when either side lacks the field), built-in ones first.
+type vector [maxComp]int8
+
 // compNames are the field names used in explanations and models.
-var compNames = [nComp]string{"name", "dob", "sex", "province", "old_id"}
+var compNames = [nBase]string{"name", "dob", "sex", "province", "old_id"}
 
 // levelNames are the agreement levels of each comparison, best first. The
 // last level of each is full disagreement.
-var levelNames = [nComp][]string{
+var levelNames = [nBase][]string{
 	CompName:     {"exact", "diacritics", "reordered", "middle_dropped", "one_word_slip", "dropped_and_slip", "jw_0.92", "jw_0.80", "different"},
 	CompDOB:      {"exact", "day_month_swapped", "one_digit", "same_year", "different"},
 	CompSex:      {"exact", "different"},
@@ -134,9 +142,10 @@ var provGroup = func() (t [1000]int16) {
 	return t
 }()
 
-// compare returns the agreement level of each comparison (null when a
-// side lacks the field).
-func compare(r, c *side) (g [nComp]int8) {
+// compare returns the agreement level of each built-in comparison (null
+// when a side lacks the field); the extra fields' levels are left for the
+// caller.
+func compare(r, c *side) (g vector) {
 	g[CompName] = int8(nameLevel(r, c))
 	g[CompDOB] = int8(dobLevel(r, c))
 	switch {

@@ -6,8 +6,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
+	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 
@@ -23,8 +27,8 @@ func FuzzCompare(f *testing.F) {
 			return &x.side
 		}
 		a, b := mk(n1, d1, s1, p1, o1), mk(n2, d2, s2, p2, o2)
-		for _, g := range [][nComp]int8{compare(a, b), compare(b, a)} {
-			for c, l := range g {
+		for _, g := range []vector{compare(a, b), compare(b, a)} {
+			for c, l := range g[:nBase] {
 				if l < null || int(l) >= len(levelNames[c]) {
 					t.Fatalf("%s level %d out of range", compNames[c], l)
 				}
@@ -107,3 +111,46 @@ func FuzzReconcileCSV(f *testing.F) {
 		Reconcile(context.Background(), idx, l, bytes.NewReader(data), &out, BulkOptions{Format: CSV})
 	})
 }
+
+// FuzzParseAddress: any text parses without panicking; the result does not
+// depend on diacritics, case or NFC/NFD; its parts are folded; an address
+// compared with itself agrees as far as it goes.
+func FuzzParseAddress(f *testing.F) {
+	f.Add("Số 012 đường Lê Lợi, P. Bến Nghé, Q.1, TP.HCM")
+	f.Add("SN 12/03 Lê Lợi P1 Q10 TPHCM")
+	f.Add("Thôn 3, X. Khánh Hoà, H. Đông Anh, Hà Nội")
+	f.Fuzz(func(t *testing.T, s string) {
+		a := ParseAddress(s)
+		if b := ParseAddress(identity.Fold(s)); a != b {
+			t.Fatalf("%q: %s, folded %s", s, a, b)
+		}
+		if b := ParseAddress(norm.NFD.String(strings.ToUpper(s))); utf8.ValidString(s) && a != b {
+			t.Fatalf("%q: %s, NFD upper case %s", s, a, b)
+		}
+		for _, p := range []string{a.House, a.Street, a.Commune, a.District} {
+			if p != identity.Fold(p) || strings.Contains(p, ",") {
+				t.Fatalf("%q: part %q not folded", s, p)
+			}
+		}
+		if a.Province != 0 {
+			if _, ok := cccdProvinceName(pad3(a.Province)); !ok {
+				t.Fatalf("%q: province %d", s, a.Province)
+			}
+		}
+		c := newColumn(ExtraField{Name: "a", Column: "a", Comparison: "address"}, 1)
+		c.add(s)
+		c.finish()
+		p := c.probe(s)
+		lv := c.level(&p, 0)
+		switch {
+		case a.Empty() && lv != null:
+			t.Fatalf("%q: nothing understood, level %d", s, lv)
+		case a.Street != "" && a.Commune != "" && lv != addrExact:
+			t.Fatalf("%q (%s) vs itself: level %d", s, a, lv)
+		case !a.Empty() && lv == null:
+			t.Fatalf("%q (%s) vs itself: missing", s, a)
+		}
+	})
+}
+
+var cccdProvinceName = cccd.ProvinceName

@@ -202,7 +202,7 @@ func TestBatchIsOneToOne(t *testing.T) {
 			t.Fatalf("citizen linked to %s and %s", prev, d.RecordID)
 		}
 		seen[d.PersonalID] = d.RecordID
-		if d.Explanation == nil || len(d.Explanation.Fields) < nComp {
+		if d.Explanation == nil || len(d.Explanation.Fields) < nBase {
 			t.Fatalf("%s: no explanation", d.RecordID)
 		}
 		sum := d.Explanation.Prior
@@ -289,3 +289,130 @@ func TestReviewQueue(t *testing.T) {
 }
 
 var cccdProvince2025 = cccd.Province2025
+
+// TestGoldenExtras records decisions with a mapping's extra fields (the
+// address, the postcode and the social-insurance number of `lgsp gen`),
+// each field's weight shown, for one record per kind of address.
+func TestGoldenExtras(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 200,000-citizen population")
+	}
+	_, view := testPopulation(t)
+	fields := []ExtraField{addressField, postcodeField, insuranceField}
+	pop := populationWith(200_000, fields)
+	train, _ := legacyWith(view, 0, 3000, synthetic.DefaultLegacyOptions(), fields)
+	l := Train(pop, train, DefaultConfig())
+	idx := func(c store.Citizen) int { // the citizen's index (the test population is in index order)
+		for i := range view.Len() {
+			if view.At(i).ID == c.ID {
+				return i
+			}
+		}
+		t.Fatal("no such citizen")
+		return -1
+	}
+	urban := func(c store.Citizen) bool {
+		return len(words(c.FullName)) == 3 && !c.Deceased && synthetic.Residence(testSeed, idx(c)).House != ""
+	}
+	c1 := findCitizen(t, 1000, urban)
+	i1 := idx(c1)
+	a1 := synthetic.Residence(testSeed, i1)
+	ins := ""
+	c2 := findCitizen(t, 2000, func(c store.Citizen) bool {
+		if c.Deceased {
+			return false
+		}
+		ins = synthetic.InsuranceNumber(testSeed, idx(c))
+		return ins != ""
+	})
+	a2 := synthetic.Residence(testSeed, idx(c2))
+	old := synthetic.OldAddress(testSeed, i1, 1)
+	rec := func(id string, c store.Citizen, address, postcode, bhxh string) Record {
+		return Record{ID: id, Name: c.FullName, DOB: c.DOB, Sex: c.Sex, Extra: []string{address, postcode, bhxh}}
+	}
+	abbrev := strings.NewReplacer("Phường ", "P. ", "Quận ", "Q. ", "Thành phố ", "TP. ", "Thị xã ", "TX. ", "Tỉnh ", "", "Số ", "SN ")
+	cases := []struct {
+		what string
+		rec  Record
+	}{
+		{"the registered address, as registered", rec("exact", c1, a1.Line, a1.Postcode, "")},
+		{"abbreviated, without diacritics, house number as SN", rec("abbrev", c1, stripMarks(abbrev.Replace(a1.Line)), "", "")},
+		{"street and commune only", rec("partial", c1, a1.House+" "+a1.Street+", "+a1.Commune, "", "")},
+		{"moved: an old address and its postcode", rec("moved", c1, old.Line, old.Postcode, "")},
+		{"no address, the postcode of another province", rec("postcode", c1, "", "99999", "")},
+		{"social-insurance number, one digit off; name without diacritics", func() Record {
+			b := []byte(ins)
+			b[9] = '0' + (b[9]-'0'+1)%10
+			r := rec("bhxh", c2, a2.Line, "", string(b))
+			r.Name = stripMarks(c2.FullName)
+			return r
+		}()},
+		{"no date of birth: address and social-insurance number carry it", func() Record {
+			r := rec("nodate", c2, a2.Line, a2.Postcode, ins)
+			r.DOB = ""
+			return r
+		}()},
+		{"a garbled address", rec("garbled", c1, "??? ,,, ###", "abc", "—")},
+	}
+	ds := make([]Decision, len(cases))
+	for k, c := range cases {
+		ds[k] = l.Link(c.rec)
+	}
+	var b bytes.Buffer
+	b.WriteString("# Linkage decisions with extra fields: address, postcode, social-insurance number (see golden_test.go).\n# Regenerate: go test ./broker/identity/linkage -run TestGoldenExtras -update\n")
+	for _, c := range l.Model().Comparisons[nBase:] {
+		fmt.Fprintf(&b, "# model %s (%s):", c.Field, c.Comparison)
+		for _, lv := range c.Levels {
+			fmt.Fprintf(&b, " %s %+.2f", lv.Level, lv.Weight)
+		}
+		b.WriteByte('\n')
+	}
+	for k, c := range cases {
+		d := ds[k]
+		r := c.rec
+		fmt.Fprintf(&b, "\n%s\n  record: name=%q dob=%q sex=%q address=%q postcode=%q bhxh=%q\n", c.what, r.Name, r.DOB, r.Sex, r.Extra[0], r.Extra[1], r.Extra[2])
+		fmt.Fprintf(&b, "  => %s %s score=%.2f p=%.4f", d.Outcome, d.PersonalID, d.Score, d.Probability)
+		if d.Reason != "" {
+			fmt.Fprintf(&b, " (%s)", d.Reason)
+		}
+		b.WriteByte('\n')
+		if d.Explanation != nil {
+			fmt.Fprintf(&b, "     prior %+.2f\n", d.Explanation.Prior)
+			for _, f := range d.Explanation.Fields {
+				fmt.Fprintf(&b, "     %-14s %-18s %+.2f\n", f.Field, f.Level, f.Weight)
+			}
+			fmt.Fprintf(&b, "     total %+.2f\n", d.Explanation.Total)
+		}
+	}
+	const path = "testdata/linkage_extras.golden"
+	if *update {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, b.Bytes()) {
+		t.Errorf("decisions differ from %s (run with -update to accept):\n%s", path, b.String())
+	}
+	// what the golden file records must also be right
+	levels := map[string]string{"exact": "exact", "abbrev": "exact", "partial": "exact", "moved": "different", "garbled": "missing"}
+	for k, d := range ds {
+		id := cases[k].rec.ID
+		want := c1.ID
+		if id == "bhxh" || id == "nodate" {
+			want = c2.ID
+		}
+		if id != "postcode" && id != "garbled" && (d.Outcome != identity.Linked || d.PersonalID != want) {
+			t.Errorf("%s: %s %s, want linked %s", id, d.Outcome, d.PersonalID, want)
+		}
+		if lv, ok := levels[id]; ok && (d.Explanation == nil || d.Explanation.Fields[nBase].Level != lv) {
+			t.Errorf("%s: address level %+v, want %s", id, d.Explanation, lv)
+		}
+	}
+	if f := ds[5].Explanation.Fields[nBase+2]; f.Field != "bhxh" || f.Level != "one_edit" || f.Weight <= 0 {
+		t.Errorf("bhxh one digit off: %+v", f)
+	}
+}

@@ -1,10 +1,12 @@
 package linkage
 
 import (
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
@@ -21,6 +23,10 @@ type Record struct {
 	DOB        string `json:"dob,omitempty"`         // YYYY-MM-DD
 	Sex        string `json:"sex,omitempty"`         // M / F (also Nam / Nữ)
 	Province   string `json:"province_code,omitempty"`
+	// Extra are the values of the mapping's extra fields, in their order
+	// (see Mapping.Extra); compared with the population's values of the
+	// same fields (see BuildPopulation).
+	Extra []string `json:"extra,omitempty"`
 	// notes say what of the input could not be used (see Mapping.Record)
 	notes []string
 }
@@ -61,7 +67,8 @@ type Linker struct {
 	pop   *Population
 	model *Model
 	cfg   Config
-	w     [nComp][maxLvl]float64
+	sh    shape // comparisons: the built-in ones, then the extra fields
+	w     [maxComp][maxLvl]float64
 	// logM is log2 m of each name level; noMarks the share of true
 	// matches written without diacritics (see spelling)
 	logM    [maxLvl]float64
@@ -71,31 +78,32 @@ type Linker struct {
 // Train fits a model to the population and a sample of the records to be
 // linked and returns the linker that uses it. u comes from random pairs of
 // citizens; m comes from two EM sessions over the sample's candidate pairs:
-// one blocked on date of birth and sex (estimating name, province and CMND),
-// one blocked on the CMND number (estimating date of birth and sex); when
+// one blocked on date of birth and sex (estimating name, province, CMND and
+// the population's extra fields), one blocked on the CMND number
+// (estimating date of birth and sex); when
 // the sample has too few CMND numbers the second session blocks on the
 // name rules instead. The prior is the estimated share of records in the
 // register over the population size.
 func Train(pop *Population, sample []Record, cfg Config) *Linker {
-	m := newModel()
+	m := newModel(pop.extras)
 	m.TFGiven, m.TFSurname = pop.tfGiven, pop.tfSur
 	m.Population = pop.Len()
 	m.estimateU(pop, cfg.RandomPairs, cfg.Seed)
 	u := m.get('u')
-	l := &Linker{pop: pop, model: m, cfg: cfg}
-	final := initialM()
-	session := func(rules uint8, name string, exclude [nComp]bool) (float64, int) {
+	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
+	final := initialM(l.sh)
+	session := func(rules uint8, name string, exclude [maxComp]bool) (float64, int) {
 		cp := l.patterns(sample, rules)
-		mp, matches, it, conv := emSession(cp, u, exclude, cfg.EMIterations)
+		mp, matches, it, conv := emSession(cp, l.sh, u, exclude, cfg.EMIterations)
 		s := EMSession{Rule: name, Records: len(cp.records), Matches: round2(matches), Iterations: it, Converged: conv}
 		for _, r := range cp.records {
 			s.Pairs += len(r)
 		}
 		recs := len(cp.records)
-		for c := range nComp {
+		for c := range l.sh.n {
 			if !exclude[c] {
 				final[c] = mp[c]
-				s.Estimated = append(s.Estimated, compNames[c])
+				s.Estimated = append(s.Estimated, m.Comparisons[c].Field)
 			}
 		}
 		m.Sessions = append(m.Sessions, s)
@@ -103,10 +111,12 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 	}
 	// second session first, so that the first one's estimates of the
 	// shared comparisons (name, province) are the ones kept
-	if _, recs := session(1<<RuleOldID, RuleNames[RuleOldID], [nComp]bool{CompName: true, CompProvince: true, CompOldID: true}); recs < 50 {
-		session(1<<RuleNameYearMonth, RuleNames[RuleNameYearMonth], [nComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+	// (the extra fields too: the first session estimates them, after the
+	// second has had them in its likelihood)
+	if _, recs := session(1<<RuleOldID, RuleNames[RuleOldID], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true}); recs < 50 {
+		session(1<<RuleNameYearMonth, RuleNames[RuleNameYearMonth], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true})
 	}
-	matches, recs := session(1<<RuleDOBSex, RuleNames[RuleDOBSex], [nComp]bool{CompDOB: true, CompSex: true})
+	matches, recs := session(1<<RuleDOBSex, RuleNames[RuleDOBSex], [maxComp]bool{CompDOB: true, CompSex: true})
 	m.set('m', final)
 	rate := 0.9
 	if recs > 0 {
@@ -210,7 +220,8 @@ func (l *Linker) patterns(sample []Record, rules uint8) candidatePatterns {
 			ps := make([]pattern, len(cands))
 			for j, i := range cands {
 				l.pop.sideOf(i, &c)
-				ps[j] = pack(compare(&r.side, &c))
+				g := l.compare(&r, &c, i)
+				ps[j] = pack(&g, l.sh.n)
 			}
 			perRec[k] = ps
 		}
@@ -237,12 +248,15 @@ func (l *Linker) patterns(sample []Record, rules uint8) candidatePatterns {
 }
 
 // NewLinker returns a linker with a model fitted before (for example read
-// back from a report).
+// back from a report). The model's extra fields must be the population's.
 func NewLinker(pop *Population, m *Model, cfg Config) (*Linker, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Linker{pop: pop, model: m, cfg: cfg}
+	if !sameExtras(m.Extras(), pop.extras) {
+		return nil, fmt.Errorf("linkage: the model's extra fields %s are not the population's %s", extraList(m.Extras()), extraList(pop.extras))
+	}
+	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
 	l.setWeights()
 	return l, nil
 }
@@ -273,7 +287,8 @@ func (l *Linker) Population() *Population { return l.pop }
 // probes use.
 type prepared struct {
 	side
-	words []uint32 // id of each folded word, or noWord
+	ext   []extProbe // the extra fields, against the population's columns
+	words []uint32   // id of each folded word, or noWord
 	// logFreq is log2 of the probability that a record of someone else
 	// has exactly this name as written, 0 when no citizen has it
 	logFreq float64
@@ -293,6 +308,14 @@ func prepare(rec Record) prepared {
 
 func (l *Linker) prepare(rec Record) prepared {
 	r := prepare(rec)
+	if len(l.pop.cols) > 0 {
+		r.ext = make([]extProbe, len(l.pop.cols))
+		for k, col := range l.pop.cols {
+			if k < len(rec.Extra) {
+				r.ext[k] = col.probe(rec.Extra[k])
+			}
+		}
+	}
 	n := float64(max(l.pop.Len(), 1))
 	if r.norm != r.fold {
 		if c := l.pop.nameCount(l.pop.normKey(r.norm)); c > 0 {
@@ -470,25 +493,42 @@ type Explanation struct {
 	Total  float64       `json:"total"`
 }
 
+// compare is the comparison vector of r against citizen ci (c its
+// comparison form; ci = noWord: a citizen not in the population, whose
+// extra fields are missing).
+func (l *Linker) compare(r *prepared, c *side, ci uint32) vector {
+	g := compare(&r.side, c)
+	for k, col := range l.pop.cols {
+		g[nBase+k] = null
+		if ci != noWord && k < len(r.ext) {
+			g[nBase+k] = col.level(&r.ext[k], ci)
+		}
+	}
+	return g
+}
+
 // score returns the match weight of r against citizen i, and the
 // explanation when want is set.
 func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Explanation) {
-	g := compare(&r.side, c)
+	g := l.compare(r, c, ci)
 	total := l.model.PriorWeight
 	var ex *Explanation
 	if want {
 		ex = &Explanation{Prior: round2(total)}
 	}
-	for k, lv := range g {
+	for k, lv := range g[:l.sh.n] {
 		w := 0.0
-		name := "missing"
 		if lv >= 0 {
 			w = l.w[k][lv]
-			name = levelNames[k][lv]
 		}
 		total += w
 		if want {
-			ex.Fields = append(ex.Fields, FieldWeight{Field: compNames[k], Level: name, Weight: round2(w)})
+			cp := &l.model.Comparisons[k]
+			name := "missing"
+			if lv >= 0 {
+				name = cp.Levels[lv].Level
+			}
+			ex.Fields = append(ex.Fields, FieldWeight{Field: cp.Field, Level: name, Weight: round2(w)})
 		}
 	}
 	if lv := int(g[CompName]); lv >= nameMiddle && lv <= nameJW92 && r.logFreq != 0 {
@@ -742,7 +782,8 @@ func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 // Compare scores a record against one citizen given in full (for example
 // the holder of the number a record claims), with the explanation. The
 // citizen need not be in the population; term-frequency adjustments use
-// the population's name counts.
+// the population's name counts. The extra fields weigh nothing (missing):
+// the citizen's values of them are the population's, not the given one's.
 func (l *Linker) Compare(rec Record, cz store.Citizen) (float64, *Explanation) {
 	r := l.prepare(rec)
 	var c side
@@ -794,4 +835,16 @@ func parallel(n int, fn func(lo, hi int)) {
 		wg.Go(func() { fn(lo, hi) })
 	}
 	wg.Wait()
+}
+
+// extraList writes extra fields as "name (comparison), …" for messages.
+func extraList(fs []ExtraField) string {
+	if len(fs) == 0 {
+		return "(none)"
+	}
+	var parts []string
+	for _, f := range fs {
+		parts = append(parts, f.Name+" ("+f.Comparison+")")
+	}
+	return strings.Join(parts, ", ")
 }

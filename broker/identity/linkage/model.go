@@ -34,10 +34,12 @@ type EMSession struct {
 	Estimated  []string `json:"estimated"`
 }
 
-// ComparisonParams are one comparison's levels.
+// ComparisonParams are one comparison's levels. Comparison is set for a
+// mapping's extra field: the comparison it uses (see Comparisons).
 type ComparisonParams struct {
-	Field  string        `json:"field"`
-	Levels []LevelParams `json:"levels"`
+	Field      string        `json:"field"`
+	Comparison string        `json:"comparison,omitempty"`
+	Levels     []LevelParams `json:"levels"`
 }
 
 // LevelParams are one agreement level's probabilities and its weight
@@ -54,18 +56,52 @@ const (
 	maxLvl  = 9
 )
 
-type probs [nComp][maxLvl]float64
+type probs [maxComp][maxLvl]float64
 
-func newModel() *Model {
+// shape is the number of comparisons of a model and the number of levels
+// of each.
+type shape struct {
+	n      int
+	levels [maxComp]int
+}
+
+// newModel returns an empty model of the built-in comparisons followed by
+// the extra fields'.
+func newModel(extras []ExtraField) *Model {
 	m := &Model{}
-	for c := range nComp {
+	for c := range nBase {
 		cp := ComparisonParams{Field: compNames[c]}
 		for _, l := range levelNames[c] {
 			cp.Levels = append(cp.Levels, LevelParams{Level: l})
 		}
 		m.Comparisons = append(m.Comparisons, cp)
 	}
+	for _, f := range extras {
+		k, _ := parseKind(f.Comparison)
+		cp := ComparisonParams{Field: f.Name, Comparison: f.Comparison}
+		for _, l := range kindLevels[k] {
+			cp.Levels = append(cp.Levels, LevelParams{Level: l})
+		}
+		m.Comparisons = append(m.Comparisons, cp)
+	}
 	return m
+}
+
+func (m *Model) shape() (s shape) {
+	s.n = len(m.Comparisons)
+	for c, cp := range m.Comparisons {
+		s.levels[c] = len(cp.Levels)
+	}
+	return s
+}
+
+// Extras are the model's extra fields (their names and comparisons).
+func (m *Model) Extras() []ExtraField {
+	var out []ExtraField
+	for _, cp := range m.Comparisons[min(nBase, len(m.Comparisons)):] {
+		out = append(out, ExtraField{Name: cp.Field, Comparison: cp.Comparison})
+	}
+	return out
 }
 
 func (m *Model) get(which byte) (p probs) {
@@ -98,22 +134,45 @@ func (m *Model) set(which byte, p probs) {
 		// levels are ordered from the strongest agreement down: a weaker
 		// level never weighs more than a stronger one (a rare level, such
 		// as a reordered name, can otherwise out-score an exact one)
-		for l := 1; l < len(m.Comparisons[c].Levels); l++ {
-			lv := &m.Comparisons[c].Levels[l]
-			lv.Weight = math.Min(lv.Weight, m.Comparisons[c].Levels[l-1].Weight)
+		if c < nBase {
+			for l := 1; l < len(m.Comparisons[c].Levels); l++ {
+				lv := &m.Comparisons[c].Levels[l]
+				lv.Weight = math.Min(lv.Weight, m.Comparisons[c].Levels[l-1].Weight)
+			}
+			continue
+		}
+		// an extra field's level that no true match showed (m at the
+		// floor: an address form the file never uses) says nothing about
+		// the levels below it, so it does not cap them
+		lvs := m.Comparisons[c].Levels
+		limit := math.Inf(1)
+		for l := range lvs {
+			lvs[l].Weight = math.Min(lvs[l].Weight, limit)
+			if lvs[l].M > 2*minProb {
+				limit = lvs[l].Weight
+			}
 		}
 	}
 }
 
-// Validate checks that the model has every comparison and level with
+// Validate checks that the model has every built-in comparison, then
+// extra fields of known comparisons, each with its levels, with
 // probabilities in (0, 1].
 func (m *Model) Validate() error {
-	if len(m.Comparisons) != nComp {
-		return fmt.Errorf("linkage: model has %d comparisons, want %d", len(m.Comparisons), nComp)
+	if len(m.Comparisons) < nBase || len(m.Comparisons) > maxComp {
+		return fmt.Errorf("linkage: model has %d comparisons, want %d built-in ones and at most %d extra", len(m.Comparisons), nBase, maxExtra)
 	}
 	for c, cp := range m.Comparisons {
-		if cp.Field != compNames[c] || len(cp.Levels) != len(levelNames[c]) {
-			return fmt.Errorf("linkage: model comparison %d is %q with %d levels, want %q with %d", c, cp.Field, len(cp.Levels), compNames[c], len(levelNames[c]))
+		name, levels := cp.Field, []string(nil)
+		if c < nBase {
+			name, levels = compNames[c], levelNames[c]
+		} else if k, ok := parseKind(cp.Comparison); ok && cp.Field != "" {
+			levels = kindLevels[k]
+		} else {
+			return fmt.Errorf("linkage: model comparison %d (%q) has no name or an unknown comparison %q", c, cp.Field, cp.Comparison)
+		}
+		if cp.Field != name || len(cp.Levels) != len(levels) {
+			return fmt.Errorf("linkage: model comparison %d is %q with %d levels, want %q with %d", c, cp.Field, len(cp.Levels), name, len(levels))
 		}
 		for _, lp := range cp.Levels {
 			if !(lp.M > 0 && lp.M <= 1 && lp.U > 0 && lp.U <= 1) {
@@ -128,11 +187,11 @@ func (m *Model) Validate() error {
 }
 
 // pattern is a comparison vector packed 4 bits per comparison (15 = null).
-type pattern uint32
+type pattern uint64
 
-func pack(g [nComp]int8) pattern {
+func pack(g *vector, n int) pattern {
 	var p pattern
-	for c := range nComp {
+	for c := range n {
 		v := g[c]
 		if v < 0 {
 			v = 15
@@ -154,8 +213,10 @@ func (p pattern) level(c int) int {
 // citizens (pseudo-count ½ per level, so an unseen level is rare but not
 // impossible).
 func (m *Model) estimateU(pop *Population, n int, seed uint64) {
-	var count [nComp][maxLvl]float64
-	var total [nComp]float64
+	var count [maxComp][maxLvl]float64
+	var total [maxComp]float64
+	sh := m.shape()
+	var buf [32]uint32
 	N := uint64(pop.Len())
 	s := seed | 1
 	next := func() uint64 { // xorshift64*
@@ -173,7 +234,11 @@ func (m *Model) estimateU(pop *Population, n int, seed uint64) {
 		pop.sideOf(i, &a)
 		pop.sideOf(j, &b)
 		g := compare(&a, &b)
-		for c, l := range g {
+		for k, col := range pop.cols {
+			p := col.probeOf(i, buf[:0])
+			g[nBase+k] = col.level(&p, j)
+		}
+		for c, l := range g[:sh.n] {
 			if l >= 0 {
 				count[c][l]++
 				total[c]++
@@ -181,9 +246,9 @@ func (m *Model) estimateU(pop *Population, n int, seed uint64) {
 		}
 	}
 	var u probs
-	for c := range nComp {
-		L := float64(len(levelNames[c]))
-		for l := range levelNames[c] {
+	for c := range sh.n {
+		L := float64(sh.levels[c])
+		for l := range sh.levels[c] {
 			u[c][l] = (count[c][l] + 0.5) / (total[c] + 0.5*L)
 		}
 	}
@@ -193,9 +258,9 @@ func (m *Model) estimateU(pop *Population, n int, seed uint64) {
 
 // initialM is the starting point of EM: agreement likely, disagreement
 // not, for every comparison.
-func initialM() (p probs) {
-	for c := range nComp {
-		L := len(levelNames[c])
+func initialM(sh shape) (p probs) {
+	for c := range sh.n {
+		L := sh.levels[c]
 		p[c][0] = 0.8
 		for l := 1; l < L-1; l++ {
 			p[c][l] = 0.15 / float64(L-2)
@@ -221,8 +286,8 @@ func initialM() (p probs) {
 // comparisons the rule blocks on agree on almost every pair whatever the
 // truth, so they are left out of the likelihood and not estimated by this
 // session (as Splink does).
-func emSession(cp candidatePatterns, u probs, exclude [nComp]bool, iters int) (mp probs, matches float64, it int, converged bool) {
-	mp = initialM()
+func emSession(cp candidatePatterns, sh shape, u probs, exclude [maxComp]bool, iters int) (mp probs, matches float64, it int, converged bool) {
+	mp = initialM(sh)
 	if len(cp.records) == 0 {
 		return mp, 0, 0, false
 	}
@@ -232,7 +297,7 @@ func emSession(cp candidatePatterns, u probs, exclude [nComp]bool, iters int) (m
 	for it = 1; it <= iters; it++ {
 		for k, p := range cp.pats {
 			v := 1.0
-			for c := range nComp {
+			for c := range sh.n {
 				if l := p.level(c); l >= 0 && !exclude[c] {
 					v *= mp[c][l] / u[c][l]
 				}
@@ -255,10 +320,10 @@ func emSession(cp candidatePatterns, u probs, exclude [nComp]bool, iters int) (m
 			}
 		}
 		var num probs
-		var den [nComp]float64
+		var den [maxComp]float64
 		for k, p := range cp.pats {
 			w := post[k]
-			for c := range nComp {
+			for c := range sh.n {
 				if l := p.level(c); l >= 0 {
 					num[c][l] += w
 					den[c] += w
@@ -266,11 +331,11 @@ func emSession(cp candidatePatterns, u probs, exclude [nComp]bool, iters int) (m
 			}
 		}
 		delta := 0.0
-		for c := range nComp {
+		for c := range sh.n {
 			if exclude[c] {
 				continue
 			}
-			for l := range levelNames[c] {
+			for l := range sh.levels[c] {
 				v := minProb
 				if den[c] > 0 {
 					v = math.Max(num[c][l]/den[c], minProb)

@@ -43,6 +43,10 @@ type Population struct {
 	// ~6 cache misses instead of ~24)
 	fences [nRules][]uint64
 	byOld  []uint64 // CMND<<32 | citizen, sorted
+	// extras are the extra fields the population was built for, cols
+	// their values per citizen (see BuildPopulation)
+	extras []ExtraField
+	cols   []*popColumn
 }
 
 // nameInfo is one distinct registered name.
@@ -142,16 +146,40 @@ var RuleNames = [nRulesAll]string{"dob+sex", "given+surname+year+month", "given+
 // Citizens the register cannot represent (see identity.Index.Add) are
 // skipped and counted in the error, which is returned with the population.
 func NewPopulation(citizens iter.Seq[store.Citizen], n int) (*Population, error) {
+	return BuildPopulation(func(yield func(store.Citizen, []string) bool) {
+		for c := range citizens {
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}, n, nil)
+}
+
+// BuildPopulation is NewPopulation keeping, for a mapping's extra fields,
+// each citizen's value of the field's population column: rows yields a
+// citizen with those values, in the order of extras (a short or nil slice
+// means the rest are missing; see ScanPopulationRows and CitizenColumn).
+// The values are kept compactly: an address as a reference to its distinct
+// parsed form (a household shares one), a postcode or a numeric id packed in
+// 8 bytes, a text as a reference to its distinct value.
+func BuildPopulation(rows iter.Seq2[store.Citizen, []string], n int, extras []ExtraField) (*Population, error) {
+	if err := checkExtras(extras); err != nil {
+		return nil, err
+	}
 	p := &Population{
-		keys:  make([]uint64, 0, n),
-		names: make([]uint32, 0, n),
-		olds:  make([]uint32, 0, n),
-		tokID: map[string]uint32{},
+		keys:   make([]uint64, 0, n),
+		names:  make([]uint32, 0, n),
+		olds:   make([]uint32, 0, n),
+		tokID:  map[string]uint32{},
+		extras: slices.Clone(extras),
+	}
+	for _, f := range extras {
+		p.cols = append(p.cols, newColumn(f, n))
 	}
 	nameID := map[string]uint32{}
 	var raw []string // distinct registered names, by name id
 	skipped := 0
-	for c := range citizens {
+	for c, extra := range rows {
 		var s side
 		s.setDOB(c.DOB)
 		id, ok := digitsN(c.ID, 12)
@@ -179,8 +207,18 @@ func NewPopulation(citizens iter.Seq[store.Citizen], n int) (*Population, error)
 		p.keys = append(p.keys, key)
 		p.names = append(p.names, ni)
 		p.olds = append(p.olds, old)
+		for k, col := range p.cols {
+			v := ""
+			if k < len(extra) {
+				v = extra[k]
+			}
+			col.add(v)
+		}
 	}
 	nameID = nil
+	for _, col := range p.cols {
+		col.finish()
+	}
 	// the comparison forms of the distinct names, on every core, then
 	// their words
 	p.infos = make([]nameInfo, len(raw))
@@ -245,8 +283,22 @@ func (p *Population) word(w string) uint32 {
 // Len returns the number of citizens.
 func (p *Population) Len() int { return len(p.keys) }
 
+// Extras are the extra fields the population keeps values of.
+func (p *Population) Extras() []ExtraField { return slices.Clone(p.extras) }
+
+// ExtraSizeBytes is the memory of the extra fields' values (see
+// BuildPopulation), which SizeBytes does not count.
+func (p *Population) ExtraSizeBytes() int {
+	n := 0
+	for _, c := range p.cols {
+		n += c.sizeBytes()
+	}
+	return n
+}
+
 // SizeBytes is the memory of the per-citizen arrays and blocking indexes
-// plus an estimate of the name and word tables.
+// plus an estimate of the name and word tables, without the extra fields'
+// values (ExtraSizeBytes).
 func (p *Population) SizeBytes() int {
 	n := len(p.keys)*8 + len(p.names)*4 + len(p.olds)*4 + len(p.byOld)*8
 	for r, b := range p.blocks {

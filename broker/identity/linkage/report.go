@@ -91,7 +91,7 @@ func NewReport(title string, sum Summary, cfg Config) Report {
 		r.Population = m.Population
 		r.Model = ReportModel{PriorWeight: round2(m.PriorWeight), MatchRate: m.MatchRate, RandomPairs: m.RandomPairs, Sessions: m.Sessions}
 		for _, c := range m.Comparisons {
-			cp := ComparisonParams{Field: c.Field}
+			cp := ComparisonParams{Field: c.Field, Comparison: c.Comparison}
 			for _, l := range c.Levels {
 				cp.Levels = append(cp.Levels, LevelParams{Level: l.Level, M: sig6(l.M), U: sig6(l.U), Weight: round2(l.Weight)})
 			}
@@ -259,7 +259,7 @@ A record is <b>linked</b> at probability ≥ {{.Thresholds.Link}}, sent to <b>re
 weight = log2(m/u). Prior weight {{.Model.PriorWeight}} bits; estimated share of records in the register {{.Model.MatchRate}}.</p>
 {{range .ModelCharts}}{{.}}{{end}}
 <table id="model"><tr><th>comparison</th><th>level</th><th>m</th><th>u</th><th>weight</th></tr>
-{{range .Model.Comparisons}}{{$f := .Field}}{{range .Levels}}<tr><td>{{$f}}</td><td>{{.Level}}</td><td>{{g .M}}</td><td>{{g .U}}</td><td>{{.Weight}}</td></tr>
+{{range .Model.Comparisons}}{{$f := .Field}}{{if .Comparison}}{{$f = printf "%s (%s)" .Field .Comparison}}{{end}}{{range .Levels}}<tr><td>{{$f}}</td><td>{{.Level}}</td><td>{{g .M}}</td><td>{{g .U}}</td><td>{{.Weight}}</td></tr>
 {{end}}{{end}}</table>
 <table id="sessions"><tr><th>EM session (blocking rule)</th><th>pairs</th><th>records</th><th>expected matches</th><th>iterations</th><th>estimated</th></tr>
 {{range .Model.Sessions}}<tr><td>{{.Rule}}</td><td>{{.Pairs}}</td><td>{{.Records}}</td><td>{{.Matches}}</td><td>{{.Iterations}}</td><td>{{range .Estimated}}{{.}} {{end}}</td></tr>

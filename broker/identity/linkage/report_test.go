@@ -91,7 +91,7 @@ func TestReport(t *testing.T) {
 	for _, b := range rep.Histogram {
 		hist += b.Count
 	}
-	if total != 1500 || hist == 0 || len(rep.Model.Comparisons) != nComp || rep.Quality == nil || rep.Quality.LinkPrec < 0.99 {
+	if total != 1500 || hist == 0 || len(rep.Model.Comparisons) != nBase || rep.Quality == nil || rep.Quality.LinkPrec < 0.99 {
 		t.Errorf("report: %d records, %d in the histogram, %d comparisons, quality %+v", total, hist, len(rep.Model.Comparisons), rep.Quality)
 	}
 
