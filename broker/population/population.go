@@ -1,8 +1,8 @@
 // Package population keeps the population register current from the
 // population database's change stream: every change published on
-// population.citizen.v1 (a registration, a correction, a death) is written to
-// the store's register and applied to the live reconciliation index, so
-// records reconciled after it see it.
+// population.citizen.v1 (a registration, a correction, a move, a death) is
+// written to the store's register, residence included, and applied to the
+// live reconciliation index, so records reconciled after it see it.
 package population
 
 import (
@@ -47,10 +47,14 @@ func New(cl kafkaio.Cluster, st store.PopulationStore, idx Index, log *slog.Logg
 // Close stops the reader.
 func (u *Updater) Close() error { return u.reader.Close() }
 
-// Citizen converts a published population row.
+// Citizen converts a published population row. Its residence (optional:
+// absent or null when unknown) becomes the citizen's Residence, "" when
+// unknown, so a row without one clears what the register had: a row is
+// the citizen's whole current state.
 func Citizen(row map[string]any) (store.Citizen, bool) {
 	s := func(k string) string { v, _ := row[k].(string); return v }
-	c := store.Citizen{ID: s("personal_id"), OldID: s("old_cmnd"), FullName: s("full_name"), DOB: s("dob"), Sex: s("sex"), BirthProvince: s("birth_province")}
+	c := store.Citizen{ID: s("personal_id"), OldID: s("old_cmnd"), FullName: s("full_name"), DOB: s("dob"), Sex: s("sex"), BirthProvince: s("birth_province"),
+		Residence: s("residence")}
 	c.Deceased, _ = row["deceased"].(bool)
 	return c, c.ID != ""
 }

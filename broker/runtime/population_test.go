@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 
@@ -48,4 +50,78 @@ func TestPopulationStreamKeepsIndexCurrent(t *testing.T) {
 		time.Sleep(100 * time.Millisecond) // the death may still be on its way to the index
 	}
 	t.Fatalf("a record about a dead citizen reconciles as %q", res.Results[0].Identity)
+}
+
+// The dev register is seeded with the synthetic residences, and the
+// residence of a population change reaches the register: a registration
+// with one, a move changing it, a change without one clearing it.
+func TestPopulationStreamCarriesResidence(t *testing.T) {
+	c := devConfig(t, t.TempDir())
+	bus := start(t, c)
+	defer bus.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	seeded := map[string]string{}
+	for i := 0; i < c.Synthetic.Population; i += 97 {
+		seeded[synthetic.Citizen(c.Synthetic.Seed, i).ID] = synthetic.Residence(c.Synthetic.Seed, i).Line
+	}
+	found := 0
+	for _, got := range registerByID(t, bus) {
+		if want, ok := seeded[got.ID]; ok {
+			found++
+			if want == "" || got.Residence != want {
+				t.Errorf("seeded citizen %s has residence %q, want %q", got.ID, got.Residence, want)
+			}
+		}
+	}
+	if found != len(seeded) {
+		t.Fatalf("%d of %d seeded citizens in the register", found, len(seeded))
+	}
+
+	newcomer := synthetic.Citizen(c.Synthetic.Seed, c.Synthetic.Population+5)
+	row := map[string]any{"personal_id": newcomer.ID, "full_name": newcomer.FullName, "dob": newcomer.DOB, "sex": newcomer.Sex,
+		"birth_province": newcomer.BirthProvince, "deceased": false, "old_cmnd": nil}
+	token := sourceToken(t, bus, synthetic.PopulationSource)
+	for _, step := range []struct {
+		name, op  string
+		residence any
+		want      string
+	}{
+		{"registration", "c", "Số 12 Lê Lợi, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh", "Số 12 Lê Lợi, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh"},
+		{"move", "u", "Thôn Đông, Xã Hòa Phú, Huyện Hòa Vang, Thành phố Đà Nẵng", "Thôn Đông, Xã Hòa Phú, Huyện Hòa Vang, Thành phố Đà Nẵng"},
+		{"unknown again", "u", nil, ""},
+	} {
+		row["residence"] = step.residence
+		body, _ := json.Marshal(map[string]any{"records": []any{map[string]any{"dataset": synthetic.PopulationDataset, "op": step.op, "after": row}}})
+		if code, raw := postAs(t, "http://"+bus.Addrs().API+"/v1/sources/population/records", token, "application/json", body); code != 200 {
+			t.Fatalf("%s: push: %d %s", step.name, code, raw)
+		}
+		for {
+			got, ok := registerByID(t, bus)[newcomer.ID]
+			if ok && got.Residence == step.want {
+				if got.FullName != newcomer.FullName || got.DOB != newcomer.DOB {
+					t.Fatalf("%s: register has %+v", step.name, got)
+				}
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("%s: register has %+v (present %v), want residence %q", step.name, got, ok, step.want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// registerByID reads the bus's population register.
+func registerByID(t *testing.T, bus *runtime.Bus) map[string]store.Citizen {
+	t.Helper()
+	out := map[string]store.Citizen{}
+	if err := bus.Store.ScanCitizens(context.Background(), func(c store.Citizen) error {
+		out[c.ID] = c
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

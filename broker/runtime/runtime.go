@@ -808,7 +808,9 @@ func hmacKey(c config.Config) ([]byte, error) {
 	return hex.DecodeString(h)
 }
 
-// seedPopulation writes the synthetic population into the store once.
+// seedPopulation writes the synthetic population into the store once,
+// each citizen with the registered residence of the synthetic geography
+// (the address lgsp gen's extracts are corrupted from).
 func seedPopulation(ctx context.Context, st store.Store, sc config.Synthetic, log *slog.Logger) error {
 	n, err := st.CountCitizens(ctx)
 	if err != nil {
@@ -821,7 +823,9 @@ func seedPopulation(ctx context.Context, st store.Store, sc config.Synthetic, lo
 	const chunk = 10_000
 	batch := make([]store.Citizen, 0, chunk)
 	for i := 0; i < sc.Population; i++ {
-		batch = append(batch, synthetic.Citizen(sc.Seed, i))
+		c := synthetic.Citizen(sc.Seed, i)
+		c.Residence = synthetic.Residence(sc.Seed, i).Line
+		batch = append(batch, c)
 		if len(batch) == chunk || i == sc.Population-1 {
 			if err := st.PutCitizens(ctx, batch); err != nil {
 				return fmt.Errorf("population: %w", err)

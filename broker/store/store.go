@@ -271,9 +271,9 @@ type Citizen struct {
 	Deceased      bool
 	// Residence is the registered permanent residence as one address line
 	// ("Số 12 Lê Lợi, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh"), ""
-	// when unknown. Optional: the exact-lookup index and the stores' register
-	// table do not keep it; identity linkage reads it from a population
-	// snapshot when a mapping compares an address with it.
+	// when unknown. The stores' register keeps it (migration 0007) from the
+	// population stream, so identity linkage against the bus's register can
+	// compare an address with it; the exact-lookup index does not keep it.
 	Residence string
 }
 

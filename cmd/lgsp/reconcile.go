@@ -38,7 +38,9 @@ or malformed, are linked by Fellegi–Sunter scoring with a model estimated
 from the records themselves. One NDJSON line per record (record_id,
 outcome, personal_id, score, explanation, reason) goes to --out; a summary
 goes to stdout. Without --mapping, the columns record_id, personal_id,
-old_cmnd, full_name, dob, sex, province_code are read.
+old_cmnd, full_name, dob, sex, province_code are read. Against the bus's
+register (no --population), the mapping's extra fields can compare with
+its residence column only.
 
 With --queue-review SOURCE, every review outcome is also queued in the
 bus's review queue (the store of --data-dir or --config; the bus may be
@@ -129,6 +131,11 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	} else {
 		src = fileSource(records, f, enc)
+	}
+	if *popPath == "" {
+		if err := checkRegisterColumns(mapping); err != nil {
+			return err
+		}
 	}
 
 	// the records first: a mapping naming a missing column fails before
@@ -367,11 +374,31 @@ func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar b
 	return idx, pop, nil
 }
 
-// loadPopulationStore reads the register of a bus's store.
-func loadPopulationStore(ctx context.Context, st store.Store, mapping *linkage.Mapping, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
-	if cols := mapping.PopulationColumns(); len(cols) > 0 {
-		return nil, nil, fmt.Errorf("the mapping compares extra fields with population columns %s, which the store's register does not keep: give --population FILE", strings.Join(cols, ", "))
+// registerColumn is the one population column, beyond the fields every
+// comparison uses, that a bus's register keeps (store.Citizen.Residence,
+// from the population stream): the column a mapping's extra fields can
+// name without --population.
+const registerColumn = "residence"
+
+// checkRegisterColumns fails, naming the first, when the mapping's extra
+// fields compare with a population column the bus's register does not keep.
+func checkRegisterColumns(mapping *linkage.Mapping) error {
+	for _, f := range mapping.PopulationFields() {
+		if f.PopColumn() != registerColumn {
+			return fmt.Errorf("the mapping compares extra field %q with population column %q, which the bus's register does not keep (of the extra columns it keeps only %q): give --population FILE with that column, or compare with %q", f.Name, f.PopColumn(), registerColumn, registerColumn)
+		}
 	}
+	return nil
+}
+
+// loadPopulationStore reads the register of a bus's store, keeping each
+// citizen's residence for the mapping's extra fields (which must all
+// compare with it: checkRegisterColumns).
+func loadPopulationStore(ctx context.Context, st store.Store, mapping *linkage.Mapping, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
+	if err := checkRegisterColumns(mapping); err != nil {
+		return nil, nil, err
+	}
+	extras := mapping.PopulationFields()
 	n, err := st.CountCitizens(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -383,18 +410,24 @@ func loadPopulationStore(ctx context.Context, st store.Store, mapping *linkage.M
 	idx := identity.NewIndex(int(n))
 	var scanErr error
 	errStop := errors.New("stop")
-	seq := iter.Seq[store.Citizen](func(yield func(store.Citizen) bool) {
+	// every extra field reads the residence; BuildPopulation keeps the
+	// values, not the slice, so one slice serves every citizen
+	values := make([]string, len(extras))
+	seq := iter.Seq2[store.Citizen, []string](func(yield func(store.Citizen, []string) bool) {
 		scanErr = st.ScanCitizens(ctx, func(c store.Citizen) error {
 			if idx.Add(c) != nil {
 				return nil
 			}
-			if !yield(c) {
+			for k := range values {
+				values[k] = c.Residence
+			}
+			if !yield(c, values) {
 				return errStop
 			}
 			return nil
 		})
 	})
-	pop, err := linkage.NewPopulation(seq, int(n))
+	pop, err := linkage.BuildPopulation(seq, int(n), extras)
 	if scanErr != nil && !errors.Is(scanErr, errStop) {
 		return nil, nil, scanErr
 	}

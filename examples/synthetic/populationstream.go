@@ -20,11 +20,16 @@ const PopulationDataset = "population.citizen"
 func PopulationChange(seed int64, n int, i uint64) (op connectors.Op, row map[string]any) {
 	if i%10 == 9 {
 		r := newRNG(seed, strHash(PopulationSource), i)
-		c := Citizen(seed, r.intn(n))
+		k := r.intn(n)
+		c := Citizen(seed, k)
 		c.Deceased = true
+		// a change carries the whole row: the residence too, or it is lost
+		c.Residence = Residence(seed, k).Line
 		return connectors.OpUpdate, citizenRow(c)
 	}
-	return connectors.OpCreate, citizenRow(Citizen(seed, n+int(i)))
+	c := Citizen(seed, n+int(i))
+	c.Residence = Residence(seed, n+int(i)).Line
+	return connectors.OpCreate, citizenRow(c)
 }
 
 func citizenRow(c store.Citizen) map[string]any {
@@ -32,6 +37,9 @@ func citizenRow(c store.Citizen) map[string]any {
 		"birth_province": c.BirthProvince, "deceased": c.Deceased, "old_cmnd": nil}
 	if c.OldID != "" {
 		row["old_cmnd"] = c.OldID
+	}
+	if c.Residence != "" {
+		row["residence"] = c.Residence
 	}
 	return row
 }

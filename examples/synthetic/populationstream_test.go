@@ -33,6 +33,10 @@ func TestPopulationChanges(t *testing.T) {
 			t.Fatalf("record %d invalid: %v %v", i, res.Errors(), err)
 		}
 		id := row["personal_id"].(string)
+		// every change carries the citizen's residence: a change is the whole row
+		if res, _ := row["residence"].(string); res == "" {
+			t.Fatalf("record %d (%s) carries no residence", i, op)
+		}
 		switch op {
 		case connectors.OpCreate:
 			if seen[id] || NewPop(3, 1000).Has(id) {
@@ -43,6 +47,13 @@ func TestPopulationChanges(t *testing.T) {
 			deaths++
 			if row["deceased"] != true || !NewPop(3, 1000).Has(id) {
 				t.Fatalf("death %d is not of a registered citizen", i)
+			}
+			k := 0
+			for k < 1000 && Citizen(3, k).ID != id {
+				k++
+			}
+			if row["residence"] != Residence(3, k).Line {
+				t.Fatalf("death %d changes the residence of citizen %d", i, k)
 			}
 		}
 	}

@@ -18,8 +18,9 @@ import (
 var PopulationColumns = []string{"personal_id", "old_cmnd", "full_name", "dob", "sex", "birth_province", "deceased", "residence"}
 
 // CitizenColumn is a citizen's value of one of PopulationColumns ("" for
-// another column): the extra values of a register that only has the
-// built-in fields, such as the store's.
+// another column): the extra values of a register that keeps only these
+// columns, such as the bus's store (which keeps the residence since
+// migration 0007).
 func CitizenColumn(c store.Citizen, col string) string {
 	switch col {
 	case "personal_id":

@@ -456,26 +456,26 @@ func (s *Store) PutCitizens(ctx context.Context, cs []store.Citizen) error {
 		}
 		i := 0
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"citizens_load"},
-			[]string{"id", "old_id", "full_name", "dob", "sex", "birth_province", "deceased"},
+			[]string{"id", "old_id", "full_name", "dob", "sex", "birth_province", "deceased", "residence"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i == len(cs) {
 					return nil, nil
 				}
 				c := &cs[i]
 				i++
-				return []any{c.ID, c.OldID, c.FullName, c.DOB, c.Sex, c.BirthProvince, c.Deceased}, nil
+				return []any{c.ID, c.OldID, c.FullName, c.DOB, c.Sex, c.BirthProvince, c.Deceased, c.Residence}, nil
 			})); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO citizens AS c
-				(id, old_id, full_name, dob, sex, birth_province, deceased)
-			SELECT id, old_id, full_name, dob, sex, birth_province, deceased FROM citizens_load
+				(id, old_id, full_name, dob, sex, birth_province, deceased, residence)
+			SELECT id, old_id, full_name, dob, sex, birth_province, deceased, residence FROM citizens_load
 			ON CONFLICT (id) DO UPDATE SET old_id = EXCLUDED.old_id, full_name = EXCLUDED.full_name,
 				dob = EXCLUDED.dob, sex = EXCLUDED.sex, birth_province = EXCLUDED.birth_province,
-				deceased = EXCLUDED.deceased
-			WHERE (c.old_id, c.full_name, c.dob, c.sex, c.birth_province, c.deceased)
+				deceased = EXCLUDED.deceased, residence = EXCLUDED.residence
+			WHERE (c.old_id, c.full_name, c.dob, c.sex, c.birth_province, c.deceased, c.residence)
 				IS DISTINCT FROM (EXCLUDED.old_id, EXCLUDED.full_name, EXCLUDED.dob, EXCLUDED.sex,
-					EXCLUDED.birth_province, EXCLUDED.deceased)`)
+					EXCLUDED.birth_province, EXCLUDED.deceased, EXCLUDED.residence)`)
 		return err
 	})
 	if err != nil {
@@ -519,14 +519,14 @@ func (s *Store) CountCitizens(ctx context.Context) (int64, error) {
 func (s *Store) ScanCitizens(ctx context.Context, fn func(store.Citizen) error) error {
 	after := "" // PutCitizens rejects empty IDs, so "" sorts before every row
 	for {
-		rows, err := s.pool.Query(ctx, `SELECT id, old_id, full_name, dob, sex, birth_province, deceased
+		rows, err := s.pool.Query(ctx, `SELECT id, old_id, full_name, dob, sex, birth_province, deceased, residence
 			FROM citizens WHERE id > $1 ORDER BY id LIMIT $2`, after, scanPage)
 		if err != nil {
 			return fmt.Errorf("pgstore: scan citizens: %w", err)
 		}
 		page, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Citizen, error) {
 			var c store.Citizen
-			err := row.Scan(&c.ID, &c.OldID, &c.FullName, &c.DOB, &c.Sex, &c.BirthProvince, &c.Deceased)
+			err := row.Scan(&c.ID, &c.OldID, &c.FullName, &c.DOB, &c.Sex, &c.BirthProvince, &c.Deceased, &c.Residence)
 			return c, err
 		})
 		if err != nil {

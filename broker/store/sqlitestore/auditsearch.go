@@ -106,7 +106,7 @@ func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	return scanAudit(rows)
+	return scanAudit(rows, limit)
 }
 
 func escapeLike(s string) string {

@@ -672,7 +672,8 @@ func testPutCitizensUpsert(t *testing.T, s store.Store) {
 	if err := s.PutCitizens(ctx, nil); err != nil {
 		t.Fatalf("PutCitizens(nil) = %v", err)
 	}
-	a := store.Citizen{ID: "001099012345", OldID: "012345678", FullName: "Nguyễn Thị Hoà", DOB: "1999-02-28", Sex: "F", BirthProvince: "001"}
+	a := store.Citizen{ID: "001099012345", OldID: "012345678", FullName: "Nguyễn Thị Hoà", DOB: "1999-02-28", Sex: "F", BirthProvince: "001",
+		Residence: "Số 12 Lê Lợi, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh"}
 	b := store.Citizen{ID: "079203000123", FullName: "Trần Đức Anh", DOB: "2003-12-01", Sex: "M", BirthProvince: "079"}
 	c := store.Citizen{ID: "048085000777", FullName: "Lê Văn Tám", DOB: "1985-07-07", Sex: "M", BirthProvince: "048", Deceased: true}
 	a2 := a
@@ -681,6 +682,12 @@ func testPutCitizensUpsert(t *testing.T, s store.Store) {
 	b2.DOB = "2003-12-02"
 	b3 := b
 	b3.FullName = "Trần Đức Ánh"
+	c2 := c // only the residence changes: gained …
+	c2.Residence = "Thôn Đông, Xã Hòa Phú, Huyện Hòa Vang, Thành phố Đà Nẵng"
+	a3 := a2 // … changed …
+	a3.Residence = "Số 5 Hàng Bài, Phường Tràng Tiền, Quận Hoàn Kiếm, Hà Nội"
+	c3 := c2 // … and lost
+	c3.Residence = ""
 	steps := []struct {
 		name  string
 		batch []store.Citizen
@@ -690,6 +697,9 @@ func testPutCitizensUpsert(t *testing.T, s store.Store) {
 		{"update one, insert one", []store.Citizen{a2, c}, []store.Citizen{a2, c, b}},
 		{"same ID twice in a batch: the last wins", []store.Citizen{b2, b3}, []store.Citizen{a2, c, b3}},
 		{"unchanged", []store.Citizen{c}, []store.Citizen{a2, c, b3}},
+		{"residence gained", []store.Citizen{c2}, []store.Citizen{a2, c2, b3}},
+		{"residence changed", []store.Citizen{a3}, []store.Citizen{a3, c2, b3}},
+		{"residence lost", []store.Citizen{c3}, []store.Citizen{a3, c3, b3}},
 	}
 	for _, st := range steps {
 		if err := s.PutCitizens(ctx, st.batch); err != nil {
