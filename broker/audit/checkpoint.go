@@ -221,7 +221,12 @@ type Report struct {
 	// retention setting (entries 1..Pruned), as Retention records.
 	Pruned    int64
 	Retention *Retention
+	// SearchFilterProblem names the first entry that the stored search
+	// filter of its bucket (store.AuditBucketFilter) does not hold: a
+	// search by that citizen or request would miss it. The log itself is
+	// not affected; delete the bucket's filter row and the bus rebuilds it.
+	SearchFilterProblem string
 }
 
 // OK reports whether the log verified.
-func (r Report) OK() bool { return r.FirstBad == 0 && r.Problem == "" }
+func (r Report) OK() bool { return r.FirstBad == 0 && r.Problem == "" && r.SearchFilterProblem == "" }

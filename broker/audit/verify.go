@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"github.com/bits-and-blooms/bloom/v3"
 	"runtime"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -23,6 +24,53 @@ type hashed struct {
 	ok      []bool
 	leaves  [][]byte
 	err     error
+	// unfiltered is the first entry whose bucket's search filter does not
+	// hold its citizen key or request id (0: none), and which key
+	unfiltered int64
+	key        string
+}
+
+// searchFilters are a store's bucket filters, read once for verification.
+type searchFilters struct{ cit, req map[int64]*bloom.BloomFilter }
+
+func loadSearchFilters(ctx context.Context, st store.AuditStore) (*searchFilters, error) {
+	fs, ok := st.(store.AuditFilterStore)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := fs.AuditFilters(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read the search filters: %w", err)
+	}
+	sf := &searchFilters{cit: map[int64]*bloom.BloomFilter{}, req: map[int64]*bloom.BloomFilter{}}
+	for _, r := range rows {
+		c, q := &bloom.BloomFilter{}, &bloom.BloomFilter{}
+		if c.UnmarshalBinary(r.Citizens) != nil || q.UnmarshalBinary(r.Requests) != nil {
+			// unreadable: searches treat it as absent and visit the bucket
+			continue
+		}
+		sf.cit[r.Bucket], sf.req[r.Bucket] = c, q
+	}
+	return sf, nil
+}
+
+// check finds the first entry of h the filters would hide from a search.
+func (sf *searchFilters) check(h *hashed) {
+	if sf == nil {
+		return
+	}
+	for i := range h.entries {
+		e := &h.entries[i]
+		b := e.Seq >> store.AuditBucketShift
+		if f := sf.cit[b]; f != nil && e.CitizenKey != "" && !f.TestString(e.CitizenKey) {
+			h.unfiltered, h.key = e.Seq, "citizen key"
+			return
+		}
+		if f := sf.req[b]; f != nil && e.RequestID != "" && !f.TestString(e.RequestID) {
+			h.unfiltered, h.key = e.Seq, "request id"
+			return
+		}
+	}
 }
 
 func hashRun(entries []store.AuditEntry) hashed {
@@ -214,13 +262,27 @@ func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) 
 		return true
 	}
 
-	// The entries stored when verification starts, in parallel chunks.
+	// The entries stored when verification starts, in parallel chunks;
+	// the workers also check that each entry's bucket filter holds it.
+	sf, err := loadSearchFilters(ctx, st)
+	if err != nil {
+		return rep, err
+	}
 	end, err := st.CountAudit(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("audit: read the log size: %w", err)
 	}
 	stopped := false
-	err = scanChunks(ctx, st, f.size+1, end, hashRun, func(h hashed) bool {
+	work := func(es []store.AuditEntry) hashed {
+		h := hashRun(es)
+		sf.check(&h)
+		return h
+	}
+	err = scanChunks(ctx, st, f.size+1, end, work, func(h hashed) bool {
+		if h.unfiltered != 0 && rep.SearchFilterProblem == "" {
+			rep.SearchFilterProblem = fmt.Sprintf("the search filter of bucket %d does not hold the %s of entry %d: searches by it would miss the entry",
+				h.unfiltered>>store.AuditBucketShift, h.key, h.unfiltered)
+		}
 		for i := range h.entries {
 			if !check(&h.entries[i], h.ok[i], h.leaves[i]) {
 				stopped = true

@@ -241,6 +241,12 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if b.Audit, err = audit.Open(ctx, b.Store, key, audit.WithSigner(signer)); err != nil {
 		return b, err
 	}
+	// Search filters of the log's sealed buckets that are missing (a log
+	// written before they existed) are built in the background; searches
+	// visit the buckets without one meanwhile.
+	if fs, ok := b.Store.(store.AuditFilterStore); ok {
+		fs.SealAuditBucketsInBackground()
+	}
 
 	// Population index.
 	if c.Synthetic.Enabled || (o.Mode == Dev && c.Synthetic.Population > 0) {

@@ -73,8 +73,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if !rep.OK() {
+	if rep.FirstBad != 0 || rep.Problem != "" {
 		fmt.Fprintf(stdout, "TAMPERED: first bad entry %d: %s\n(%d entries before it verified; the store was not changed)\n", rep.FirstBad, rep.Problem, rep.Entries)
+		return errTampered
+	}
+	if rep.SearchFilterProblem != "" {
+		fmt.Fprintf(stdout, "SEARCH FILTER ALTERED: %s\n(the %d entries verified; delete that bucket's row of audit_bucket_filters and the bus rebuilds it)\n", rep.SearchFilterProblem, rep.Entries)
 		return errTampered
 	}
 	fmt.Fprintf(stdout, "audit log OK: %d entries, %d signed checkpoints\n", rep.Entries, rep.Checkpoints)

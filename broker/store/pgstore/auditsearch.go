@@ -25,8 +25,8 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditSearch) ([]store.A
 // it. Only the filters that are set appear in the SQL, so each query has its
 // own plan and uses the index for its filter. A search by citizen or
 // request id names the buckets (store.AuditBucketShift) of the cursor's
-// range, which the index of migration 0006 descends once each for the
-// key's 64-bit hash; the whole key is compared on the row, so a hash
+// range whose Bloom filter may hold the key (store.AuditFilters), which the
+// index of migration 0006 descends once each for the key's 64-bit hash; the whole key is compared on the row, so a hash
 // collision never returns another citizen's or request's entry.
 func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) ([]store.AuditEntry, error) {
 	var where []string
@@ -44,15 +44,30 @@ func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) 
 	}
 	if keyCol != "" {
 		shift := strconv.Itoa(store.AuditBucketShift)
-		hi := `(SELECT COALESCE(MAX(seq), 0) FROM audit_log) >> ` + shift
+		var hi int64
 		if q.Newest && q.BeforeSeq > 0 {
-			hi = arg(max(q.BeforeSeq-1, 0)>>store.AuditBucketShift) + `::bigint`
+			hi = max(q.BeforeSeq-1, 0) >> store.AuditBucketShift
+		} else {
+			n, err := s.CountAudit(ctx)
+			if err != nil {
+				return nil, err
+			}
+			hi = n >> store.AuditBucketShift
 		}
 		lo := int64(0)
 		if !q.Newest && q.AfterSeq > 0 {
 			lo = (q.AfterSeq + 1) >> store.AuditBucketShift
 		}
-		where = append(where, `(seq >> `+shift+`) = ANY (ARRAY(SELECT generate_series(`+arg(lo)+`::bigint, `+hi+`)))`)
+		// only the buckets whose Bloom filter may hold the key (and the
+		// unsealed ones, which have none)
+		buckets, err := s.filters.Candidates(ctx, keyCol == "citizen_key", key, lo, hi, q.Newest)
+		if err != nil {
+			return nil, err
+		}
+		if len(buckets) == 0 {
+			return []store.AuditEntry{}, nil
+		}
+		where = append(where, `(seq >> `+shift+`) = ANY (`+arg(buckets)+`::bigint[])`)
 		p := arg(key)
 		where = append(where, `hashtextextended(`+keyCol+`, 0) = hashtextextended(`+p+`::text, 0) AND `+keyCol+` = `+p+` AND `+keyCol+` <> ''`)
 	}

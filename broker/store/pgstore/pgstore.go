@@ -44,7 +44,8 @@ const scanPage = 1000
 
 // Store is a store.Store on PostgreSQL. Use Open to get one.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	filters *store.AuditFilters // the audit log's bucket filters (auditfilter.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -85,6 +86,7 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
+	s.filters = store.NewAuditFilters(s)
 	return s, nil
 }
 
@@ -99,6 +101,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close implements store.Store. It waits for connections in use to be
 // released.
 func (s *Store) Close() error {
+	s.filters.Close()
 	s.pool.Close()
 	return nil
 }
@@ -357,12 +360,13 @@ func (s *Store) StageAudit(ctx context.Context, entries []store.AuditEntry) (sto
 		}
 		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
 	}
-	return &stagedAudit{tx: tx, first: entries[0].Seq}, nil
+	return &stagedAudit{s: s, tx: tx, first: entries[0].Seq, last: entries[len(entries)-1].Seq}, nil
 }
 
 type stagedAudit struct {
-	tx    pgx.Tx
-	first int64
+	s           *Store
+	tx          pgx.Tx
+	first, last int64
 }
 
 func (st *stagedAudit) Commit(ctx context.Context) error {
@@ -377,6 +381,9 @@ func (st *stagedAudit) Commit(ctx context.Context) error {
 	if err != nil {
 		_ = st.tx.Rollback(ctx)
 		return fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
+	}
+	if store.Crossed(st.first, st.last) {
+		st.s.filters.SealAsync()
 	}
 	return nil
 }

@@ -23,11 +23,12 @@ func (s *Store) SearchAudit(ctx context.Context, q store.AuditSearch) ([]store.A
 // queryAudit runs q with page size limit; ListAudit and SearchAudit share it.
 // Only the filters that are set appear in the SQL, so each query can use
 // the index for its filter. A search by citizen or request id goes bucket
-// by bucket (store.AuditBucketShift): a recursive CTE lists the buckets in
-// the cursor's range and the index of migration 0006 is searched once per
-// bucket for the key's first 16 characters; the whole key is compared on
-// the row ("+" keeps SQLite from folding that equality into the index
-// expression, which would stop it from using the index).
+// by bucket (store.AuditBucketShift): the buckets of the cursor's range
+// whose Bloom filter may hold the key (all the unsealed ones) are listed,
+// and the index of migration 0006 is searched once per listed bucket for
+// the key's first 16 characters; the whole key is compared on the row
+// ("+" keeps SQLite from folding that equality into the index expression,
+// which would stop it from using the index).
 func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) ([]store.AuditEntry, error) {
 	var where []string
 	var args []any
@@ -45,17 +46,32 @@ func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) 
 	sqlText := `SELECT ` + auditColumns + ` FROM audit_log`
 	if keyCol != "" {
 		const shift = store.AuditBucketShift
-		hi := `(SELECT COALESCE(MAX(seq), 0) FROM audit_log) >> ` + strconv.Itoa(shift)
+		var hi int64
 		if q.Newest && q.BeforeSeq > 0 {
-			hi = strconv.FormatInt(max(q.BeforeSeq-1, 0)>>shift, 10)
+			hi = max(q.BeforeSeq-1, 0) >> shift
+		} else {
+			n, err := s.CountAudit(ctx)
+			if err != nil {
+				return nil, err
+			}
+			hi = n >> shift
 		}
 		var lo int64
 		if !q.Newest && q.AfterSeq > 0 {
 			lo = (q.AfterSeq + 1) >> shift
 		}
-		sqlText = `WITH RECURSIVE audit_bucket(b) AS (SELECT ` + hi + ` UNION ALL SELECT b - 1 FROM audit_bucket WHERE b > ` +
-			strconv.FormatInt(lo, 10) + `) SELECT ` + auditColumns + ` FROM audit_bucket CROSS JOIN audit_log`
-		add(`(seq >> ` + strconv.Itoa(shift) + `) = b`)
+		buckets, err := s.filters.Candidates(ctx, keyCol == "citizen_key", key, lo, hi, q.Newest)
+		if err != nil {
+			return nil, err
+		}
+		if len(buckets) == 0 {
+			return []store.AuditEntry{}, nil
+		}
+		in := make([]string, len(buckets))
+		for i, b := range buckets {
+			in[i] = strconv.FormatInt(b, 10)
+		}
+		add(`(seq >> ` + strconv.Itoa(shift) + `) IN (` + strings.Join(in, ",") + `)`)
 		add(`substr(`+keyCol+`, 1, 16) = substr(?, 1, 16) AND +`+keyCol+` = ? AND `+keyCol+` <> ''`, key, key)
 	}
 	if q.CitizenKey != "" && keyCol != "citizen_key" {

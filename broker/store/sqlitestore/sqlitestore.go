@@ -46,9 +46,10 @@ const scanPage = 1000
 
 // Store is a store.Store on one SQLite file. Use Open to get one.
 type Store struct {
-	w    *sql.DB // exactly one connection: every write goes through it
-	r    *sql.DB // query_only connections for reads
-	path string
+	w       *sql.DB // exactly one connection: every write goes through it
+	r       *sql.DB // query_only connections for reads
+	path    string
+	filters *store.AuditFilters // the audit log's bucket filters (auditfilter.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -153,6 +154,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("sqlitestore: open %q for reading: %w", path, err)
 	}
+	s.filters = store.NewAuditFilters(s)
 	return s, nil
 }
 
@@ -182,6 +184,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools. It does not checkpoint explicitly: SQLite does
 // that when the last connection closes.
 func (s *Store) Close() error {
+	if s.filters != nil {
+		s.filters.Close()
+	}
 	var errs []error
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
@@ -432,6 +437,9 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	})
 	if err != nil {
 		return fmt.Errorf("sqlitestore: append audit (nothing was stored): %w", err)
+	}
+	if store.Crossed(entries[0].Seq, entries[len(entries)-1].Seq) {
+		s.filters.SealAsync()
 	}
 	return nil
 }

@@ -1,0 +1,259 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/bits-and-blooms/bloom/v3"
+)
+
+// AuditBucketFilter is the Bloom filter of one sealed bucket of the audit
+// log (AuditBucketShift): the citizen keys and the request ids of its
+// entries, each as bloom/v3's binary form. A search by citizen or request
+// id skips the buckets whose filter says the key is not there, so it seeks
+// a few tens of buckets instead of every one (about 710 at 11.6 million
+// entries). A filter is derived data: a bucket without one is searched,
+// and a wrong one can only make a search miss entries, never show
+// another's, so `lgsp audit verify` rebuilds and compares them.
+type AuditBucketFilter struct {
+	Bucket   int64
+	Citizens []byte
+	Requests []byte
+}
+
+// AuditFilterFalsePositives is the share of buckets a filter lets through
+// for a key they do not hold.
+const AuditFilterFalsePositives = 0.01
+
+// AuditFilterBackend is what a store gives AuditFilters.
+type AuditFilterBackend interface {
+	// LoadAuditFilters returns the stored filters of buckets above
+	// afterBucket, in bucket order.
+	LoadAuditFilters(ctx context.Context, afterBucket int64) ([]AuditBucketFilter, error)
+	// AuditBucketKeys returns the non-empty citizen keys and request ids
+	// of the entries of bucket b.
+	AuditBucketKeys(ctx context.Context, b int64) (citizens, requests []string, err error)
+	// PutAuditFilter stores f unless its bucket has one already.
+	PutAuditFilter(ctx context.Context, f AuditBucketFilter) error
+	// CountAudit is AuditStore's.
+	CountAudit(ctx context.Context) (int64, error)
+}
+
+// AuditFilterStore is implemented by the stores that keep bucket filters.
+type AuditFilterStore interface {
+	// SealAuditBuckets builds the filters of the sealed buckets that have
+	// none and returns how many it built.
+	SealAuditBuckets(ctx context.Context) (int, error)
+	// SealAuditBucketsInBackground does the same in the background (the
+	// bus calls it at start; appends that complete a bucket do it too).
+	SealAuditBucketsInBackground()
+	// AuditFilters returns every stored filter, for `lgsp audit verify`.
+	AuditFilters(ctx context.Context) ([]AuditBucketFilter, error)
+}
+
+// NewAuditBucketFilter builds the filter of a bucket from its keys.
+func NewAuditBucketFilter(b int64, citizens, requests []string) (AuditBucketFilter, error) {
+	enc := func(keys []string) ([]byte, error) {
+		f := bloom.NewWithEstimates(uint(max(len(keys), 1)), AuditFilterFalsePositives)
+		for _, k := range keys {
+			f.AddString(k)
+		}
+		return f.MarshalBinary()
+	}
+	c, err := enc(citizens)
+	if err != nil {
+		return AuditBucketFilter{}, err
+	}
+	r, err := enc(requests)
+	if err != nil {
+		return AuditBucketFilter{}, err
+	}
+	return AuditBucketFilter{Bucket: b, Citizens: c, Requests: r}, nil
+}
+
+// KeyRows is what both backends' query results offer (*sql.Rows, pgx.Rows).
+type KeyRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// CollectBucketKeys reads rows of (citizen_key, request_id), keeping the
+// non-empty ones: AuditFilterBackend.AuditBucketKeys for both stores.
+func CollectBucketKeys(rows KeyRows) (citizens, requests []string, err error) {
+	for rows.Next() {
+		var c, r string
+		if err := rows.Scan(&c, &r); err != nil {
+			return nil, nil, err
+		}
+		if c != "" {
+			citizens = append(citizens, c)
+		}
+		if r != "" {
+			requests = append(requests, r)
+		}
+	}
+	return citizens, requests, rows.Err()
+}
+
+// SealedBuckets is the number of buckets whose entries are all stored in
+// a log of size entries: buckets 0 … SealedBuckets-1 (bucket 0 starts at
+// the seq 0 that no entry has).
+func SealedBuckets(size int64) int64 { return (size + 1) >> AuditBucketShift }
+
+// AuditFilters keeps a store's bucket filters in memory for its searches
+// and builds the missing ones in the background.
+type AuditFilters struct {
+	be AuditFilterBackend
+
+	mu      sync.Mutex
+	cit     map[int64]*bloom.BloomFilter
+	req     map[int64]*bloom.BloomFilter
+	loaded  int64 // highest bucket whose stored filter is loaded, -1: none
+	sealing bool
+	wg      sync.WaitGroup
+	ctx     context.Context
+	cancel  context.CancelFunc
+	// OnError, if set, hears about background sealing failures (the
+	// searches stay correct without the filters, only slower).
+	OnError func(error)
+}
+
+// NewAuditFilters returns the filters of be's log; Close stops its
+// background work.
+func NewAuditFilters(be AuditFilterBackend) *AuditFilters {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &AuditFilters{be: be, cit: map[int64]*bloom.BloomFilter{}, req: map[int64]*bloom.BloomFilter{}, loaded: -1, ctx: ctx, cancel: cancel}
+}
+
+// Close stops the background sealing and waits for it.
+func (f *AuditFilters) Close() {
+	f.cancel()
+	f.wg.Wait()
+}
+
+// refresh loads the stored filters not loaded yet.
+func (f *AuditFilters) refresh(ctx context.Context) error {
+	f.mu.Lock()
+	after := f.loaded
+	f.mu.Unlock()
+	rows, err := f.be.LoadAuditFilters(ctx, after)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range rows {
+		c, q := &bloom.BloomFilter{}, &bloom.BloomFilter{}
+		if err := c.UnmarshalBinary(r.Citizens); err != nil {
+			continue // unreadable: the bucket is searched
+		}
+		if err := q.UnmarshalBinary(r.Requests); err != nil {
+			continue
+		}
+		f.cit[r.Bucket], f.req[r.Bucket] = c, q
+		f.loaded = max(f.loaded, r.Bucket)
+	}
+	return nil
+}
+
+// Candidates returns the buckets from lo to hi (inclusive; newest first if
+// desc) that a search for a citizen key (or, with citizen false, a request
+// id) must visit: those without a filter and those whose filter may hold
+// the key.
+func (f *AuditFilters) Candidates(ctx context.Context, citizen bool, key string, lo, hi int64, desc bool) ([]int64, error) {
+	if err := f.refresh(ctx); err != nil {
+		return nil, fmt.Errorf("audit bucket filters: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	filters := f.req
+	if citizen {
+		filters = f.cit
+	}
+	var out []int64
+	visit := func(b int64) {
+		if bf, ok := filters[b]; !ok || bf.TestString(key) {
+			out = append(out, b)
+		}
+	}
+	if desc {
+		for b := hi; b >= lo; b-- {
+			visit(b)
+		}
+	} else {
+		for b := lo; b <= hi; b++ {
+			visit(b)
+		}
+	}
+	return out, nil
+}
+
+// Seal builds and stores the filters of the sealed buckets that have none.
+func (f *AuditFilters) Seal(ctx context.Context) (int, error) {
+	size, err := f.be.CountAudit(ctx)
+	if err != nil {
+		return 0, err
+	}
+	stored, err := f.be.LoadAuditFilters(ctx, -1)
+	if err != nil {
+		return 0, err
+	}
+	have := make(map[int64]bool, len(stored))
+	for _, s := range stored {
+		have[s.Bucket] = true
+	}
+	built := 0
+	for b := int64(0); b < SealedBuckets(size); b++ {
+		if have[b] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return built, err
+		}
+		cs, rs, err := f.be.AuditBucketKeys(ctx, b)
+		if err != nil {
+			return built, fmt.Errorf("bucket %d: %w", b, err)
+		}
+		bf, err := NewAuditBucketFilter(b, cs, rs)
+		if err != nil {
+			return built, fmt.Errorf("bucket %d: %w", b, err)
+		}
+		if err := f.be.PutAuditFilter(ctx, bf); err != nil {
+			return built, fmt.Errorf("bucket %d: %w", b, err)
+		}
+		built++
+	}
+	return built, nil
+}
+
+// SealAsync runs Seal in the background unless it is already running;
+// stores call it after an append completes a bucket, and at Open.
+func (f *AuditFilters) SealAsync() {
+	f.mu.Lock()
+	if f.sealing || f.ctx.Err() != nil {
+		f.mu.Unlock()
+		return
+	}
+	f.sealing = true
+	f.wg.Add(1)
+	f.mu.Unlock()
+	go func() {
+		defer f.wg.Done()
+		_, err := f.Seal(f.ctx)
+		f.mu.Lock()
+		f.sealing = false
+		f.mu.Unlock()
+		if err != nil && !errors.Is(err, context.Canceled) && f.OnError != nil {
+			f.OnError(err)
+		}
+	}()
+}
+
+// Crossed reports whether appending entries first..last completed a
+// bucket, so its filter can be built.
+func Crossed(first, last int64) bool {
+	return SealedBuckets(last) > SealedBuckets(first-1)
+}

@@ -1,0 +1,73 @@
+package sqlitestore
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
+)
+
+// Once a bucket is sealed, a search for a key it does not hold skips it:
+// of five buckets, a key in one of them visits that one, the open one and
+// at most a false positive; an absent key the open one and at most one.
+func TestAuditFiltersSkipBuckets(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	bucket := int64(1) << store.AuditBucketShift
+	n := 4*bucket + 10
+	var es []store.AuditEntry
+	for seq := int64(1); seq <= n; seq++ {
+		c := fmt.Sprintf("citizen-%d", seq%5000)
+		if seq == 2*bucket+3 {
+			c = "only-in-bucket-2"
+		}
+		es = append(es, store.AuditEntry{Seq: seq, Time: time.Unix(seq, 0).UTC(), Actor: "vss", Action: "deliver", CitizenKey: c,
+			RequestID: fmt.Sprintf("req-%d", seq), Hash: []byte{1}})
+	}
+	for i := 0; i < len(es); i += 10_000 {
+		if err := s.AppendAudit(ctx, es[i:min(i+10_000, len(es))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SealAuditBuckets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key     string
+		citizen bool
+		want    []int64 // must be visited
+		most    int
+	}{
+		{"only-in-bucket-2", true, []int64{4, 2}, 3},
+		{"absent", true, []int64{4}, 2},
+		{fmt.Sprintf("req-%d", 3*bucket+1), false, []int64{4, 3}, 3},
+	} {
+		got, err := s.filters.Candidates(ctx, tc.citizen, tc.key, 0, 4, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range tc.want {
+			found := false
+			for _, g := range got {
+				found = found || g == b
+			}
+			if !found {
+				t.Errorf("%s: buckets %v miss bucket %d", tc.key, got, b)
+			}
+		}
+		if len(got) > tc.most {
+			t.Errorf("%s: visits buckets %v, want at most %d", tc.key, got, tc.most)
+		}
+	}
+	es2, err := s.SearchAudit(ctx, store.AuditSearch{CitizenKey: "only-in-bucket-2"})
+	if err != nil || len(es2) != 1 || es2[0].Seq != 2*bucket+3 {
+		t.Fatalf("search: %v %v", es2, err)
+	}
+}
