@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ type Log struct {
 	st     store.AuditStore
 	key    []byte
 	signer ed25519.PrivateKey
+	macs   sync.Pool // HMAC-SHA256 states keyed with key, for CitizenKey (every access computes one)
 
 	mu       sync.Mutex // held by the one writer; guards everything below
 	lastSeq  int64
@@ -390,9 +392,17 @@ func (l *Log) CitizenKey(personalNumber string) string {
 	if personalNumber == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, l.key)
+	m, _ := l.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, l.key)
+	}
+	m.Reset()
 	m.Write([]byte(personalNumber))
-	return hex.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], m.Sum(sum[:0]))
+	l.macs.Put(m)
+	return string(out[:])
 }
 
 // Append assigns sequence numbers, chains and durably stores entries. If it

@@ -2,8 +2,12 @@ package audit
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,4 +74,33 @@ func BenchmarkHash(b *testing.B) {
 	for b.Loop() {
 		Hash(&e)
 	}
+}
+
+// CitizenKey is the hex HMAC-SHA256 of the number under the log's key,
+// the same from every pooled state and from many goroutines at once.
+func TestCitizenKey(t *testing.T) {
+	l := &Log{key: []byte("0123456789abcdef")}
+	want := func(n string) string {
+		m := hmac.New(sha256.New, l.key)
+		m.Write([]byte(n))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	if l.CitizenKey("") != "" {
+		t.Error("an empty number must give an empty key")
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				n := fmt.Sprintf("%03d0900%05d", g, i)
+				if got := l.CitizenKey(n); got != want(n) {
+					t.Errorf("CitizenKey(%s) = %s, want %s", n, got, want(n))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
