@@ -245,7 +245,9 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	// written before they existed) are built in the background; searches
 	// visit the buckets without one meanwhile.
 	if fs, ok := b.Store.(store.AuditFilterStore); ok {
-		fs.SealAuditBucketsInBackground()
+		fs.SealAuditBucketsInBackground(func(err error) {
+			b.log.Warn("audit search filters not built; searches by citizen visit every bucket until they are", "error", err)
+		})
 	}
 
 	// Population index.

@@ -47,8 +47,9 @@ type AuditFilterStore interface {
 	// none and returns how many it built.
 	SealAuditBuckets(ctx context.Context) (int, error)
 	// SealAuditBucketsInBackground does the same in the background (the
-	// bus calls it at start; appends that complete a bucket do it too).
-	SealAuditBucketsInBackground()
+	// bus calls it at start; appends that complete a bucket do it too);
+	// onError (nil: nobody) hears about failures of this and later runs.
+	SealAuditBucketsInBackground(onError func(error))
 	// AuditFilters returns every stored filter, for `lgsp audit verify`.
 	AuditFilters(ctx context.Context) ([]AuditBucketFilter, error)
 }
@@ -116,9 +117,16 @@ type AuditFilters struct {
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
-	// OnError, if set, hears about background sealing failures (the
-	// searches stay correct without the filters, only slower).
-	OnError func(error)
+	onError func(error) // hears about background sealing failures (SetOnError)
+}
+
+// SetOnError sets who hears about background sealing failures: the
+// searches stay correct without the filters, only slower, so the bus logs
+// them rather than failing anything.
+func (f *AuditFilters) SetOnError(fn func(error)) {
+	f.mu.Lock()
+	f.onError = fn
+	f.mu.Unlock()
 }
 
 // NewAuditFilters returns the filters of be's log; Close stops its
@@ -245,9 +253,10 @@ func (f *AuditFilters) SealAsync() {
 		_, err := f.Seal(f.ctx)
 		f.mu.Lock()
 		f.sealing = false
+		onError := f.onError
 		f.mu.Unlock()
-		if err != nil && !errors.Is(err, context.Canceled) && f.OnError != nil {
-			f.OnError(err)
+		if err != nil && !errors.Is(err, context.Canceled) && onError != nil {
+			onError(err)
 		}
 	}()
 }

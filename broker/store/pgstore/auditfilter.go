@@ -64,7 +64,10 @@ func (s *Store) SealAuditBuckets(ctx context.Context) (int, error) {
 }
 
 // SealAuditBucketsInBackground implements store.AuditFilterStore.
-func (s *Store) SealAuditBucketsInBackground() { s.filters.SealAsync() }
+func (s *Store) SealAuditBucketsInBackground(onError func(error)) {
+	s.filters.SetOnError(onError)
+	s.filters.SealAsync()
+}
 
 // AuditFilters implements store.AuditFilterStore.
 func (s *Store) AuditFilters(ctx context.Context) ([]store.AuditBucketFilter, error) {

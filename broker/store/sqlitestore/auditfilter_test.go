@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,5 +70,41 @@ func TestAuditFiltersSkipBuckets(t *testing.T) {
 	es2, err := s.SearchAudit(ctx, store.AuditSearch{CitizenKey: "only-in-bucket-2"})
 	if err != nil || len(es2) != 1 || es2[0].Seq != 2*bucket+3 {
 		t.Fatalf("search: %v %v", es2, err)
+	}
+}
+
+// A background sealing failure reaches the handler the bus gives (it logs
+// it); the searches still answer, visiting every bucket.
+func TestAuditFilterFailureReported(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	bucket := int64(1) << store.AuditBucketShift
+	var es []store.AuditEntry
+	for seq := int64(1); seq <= bucket+5; seq++ {
+		es = append(es, store.AuditEntry{Seq: seq, Time: time.Unix(seq, 0).UTC(), Actor: "vss", Action: "deliver", CitizenKey: fmt.Sprint("c", seq%7), Hash: []byte{1}})
+	}
+	if _, err := s.w.ExecContext(ctx, `DROP TABLE audit_bucket_filters`); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	s.filters.SetOnError(func(err error) { errs <- err })
+	if err := s.AppendAudit(ctx, es); err != nil { // completes bucket 0: sealing starts
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if !strings.Contains(err.Error(), "audit_bucket_filters") {
+			t.Errorf("reported %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sealing failure was not reported")
+	}
+	got, err := s.SearchAudit(ctx, store.AuditSearch{CitizenKey: "c3"})
+	if err == nil && len(got) == 0 {
+		t.Error("search found nothing")
 	}
 }
