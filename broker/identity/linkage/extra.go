@@ -55,9 +55,10 @@ const (
 //     district and province agree where both give them), same_house_street
 //     (same house number and street, one side gives no commune),
 //     same_street (same street and commune, another or no house number),
-//     same_commune, token_overlap (at least half the words of the shorter
-//     address and two words in common, provinces not differing),
-//     different. Addresses are read by ParseAddress.
+//     same_commune, same_district, token_overlap (at least half the words
+//     of the shorter address and two words in common, provinces not
+//     differing), same_province (people who moved within their province
+//     keep this much), different. Addresses are read by ParseAddress.
 //   - postcode: exact, same_province (same first two digits), different.
 //   - id: exact, one_edit (one character changed, added, dropped, or two
 //     adjacent ones swapped), different; compared in upper case without
@@ -69,7 +70,7 @@ const (
 var Comparisons = [nKinds]string{"address", "postcode", "id", "exact", "jaro_winkler"}
 
 var kindLevels = [nKinds][]string{
-	kindAddress:  {"exact", "same_house_street", "same_street", "same_commune", "token_overlap", "different"},
+	kindAddress:  {"exact", "same_house_street", "same_street", "same_commune", "same_district", "token_overlap", "same_province", "different"},
 	kindPostcode: {"exact", "same_province", "different"},
 	kindID:       {"exact", "one_edit", "different"},
 	kindExact:    {"exact", "different"},
@@ -82,7 +83,9 @@ const (
 	addrHouseStreet
 	addrStreet
 	addrCommune
+	addrDistrict
 	addrOverlap
+	addrProvince
 	addrDifferent
 )
 
@@ -484,6 +487,8 @@ func (c *popColumn) addrLevel(p *extProbe, a addrRef) int8 {
 			return addrStreet
 		case sameCommune:
 			return addrCommune
+		case p.district != 0 && p.district == a.district:
+			return addrDistrict
 		}
 	}
 	// words in common
@@ -497,6 +502,9 @@ func (c *popColumn) addrLevel(p *extProbe, a addrRef) int8 {
 	}
 	if common >= 2 && 2*common >= min(len(ws), len(p.toks)) {
 		return addrOverlap
+	}
+	if p.prov != 0 && p.prov == a.prov {
+		return addrProvince
 	}
 	return addrDifferent
 }

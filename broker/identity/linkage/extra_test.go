@@ -77,10 +77,11 @@ func TestAddressLevels(t *testing.T) {
 		{"12 Lê Lợi, Quận 1, TP. Hồ Chí Minh", 0, "same_house_street"}, // no commune
 		{"Số 90 Lê Lợi, P. Bến Nghé, Q. 1", 0, "same_street"},
 		{"Số 3 Pasteur, P. Bến Nghé, Q. 1", 0, "same_commune"},
-		{"Số 12 Lê Lợi, P. Bến Thành, Q. 1", 0, "token_overlap"},    // same house and street, another ward
+		{"Số 12 Lê Lợi, P. Bến Thành, Q. 1", 0, "same_district"},    // same house and street, another ward
 		{"Số 12 Lê Lợi, P. Bến Nghé, Q. 1, Hà Nội", 0, "different"}, // another province
 		{"Số 12 Lê Lợi, P. Bến Nghé, Q. 3, TP.HCM", 0, "token_overlap"},
-		{"Số 5 Hùng Vương, Phường 2, Quận 10, TP. Hồ Chí Minh", 0, "different"},
+		{"Số 5 Hùng Vương, Phường 2, Quận 10, TP. Hồ Chí Minh", 0, "same_province"}, // moved within the city
+		{"Số 5 Hùng Vương, Phường 2, Quận 10", 0, "different"},                      // no province written, nothing shared
 		{"Số 40 Trần Phú, P.7, Q.5", 3, "exact"},
 		{"Số 40 Trần Phú, P.7, Q.5", 0, "different"},
 		{"Số 12 Lê Lợi", 2, "missing"}, // the citizen has no address

@@ -398,7 +398,7 @@ func TestGoldenExtras(t *testing.T) {
 		t.Errorf("decisions differ from %s (run with -update to accept):\n%s", path, b.String())
 	}
 	// what the golden file records must also be right
-	levels := map[string]string{"exact": "exact", "abbrev": "exact", "partial": "exact", "moved": "different", "garbled": "missing"}
+	levels := map[string]string{"exact": "exact", "abbrev": "exact", "partial": "exact", "moved": "same_province", "garbled": "missing"}
 	for k, d := range ds {
 		id := cases[k].rec.ID
 		want := c1.ID
