@@ -29,6 +29,8 @@ func TestBadConfigStopsBeforeAnythingStarts(t *testing.T) {
 			[]string{"kafka.brokers (env LGSP_KAFKA_BROKERS)", "kafka.partitions (env LGSP_KAFKA_PARTITIONS)", "store.url (env LGSP_STORE_URL)", "api.addr (env LGSP_API_ADDR)"}},
 		{"unknown key", []string{"serve", "--config", write("typo.yaml", "kafka:\n  brokerz: [a:1]\n")}, nil, 1, []string{"brokerz"}},
 		{"missing file", []string{"serve", "--config", filepath.Join(dir, "nope.yaml")}, nil, 1, []string{"nope.yaml"}},
+		{"linkage refresh too short", []string{"serve", "--config", write("refresh.yaml", "kafka:\n  brokers: [k:9092]\nstore:\n  url: postgres://x@h/db\npipeline:\n  linkage_refresh: 10ms\n")}, nil, 1,
+			[]string{"pipeline.linkage_refresh (env LGSP_PIPELINE_LINKAGE_REFRESH)", "at least 1s"}},
 		{"bad environment value", []string{"serve", "--config", write("ok.yaml", "kafka:\n  brokers: [k:9092]\nstore:\n  url: postgres://x@h/db\n")}, map[string]string{"LGSP_KAFKA_PARTITIONS": "many"}, 1, []string{"LGSP_KAFKA_PARTITIONS"}},
 		{"bad dev flag", []string{"dev", "--population", "5"}, nil, 1, []string{"synthetic.population"}},
 		{"unknown command", []string{"launch"}, nil, 2, []string{"unknown command"}},
