@@ -15,3 +15,27 @@ type StateScanner interface {
 	// It stops at fn's first error and returns it unwrapped.
 	ScanState(ctx context.Context, dataset string, fn func(StateRow) error) error
 }
+
+// ScanStatePages is ScanState for a backend that reads one page at a time:
+// page returns up to size rows after the entity key after (from the first
+// row when first is set), and fn gets every row until a page comes back
+// short. An error of page is returned wrapped by the caller; fn's
+// unwrapped, as ScanState promises.
+func ScanStatePages(size int, page func(first bool, after string) ([]StateRow, error), fn func(StateRow) error) (pageErr, fnErr error) {
+	first, after := true, ""
+	for {
+		rows, err := page(first, after)
+		if err != nil {
+			return err, nil
+		}
+		for _, r := range rows {
+			if err := fn(r); err != nil {
+				return nil, err
+			}
+		}
+		if len(rows) < size {
+			return nil, nil
+		}
+		first, after = false, rows[len(rows)-1].Key
+	}
+}

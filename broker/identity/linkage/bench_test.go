@@ -209,6 +209,12 @@ func BenchmarkComparePairs(b *testing.B) {
 	l := testLinker(b)
 	_, view := testPopulation(b)
 	recs, _ := legacy(view, 60_000, 200, synthetic.DefaultLegacyOptions())
+	benchPairs(b, l, recs)
+}
+
+// benchPairs compares and scores every candidate pair of recs, b.N times,
+// and reports pairs per second of wall and of CPU time.
+func benchPairs(b *testing.B, l *Linker, recs []Record) {
 	type pr struct {
 		r prepared
 		c []uint32
@@ -358,33 +364,5 @@ func BenchmarkComparePairsAddress(b *testing.B) {
 	train, _ := legacyWith(view, 0, 3000, synthetic.DefaultLegacyOptions(), fields)
 	l := Train(pop, train, DefaultConfig())
 	recs, _ := legacyWith(view, 60_000, 200, synthetic.DefaultLegacyOptions(), fields)
-	type pr struct {
-		r prepared
-		c []uint32
-	}
-	var prs []pr
-	total := 0
-	for _, rec := range recs {
-		r := l.prepare(rec)
-		c, _ := l.candidates(&r, nil)
-		prs = append(prs, pr{r, c})
-		total += len(c)
-	}
-	b.ResetTimer()
-	var c side
-	pairs := 0
-	cpu0 := cpuTime()
-	for b.Loop() {
-		for k := range prs {
-			for _, i := range prs[k].c {
-				l.pop.sideOf(i, &c)
-				l.score(&prs[k].r, &c, i, false)
-			}
-		}
-		pairs += total
-	}
-	b.ReportMetric(float64(pairs)/b.Elapsed().Seconds(), "pairs/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
-		b.ReportMetric(float64(pairs)/cpu.Seconds(), "pairs/cpu-s")
-	}
+	benchPairs(b, l, recs)
 }

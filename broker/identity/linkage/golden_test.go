@@ -122,32 +122,9 @@ func TestGolden(t *testing.T) {
 		d := ds[k]
 		r := c.rec
 		fmt.Fprintf(&b, "\n%s\n  record: name=%q dob=%q sex=%q province=%q old=%q\n", c.what, r.Name, r.DOB, r.Sex, r.Province, r.OldID)
-		fmt.Fprintf(&b, "  => %s %s score=%.2f p=%.4f", d.Outcome, d.PersonalID, d.Score, d.Probability)
-		if d.Reason != "" {
-			fmt.Fprintf(&b, " (%s)", d.Reason)
-		}
-		b.WriteByte('\n')
-		if d.Explanation != nil {
-			fmt.Fprintf(&b, "     prior %+.2f\n", d.Explanation.Prior)
-			for _, f := range d.Explanation.Fields {
-				fmt.Fprintf(&b, "     %-14s %-18s %+.2f\n", f.Field, f.Level, f.Weight)
-			}
-			fmt.Fprintf(&b, "     total %+.2f\n", d.Explanation.Total)
-		}
+		writeDecision(&b, d)
 	}
-	const path = "testdata/linkage.golden"
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(want, b.Bytes()) {
-		t.Errorf("decisions differ from %s (run with -update to accept):\n%s", path, b.String())
-	}
+	checkGolden(t, "testdata/linkage.golden", b.Bytes())
 	// the decisions the golden file records must also be right
 	wantLinked := map[string]string{"exact": c1.ID, "fold": c1.ID, "reorder": c1.ID, "dropmid": c1.ID, "typo": c1.ID,
 		"swap": c3.ID, "merged": c5.ID, "cmnd": c2.ID}
@@ -371,32 +348,9 @@ func TestGoldenExtras(t *testing.T) {
 		d := ds[k]
 		r := c.rec
 		fmt.Fprintf(&b, "\n%s\n  record: name=%q dob=%q sex=%q address=%q postcode=%q bhxh=%q\n", c.what, r.Name, r.DOB, r.Sex, r.Extra[0], r.Extra[1], r.Extra[2])
-		fmt.Fprintf(&b, "  => %s %s score=%.2f p=%.4f", d.Outcome, d.PersonalID, d.Score, d.Probability)
-		if d.Reason != "" {
-			fmt.Fprintf(&b, " (%s)", d.Reason)
-		}
-		b.WriteByte('\n')
-		if d.Explanation != nil {
-			fmt.Fprintf(&b, "     prior %+.2f\n", d.Explanation.Prior)
-			for _, f := range d.Explanation.Fields {
-				fmt.Fprintf(&b, "     %-14s %-18s %+.2f\n", f.Field, f.Level, f.Weight)
-			}
-			fmt.Fprintf(&b, "     total %+.2f\n", d.Explanation.Total)
-		}
+		writeDecision(&b, d)
 	}
-	const path = "testdata/linkage_extras.golden"
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(want, b.Bytes()) {
-		t.Errorf("decisions differ from %s (run with -update to accept):\n%s", path, b.String())
-	}
+	checkGolden(t, "testdata/linkage_extras.golden", b.Bytes())
 	// what the golden file records must also be right
 	levels := map[string]string{"exact": "exact", "abbrev": "exact", "partial": "exact", "moved": "same_province", "garbled": "missing"}
 	for k, d := range ds {
@@ -414,5 +368,40 @@ func TestGoldenExtras(t *testing.T) {
 	}
 	if f := ds[5].Explanation.Fields[nBase+2]; f.Field != "bhxh" || f.Level != "one_edit" || f.Weight <= 0 {
 		t.Errorf("bhxh one digit off: %+v", f)
+	}
+}
+
+// writeDecision writes a decision and its explanation as the golden files
+// hold them.
+func writeDecision(b *bytes.Buffer, d Decision) {
+	fmt.Fprintf(b, "  => %s %s score=%.2f p=%.4f", d.Outcome, d.PersonalID, d.Score, d.Probability)
+	if d.Reason != "" {
+		fmt.Fprintf(b, " (%s)", d.Reason)
+	}
+	b.WriteByte('\n')
+	if d.Explanation != nil {
+		fmt.Fprintf(b, "     prior %+.2f\n", d.Explanation.Prior)
+		for _, f := range d.Explanation.Fields {
+			fmt.Fprintf(b, "     %-14s %-18s %+.2f\n", f.Field, f.Level, f.Weight)
+		}
+		fmt.Fprintf(b, "     total %+.2f\n", d.Explanation.Total)
+	}
+}
+
+// checkGolden compares got with the golden file at path (rewritten with
+// -update).
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("decisions differ from %s (run with -update to accept):\n%s", path, got)
 	}
 }

@@ -21,8 +21,7 @@ func (s *Store) CountState(ctx context.Context, dataset string) (int64, error) {
 
 // ScanState implements store.StateScanner, scanPage rows per query.
 func (s *Store) ScanState(ctx context.Context, dataset string, fn func(store.StateRow) error) error {
-	first, after := true, ""
-	for {
+	pageErr, fnErr := store.ScanStatePages(scanPage, func(first bool, after string) ([]store.StateRow, error) {
 		// two statements rather than "($2 OR entity_key > $3)", which a
 		// generic plan cannot turn into a seek on the primary key
 		q, args := `SELECT dataset, entity_key, citizen_key, row_json, event_id, updated FROM dataset_state
@@ -33,25 +32,17 @@ func (s *Store) ScanState(ctx context.Context, dataset string, fn func(store.Sta
 		}
 		rows, err := s.pool.Query(ctx, q, args...)
 		if err != nil {
-			return fmt.Errorf("pgstore: scan state of %s: %w", dataset, err)
+			return nil, err
 		}
-		page, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StateRow, error) {
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.StateRow, error) {
 			var sr store.StateRow
 			err := r.Scan(&sr.Dataset, &sr.Key, &sr.CitizenKey, &sr.Row, &sr.EventID, &sr.Updated)
 			sr.Updated = sr.Updated.UTC()
 			return sr, err
 		})
-		if err != nil {
-			return fmt.Errorf("pgstore: scan state of %s: %w", dataset, err)
-		}
-		for _, r := range page {
-			if err := fn(r); err != nil {
-				return err // the caller's own error, unwrapped
-			}
-		}
-		if len(page) < scanPage {
-			return nil
-		}
-		first, after = false, page[len(page)-1].Key
+	}, fn)
+	if pageErr != nil {
+		return fmt.Errorf("pgstore: scan state of %s: %w", dataset, pageErr)
 	}
+	return fnErr // the caller's own error, unwrapped
 }

@@ -48,8 +48,18 @@ func (s *Store) StateByCitizen(ctx context.Context, dataset, citizenKey string, 
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: state by citizen: %w", err)
 	}
+	out, err := scanStateRows(rows)
+	if out == nil && err == nil {
+		out = []store.StateRow{}
+	}
+	return out, err
+}
+
+// scanStateRows reads rows of (dataset, entity_key, citizen_key, row_json,
+// event_id, updated_us) and closes them.
+func scanStateRows(rows *sql.Rows) ([]store.StateRow, error) {
 	defer rows.Close()
-	out := []store.StateRow{}
+	var out []store.StateRow
 	for rows.Next() {
 		var r store.StateRow
 		var us int64

@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
 )
@@ -21,22 +20,13 @@ func (s *Store) CountState(ctx context.Context, dataset string) (int64, error) {
 
 // ScanState implements store.StateScanner, scanPage rows per query.
 func (s *Store) ScanState(ctx context.Context, dataset string, fn func(store.StateRow) error) error {
-	first, after := true, ""
-	for {
-		page, err := s.statePage(ctx, dataset, first, after)
-		if err != nil {
-			return fmt.Errorf("sqlitestore: scan state of %s: %w", dataset, err)
-		}
-		for _, r := range page {
-			if err := fn(r); err != nil {
-				return err // the caller's own error, unwrapped
-			}
-		}
-		if len(page) < scanPage {
-			return nil
-		}
-		first, after = false, page[len(page)-1].Key
+	pageErr, fnErr := store.ScanStatePages(scanPage, func(first bool, after string) ([]store.StateRow, error) {
+		return s.statePage(ctx, dataset, first, after)
+	}, fn)
+	if pageErr != nil {
+		return fmt.Errorf("sqlitestore: scan state of %s: %w", dataset, pageErr)
 	}
+	return fnErr // the caller's own error, unwrapped
 }
 
 func (s *Store) statePage(ctx context.Context, dataset string, first bool, after string) ([]store.StateRow, error) {
@@ -52,16 +42,5 @@ func (s *Store) statePage(ctx context.Context, dataset string, first bool, after
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.StateRow
-	for rows.Next() {
-		var r store.StateRow
-		var us int64
-		if err := rows.Scan(&r.Dataset, &r.Key, &r.CitizenKey, &r.Row, &r.EventID, &us); err != nil {
-			return nil, err
-		}
-		r.Updated = time.UnixMicro(us).UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanStateRows(rows) // state.go
 }
