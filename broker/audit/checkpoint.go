@@ -224,7 +224,7 @@ type Report struct {
 	// SearchFilterProblem names the first entry that the stored search
 	// filter of its bucket (store.AuditBucketFilter) does not hold: a
 	// search by that citizen or request would miss it. The log itself is
-	// not affected; delete the bucket's filter row and the bus rebuilds it.
+	// not affected; delete the bucket's filter row and the bus rebuilds it at its next start.
 	SearchFilterProblem string
 }
 

@@ -32,6 +32,9 @@ type AuditFilterBackend interface {
 	// LoadAuditFilters returns the stored filters of buckets above
 	// afterBucket, in bucket order.
 	LoadAuditFilters(ctx context.Context, afterBucket int64) ([]AuditBucketFilter, error)
+	// AuditFilterBuckets returns the buckets from from on that have a
+	// stored filter (numbers only: the filters are large).
+	AuditFilterBuckets(ctx context.Context, from int64) ([]int64, error)
 	// AuditBucketKeys returns the non-empty citizen keys and request ids
 	// of the entries of bucket b.
 	AuditBucketKeys(ctx context.Context, b int64) (citizens, requests []string, err error)
@@ -114,6 +117,7 @@ type AuditFilters struct {
 	req     map[int64]*bloom.BloomFilter
 	loaded  int64 // highest bucket whose stored filter is loaded, -1: none
 	sealing bool
+	sealed  int64 // every bucket below has a stored filter (Seal's starting point)
 	wg      sync.WaitGroup
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -200,39 +204,46 @@ func (f *AuditFilters) Candidates(ctx context.Context, citizen bool, key string,
 }
 
 // Seal builds and stores the filters of the sealed buckets that have none.
+// It remembers how far every bucket has one, so the seal after each
+// completed bucket looks at the newest buckets only.
 func (f *AuditFilters) Seal(ctx context.Context) (int, error) {
 	size, err := f.be.CountAudit(ctx)
 	if err != nil {
 		return 0, err
 	}
-	stored, err := f.be.LoadAuditFilters(ctx, -1)
+	f.mu.Lock()
+	from := f.sealed
+	f.mu.Unlock()
+	stored, err := f.be.AuditFilterBuckets(ctx, from)
 	if err != nil {
 		return 0, err
 	}
 	have := make(map[int64]bool, len(stored))
-	for _, s := range stored {
-		have[s.Bucket] = true
+	for _, b := range stored {
+		have[b] = true
 	}
 	built := 0
-	for b := int64(0); b < SealedBuckets(size); b++ {
-		if have[b] {
-			continue
+	for b := from; b < SealedBuckets(size); b++ {
+		if !have[b] {
+			if err := ctx.Err(); err != nil {
+				return built, err
+			}
+			cs, rs, err := f.be.AuditBucketKeys(ctx, b)
+			if err != nil {
+				return built, fmt.Errorf("bucket %d: %w", b, err)
+			}
+			bf, err := NewAuditBucketFilter(b, cs, rs)
+			if err != nil {
+				return built, fmt.Errorf("bucket %d: %w", b, err)
+			}
+			if err := f.be.PutAuditFilter(ctx, bf); err != nil {
+				return built, fmt.Errorf("bucket %d: %w", b, err)
+			}
+			built++
 		}
-		if err := ctx.Err(); err != nil {
-			return built, err
-		}
-		cs, rs, err := f.be.AuditBucketKeys(ctx, b)
-		if err != nil {
-			return built, fmt.Errorf("bucket %d: %w", b, err)
-		}
-		bf, err := NewAuditBucketFilter(b, cs, rs)
-		if err != nil {
-			return built, fmt.Errorf("bucket %d: %w", b, err)
-		}
-		if err := f.be.PutAuditFilter(ctx, bf); err != nil {
-			return built, fmt.Errorf("bucket %d: %w", b, err)
-		}
-		built++
+		f.mu.Lock()
+		f.sealed = max(f.sealed, b+1) // every bucket up to b has its filter
+		f.mu.Unlock()
 	}
 	return built, nil
 }

@@ -78,7 +78,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errTampered
 	}
 	if rep.SearchFilterProblem != "" {
-		fmt.Fprintf(stdout, "SEARCH FILTER ALTERED: %s\n(the %d entries verified; delete that bucket's row of audit_bucket_filters and the bus rebuilds it)\n", rep.SearchFilterProblem, rep.Entries)
+		fmt.Fprintf(stdout, "SEARCH FILTER ALTERED: %s\n(the %d entries verified; delete that bucket's row of audit_bucket_filters and the bus rebuilds it at its next start)\n", rep.SearchFilterProblem, rep.Entries)
 		return errTampered
 	}
 	fmt.Fprintf(stdout, "audit log OK: %d entries, %d signed checkpoints\n", rep.Entries, rep.Checkpoints)

@@ -31,6 +31,19 @@ func (s *Store) LoadAuditFilters(ctx context.Context, afterBucket int64) ([]stor
 	return out, nil
 }
 
+// AuditFilterBuckets implements store.AuditFilterBackend.
+func (s *Store) AuditFilterBuckets(ctx context.Context, from int64) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT bucket FROM audit_bucket_filters WHERE bucket >= $1 ORDER BY bucket`, from)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: audit filter buckets: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: audit filter buckets: %w", err)
+	}
+	return out, nil
+}
+
 // AuditBucketKeys implements store.AuditFilterBackend.
 func (s *Store) AuditBucketKeys(ctx context.Context, b int64) (citizens, requests []string, err error) {
 	lo, hi := b<<store.AuditBucketShift, (b+1)<<store.AuditBucketShift-1

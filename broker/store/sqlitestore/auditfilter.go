@@ -30,6 +30,24 @@ func (s *Store) LoadAuditFilters(ctx context.Context, afterBucket int64) ([]stor
 	return out, rows.Err()
 }
 
+// AuditFilterBuckets implements store.AuditFilterBackend.
+func (s *Store) AuditFilterBuckets(ctx context.Context, from int64) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT bucket FROM audit_bucket_filters WHERE bucket >= ? ORDER BY bucket`, from)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: audit filter buckets: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var b int64
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("sqlitestore: audit filter buckets: %w", err)
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
 // AuditBucketKeys implements store.AuditFilterBackend.
 func (s *Store) AuditBucketKeys(ctx context.Context, b int64) (citizens, requests []string, err error) {
 	lo, hi := b<<store.AuditBucketShift, (b+1)<<store.AuditBucketShift-1
