@@ -2,10 +2,12 @@
 // broker/identity/linkage on streamed records, one at a time: a record that
 // carries no usable personal number is linked to a citizen of the
 // population register (linked / review / unmatched). The linker reads a
-// linkage population built from the register; when the population change
-// stream updates the live index (see Notifying) the linker is rebuilt in the
-// background and swapped in, so records reconciled after a refresh see the
-// change. The model's m-probabilities are estimated from the records being
+// linkage population built from the register. A citizen the population
+// change stream registers or changes (see Notifying) is seen by the next
+// record at once: until the next rebuild, Link scores the changed citizens
+// one by one besides the population and leaves out their stale versions
+// (linkage.LinkWith). The rebuild, in the background, puts them in the
+// population and is swapped in. The model's m-probabilities are estimated from the records being
 // linked, as the bulk reconciler estimates them from its file: until enough
 // have been seen, from a sample of the register itself, which links only
 // records close to their citizen and sends the others to review.
@@ -19,6 +21,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +53,11 @@ type Config struct {
 	// the model was estimated (both estimate the model again) (default 1
 	// minute).
 	Refresh time.Duration
+	// MaxPending bounds the citizens changed since the last build that
+	// Link scores one by one (default 1000): a larger burst, such as a
+	// register loaded through the stream, waits for the next rebuild, as
+	// every change did before.
+	MaxPending int
 }
 
 func (c Config) withDefaults() Config {
@@ -68,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Refresh <= 0 {
 		c.Refresh = time.Minute
+	}
+	if c.MaxPending <= 0 {
+		c.MaxPending = 1000
 	}
 	return c
 }
@@ -90,6 +101,26 @@ type Linker struct {
 	pool  []linkage.Record
 	rng   *rand.Rand // reservoir sampling
 	build sync.Mutex // one rebuild at a time
+
+	// The citizens the population stream changed since the population was
+	// built, so that Link sees them before the next rebuild.
+	deltaMu  sync.Mutex
+	delta    map[string]change // by personal number
+	version  uint64            // of the last change
+	snapshot atomic.Pointer[deltaView]
+}
+
+// change is one citizen as the stream last gave it.
+type change struct {
+	c       store.Citizen
+	version uint64
+}
+
+// deltaView is the delta as Link reads it, rebuilt when it changes.
+type deltaView struct {
+	version uint64
+	changed []store.Citizen
+	ids     map[string]bool
 }
 
 // built is one linker and how its model was estimated.
@@ -128,15 +159,61 @@ func New(ctx context.Context, scan Scan, cfg Config, log *slog.Logger) (*Linker,
 }
 
 // Link decides one record without a usable personal number against the
-// register as of the last build, and keeps the record in the sample the
-// model is next estimated from.
+// register: the population of the last build, and the citizens the
+// population stream changed or registered since (linkage.LinkWith), and
+// keeps the record in the sample the model is next estimated from.
 func (l *Linker) Link(rec linkage.Record) linkage.Decision {
 	l.observe(rec)
 	b := l.cur.Load()
 	if b.l == nil {
 		return linkage.Decision{RecordID: rec.ID, Outcome: identity.Unmatched, Reason: "the population register is empty"}
 	}
+	if v := l.deltaView(); v != nil {
+		return b.l.LinkWith(rec, v.changed, func(id string) bool { return v.ids[id] })
+	}
 	return b.l.Link(rec)
+}
+
+// Apply records a citizen the population stream registered or changed:
+// Link sees it at once, and the next rebuild puts it in the population.
+func (l *Linker) Apply(c store.Citizen) {
+	l.deltaMu.Lock()
+	if l.delta == nil {
+		l.delta = map[string]change{}
+	}
+	l.version++
+	l.delta[c.ID] = change{c, l.version}
+	l.deltaMu.Unlock()
+	l.Changed()
+}
+
+// deltaView returns the changes since the build (nil: none, or more than
+// MaxPending), rebuilding the shared view only when a change came in
+// since it was made.
+func (l *Linker) deltaView() *deltaView {
+	l.deltaMu.Lock()
+	defer l.deltaMu.Unlock()
+	if len(l.delta) == 0 || len(l.delta) > l.cfg.MaxPending {
+		return nil
+	}
+	if v := l.snapshot.Load(); v != nil && v.version == l.version {
+		return v
+	}
+	v := &deltaView{version: l.version, ids: make(map[string]bool, len(l.delta))}
+	for id, ch := range l.delta {
+		v.changed = append(v.changed, ch.c)
+		v.ids[id] = true
+	}
+	slices.SortFunc(v.changed, func(a, b store.Citizen) int { return strings.Compare(a.ID, b.ID) })
+	l.snapshot.Store(v)
+	return v
+}
+
+// Pending is how many citizens changed since the population was built.
+func (l *Linker) Pending() int {
+	l.deltaMu.Lock()
+	defer l.deltaMu.Unlock()
+	return len(l.delta)
 }
 
 // observe keeps rec in a uniform sample of the records seen (reservoir
@@ -213,6 +290,11 @@ func (l *Linker) Refresh(ctx context.Context) error {
 	defer l.build.Unlock()
 	start := time.Now()
 	l.dirty.Store(false) // a change from here on is caught by the next build
+	// the stream writes a change to the store before Apply, so every
+	// change up to this version is in the scan below
+	l.deltaMu.Lock()
+	upTo := l.version
+	l.deltaMu.Unlock()
 	prev := l.cur.Load()
 	estimate := l.modelDue(prev)
 	l.mu.Lock()
@@ -278,6 +360,13 @@ func (l *Linker) Refresh(ctx context.Context) error {
 		b.seenAt, b.sample, b.fromRecs, b.estimated = prev.seenAt, prev.sample, prev.fromRecs, prev.estimated
 	}
 	l.cur.Store(b)
+	l.deltaMu.Lock()
+	for id, ch := range l.delta {
+		if ch.version <= upTo {
+			delete(l.delta, id)
+		}
+	}
+	l.deltaMu.Unlock()
 	st := l.State()
 	l.log.Info("identity linker built", "citizens", st.Citizens, "model_estimated", estimate, "sample_from", st.SampleFrom,
 		"sample", st.SampleSize, "match_rate", st.MatchRate, "took", time.Since(start).Round(time.Millisecond))
@@ -318,6 +407,6 @@ func (n notifying) Add(c store.Citizen) error {
 	if err := n.Index.Add(c); err != nil {
 		return err
 	}
-	n.l.Changed()
+	n.l.Apply(c)
 	return nil
 }

@@ -111,11 +111,12 @@ func TestModelFromRecordsSeen(t *testing.T) {
 	}
 }
 
-// A citizen registered through the live index is linked once Run has
-// rebuilt the linker; records keep being linked while it rebuilds.
+// A citizen registered through the live index is linked at once, before
+// Run has rebuilt the linker (linkage.LinkWith over the changes since the
+// build), and still after the rebuild has put it in the population.
 func TestFollowsRegister(t *testing.T) {
 	st, _ := register(t, 3000)
-	l, err := streamlink.New(t.Context(), st.ScanCitizens, streamlink.Config{Refresh: 20 * time.Millisecond}, nil)
+	l, err := streamlink.New(t.Context(), st.ScanCitizens, streamlink.Config{Refresh: time.Hour}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +125,6 @@ func TestFollowsRegister(t *testing.T) {
 	if d := l.Link(rec); d.PersonalID == newborn.ID {
 		t.Fatalf("linked to a citizen not registered yet: %+v", d)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() { l.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
 	// The population stream stores the change, then adds it to the index.
 	idx := identity.NewIndex(3001)
 	live := streamlink.Notifying(idx, l)
@@ -143,19 +140,45 @@ func TestFollowsRegister(t *testing.T) {
 	if err := live.Add(store.Citizen{ID: "12"}); err == nil {
 		t.Fatal("a malformed citizen was accepted")
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		d := l.Link(rec)
-		if d.Outcome == identity.Linked && d.PersonalID == newborn.ID {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the new citizen was never linked: %+v, state %+v", d, l.State())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if d := l.Link(rec); d.Outcome != identity.Linked || d.PersonalID != newborn.ID {
+		t.Fatalf("the new citizen is not linked before the rebuild: %+v", d)
 	}
-	if s := l.State(); s.Citizens != 3001 || s.SampleFrom != "register" || !s.Built.After(s.Estimated) {
-		t.Errorf("state after the change: %+v; want the population rebuilt and the model kept", s)
+	if l.Pending() != 1 || !l.Due() || l.State().Citizens != 3000 {
+		t.Fatalf("before the rebuild: %d pending, due %v, %+v", l.Pending(), l.Due(), l.State())
+	}
+	if err := l.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.Link(rec); d.Outcome != identity.Linked || d.PersonalID != newborn.ID {
+		t.Fatalf("the new citizen is not linked after the rebuild: %+v", d)
+	}
+	if s := l.State(); l.Pending() != 0 || s.Citizens != 3001 || s.SampleFrom != "register" || !s.Built.After(s.Estimated) {
+		t.Errorf("after the rebuild: %d pending, %+v; want the population rebuilt with the change and the model kept", l.Pending(), s)
+	}
+}
+
+// Run rebuilds when the register changed, on its own.
+func TestRunRebuildsAfterAChange(t *testing.T) {
+	st, _ := register(t, 3000)
+	l, err := streamlink.New(t.Context(), st.ScanCitizens, streamlink.Config{Refresh: 20 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { l.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	newborn := synthetic.Citizen(seed, 3000)
+	if err := st.PutCitizens(t.Context(), []store.Citizen{newborn}); err != nil {
+		t.Fatal(err)
+	}
+	if err := streamlink.Notifying(identity.NewIndex(3001), l).Add(newborn); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); l.State().Citizens != 3001 || l.Pending() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never rebuilt: %d pending, %+v", l.Pending(), l.State())
+		}
 	}
 }
 
@@ -231,5 +254,39 @@ func BenchmarkLink(b *testing.B) {
 	}
 	if c := cpuTime() - cpu; c > 0 {
 		b.ReportMetric(float64(c.Nanoseconds())/float64(n), "cpu-ns/op")
+	}
+}
+
+// More changes than MaxPending wait for the rebuild, as before: Link does
+// not score a burst one by one.
+func TestBurstWaitsForTheRebuild(t *testing.T) {
+	st, _ := register(t, 3000)
+	l, err := streamlink.New(t.Context(), st.ScanCitizens, streamlink.Config{Refresh: time.Hour, MaxPending: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := streamlink.Notifying(identity.NewIndex(3010), l)
+	var born []store.Citizen
+	for i := range 3 {
+		born = append(born, synthetic.Citizen(seed, 3000+i))
+	}
+	if err := st.PutCitizens(t.Context(), born); err != nil {
+		t.Fatal(err)
+	}
+	rec := linkage.Record{Name: born[0].FullName, DOB: born[0].DOB, Sex: born[0].Sex}
+	for i, c := range born {
+		if err := live.Add(c); err != nil {
+			t.Fatal(err)
+		}
+		linked := l.Link(rec).PersonalID == born[0].ID
+		if want := i < 2; linked != want {
+			t.Errorf("after %d changes (MaxPending 2) linked %v, want %v", i+1, linked, want)
+		}
+	}
+	if err := l.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.Link(rec); d.PersonalID != born[0].ID || l.Pending() != 0 {
+		t.Errorf("after the rebuild: %+v, %d pending", d, l.Pending())
 	}
 }

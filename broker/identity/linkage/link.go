@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
@@ -747,6 +748,16 @@ func (l *Linker) decide(rec Record, r *prepared, rk ranked, i uint32, w float64)
 			d.RunnerUp = round2(s.w)
 		}
 	}
+	l.setOutcome(&d, w)
+	if l.pop.keys[i]&deadBit != 0 {
+		d.Deceased = true
+	}
+	return d
+}
+
+// setOutcome decides linked or review for a candidate whose probability
+// reached the review threshold, with the reason.
+func (l *Linker) setOutcome(d *Decision, w float64) {
 	switch {
 	case d.Probability < l.cfg.LinkProbability:
 		d.Reason = "probability below " + strconv.FormatFloat(l.cfg.LinkProbability, 'g', -1, 64)
@@ -760,9 +771,61 @@ func (l *Linker) decide(rec Record, r *prepared, rk ranked, i uint32, w float64)
 			d.Reason += ", next candidate " + strconv.FormatFloat(w-d.RunnerUp, 'f', 1, 64) + " bits lower"
 		}
 	}
-	if l.pop.keys[i]&deadBit != 0 {
-		d.Deceased = true
+}
+
+// LinkWith is Link against the register as it is now rather than as the
+// population was built: candidates whose personal number stale reports
+// (changed since the build) are left out, and each citizen of changed
+// (registered or changed since the build: a few) is scored in full, as
+// Compare does. The streaming linker uses it between two rebuilds.
+func (l *Linker) LinkWith(rec Record, changed []store.Citizen, stale func(personalID string) bool) Decision {
+	r, rk := l.rank(rec)
+	type cand struct {
+		w float64
+		i uint32
+		c *store.Citizen // a changed citizen, scored by Compare
 	}
+	var cs []cand
+	for _, s := range rk.top {
+		if stale == nil || !stale(l.pop.personalID(s.i)) {
+			cs = append(cs, cand{w: s.w, i: s.i})
+		}
+	}
+	for k := range changed {
+		w, _ := l.Compare(rec, changed[k])
+		cs = append(cs, cand{w: w, c: &changed[k]})
+	}
+	d := Decision{RecordID: rec.ID, Outcome: identity.Unmatched, Candidates: rk.candidates + len(changed), Skipped: rk.skipped}
+	if len(cs) == 0 {
+		d.Reason = "no candidate in any block"
+		return d
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(b.w, a.w) })
+	best := cs[0]
+	sum := math.Exp2(-best.w) // nobody, relative to the best
+	for _, c := range cs {
+		sum += math.Exp2(c.w - best.w)
+	}
+	d.Score, d.Probability = round2(best.w), round4(1/sum)
+	if best.c != nil {
+		_, d.Explanation = l.Compare(rec, *best.c)
+		d.PersonalID, d.Deceased = best.c.ID, best.c.Deceased
+	} else {
+		var c side
+		l.pop.sideOf(best.i, &c)
+		_, d.Explanation = l.score(&r, &c, best.i, true)
+		d.PersonalID, d.Deceased = l.pop.personalID(best.i), l.pop.keys[best.i]&deadBit != 0
+	}
+	if d.Probability < l.cfg.ReviewProbability {
+		d.PersonalID, d.Deceased = "", false
+		d.Reason = "best candidate's probability below " + strconv.FormatFloat(l.cfg.ReviewProbability, 'g', -1, 64)
+		return d
+	}
+	if len(cs) > 1 {
+		d.RunnerUp = round2(cs[1].w)
+	}
+	d.Outcome = identity.Review
+	l.setOutcome(&d, best.w)
 	return d
 }
 
