@@ -13,10 +13,11 @@ import (
 // log (AuditBucketShift): the citizen keys and the request ids of its
 // entries, each as bloom/v3's binary form. A search by citizen or request
 // id skips the buckets whose filter says the key is not there, so it seeks
-// a few tens of buckets instead of every one (about 710 at 11.6 million
+// a few tens of buckets instead of every one (about 670 at 11 million
 // entries). A filter is derived data: a bucket without one is searched,
 // and a wrong one can only make a search miss entries, never show
-// another's, so `lgsp audit verify` rebuilds and compares them.
+// another's, so `lgsp audit verify` checks that every entry is in its
+// bucket's filter.
 type AuditBucketFilter struct {
 	Bucket   int64
 	Citizens []byte
