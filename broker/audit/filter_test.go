@@ -16,7 +16,7 @@ import (
 // reports the first entry a stored filter does not hold, in both stores,
 // and the filter rebuilt after its row is deleted passes again.
 func TestVerifyLogCatchesAlteredSearchFilter(t *testing.T) {
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()

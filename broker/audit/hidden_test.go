@@ -15,7 +15,7 @@ import (
 func TestHiddenUntilIsStoredAndChained(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	ctx := context.Background()
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			st := b.open(t)

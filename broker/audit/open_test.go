@@ -33,7 +33,7 @@ func state(t *testing.T, l *audit.Log) string {
 func TestOpenResumesFromTheLatestCheckpoint(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	ctx := context.Background()
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			st := b.open(t)
@@ -157,7 +157,7 @@ func TestOpenDetectsATamperedFrontier(t *testing.T) {
 			e.Reason = sig + " frontier=" + rest
 		}},
 	}
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		for _, tc := range cases {
 			b := mk(t)
 			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
@@ -207,7 +207,7 @@ func TestOpenDetectsATamperedFrontier(t *testing.T) {
 func TestOpenChecksTheTailAndVerifyTheWholeLog(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	ctx := context.Background()
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			st := b.open(t)
@@ -301,7 +301,7 @@ func TestOpenWithoutStoredFrontier(t *testing.T) {
 func TestOpenResumesAPrunedLog(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	ctx := context.Background()
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			st, l, _ := prunedLog(t, b, pub, priv)

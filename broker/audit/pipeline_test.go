@@ -84,7 +84,7 @@ func (s *faultyStaged) Rollback(ctx context.Context) {
 // be; and the log goes on after each failure. On PostgreSQL groups are
 // pipelined, so a group chained on a failed one must fail too.
 func TestGroupCommitFailuresKeepTheChain(t *testing.T) {
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -72,7 +72,7 @@ func prunedLog(t *testing.T, b backend, pub ed25519.PublicKey, priv ed25519.Priv
 func TestPruneRecordsTheDeletionAndTheRestStillVerifies(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	ctx := context.Background()
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			st, l, _ := prunedLog(t, b, pub, priv)
@@ -206,7 +206,7 @@ func TestVerifyPrunedLogCatchesTampering(t *testing.T) {
 			b.exec(t, "DELETE FROM audit_log WHERE seq = 21")
 		}, 21},
 	}
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		for _, tc := range cases {
 			b := mk(t)
 			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
@@ -227,7 +227,7 @@ func TestVerifyPrunedLogCatchesTampering(t *testing.T) {
 func TestUnrecordedDeletionAndPruneOfTamperedRange(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	ctx := context.Background()
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
 			st := b.open(t)

@@ -31,6 +31,10 @@ type backend struct {
 	hidCol   string // the hidden-until column
 }
 
+// bothBackends opens each store the audit log runs on: the tests that
+// range over it run on SQLite and on PostgreSQL.
+var bothBackends = []func(*testing.T) backend{sqliteBackend, pgBackend}
+
 func sqliteBackend(t *testing.T) backend {
 	path := filepath.Join(t.TempDir(), "audit.db")
 	return backend{
@@ -136,7 +140,7 @@ func fill(t *testing.T, st store.Store, priv ed25519.PrivateKey) {
 // entry, in both stores, and the store is never "repaired".
 func TestVerifyLogCatchesTamperingInBothStores(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	for _, mk := range []func(*testing.T) backend{sqliteBackend, pgBackend} {
+	for _, mk := range bothBackends {
 		cases := []struct {
 			name    string
 			tamper  func(t *testing.T, b backend, st store.Store)

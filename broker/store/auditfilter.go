@@ -177,8 +177,15 @@ func (f *AuditFilters) refresh(ctx context.Context) error {
 // id) must visit: those without a filter and those whose filter may hold
 // the key.
 func (f *AuditFilters) Candidates(ctx context.Context, citizen bool, key string, lo, hi int64, desc bool) ([]int64, error) {
-	if err := f.refresh(ctx); err != nil {
-		return nil, fmt.Errorf("audit bucket filters: %w", err)
+	// only a bucket sealed since the last load can have a new filter: once
+	// the one before hi is loaded, a search asks the store nothing more
+	f.mu.Lock()
+	stale := f.loaded < hi-1
+	f.mu.Unlock()
+	if stale {
+		if err := f.refresh(ctx); err != nil {
+			return nil, fmt.Errorf("audit bucket filters: %w", err)
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -202,6 +209,27 @@ func (f *AuditFilters) Candidates(ctx context.Context, citizen bool, key string,
 		}
 	}
 	return out, nil
+}
+
+// SearchBuckets is Candidates for a search by key (a citizen key when
+// citizen is set, else a request id): the buckets of q's cursor range,
+// newest first for q.Newest, that the search must visit.
+func (f *AuditFilters) SearchBuckets(ctx context.Context, q AuditSearch, citizen bool, key string) ([]int64, error) {
+	var hi int64
+	if q.Newest && q.BeforeSeq > 0 {
+		hi = max(q.BeforeSeq-1, 0) >> AuditBucketShift
+	} else {
+		n, err := f.be.CountAudit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		hi = n >> AuditBucketShift
+	}
+	var lo int64
+	if !q.Newest && q.AfterSeq > 0 {
+		lo = (q.AfterSeq + 1) >> AuditBucketShift
+	}
+	return f.Candidates(ctx, citizen, key, lo, hi, q.Newest)
 }
 
 // Seal builds and stores the filters of the sealed buckets that have none.

@@ -781,9 +781,10 @@ func (l *Linker) setOutcome(d *Decision, w float64) {
 func (l *Linker) LinkWith(rec Record, changed []store.Citizen, stale func(personalID string) bool) Decision {
 	r, rk := l.rank(rec)
 	type cand struct {
-		w float64
-		i uint32
-		c *store.Citizen // a changed citizen, scored by Compare
+		w  float64
+		i  uint32
+		c  *store.Citizen // a changed citizen, scored by Compare
+		ex *Explanation   // Compare's, for a changed citizen
 	}
 	var cs []cand
 	for _, s := range rk.top {
@@ -792,8 +793,8 @@ func (l *Linker) LinkWith(rec Record, changed []store.Citizen, stale func(person
 		}
 	}
 	for k := range changed {
-		w, _ := l.Compare(rec, changed[k])
-		cs = append(cs, cand{w: w, c: &changed[k]})
+		w, ex := l.Compare(rec, changed[k])
+		cs = append(cs, cand{w: w, c: &changed[k], ex: ex})
 	}
 	d := Decision{RecordID: rec.ID, Outcome: identity.Unmatched, Candidates: rk.candidates + len(changed), Skipped: rk.skipped}
 	if len(cs) == 0 {
@@ -802,13 +803,13 @@ func (l *Linker) LinkWith(rec Record, changed []store.Citizen, stale func(person
 	}
 	slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(b.w, a.w) })
 	best := cs[0]
-	sum := math.Exp2(-best.w) // nobody, relative to the best
-	for _, c := range cs {
-		sum += math.Exp2(c.w - best.w)
+	all := ranked{top: make([]scored, len(cs))}
+	for k, c := range cs {
+		all.top[k].w = c.w
 	}
-	d.Score, d.Probability = round2(best.w), round4(1/sum)
+	d.Score, d.Probability = round2(best.w), round4(all.posterior(0))
 	if best.c != nil {
-		_, d.Explanation = l.Compare(rec, *best.c)
+		d.Explanation = best.ex
 		d.PersonalID, d.Deceased = best.c.ID, best.c.Deceased
 	} else {
 		var c side

@@ -44,23 +44,9 @@ func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) 
 	}
 	if keyCol != "" {
 		shift := strconv.Itoa(store.AuditBucketShift)
-		var hi int64
-		if q.Newest && q.BeforeSeq > 0 {
-			hi = max(q.BeforeSeq-1, 0) >> store.AuditBucketShift
-		} else {
-			n, err := s.CountAudit(ctx)
-			if err != nil {
-				return nil, err
-			}
-			hi = n >> store.AuditBucketShift
-		}
-		lo := int64(0)
-		if !q.Newest && q.AfterSeq > 0 {
-			lo = (q.AfterSeq + 1) >> store.AuditBucketShift
-		}
 		// only the buckets whose Bloom filter may hold the key (and the
 		// unsealed ones, which have none)
-		buckets, err := s.filters.Candidates(ctx, keyCol == "citizen_key", key, lo, hi, q.Newest)
+		buckets, err := s.filters.SearchBuckets(ctx, q, keyCol == "citizen_key", key)
 		if err != nil {
 			return nil, err
 		}

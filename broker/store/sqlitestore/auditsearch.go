@@ -46,21 +46,7 @@ func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) 
 	sqlText := `SELECT ` + auditColumns + ` FROM audit_log`
 	if keyCol != "" {
 		const shift = store.AuditBucketShift
-		var hi int64
-		if q.Newest && q.BeforeSeq > 0 {
-			hi = max(q.BeforeSeq-1, 0) >> shift
-		} else {
-			n, err := s.CountAudit(ctx)
-			if err != nil {
-				return nil, err
-			}
-			hi = n >> shift
-		}
-		var lo int64
-		if !q.Newest && q.AfterSeq > 0 {
-			lo = (q.AfterSeq + 1) >> shift
-		}
-		buckets, err := s.filters.Candidates(ctx, keyCol == "citizen_key", key, lo, hi, q.Newest)
+		buckets, err := s.filters.SearchBuckets(ctx, q, keyCol == "citizen_key", key)
 		if err != nil {
 			return nil, err
 		}
