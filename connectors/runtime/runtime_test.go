@@ -281,6 +281,23 @@ func TestResetRestartsAtTheGivenPosition(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+		// let this run read to the end before the next reset, so none of
+		// its records is still on its way to the sink when the next one
+		// clears it
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			sk.mu.Lock()
+			last := -1
+			if len(sk.got) > 0 {
+				last = sk.got[len(sk.got)-1]
+			}
+			sk.mu.Unlock()
+			if last == 999 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the run after reset to %v did not reach the end: %+v", tt.pos, c.State())
+			}
+		}
 	}
 	if st := c.State(); st.Resets != 2 {
 		t.Fatalf("resets counted %d", st.Resets)
