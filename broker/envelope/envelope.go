@@ -51,10 +51,27 @@ const (
 	HeaderAgreement = "ce_agreement"
 
 	// Dead-letter headers.
-	HeaderErrorKind    = "lgsp_error_kind"    // schema | unknown_dataset | too_large | malformed
+	HeaderErrorKind    = "lgsp_error_kind"    // one of the Kind… constants below
 	HeaderErrorPath    = "lgsp_error_path"    // JSON path of the offending value, "$" for the whole record
 	HeaderErrorMessage = "lgsp_error_message" // human-readable reason
 	HeaderErrorSchema  = "lgsp_error_schemaid"
+	// HeaderTruncated is "true" on a dead letter whose value or headers
+	// were cut to keep it under Kafka's message limit.
+	HeaderTruncated = "lgsp_truncated"
+	// HeaderDigest is "sha256:<hex>" of the whole record as received (the
+	// dead letter's value before any truncation), so the owner can match a
+	// truncated dead letter with the row in their own database.
+	HeaderDigest = "lgsp_digest"
+)
+
+// Dead-letter kinds: why a record was dead-lettered (HeaderErrorKind).
+const (
+	KindSchema          = "schema"          // the row does not match its dataset's schema
+	KindUnknownDataset  = "unknown_dataset" // the dataset is not in the catalog
+	KindTooLarge        = "too_large"       // key, value and headers together exceed pipeline.max_record_bytes
+	KindMalformed       = "malformed"       // op, before and after do not make a change, or the row cannot be encoded
+	KindUnrepresentable = "unrepresentable" // a number that cannot be kept exactly
+	KindInternal        = "internal"        // the bus failed on this record; the fault is logged for the operator
 )
 
 // namespace for deterministic event ids (UUID v5 over source and position).

@@ -9,11 +9,14 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	goruntime "runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -89,7 +92,13 @@ type Config struct {
 	Datasets   []DatasetSchema
 	Reconcile  Reconciler
 	Observer   Observer
-	MaxRecord  int // bytes; a larger row is dead-lettered as too_large (default 256 KiB)
+	// MaxRecord bounds a canonical message: key, value and headers
+	// together; a larger record is dead-lettered as too_large (default
+	// 256 KiB).
+	MaxRecord int
+	// Logger receives operator logs (a record the pipeline failed on);
+	// nil: discarded. They never hold row values.
+	Logger *slog.Logger
 	Now        func() time.Time
 	FeedbackOn map[string]bool // outcomes that also send feedback to the source (default: all but verified)
 	// Review durably queues the records of a batch whose outcome is
@@ -151,6 +160,9 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.FeedbackOn == nil {
 		cfg.FeedbackOn = map[string]bool{"mismatch": true, "not_found": true, "invalid_id": true, "deceased": true}
@@ -283,7 +295,7 @@ func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connecto
 		go func() {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
-				out[i].msg, out[i].extra, t.results[i] = p.process(connector, &recs[i], now)
+				out[i].msg, out[i].extra, t.results[i] = p.processSafe(connector, &recs[i], now)
 			}
 		}()
 	}
@@ -371,29 +383,98 @@ type sourceBlock struct {
 	TsMs      int64  `json:"ts_ms"`
 }
 
-// process turns one record into its canonical message (or dead letter) and
-// an optional feedback message.
-func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time) (kafka.Message, *kafka.Message, RecordResult) {
-	id := envelope.EventID(connector, r.Position)
-	res := RecordResult{EventID: id}
+// processSafe is process that survives a fault on one record: a stage
+// that panics on hostile input (a validator, a reconciler) dead-letters
+// that record as internal and the batch, the source and the process go on.
+func (p *Pipeline) processSafe(connector string, r *connectors.Record, now time.Time) (msg kafka.Message, extra *kafka.Message, res RecordResult) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		ev := p.event(connector, r, now)
+		// The panic value may quote the row, so only its type and the
+		// stack (code locations, no values) reach the operator's log.
+		p.cfg.Logger.Error("pipeline: a stage failed on a record; it was dead-lettered as internal and the batch went on",
+			"connector", connector, "dataset", r.Dataset, "event_id", ev.ID, "panic_type", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+		schemaID := 0
+		if st, ok := p.datasets[r.Dataset]; ok {
+			schemaID = st.SchemaID
+		}
+		res = RecordResult{EventID: ev.ID}
+		msg, extra, res = p.deadLetter(connector, r, ev, &res, envelope.KindInternal, "$",
+			"the bus failed while processing this record; the operator has the details in the log, and the record can be resubmitted once it is fixed", schemaID)
+	}()
+	return p.process(connector, r, now)
+}
+
+// event is the envelope every message made from r starts from.
+func (p *Pipeline) event(connector string, r *connectors.Record, now time.Time) envelope.Event {
 	srcTime := r.Time
 	if srcTime.IsZero() {
 		srcTime = now
 	}
-	ev := envelope.Event{ID: id, Source: envelope.SourceURI(connector), Type: envelope.EventType(r.Dataset, string(r.Op)), Time: srcTime, Sequence: r.Position, Dataset: r.Dataset}
+	return envelope.Event{ID: envelope.EventID(connector, r.Position), Source: envelope.SourceURI(connector), Type: envelope.EventType(r.Dataset, string(r.Op)),
+		Time: srcTime, Sequence: r.Position, Dataset: r.Dataset}
+}
+
+// checkChange says what is wrong when op, before and after do not make one
+// change of one entity, as in Debezium: a create or snapshot read carries
+// after only, a delete before only, an update after and, if it has a
+// before, one naming the same entity (a changed key is a delete and a
+// create).
+func checkChange(r *connectors.Record, key []string) (path, problem string) {
+	switch r.Op {
+	case connectors.OpCreate, connectors.OpRead:
+		if r.After == nil {
+			return "$.after", fmt.Sprintf("op %q needs after (the row as it is now)", r.Op)
+		}
+		if r.Before != nil {
+			return "$.before", fmt.Sprintf("op %q carries after only; before must be absent", r.Op)
+		}
+	case connectors.OpDelete:
+		if r.Before == nil {
+			return "$.before", "op \"d\" needs before (the row that was deleted)"
+		}
+		if r.After != nil {
+			return "$.after", "op \"d\" carries before only; after must be absent"
+		}
+	case connectors.OpUpdate:
+		if r.After == nil {
+			return "$.after", "op \"u\" needs after (the row after the change)"
+		}
+		if r.Before != nil && envelope.Key(r.Before, key) != envelope.Key(r.After, key) {
+			return "$.before", "before and after of an update name different entities (their key fields differ); send a delete of the old key and a create of the new one"
+		}
+	}
+	return "", ""
+}
+
+// process turns one record into its canonical message (or dead letter) and
+// an optional feedback message.
+func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time) (kafka.Message, *kafka.Message, RecordResult) {
+	ev := p.event(connector, r, now)
+	id, srcTime := ev.ID, ev.Time
+	res := RecordResult{EventID: id}
 
 	st, ok := p.datasets[r.Dataset]
 	if !ok {
-		return p.deadLetter(connector, r, ev, &res, "unknown_dataset", "$", fmt.Sprintf("dataset %q is not in the catalog", r.Dataset), 0)
+		return p.deadLetter(connector, r, ev, &res, envelope.KindUnknownDataset, "$", fmt.Sprintf("dataset %q is not in the catalog", r.Dataset), 0)
 	}
 	if !r.Op.Valid() {
-		return p.deadLetter(connector, r, ev, &res, "malformed", "$.op", fmt.Sprintf("op %q is not one of c, u, d, r", r.Op), st.SchemaID)
+		return p.deadLetter(connector, r, ev, &res, envelope.KindMalformed, "$.op", fmt.Sprintf("op %q is not one of c, u, d, r", r.Op), st.SchemaID)
+	}
+	if path, problem := checkChange(r, st.Dataset.Key); problem != "" {
+		return p.deadLetter(connector, r, ev, &res, envelope.KindMalformed, path, problem, st.SchemaID)
 	}
 	row := r.Row()
-	if row == nil {
-		return p.deadLetter(connector, r, ev, &res, "malformed", "$", "record has neither before nor after", st.SchemaID)
-	}
 	key := envelope.Key(row, st.Dataset.Key)
+	if len(key) > MaxKey {
+		// An entity key travels as the Kafka key, the ce_subject header and
+		// in feedback; checked before anything else so the dead letter is
+		// cheap and small (see deadLetter).
+		return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$."+st.Dataset.Key[0], fmt.Sprintf("the entity key is %d bytes, over the %d-byte key limit", len(key), MaxKey), st.SchemaID)
+	}
 	ev.Subject = key
 	ev.SchemaID = st.SchemaID
 	ev.ContentType = st.ctype
@@ -409,13 +490,13 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			}
 			doc, err := json.Marshal(row)
 			if err != nil {
-				return p.deadLetter(connector, r, ev, &res, "malformed", "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
+				return p.deadLetter(connector, r, ev, &res, envelope.KindMalformed, "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
 			}
 			if len(doc) > p.cfg.MaxRecord {
-				return p.deadLetter(connector, r, ev, &res, "too_large", "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
+				return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
 			}
 			if vs := st.json.ValidateValue(row); vs != nil {
-				return p.deadLetter(connector, r, ev, &res, "schema", vs[0].Path, validate.Summary(vs), st.SchemaID)
+				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
 			docs[k] = doc
 		}
@@ -432,21 +513,21 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			}
 			conv, vs := st.avro.Convert(part.row)
 			if vs != nil {
-				return p.deadLetter(connector, r, ev, &res, "schema", vs[0].Path, validate.Summary(vs), st.SchemaID)
+				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
 			env[part.name] = map[string]any{st.rowName: conv}
 		}
 		b, err := avro.Marshal(st.Envelope, env)
 		if err != nil {
-			return p.deadLetter(connector, r, ev, &res, "schema", "$", "row cannot be encoded in Avro: "+err.Error(), st.SchemaID)
+			return p.deadLetter(connector, r, ev, &res, envelope.KindSchema, "$", "row cannot be encoded in Avro: "+err.Error(), st.SchemaID)
 		}
 		if len(b) > p.cfg.MaxRecord {
-			return p.deadLetter(connector, r, ev, &res, "too_large", "$", fmt.Sprintf("record is %d bytes, over the %d-byte limit", len(b), p.cfg.MaxRecord), st.SchemaID)
+			return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$", fmt.Sprintf("record is %d bytes, over the %d-byte limit", len(b), p.cfg.MaxRecord), st.SchemaID)
 		}
 		value = append(append(make([]byte, 0, len(st.prefix)+len(b)), st.prefix...), b...)
 	}
 	if key == "" {
-		return p.deadLetter(connector, r, ev, &res, "schema", "$."+st.Dataset.Key[0], "key field is missing", st.SchemaID)
+		return p.deadLetter(connector, r, ev, &res, envelope.KindSchema, "$."+st.Dataset.Key[0], "key field is missing", st.SchemaID)
 	}
 
 	var v Verdict
@@ -462,6 +543,9 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	}
 
 	msg := kafka.Message{Topic: st.topic, Key: []byte(key), Value: value, Headers: ev.Headers(), Time: srcTime}
+	if n := messageSize(msg); n > p.cfg.MaxRecord {
+		return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$", fmt.Sprintf("record is %d bytes with its key and headers, over the %d-byte limit", n, p.cfg.MaxRecord), st.SchemaID)
+	}
 	var fb *kafka.Message
 	if p.cfg.FeedbackOn[v.Outcome] {
 		fb = feedback(connector, r.Dataset, key, ev, v)
@@ -488,8 +572,48 @@ func claimOf(row map[string]any, m schemas.Identity) Claim {
 	return Claim{ID: get(m.ID), Name: get(m.Name), DOB: get(m.DOB), Sex: get(m.Sex)}
 }
 
-// maxDeadLetterValue keeps a dead letter under Kafka's default 1 MB message limit.
-const maxDeadLetterValue = 900 << 10
+// violationKind is the dead-letter kind of a failed validation.
+func violationKind(vs []validate.Violation) string {
+	if k := vs[0].Kind; k != "" {
+		return k
+	}
+	return envelope.KindSchema
+}
+
+// messageSize is what Kafka counts against its message limit, near enough:
+// key, value, and each header's name and value.
+func messageSize(m kafka.Message) int {
+	n := len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// MaxKey is the longest entity key accepted (the dataset's key fields
+// joined): an identifier, never a document.
+const MaxKey = 1 << 10
+
+// Dead letters must always be producible, whatever the record they carry:
+// the value is cut at maxDeadLetterValue and every header value at
+// maxDeadLetterHeader (a 1 MB key would otherwise ride along as ce_subject),
+// which keeps the whole message under Kafka's default 1 MB limit.
+const (
+	maxDeadLetterValue  = 512 << 10
+	maxDeadLetterHeader = 1 << 10
+)
+
+// cut returns s shortened to at most n bytes on a UTF-8 boundary, and
+// whether it was shortened.
+func cut(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n], true
+}
 
 func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelope.Event, res *RecordResult, kind, path, msg string, schemaID int) (kafka.Message, *kafka.Message, RecordResult) {
 	p.cfg.Observer.DeadLettered(connector, r.Dataset, kind)
@@ -497,21 +621,32 @@ func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelop
 	if err != nil {
 		body = []byte(fmt.Sprintf(`{"dataset":%q,"unencodable":true}`, r.Dataset))
 	}
-	truncated := ""
+	sum := sha256.Sum256(body)
+	truncated := false
 	if len(body) > maxDeadLetterValue {
-		body, truncated = body[:maxDeadLetterValue], "true"
+		body, truncated = body[:maxDeadLetterValue], true
 	}
+	var cutPath, cutMsg bool
+	path, cutPath = cut(path, maxDeadLetterHeader)
+	msg, cutMsg = cut(msg, maxDeadLetterHeader)
 	ev.ContentType = "application/json"
-	hs := append(ev.Headers(),
+	hs := ev.Headers()
+	for i := range hs {
+		if v, c := cut(string(hs[i].Value), maxDeadLetterHeader); c {
+			hs[i].Value, truncated = []byte(v), true
+		}
+	}
+	hs = append(hs,
 		kafka.Header{Key: envelope.HeaderErrorKind, Value: []byte(kind)},
 		kafka.Header{Key: envelope.HeaderErrorPath, Value: []byte(path)},
 		kafka.Header{Key: envelope.HeaderErrorMessage, Value: []byte(msg)},
+		kafka.Header{Key: envelope.HeaderDigest, Value: []byte("sha256:" + hex.EncodeToString(sum[:]))},
 	)
 	if schemaID > 0 {
 		hs = append(hs, kafka.Header{Key: envelope.HeaderErrorSchema, Value: []byte(fmt.Sprint(schemaID))})
 	}
-	if truncated != "" {
-		hs = append(hs, kafka.Header{Key: "lgsp_truncated", Value: []byte(truncated)})
+	if truncated || cutPath || cutMsg {
+		hs = append(hs, kafka.Header{Key: envelope.HeaderTruncated, Value: []byte("true")})
 	}
 	res.Status, res.Topic, res.Kind, res.Path, res.Error = StatusDeadLettered, DLQTopic(connector), kind, path, msg
 	return kafka.Message{Topic: DLQTopic(connector), Key: []byte(ev.ID), Value: body, Headers: hs}, rejectedFeedback(connector, r.Dataset, ev, kind, path, msg), *res
@@ -519,9 +654,11 @@ func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelop
 
 // rejectedFeedback tells the source ministry which of its rows was
 // dead-lettered and why, keyed by the row's entity key (ev.Subject; the
-// event id when the key could not be read), so its IT team can fix the row
-// in its own database. It carries no row values.
+// event id when the key could not be read or is too long to be a key), so
+// its IT team can fix the row in its own database. It carries no row
+// values.
 func rejectedFeedback(connector, dataset string, ev envelope.Event, kind, path, msg string) *kafka.Message {
+	ev.Subject, _ = cut(ev.Subject, maxDeadLetterHeader)
 	key := ev.Subject
 	if key == "" {
 		key = ev.ID

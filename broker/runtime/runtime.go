@@ -309,6 +309,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		Review:    queueReviews(b.review),
 		Observer:  b.Metrics,
 		MaxRecord: c.Pipeline.MaxRecordBytes,
+		Logger:    b.log,
 	}, b.pubWriter)
 	if err != nil {
 		return b, err

@@ -21,6 +21,7 @@ import (
 type Violation struct {
 	Path    string // JSON path, "$" for the whole row, "$.holder_cccd", "$.items[2]"
 	Message string
+	Kind    string // dead-letter kind when not a schema violation (empty: "schema")
 }
 
 func (v Violation) String() string { return v.Path + ": " + v.Message }

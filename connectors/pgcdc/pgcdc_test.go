@@ -112,6 +112,9 @@ func readN(t *testing.T, s *Source, n int) []connectors.Record {
 		out = append(out, recs...)
 	}
 	if len(out) != n {
+		for _, r := range out {
+			t.Logf("%s before=%v after=%v", r.Op, r.Before, r.After)
+		}
 		t.Fatalf("read %d records, want %d", len(out), n)
 	}
 	return out
@@ -147,7 +150,11 @@ func TestSnapshotThenStream(t *testing.T) {
 	pgtest.Exec(t, f.conn, fmt.Sprintf(`ALTER TABLE %s REPLICA IDENTITY FULL`, f.table))
 	pgtest.Exec(t, f.conn, fmt.Sprintf(`UPDATE %s SET version = 3 WHERE id = 'n1'`, f.table))
 	pgtest.Exec(t, f.conn, fmt.Sprintf(`DELETE FROM %s WHERE id = 'r2'`, f.table))
-	got := readN(t, s, 5)
+	// A changed primary key is a delete and a create (FULL, then default).
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`UPDATE %s SET id = 'n2' WHERE id = 'n1'`, f.table))
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`ALTER TABLE %s REPLICA IDENTITY DEFAULT`, f.table))
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`UPDATE %s SET id = 'n3' WHERE id = 'n2'`, f.table))
+	got := readN(t, s, 9)
 	want := []struct {
 		op     connectors.Op
 		before map[string]any
@@ -158,6 +165,10 @@ func TestSnapshotThenStream(t *testing.T) {
 		{connectors.OpDelete, map[string]any{"key": "r1"}, nil},
 		{connectors.OpUpdate, map[string]any{"key": "n1", "version": int64(2), "note": "changed"}, map[string]any{"key": "n1", "version": int64(3), "note": "changed"}},
 		{connectors.OpDelete, map[string]any{"key": "r2", "version": int64(1), "note": "seed"}, nil},
+		{connectors.OpDelete, map[string]any{"key": "n1", "version": int64(3), "note": "changed"}, nil},
+		{connectors.OpCreate, nil, map[string]any{"key": "n2", "version": int64(3), "note": "changed"}},
+		{connectors.OpDelete, map[string]any{"key": "n2"}, nil},
+		{connectors.OpCreate, nil, map[string]any{"key": "n3", "version": int64(3), "note": "changed"}},
 	}
 	for i, w := range want {
 		g := got[i]

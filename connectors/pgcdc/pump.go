@@ -167,6 +167,14 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 				before = tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey, nil)
 			}
 			after := tupleRow(rel, m.NewTuple, false, before)
+			if keyChanged(info.pk, m.OldTupleType, before, after) {
+				// A changed primary key is another entity, as Debezium has it:
+				// a delete of the old key, then a create of the new one.
+				st.tx.recs = append(st.tx.recs,
+					connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpDelete, Before: info.mapping.Apply(before)},
+					connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpCreate, After: info.mapping.Apply(after)})
+				break
+			}
 			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpUpdate,
 				Before: info.mapping.Apply(before), After: info.mapping.Apply(after)})
 		}
@@ -250,6 +258,25 @@ func (s *Source) handOut(ctx context.Context, st *pumpState, recs []connectors.R
 // tupleRow decodes a tuple into column → value. keyOnly keeps only the
 // replica identity columns (the others are sent as nulls). An unchanged
 // TOASTed value is taken from old when the old row has it, else left out.
+// keyChanged reports whether an update moved the row to another primary
+// key: PostgreSQL sends the old key alone ('K') only then; with REPLICA
+// IDENTITY FULL ('O', every column flagged as key) the primary key columns
+// are compared.
+func keyChanged(pk []string, oldType uint8, before, after map[string]any) bool {
+	if before == nil {
+		return false
+	}
+	if oldType == pglogrepl.UpdateMessageTupleTypeKey {
+		return true
+	}
+	for _, c := range pk {
+		if fmt.Sprint(before[c]) != fmt.Sprint(after[c]) {
+			return true
+		}
+	}
+	return false
+}
+
 func tupleRow(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData, keyOnly bool, old map[string]any) map[string]any {
 	if rel == nil || t == nil {
 		return nil
