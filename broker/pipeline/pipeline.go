@@ -89,16 +89,16 @@ type Observer interface {
 
 // Config wires a pipeline.
 type Config struct {
-	Datasets   []DatasetSchema
-	Reconcile  Reconciler
-	Observer   Observer
+	Datasets  []DatasetSchema
+	Reconcile Reconciler
+	Observer  Observer
 	// MaxRecord bounds a canonical message: key, value and headers
 	// together; a larger record is dead-lettered as too_large (default
 	// 256 KiB).
 	MaxRecord int
 	// Logger receives operator logs (a record the pipeline failed on);
 	// nil: discarded. They never hold row values.
-	Logger *slog.Logger
+	Logger     *slog.Logger
 	Now        func() time.Time
 	FeedbackOn map[string]bool // outcomes that also send feedback to the source (default: all but verified)
 	// Review durably queues the records of a batch whose outcome is
