@@ -63,7 +63,7 @@ func (h *handlers) agency(c echo.Context) (string, error) {
 		return "", fail(http.StatusUnauthorized, "Authorization", "%v", err)
 	}
 	if err != nil {
-		return "", fail(http.StatusServiceUnavailable, "", "%v", err)
+		return "", unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	return ag, nil
 }
@@ -121,7 +121,7 @@ func (h *handlers) decide(ctx context.Context, agency string, mode policies.Mode
 		e.Decision, e.Reason = "deny", d.Reason
 	}
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{e}); err != nil {
-		return d, fail(http.StatusServiceUnavailable, "", "the access could not be audited, so it is refused; retry: %v", err)
+		return d, unavailable(err, "the access could not be audited, so it is refused; retry")
 	}
 	if !d.Allow {
 		return d, &echo.HTTPError{Code: http.StatusForbidden, Message: Problem{Error: fmt.Sprintf("denied: %s (agreement %q)", d.Reason, d.AgreementID), Field: reasonField(d.Reason)}}
@@ -156,7 +156,7 @@ func (h *handlers) lookup(c echo.Context) error {
 	}
 	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKey(r.Citizen), 100)
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "dataset state unavailable, retry: %v", err)
+		return unavailable(err, "dataset state unavailable, retry")
 	}
 	records := []map[string]any{}
 	for _, row := range rows {
@@ -186,7 +186,7 @@ func (h *handlers) verify(c echo.Context) error {
 	}
 	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKey(r.Citizen), 100)
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "dataset state unavailable, retry: %v", err)
+		return unavailable(err, "dataset state unavailable, retry")
 	}
 	match := false
 	for _, row := range rows {

@@ -31,11 +31,11 @@ func (h *handlers) issueToken(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, secret, err := h.d.Tokens.Issue(ctx, agency)
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "credential.issue", Decision: "allow", RequestID: id, Reason: "API token for " + agency}}); err != nil {
 		_ = h.d.Tokens.Revoke(ctx, id) // an unaudited credential must not stay valid
-		return fail(http.StatusServiceUnavailable, "", "the issue could not be audited, so the token was revoked; retry: %v", err)
+		return unavailable(err, "the issue could not be audited, so the token was revoked; retry")
 	}
 	return c.JSON(http.StatusCreated, map[string]string{"id": id, "agency": agency, "token": secret, "note": "store the token now; the bus keeps only its hash"})
 }
@@ -44,13 +44,13 @@ func (h *handlers) revokeToken(c echo.Context) error {
 	ctx := c.Request().Context()
 	id := c.Param("id")
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "credential.revoke", Decision: "allow", RequestID: id}}); err != nil {
-		return fail(http.StatusServiceUnavailable, "", "the revocation could not be audited; retry: %v", err)
+		return unavailable(err, "the revocation could not be audited; retry")
 	}
 	if err := h.d.Tokens.Revoke(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fail(http.StatusNotFound, "id", "no token %q", id)
 		}
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -58,7 +58,7 @@ func (h *handlers) revokeToken(c echo.Context) error {
 func (h *handlers) listTokens(c echo.Context) error {
 	toks, err := h.d.Tokens.List(c.Request().Context(), c.QueryParam("agency"))
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	type view struct {
 		ID      string     `json:"id"`

@@ -61,7 +61,7 @@ func changeError(err error) error {
 	case errors.As(err, &invalid), le != nil:
 		return fail(http.StatusUnprocessableEntity, field, "nothing changed, the previous agreements stay in force:\n%v", err)
 	}
-	return fail(http.StatusServiceUnavailable, "", "nothing changed, the previous agreements stay in force; retry: %v", err)
+	return unavailable(err, "nothing changed, the previous agreements stay in force; retry")
 }
 
 // listAgreements lists the agreements in force with the set's digest and
@@ -174,7 +174,7 @@ func (h *handlers) rotateKafkaPassword(c echo.Context) error {
 	case errors.Is(err, ErrNoKafkaUser):
 		return fail(http.StatusNotFound, "user", "%q: %v", user, err)
 	case err != nil:
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"user": user, "password": pass, "mechanism": "SCRAM-SHA-512",
 		"note": "hand the password to its owner now; the bus keeps only its SCRAM hash"})

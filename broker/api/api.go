@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -32,6 +33,7 @@ import (
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/segmentio/kafka-go"
 )
 
 //go:embed openapi.json
@@ -102,6 +104,9 @@ type Deps struct {
 	Review linkage.ReviewQueue
 	// MaxBody is the largest request body accepted (default 8 MiB).
 	MaxBody int64
+	// Logger receives the causes of 5xx answers, which clients see only
+	// as a reference (nil: discarded).
+	Logger *slog.Logger
 }
 
 // New builds the echo server with every route.
@@ -109,9 +114,12 @@ func New(d Deps) *echo.Echo {
 	if d.MaxBody == 0 {
 		d.MaxBody = 8 << 20
 	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = errorHandler
+	e.HTTPErrorHandler = errorHandler(d.Logger)
 	h := &handlers{d: d, denied: deniedCounter(d.Metrics)}
 	e.Use(h.authorizeRoute) // every route: caller and role (auth.go)
 	e.GET("/healthz", h.healthz)
@@ -165,15 +173,38 @@ func fail(status int, field, format string, args ...any) error {
 	return &echo.HTTPError{Code: status, Message: Problem{Error: fmt.Sprintf(format, args...), Field: field}}
 }
 
-func errorHandler(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
+// unavailable is the answer when something the bus depends on (the store,
+// Kafka, the audit log) failed: the client learns what to do, the operator's
+// log gets the cause (errorHandler), never the client.
+func unavailable(cause error, advice string) error {
+	return &echo.HTTPError{Code: http.StatusServiceUnavailable, Message: Problem{Error: advice}, Internal: cause}
+}
+
+// errorHandler answers every error as a JSON Problem. The cause of a 5xx
+// is logged under a reference that the answer names, so a client can
+// report it without ever seeing driver or broker text.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		var he *echo.HTTPError
+		if !errors.As(err, &he) {
+			he = &echo.HTTPError{Code: http.StatusInternalServerError, Message: Problem{Error: "internal error"}, Internal: err}
+		}
+		if he.Code >= 500 && he.Internal != nil {
+			ref := uuid.NewString()
+			log.Error("api: request failed", "ref", ref, "method", c.Request().Method, "route", c.Path(), "status", he.Code, "error", he.Internal)
+			if p, ok := he.Message.(Problem); ok {
+				p.Error += " (reference " + ref + " in the operator's log)"
+				he = &echo.HTTPError{Code: he.Code, Message: p}
+			}
+		}
+		answer(he, c)
 	}
-	var he *echo.HTTPError
-	if !errors.As(err, &he) {
-		_ = c.JSON(http.StatusInternalServerError, Problem{Error: "internal error: " + err.Error()})
-		return
-	}
+}
+
+func answer(he *echo.HTTPError, c echo.Context) {
 	body, ok := he.Message.(Problem)
 	if !ok {
 		body = Problem{Error: fmt.Sprint(he.Message)}
@@ -186,6 +217,9 @@ func errorHandler(err error, c echo.Context) {
 	}
 	if he.Code == http.StatusUnauthorized {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="lgsp"`)
+	}
+	if he.Code == http.StatusServiceUnavailable || he.Code == http.StatusTooManyRequests {
+		c.Response().Header().Set("Retry-After", "1")
 	}
 	_ = c.JSON(he.Code, body)
 }
@@ -310,7 +344,7 @@ func (h *handlers) audit(c echo.Context) error {
 	}
 	entries, err := h.d.Audit.SearchAudit(c.Request().Context(), q)
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "audit log unavailable, retry later: %v", err)
+		return unavailable(err, "audit log unavailable, retry later")
 	}
 	resp := map[string]any{"entries": entries}
 	if entries == nil {
@@ -355,7 +389,7 @@ func (h *handlers) auditTheAuditor(c echo.Context, action string, q store.AuditS
 		e.HiddenUntil = e.Time.Add(h.d.InspectionHiddenFor)
 	}
 	if err := h.d.AuditLog.Append(c.Request().Context(), []store.AuditEntry{e}); err != nil {
-		return fail(http.StatusServiceUnavailable, "", "the search could not be audited, so it is not served; retry: %v", err)
+		return unavailable(err, "the search could not be audited, so it is not served; retry")
 	}
 	return nil
 }
@@ -420,7 +454,7 @@ func (h *handlers) ingest(c echo.Context) error {
 			return c.JSONBlob(status, body)
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return fail(http.StatusServiceUnavailable, "", "idempotency store unavailable, retry: %v", err)
+			return unavailable(err, "idempotency store unavailable, retry")
 		}
 	}
 	batch := make([]connectors.Record, len(recs))
@@ -434,8 +468,13 @@ func (h *handlers) ingest(c echo.Context) error {
 			Position: connectors.Position(fmt.Sprintf("http:%s:%d", key, i))}
 	}
 	results, err := h.d.Ingest.Ingest(c.Request().Context(), source, batch)
+	if errors.Is(err, kafka.MessageSizeTooLarge) {
+		// A retry cannot succeed: Kafka's limit is below the bus's record
+		// limit (pipeline.max_record_bytes); the operator must align them.
+		return fail(http.StatusRequestEntityTooLarge, "records", "a record is larger than the Kafka cluster accepts; send smaller records (the operator can lower pipeline.max_record_bytes below Kafka's message.max.bytes)")
+	}
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "records not durable, retry with the same Idempotency-Key: %v", err)
+		return unavailable(err, "records not durable, retry with the same Idempotency-Key")
 	}
 	rejected := 0
 	for _, r := range results {

@@ -48,7 +48,7 @@ func (h *handlers) auditExport(c echo.Context) error {
 	for len(entries) < exportMax {
 		page, err := h.d.Audit.SearchAudit(ctx, q)
 		if err != nil {
-			return fail(http.StatusServiceUnavailable, "", "audit log unavailable, retry later: %v", err)
+			return unavailable(err, "audit log unavailable, retry later")
 		}
 		entries = append(entries, page...)
 		if len(page) < q.Limit {
@@ -128,7 +128,7 @@ func (h *handlers) citizenAccesses(c echo.Context) error {
 	}
 	entries, err := h.d.Audit.SearchAudit(c.Request().Context(), q)
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "access log unavailable, retry later: %v", err)
+		return unavailable(err, "access log unavailable, retry later")
 	}
 	type access struct {
 		Seq        int64     `json:"seq"`

@@ -69,7 +69,7 @@ func proofError(err error) error {
 	if errors.Is(err, audit.ErrBeyondLog) {
 		return fail(http.StatusNotFound, "", "%v", err)
 	}
-	return fail(http.StatusServiceUnavailable, "", "audit log unavailable, retry later: %v", err)
+	return unavailable(err, "audit log unavailable, retry later")
 }
 
 // auditInclusion proves entry seq is in the log of size size (default: now).

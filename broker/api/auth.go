@@ -230,7 +230,7 @@ func (h *handlers) authorizeRoute(next echo.HandlerFunc) echo.HandlerFunc {
 			e := store.AuditEntry{Time: time.Now(), Actor: caller.Name(), Action: rule.Action, Decision: "deny",
 				Reason: d.Reason + ": " + route, RequestID: uuid.NewString()}
 			if err := h.d.AuditLog.Append(c.Request().Context(), []store.AuditEntry{e}); err != nil {
-				return fail(http.StatusServiceUnavailable, "", "the denial could not be audited; retry: %v", err)
+				return unavailable(err, "the denial could not be audited; retry")
 			}
 			return fail(http.StatusForbidden, "Authorization", "denied: %s: %s", d.Reason, d.Detail)
 		}

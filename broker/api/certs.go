@@ -143,7 +143,7 @@ func (h *handlers) issueCertificate(c echo.Context) error {
 		return fail(http.StatusBadRequest, re.Field, "%s", re.Problem)
 	}
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	ctx := c.Request().Context()
 	who := agency
@@ -153,7 +153,7 @@ func (h *handlers) issueCertificate(c echo.Context) error {
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "credential.issue", Decision: "allow", RequestID: is.Serial,
 		Reason: fmt.Sprintf("client certificate for %s, valid until %s", who, is.NotAfter.UTC().Format(time.RFC3339))}}); err != nil {
 		_, _ = h.d.CA.Revoke(is.Serial, "the issue could not be audited") // an unaudited credential must not stay valid
-		return fail(http.StatusServiceUnavailable, "", "the issue could not be audited, so the certificate was revoked; retry: %v", err)
+		return unavailable(err, "the issue could not be audited, so the certificate was revoked; retry")
 	}
 	out := issuedView{certView: viewCert(is.Record), Certificate: is.Certificate, CACertificate: string(h.d.CA.CertificatePEM())}
 	if is.KeyPEM != nil {
@@ -170,7 +170,7 @@ func (h *handlers) listCertificates(c echo.Context) error {
 	}
 	recs, err := h.d.CA.List(c.QueryParam("agency"))
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	out := make([]certView, len(recs))
 	for i, r := range recs {
@@ -202,7 +202,7 @@ func (h *handlers) revokeCertificate(c echo.Context) error {
 		return fail(http.StatusNotFound, "serial", "no certificate %q; GET /v1/operator/certificates lists them", serial)
 	}
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	if rec.Revoked != nil {
 		return c.JSON(http.StatusOK, viewCert(rec))
@@ -213,10 +213,10 @@ func (h *handlers) revokeCertificate(c echo.Context) error {
 		reason += ": " + req.Reason
 	}
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{{Time: time.Now(), Actor: "operator", Action: "credential.revoke", Decision: "allow", RequestID: serial, Reason: reason}}); err != nil {
-		return fail(http.StatusServiceUnavailable, "", "the revocation could not be audited; retry: %v", err)
+		return unavailable(err, "the revocation could not be audited; retry")
 	}
 	if rec, err = h.d.CA.Revoke(serial, req.Reason); err != nil {
-		return fail(http.StatusServiceUnavailable, "", "%v", err)
+		return unavailable(err, "a part the bus depends on is unavailable; retry")
 	}
 	return c.JSON(http.StatusOK, viewCert(rec))
 }

@@ -64,7 +64,7 @@ func (h *handlers) resetConnector(c echo.Context) error {
 	entry := store.AuditEntry{Time: time.Now(), Actor: "operator", Action: "connector.reset", Decision: "allow",
 		Reason: body.Reason, RequestID: name + "@" + *body.Position}
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{entry}); err != nil {
-		return fail(http.StatusServiceUnavailable, "", "the reset could not be audited, so it was not done; retry: %v", err)
+		return unavailable(err, "the reset could not be audited, so it was not done; retry")
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -72,7 +72,7 @@ func (h *handlers) resetConnector(c echo.Context) error {
 		if errors.Is(err, ErrNoConnector) {
 			return fail(http.StatusNotFound, "name", "no connector %q", name)
 		}
-		return fail(http.StatusServiceUnavailable, "", "reset not done (the audit entry records the attempt): %v", err)
+		return unavailable(err, "reset not done (the audit entry records the attempt)")
 	}
 	return h.connector(c)
 }

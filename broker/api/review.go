@@ -52,7 +52,7 @@ func (h *handlers) reviewList(c echo.Context) error {
 		return fail(http.StatusBadRequest, "after", "after must be a review item id, as given in next_after")
 	}
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "review queue unavailable, retry later: %v", err)
+		return unavailable(err, "review queue unavailable, retry later")
 	}
 	if items == nil {
 		items = []linkage.ReviewItem{}
@@ -74,7 +74,7 @@ func (h *handlers) reviewGet(c echo.Context) error {
 		return fail(http.StatusNotFound, "id", "no review item %q; GET /v1/operator/review lists them", c.Param("id"))
 	}
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "review queue unavailable, retry later: %v", err)
+		return unavailable(err, "review queue unavailable, retry later")
 	}
 	return c.JSON(http.StatusOK, it)
 }
@@ -121,7 +121,7 @@ func (h *handlers) reviewDecide(c echo.Context, accept bool) error {
 		return fail(http.StatusNotFound, "id", "no review item %q; GET /v1/operator/review lists them", id)
 	}
 	if err != nil {
-		return fail(http.StatusServiceUnavailable, "", "review queue unavailable, retry later: %v", err)
+		return unavailable(err, "review queue unavailable, retry later")
 	}
 	if it.Status != linkage.ReviewPending {
 		return decidedAlready(it)
@@ -136,7 +136,7 @@ func (h *handlers) reviewDecide(c echo.Context, accept bool) error {
 		entry.CitizenKey = h.d.CitizenKey(it.PersonalID)
 	}
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{entry}); err != nil {
-		return fail(http.StatusServiceUnavailable, "", "the decision could not be audited, so it was not taken; retry: %v", err)
+		return unavailable(err, "the decision could not be audited, so it was not taken; retry")
 	}
 	done, err := q.Decide(ctx, id, accept, body.By, body.Note)
 	switch {
@@ -145,7 +145,7 @@ func (h *handlers) reviewDecide(c echo.Context, accept bool) error {
 	case errors.Is(err, linkage.ErrReviewNotFound):
 		return fail(http.StatusNotFound, "id", "no review item %q", id)
 	case err != nil:
-		return fail(http.StatusServiceUnavailable, "", "decision not taken (the audit entry records the attempt); retry: %v", err)
+		return unavailable(err, "decision not taken (the audit entry records the attempt); retry")
 	}
 	return c.JSON(http.StatusOK, done)
 }

@@ -29,6 +29,8 @@ type Config struct {
 
 	API       API       `yaml:"api" envPrefix:"LGSP_API_"`
 	Registry  Listener  `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
+	// HTTP bounds what clients can hold of every listener (API and registry).
+	HTTP HTTPLimits `yaml:"http" envPrefix:"LGSP_HTTP_"`
 	Kafka     Kafka     `yaml:"kafka" envPrefix:"LGSP_KAFKA_"`
 	Store     Store     `yaml:"store" envPrefix:"LGSP_STORE_"`
 	Audit     Audit     `yaml:"audit" envPrefix:"LGSP_AUDIT_"`
@@ -85,6 +87,29 @@ type TLS struct {
 type Listener struct {
 	// Addr is host:port to listen on (registry default ":8081").
 	Addr string `yaml:"addr" env:"ADDR"`
+}
+
+// HTTPLimits bounds what one client can hold of a listener: a client that
+// trickles or stalls its request is cut when a deadline passes, and
+// uploads (requests with a body) are capped per credential and in total,
+// so the memory they can take is about Uploads × the body limit (8 MiB on
+// the API). The same limits apply to the REST API and the schema registry.
+type HTTPLimits struct {
+	// HeaderTimeout is how long a client has to send the request headers (default 10s).
+	HeaderTimeout time.Duration `yaml:"header_timeout" env:"HEADER_TIMEOUT"`
+	// BodyTimeout is how long a client has to send a whole request, body
+	// included (default 60s); slower uploads are cut.
+	BodyTimeout time.Duration `yaml:"body_timeout" env:"BODY_TIMEOUT"`
+	// IdleTimeout closes keep-alive connections idle this long (default 60s).
+	IdleTimeout time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT"`
+	// MaxHeaderBytes caps the request line and headers (default 65536).
+	MaxHeaderBytes int `yaml:"max_header_bytes" env:"MAX_HEADER_BYTES"`
+	// UploadsPerCredential is how many requests with a body one credential
+	// may send at once (default 4); more are answered 429 with Retry-After.
+	UploadsPerCredential int `yaml:"uploads_per_credential" env:"UPLOADS_PER_CREDENTIAL"`
+	// Uploads is how many requests with a body a listener reads at once
+	// (default 32); more are answered 503 with Retry-After.
+	Uploads int `yaml:"uploads" env:"UPLOADS"`
 }
 
 // Kafka says where Kafka is.
@@ -215,6 +240,7 @@ func Defaults() Config {
 		DataDir:   "lgsp-data",
 		API:       API{Addr: ":8080"},
 		Registry:  Listener{Addr: ":8081"},
+		HTTP:      HTTPLimits{HeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10, UploadsPerCredential: 4, Uploads: 32},
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8, LinkageRefresh: time.Minute},
@@ -293,6 +319,20 @@ func (c Config) Validate(mode string) error {
 	checkAddr("registry.addr", "LGSP_REGISTRY_ADDR", c.Registry.Addr)
 	if c.DataDir == "" {
 		bad("data_dir", "LGSP_DATA_DIR", "must be set")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"header_timeout", c.HTTP.HeaderTimeout}, {"body_timeout", c.HTTP.BodyTimeout}, {"idle_timeout", c.HTTP.IdleTimeout}} {
+		if d.v < 100*time.Millisecond {
+			bad("http."+d.key, "LGSP_HTTP_"+strings.ToUpper(d.key), "must be at least 100ms, got %s", d.v)
+		}
+	}
+	if c.HTTP.MaxHeaderBytes < 4096 {
+		bad("http.max_header_bytes", "LGSP_HTTP_MAX_HEADER_BYTES", "must be at least 4096, got %d", c.HTTP.MaxHeaderBytes)
+	}
+	if c.HTTP.UploadsPerCredential < 1 || c.HTTP.Uploads < c.HTTP.UploadsPerCredential {
+		bad("http.uploads", "LGSP_HTTP_UPLOADS", "uploads_per_credential must be at least 1 and uploads at least as many, got %d and %d", c.HTTP.UploadsPerCredential, c.HTTP.Uploads)
 	}
 	if mode == "serve" {
 		if len(c.Kafka.Brokers) == 0 {

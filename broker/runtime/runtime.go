@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/deliver"
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
+	"github.com/lgsp-bus/lgsp/broker/httpguard"
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
@@ -551,6 +553,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		Registry:            b.Agencies,
 		State:               b.Store.(store.StateStore),
 		Review:              b.review,
+		Logger:              b.log,
 		Idempotency:         b.Store.(store.IdempotencyStore),
 		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
 			if c := b.connector(name); c != nil {
@@ -569,11 +572,12 @@ func (b *Bus) serveHTTP(sources []string) error {
 		},
 	})
 	for _, l := range []struct {
-		addr string
-		h    http.Handler
-		dst  *string
-		tls  *tls.Config
-	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS}, {c.Registry.Addr, b.Reg.Handler(), &b.addrs.Registry, nil}} {
+		addr   string
+		h      http.Handler
+		dst    *string
+		tls    *tls.Config
+		refuse httpguard.Refuse
+	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS, refuseAPI}, {c.Registry.Addr, b.Reg.Handler(), &b.addrs.Registry, nil, refuseRegistry}} {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s (in use? set another address): %w", l.addr, err)
@@ -582,7 +586,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		if l.tls != nil {
 			ln = tls.NewListener(ln, l.tls)
 		}
-		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(b.log.Handler(), slog.LevelWarn)}
+		srv := httpguard.Server(l.h, httpLimits(c.HTTP), l.refuse, b.log)
 		b.servers = append(b.servers, srv)
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -591,6 +595,27 @@ func (b *Bus) serveHTTP(sources []string) error {
 		}()
 	}
 	return nil
+}
+
+func httpLimits(h config.HTTPLimits) httpguard.Limits {
+	return httpguard.Limits{HeaderTimeout: h.HeaderTimeout, BodyTimeout: h.BodyTimeout, IdleTimeout: h.IdleTimeout,
+		MaxHeaderBytes: h.MaxHeaderBytes, UploadsPerCredential: h.UploadsPerCredential, Uploads: h.Uploads}
+}
+
+// refuseAPI and refuseRegistry answer an upload over the caps in each
+// listener's own error format.
+func refuseAPI(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, api.Problem{Error: msg})
+}
+
+func refuseRegistry(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"error_code": status, "message": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 func (b *Bus) status() map[string]any {
