@@ -27,16 +27,16 @@ type Config struct {
 	// secrets in dev mode; in serve mode only secrets generated on first start.
 	DataDir string `yaml:"data_dir" env:"LGSP_DATA_DIR"`
 
-	API       API       `yaml:"api" envPrefix:"LGSP_API_"`
-	Registry  Listener  `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
+	API      API      `yaml:"api" envPrefix:"LGSP_API_"`
+	Registry Listener `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
 	// HTTP bounds what clients can hold of every listener (API and registry).
-	HTTP HTTPLimits `yaml:"http" envPrefix:"LGSP_HTTP_"`
-	Kafka     Kafka     `yaml:"kafka" envPrefix:"LGSP_KAFKA_"`
-	Store     Store     `yaml:"store" envPrefix:"LGSP_STORE_"`
-	Audit     Audit     `yaml:"audit" envPrefix:"LGSP_AUDIT_"`
-	Policies  Policies  `yaml:"policies" envPrefix:"LGSP_POLICIES_"`
-	Pipeline  Pipeline  `yaml:"pipeline" envPrefix:"LGSP_PIPELINE_"`
-	Synthetic Synthetic `yaml:"synthetic" envPrefix:"LGSP_SYNTHETIC_"`
+	HTTP      HTTPLimits `yaml:"http" envPrefix:"LGSP_HTTP_"`
+	Kafka     Kafka      `yaml:"kafka" envPrefix:"LGSP_KAFKA_"`
+	Store     Store      `yaml:"store" envPrefix:"LGSP_STORE_"`
+	Audit     Audit      `yaml:"audit" envPrefix:"LGSP_AUDIT_"`
+	Policies  Policies   `yaml:"policies" envPrefix:"LGSP_POLICIES_"`
+	Pipeline  Pipeline   `yaml:"pipeline" envPrefix:"LGSP_PIPELINE_"`
+	Synthetic Synthetic  `yaml:"synthetic" envPrefix:"LGSP_SYNTHETIC_"`
 	// Connectors are the ministry sources to run, each an adapter with its
 	// config (see `lgsp connector spec NAME`). YAML only: a list of maps has
 	// no sensible environment-variable form.
