@@ -246,10 +246,14 @@ func VerifyLogWith(ctx context.Context, st store.AuditStore, pub ed25519.PublicK
 		}
 		return true
 	}
-	// cut reports the witnessed checkpoints the store ends before.
+	// cut reports a store that ends before the newest witnessed checkpoint's
+	// own entry (Size+1).
+	var newestW *Known
+	if len(ws) > 0 {
+		newestW = &ws[len(ws)-1]
+	}
 	cut := func() {
-		if rep.WitnessProblem == "" && len(ws) > 0 {
-			w := ws[len(ws)-1]
+		if w := newestW; rep.WitnessProblem == "" && w != nil && f.size < w.Size+1 {
 			rep.WitnessProblem = fmt.Sprintf("the store ends at entry %d but the checkpoint at entry %d (covering entries 1..%d) was witnessed by %s: %d > %d, the log was cut",
 				f.size, w.Size+1, w.Size, w.From, w.Size+1, f.size)
 		}
