@@ -56,6 +56,14 @@ type Log struct {
 	writer chan struct{}
 
 	commits, committed atomic.Int64 // group commits and the entries they stored
+
+	// known are the checkpoints held outside the store (see
+	// WithKnownCheckpoints); onCheckpoint, unannounced and announceMu
+	// publish new ones (see OnCheckpoint).
+	known        []Known
+	onCheckpoint func(context.Context, Checkpoint)
+	unannounced  []Checkpoint // signed, not yet handed to onCheckpoint; guarded by mu
+	announceMu   sync.Mutex   // keeps the hand-over in signing order
 }
 
 // Stats counts the group commits of Append since Open.
@@ -129,7 +137,11 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 	l.base = s.tree.clone()
 	checkTail := false
 	if l.signer != nil {
-		ok, err := l.resume(ctx, s)
+		from, err := l.checkKnown(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := l.resume(ctx, s, from)
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +156,11 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 				return fmt.Errorf("%w: entry %d does not chain to entry %d; run lgsp audit verify", ErrTampered, e.Seq, e.Seq-1)
 			case !bytes.Equal(Hash(e), e.Hash):
 				return fmt.Errorf("%w: entry %d was altered; run lgsp audit verify", ErrTampered, e.Seq)
+			}
+			if e.Action == ActionCheckpoint {
+				if err := l.checkTailCheckpoint(e); err != nil {
+					return err
+				}
 			}
 		}
 		if e.Action == ActionCheckpoint {
@@ -197,19 +214,31 @@ func Open(ctx context.Context, st store.AuditStore, key []byte, opts ...Option) 
 // once that frontier is shown to hash to the checkpoint's signed root; it
 // reports false (start from the beginning) when there is no such
 // checkpoint or the store cannot search for one.
-func (l *Log) resume(ctx context.Context, s start) (bool, error) {
-	sr, ok := l.st.(store.AuditSearcher)
-	if !ok || s.first == 0 {
+//
+// from, when not nil, is the stored entry of the newest checkpoint known
+// outside the store (checkKnown): the tree starts there instead, so every
+// entry after what the outside world has seen is re-checked.
+func (l *Log) resume(ctx context.Context, s start, from *store.AuditEntry) (bool, error) {
+	if s.first == 0 {
 		return false, nil
 	}
-	page, err := sr.SearchAudit(ctx, store.AuditSearch{Actor: "lgsp", Action: ActionCheckpoint, Newest: true, Limit: 1})
-	if err != nil {
-		return false, fmt.Errorf("audit: look for the latest checkpoint: %w", err)
+	var e store.AuditEntry
+	if from != nil {
+		e = *from
+	} else {
+		sr, ok := l.st.(store.AuditSearcher)
+		if !ok {
+			return false, nil
+		}
+		page, err := sr.SearchAudit(ctx, store.AuditSearch{Actor: "lgsp", Action: ActionCheckpoint, Newest: true, Limit: 1})
+		if err != nil {
+			return false, fmt.Errorf("audit: look for the latest checkpoint: %w", err)
+		}
+		if len(page) == 0 {
+			return false, nil
+		}
+		e = page[0]
 	}
-	if len(page) == 0 {
-		return false, nil
-	}
-	e := page[0]
 	bad := func(format string, args ...any) (bool, error) {
 		return false, fmt.Errorf("%w: checkpoint %d: %s; run lgsp audit verify", ErrTampered, e.Seq, fmt.Sprintf(format, args...))
 	}
@@ -284,6 +313,12 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if l.signer == nil {
 		return Checkpoint{}, errors.New("audit: no signing key configured for checkpoints")
 	}
+	cp, err := l.checkpoint(ctx)
+	l.announce(ctx)
+	return cp, err
+}
+
+func (l *Log) checkpoint(ctx context.Context) (Checkpoint, error) {
 	defer l.drain()()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -316,6 +351,9 @@ func (l *Log) checkpointLocked(ctx context.Context) (Checkpoint, error) {
 	}
 	cp.Seq = l.lastSeq
 	l.latest = &cp
+	if l.onCheckpoint != nil {
+		l.unannounced = append(l.unannounced, cp)
+	}
 	return cp, nil
 }
 

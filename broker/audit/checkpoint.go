@@ -226,7 +226,16 @@ type Report struct {
 	// search by that citizen or request would miss it. The log itself is
 	// not affected; delete the bucket's filter row and the bus rebuilds it at its next start.
 	SearchFilterProblem string
+	// WitnessProblem says how the store contradicts a checkpoint held
+	// outside it (VerifyLogWith): it ends before it (cut) or has another
+	// root at its size (forked, rewritten).
+	WitnessProblem string
+	// Witnessed is the newest checkpoint held outside the store that the
+	// store was found consistent with (nil: none given or checked).
+	Witnessed *Known
 }
 
 // OK reports whether the log verified.
-func (r Report) OK() bool { return r.FirstBad == 0 && r.Problem == "" && r.SearchFilterProblem == "" }
+func (r Report) OK() bool {
+	return r.FirstBad == 0 && r.Problem == "" && r.SearchFilterProblem == "" && r.WitnessProblem == ""
+}

@@ -222,12 +222,14 @@ type PruneResult struct {
 // delete a range that does not verify: tampering is reported, never
 // destroyed. The store must implement store.AuditPruner.
 func (l *Log) Prune(ctx context.Context, before time.Time) (PruneResult, error) {
+	defer l.announce(ctx)
 	return l.prune(ctx, func(e *store.AuditEntry) bool { return !e.Time.Before(before) })
 }
 
 // PruneThrough is Prune by position: it deletes at most the entries up to
 // seq (cutting, as Prune does, right before a checkpoint).
 func (l *Log) PruneThrough(ctx context.Context, seq int64) (PruneResult, error) {
+	defer l.announce(ctx)
 	return l.prune(ctx, func(e *store.AuditEntry) bool { return e.Seq > seq })
 }
 

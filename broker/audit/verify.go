@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/bits-and-blooms/bloom/v3"
 	"runtime"
+	"sort"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
 )
@@ -192,7 +193,23 @@ func leafRun(entries []store.AuditEntry) hashed {
 // the checks that need the entries before (the chain, the tree, the
 // checkpoints) run in order on the results.
 func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) (Report, error) {
+	return VerifyLogWith(ctx, st, pub, nil)
+}
+
+// VerifyLogWith is VerifyLog that also checks the store against
+// checkpoints held outside it (a Kafka topic, witnesses): the store must
+// reach each one's size, and the Merkle root of its first Size entries
+// must be the witnessed root. A store that falls short (cut, or a copy
+// restored from before it) or diverges (forked, rewritten) is reported in
+// Report.WitnessProblem. Each must carry the signature of pub; ones whose
+// entries were since deleted under retention cannot be checked and are
+// skipped.
+func VerifyLogWith(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey, witnessed []Known) (Report, error) {
 	var rep Report
+	ws, err := sortedWitnessed(witnessed, pub)
+	if err != nil {
+		return rep, err
+	}
 	s, err := logStart(ctx, st)
 	if errors.Is(err, ErrUnanchored) {
 		rep.FirstBad = s.best + 1
@@ -212,6 +229,39 @@ func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) 
 		}
 	}
 
+	// The witnessed checkpoints, smallest first, are compared as the tree
+	// reaches their size: one integer comparison per entry.
+	for len(ws) > 0 && ws[0].Size < f.size {
+		ws = ws[1:]
+	}
+	witness := func() bool {
+		for len(ws) > 0 && ws[0].Size == f.size {
+			if r := f.root(); !bytes.Equal(r, ws[0].Root) {
+				rep.WitnessProblem = fmt.Sprintf("the store's root at size %d (%x) differs from the root witnessed by %s (%x): the log was forked or rewritten",
+					f.size, r, ws[0].From, ws[0].Root)
+				return false
+			}
+			rep.Witnessed = &ws[0]
+			ws = ws[1:]
+		}
+		return true
+	}
+	// cut reports a store that ends before the newest witnessed checkpoint's
+	// own entry (Size+1).
+	var newestW *Known
+	if len(ws) > 0 {
+		newestW = &ws[len(ws)-1]
+	}
+	cut := func() {
+		if w := newestW; rep.WitnessProblem == "" && w != nil && f.size < w.Size+1 {
+			rep.WitnessProblem = fmt.Sprintf("the store ends at entry %d but the checkpoint at entry %d (covering entries 1..%d) was witnessed by %s: %d > %d, the log was cut",
+				f.size, w.Size+1, w.Size, w.From, w.Size+1, f.size)
+		}
+	}
+	if !witness() {
+		return rep, nil
+	}
+
 	// check runs the in-order checks on one entry; false stops the scan.
 	check := func(e *store.AuditEntry, hashOK bool, leaf []byte) bool {
 		bad := func(format string, args ...any) bool {
@@ -220,6 +270,9 @@ func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) 
 		}
 		if next := f.size + 1; e.Seq != next {
 			rep.FirstBad, rep.Problem = next, fmt.Sprintf("entry %d is missing (next entry found is %d)", next, e.Seq)
+			return false
+		}
+		if len(ws) > 0 && ws[0].Size == f.size && !witness() {
 			return false
 		}
 		if !bytes.Equal(e.PrevHash, prev) {
@@ -259,6 +312,9 @@ func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) 
 		f.append(leaf)
 		prev = e.Hash
 		rep.Entries++
+		if len(ws) > 0 && ws[0].Size == f.size {
+			return witness()
+		}
 		return true
 	}
 
@@ -304,6 +360,7 @@ func VerifyLog(ctx context.Context, st store.AuditStore, pub ed25519.PublicKey) 
 			return rep, fmt.Errorf("audit: read log after entry %d: %w", after, err)
 		}
 		if len(page) == 0 {
+			cut()
 			return rep, nil
 		}
 		h := hashRun(page)
@@ -326,4 +383,17 @@ func sameNodes(a, b [][]byte) bool {
 		}
 	}
 	return true
+}
+
+// sortedWitnessed checks the signatures of the witnessed checkpoints and
+// sorts them by size.
+func sortedWitnessed(witnessed []Known, pub ed25519.PublicKey) ([]Known, error) {
+	ws := append([]Known(nil), witnessed...)
+	for _, w := range ws {
+		if err := w.Verify(pub); err != nil {
+			return nil, fmt.Errorf("audit: the checkpoint of %d entries from %s is not signed by the bus's key: %w", w.Size, w.From, err)
+		}
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].Size < ws[j].Size })
+	return ws, nil
 }

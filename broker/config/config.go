@@ -174,6 +174,21 @@ type Audit struct {
 	// inspection does not warn the person inspected; auditors see it at
 	// once. 0 shows it to the citizen at once.
 	InspectionHiddenFor time.Duration `yaml:"inspection_hidden_for" env:"INSPECTION_HIDDEN_FOR"`
+	// CheckpointsTopic is the Kafka topic every signed checkpoint is also
+	// published to (default audit.checkpoints; one partition, never
+	// deleted), so auditors and witnesses hold them outside the database.
+	CheckpointsTopic string `yaml:"checkpoints_topic" env:"CHECKPOINTS_TOPIC"`
+	// Witnesses are the base URLs of `lgsp audit witness` servers. At
+	// start the bus asks each for its newest cosigned checkpoint and, with
+	// the newest on CheckpointsTopic, refuses to start on a store that was
+	// cut or forked behind it. An unreachable witness is logged and skipped.
+	Witnesses []string `yaml:"witnesses" env:"WITNESSES" envSeparator:","`
+	// VerifyEvery is how often the running bus re-verifies the whole log
+	// against the newest checkpoint on CheckpointsTopic (default 24h; 0:
+	// never). The outcome is the metrics lgsp_audit_verify_ok and
+	// lgsp_audit_verify_last_timestamp_seconds, and an ERROR log line
+	// when it fails.
+	VerifyEvery time.Duration `yaml:"verify_every" env:"VERIFY_EVERY"`
 }
 
 // Policies says where the data-sharing agreements are.
@@ -244,7 +259,7 @@ func Defaults() Config {
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8, LinkageRefresh: time.Minute},
-		Audit:     Audit{CheckpointEvery: time.Minute, InspectionHiddenFor: 180 * 24 * time.Hour},
+		Audit:     Audit{CheckpointEvery: time.Minute, InspectionHiddenFor: 180 * 24 * time.Hour, CheckpointsTopic: "audit.checkpoints", VerifyEvery: 24 * time.Hour},
 		Synthetic: Synthetic{Enabled: true, Population: 100_000, Seed: 1, RatePerSecond: 20},
 		Log:       Log{Level: "info"},
 	}
@@ -396,6 +411,17 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Audit.InspectionHiddenFor < 0 {
 		bad("audit.inspection_hidden_for", "LGSP_AUDIT_INSPECTION_HIDDEN_FOR", "must be 0 or more, got %s", c.Audit.InspectionHiddenFor)
+	}
+	if c.Audit.VerifyEvery < 0 {
+		bad("audit.verify_every", "LGSP_AUDIT_VERIFY_EVERY", "must be 0 (off) or more, got %s", c.Audit.VerifyEvery)
+	}
+	if c.Audit.CheckpointsTopic == "" {
+		bad("audit.checkpoints_topic", "LGSP_AUDIT_CHECKPOINTS_TOPIC", "must name a topic (default audit.checkpoints)")
+	}
+	for i, w := range c.Audit.Witnesses {
+		if u, err := url.Parse(w); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(fmt.Sprintf("audit.witnesses[%d]", i), "LGSP_AUDIT_WITNESSES", "must be an http(s) URL of a witness, got %q", w)
+		}
 	}
 	if c.Audit.CheckpointEvery < time.Second {
 		bad("audit.checkpoint_every", "LGSP_AUDIT_CHECKPOINT_EVERY", "must be at least 1s, got %s", c.Audit.CheckpointEvery)

@@ -60,6 +60,9 @@ type Topic struct {
 	Partitions int
 	// Compacted keeps the last value per key (for state topics).
 	Compacted bool
+	// RetainForever never deletes messages (retention.ms and
+	// retention.bytes -1), for records auditors rely on.
+	RetainForever bool
 }
 
 // EnsureTopics creates the topics that do not exist yet.
@@ -73,6 +76,10 @@ func EnsureTopics(ctx context.Context, cl Cluster, topics []Topic, replication i
 		tc := kafka.TopicConfig{Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: replication}
 		if t.Compacted {
 			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}}
+		}
+		if t.RetainForever {
+			tc.ConfigEntries = append(tc.ConfigEntries, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"},
+				kafka.ConfigEntry{ConfigName: "retention.bytes", ConfigValue: "-1"})
 		}
 		req.Topics = append(req.Topics, tc)
 	}

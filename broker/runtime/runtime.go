@@ -30,6 +30,7 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/lgsp-bus/lgsp/broker/api"
 	"github.com/lgsp-bus/lgsp/broker/audit"
+	"github.com/lgsp-bus/lgsp/broker/audit/witness"
 	"github.com/lgsp-bus/lgsp/broker/citizenauth"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/credentials"
@@ -115,6 +116,7 @@ type Bus struct {
 	apiTLS        *tls.Config // the API listener's, when api.tls is enabled
 	kafkaDev      *devkafka.Broker
 	cluster       kafkaio.Cluster
+	auditPub      *witness.Publisher // the checkpoints topic (auditext.go)
 	pubWriter     *kafka.Writer
 	dlvWriter     *kafka.Writer
 	deliverer     *deliver.Deliverer
@@ -240,7 +242,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if err != nil {
 		return b, err
 	}
-	if b.Audit, err = audit.Open(ctx, b.Store, key, audit.WithSigner(signer)); err != nil {
+	if err := b.openAudit(ctx, c, key, signer); err != nil {
 		return b, err
 	}
 	// Search filters of the log's sealed buckets that are missing (a log
@@ -702,6 +704,9 @@ func (b *Bus) Close(ctx context.Context) {
 				b.log.Error("final audit checkpoint failed", "error", err)
 			}
 		}
+		if b.auditPub != nil {
+			_ = b.auditPub.Close()
+		}
 		if b.Store != nil {
 			_ = b.Store.Close()
 		}
@@ -788,7 +793,12 @@ func AuditPublicKey(c config.Config) (ed25519.PublicKey, error) {
 }
 
 // checkpointLoop appends a signed checkpoint every Audit.CheckpointEvery.
+// It also starts the scheduled full verification (Audit.VerifyEvery).
 func (b *Bus) checkpointLoop(ctx context.Context) {
+	if every := b.opts.Config.Audit.VerifyEvery; every > 0 {
+		b.miscWG.Add(1)
+		go func() { defer b.miscWG.Done(); b.verifyLoop(ctx, every) }()
+	}
 	t := time.NewTicker(b.opts.Config.Audit.CheckpointEvery)
 	defer t.Stop()
 	for {

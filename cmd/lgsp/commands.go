@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	if errors.Is(err, errTampered) || errors.Is(err, errFindings) {
+	if errors.Is(err, errTampered) || errors.Is(err, errFindings) || errors.Is(err, errRefused) {
 		return 1
 	}
 	if err != nil {

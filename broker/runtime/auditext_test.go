@@ -1,0 +1,74 @@
+package runtime_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/audit/witness"
+	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
+	_ "modernc.org/sqlite"
+)
+
+// Every checkpoint the bus signs lands on the checkpoints topic; a bus
+// restarted on a store whose end was cut together with its checkpoints
+// (regression, hardening issue item 5) refuses to start and says why.
+func TestCheckpointsOnKafkaAndCutStoreRefusesStart(t *testing.T) {
+	dir := t.TempDir()
+	c := config.Defaults()
+	c.DataDir, c.API.Addr, c.Registry.Addr, c.Kafka.EmbeddedPort = dir, "127.0.0.1:0", "127.0.0.1:0", 0
+	c.Synthetic = config.Synthetic{Enabled: true, Population: 500, Seed: 3, RatePerSecond: 0, Limit: 40}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ctx.Err() == nil {
+		if n, _ := bus.Store.CountAudit(ctx); n >= 10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cp, err := bus.Audit.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onTopic, ok, err := witness.LatestOnTopic(ctx, bus.Cluster(), c.Audit.CheckpointsTopic, bus.Audit.PublicKey())
+	if err != nil || !ok {
+		t.Fatalf("checkpoint on %s: %v %v", c.Audit.CheckpointsTopic, ok, err)
+	}
+	if onTopic.Size < cp.Size || (onTopic.Size == cp.Size && string(onTopic.Root) != string(cp.Root)) {
+		t.Fatalf("topic has the checkpoint of %d entries, the bus signed one of %d", onTopic.Size, cp.Size)
+	}
+	bus.Close(context.Background()) // signs and publishes a final checkpoint
+
+	// Restarting on the intact store works.
+	bus, err = runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	if err != nil {
+		t.Fatalf("restart on the intact log: %v", err)
+	}
+	last, _ := bus.Audit.Latest()
+	bus.Close(context.Background())
+
+	// Cut the last entries together with the last checkpoints.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "lgsp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TRIGGER audit_log_no_delete", "DELETE FROM audit_log WHERE seq >= ?"} {
+		if _, err := db.Exec(q, last.Seq-2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	_, err = runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "the log was cut") ||
+		!strings.Contains(err.Error(), "restore the database") {
+		t.Fatalf("start on a cut log: %v", err)
+	}
+}
