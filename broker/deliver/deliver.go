@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"log/slog"
 	"sort"
 	"strings"
@@ -19,7 +21,6 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/policies"
@@ -240,14 +241,14 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 		if id, _ := row[ds.Identity.ID].(string); id != "" {
 			citizen = d.cfg.Audit.CitizenKey(id)
 		} else {
-			citizen = envelope.HeaderValue(m.Headers, envelope.HeaderCitizen) // linked by the pipeline
+			citizen = envelope.HeaderValue(m.Headers, contract.HeaderCitizen) // linked by the pipeline
 		}
 		if d.cfg.State != nil {
 			if ch.op == "d" || ch.after == nil {
 				deletes = append(deletes, store.StateKey{Dataset: ds.Name, Key: string(m.Key)})
 			} else if doc, err := json.Marshal(ch.after); err == nil {
 				upserts = append(upserts, store.StateRow{Dataset: ds.Name, Key: string(m.Key), CitizenKey: citizen, Row: doc,
-					EventID: envelope.HeaderValue(m.Headers, envelope.HeaderID), Updated: m.Time})
+					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time})
 			}
 		}
 		for _, g := range grants {
@@ -266,11 +267,11 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 				return fmt.Errorf("deliver: encode: %w", err)
 			}
 			hs := rewriteHeaders(m.Headers, schemaID, g.AgreementID)
-			out = append(out, kafka.Message{Topic: Topic(g.Consumer, ds.Name), Key: m.Key, Value: append(envelope.AppendWire(nil, schemaID), value...), Headers: hs})
+			out = append(out, kafka.Message{Topic: Topic(g.Consumer, ds.Name), Key: m.Key, Value: append(contract.AppendWire(nil, schemaID), value...), Headers: hs})
 			e := store.AuditEntry{
 				Time: now, Actor: g.Consumer, Action: "deliver", Dataset: ds.Name, Fields: released,
 				Purpose: strings.Join(g.Purposes, ","), LegalBasis: g.LegalBasis, AgreementID: g.AgreementID,
-				Decision: "allow", RequestID: envelope.HeaderValue(m.Headers, envelope.HeaderID), CitizenKey: citizen,
+				Decision: "allow", RequestID: envelope.HeaderValue(m.Headers, contract.HeaderID), CitizenKey: citizen,
 			}
 			if g.HiddenFromCitizen > 0 { // the agreement keeps it from the citizen's view for a while
 				e.HiddenUntil = now.Add(g.HiddenFromCitizen)
@@ -313,15 +314,15 @@ func rewriteHeaders(in []kafka.Header, schemaID int, agreement string) []kafka.H
 	out := make([]kafka.Header, 0, len(in)+1)
 	for _, h := range in {
 		switch h.Key {
-		case envelope.HeaderSchemaID, envelope.HeaderContentType, envelope.HeaderCitizen:
+		case contract.HeaderSchemaID, contract.HeaderContentType, contract.HeaderCitizen:
 			continue
 		}
 		out = append(out, h)
 	}
 	return append(out,
-		kafka.Header{Key: envelope.HeaderSchemaID, Value: []byte(fmt.Sprint(schemaID))},
-		kafka.Header{Key: envelope.HeaderContentType, Value: []byte("application/json")},
-		kafka.Header{Key: envelope.HeaderAgreement, Value: []byte(agreement)},
+		kafka.Header{Key: contract.HeaderSchemaID, Value: []byte(fmt.Sprint(schemaID))},
+		kafka.Header{Key: contract.HeaderContentType, Value: []byte("application/json")},
+		kafka.Header{Key: contract.HeaderAgreement, Value: []byte(agreement)},
 	)
 }
 
@@ -334,7 +335,7 @@ type change struct {
 
 // decode reads a canonical value (Confluent wire format, JSON or Avro).
 func (d *Deliverer) decode(ctx context.Context, ds schemas.Dataset, v []byte) (change, error) {
-	id, payload, err := envelope.SplitWire(v)
+	id, payload, err := contract.SplitWire(v)
 	if err != nil {
 		return change{}, err
 	}

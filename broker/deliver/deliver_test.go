@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"encoding/json"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"maps"
 	"testing"
 
@@ -74,9 +75,9 @@ func TestRewriteHeaders(t *testing.T) {
 		}
 		got[h.Key] = string(h.Value)
 	}
-	want := map[string]string{envelope.HeaderSpecVersion: envelope.SpecVersion, envelope.HeaderID: "e1", envelope.HeaderSource: "tax",
-		envelope.HeaderType: "t", envelope.HeaderDataset: "tax.taxpayer", envelope.HeaderIdentity: "linked",
-		envelope.HeaderSchemaID: "42", envelope.HeaderContentType: "application/json", envelope.HeaderAgreement: "agr-1"}
+	want := map[string]string{contract.HeaderSpecVersion: contract.SpecVersion, contract.HeaderID: "e1", contract.HeaderSource: "tax",
+		contract.HeaderType: "t", contract.HeaderDataset: "tax.taxpayer", contract.HeaderIdentity: "linked",
+		contract.HeaderSchemaID: "42", contract.HeaderContentType: "application/json", contract.HeaderAgreement: "agr-1"}
 	if !maps.Equal(got, want) {
 		t.Errorf("delivered headers\n got %v\nwant %v", got, want)
 	}

@@ -7,24 +7,26 @@ package identity
 
 import (
 	"errors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
 
 	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
 )
 
 // Outcome is the reconciliation status of a record, as carried in its
-// envelope.
-type Outcome string
+// ce_identity header; the names are the shared contract.
+type Outcome = contract.Outcome
 
+// Outcomes, from the shared contract.
 const (
-	Verified  Outcome = "verified"   // number found, every given field agrees
-	Mismatch  Outcome = "mismatch"   // number found, some field differs (see Fields)
-	NotFound  Outcome = "not_found"  // well-formed number, nobody has it
-	InvalidID Outcome = "invalid_id" // malformed number, or one contradicting the claimed birth year/sex
-	Deceased  Outcome = "deceased"   // number found, the citizen has died
-	Linked    Outcome = "linked"     // no usable number, matched with a score (probabilistic stage)
-	Review    Outcome = "review"     // no usable number, candidate match needs a person
-	Unmatched Outcome = "unmatched"  // no usable number, no candidate
+	Verified  = contract.Verified
+	Mismatch  = contract.Mismatch
+	NotFound  = contract.NotFound
+	InvalidID = contract.InvalidID
+	Deceased  = contract.Deceased
+	Linked    = contract.Linked
+	Review    = contract.Review
+	Unmatched = contract.Unmatched
 )
 
 // Claim is the identity a record asserts. An empty field was not given and

@@ -3,11 +3,11 @@ package kafkaauth
 import (
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"regexp"
 	"slices"
 	"sort"
 
-	"github.com/lgsp-bus/lgsp/broker/deliver"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/segmentio/kafka-go"
@@ -87,11 +87,6 @@ func Sources(datasets []schemas.Dataset) []string {
 	return out
 }
 
-// Topic names follow DESIGN.md: deliver.<consumer>.<domain>.<dataset>
-// (deliver.Topic), dlq.<source>, feedback.<source>, and ingest.<source>.…
-// for sources that publish into Kafka themselves.
-func ingestPrefix(source string) string { return "ingest." + source + "." }
-
 // GroupPrefix is the consumer-group prefix a user may use: "<user>.", e.g.
 // "vss.health-cards".
 func GroupPrefix(user string) string { return user + "." }
@@ -114,17 +109,16 @@ func ConsumerACLs(agency string, topics []string) []ACL {
 		ACL{Resource: kafka.ResourceTypeGroup, Name: GroupPrefix(agency), Prefixed: true, Operation: kafka.ACLOperationTypeDescribe})
 }
 
-// SourceACLs are the ACLs of a source: write its own ingest topics, read
-// its own dead-letter and feedback topics, and use consumer groups named
-// "<source>.…" to do so.
+// SourceACLs are the ACLs of a source: read its own dead-letter and
+// feedback topics, and use consumer groups named "<source>.…" to do so.
+// Sources hand records to the bus through connectors or HTTP push, never
+// by writing to Kafka, so they may write no topic.
 func SourceACLs(source string) []ACL {
 	return []ACL{
-		{Resource: kafka.ResourceTypeTopic, Name: ingestPrefix(source), Prefixed: true, Operation: kafka.ACLOperationTypeWrite},
-		{Resource: kafka.ResourceTypeTopic, Name: ingestPrefix(source), Prefixed: true, Operation: kafka.ACLOperationTypeDescribe},
-		{Resource: kafka.ResourceTypeTopic, Name: "dlq." + source, Operation: kafka.ACLOperationTypeRead},
-		{Resource: kafka.ResourceTypeTopic, Name: "dlq." + source, Operation: kafka.ACLOperationTypeDescribe},
-		{Resource: kafka.ResourceTypeTopic, Name: "feedback." + source, Operation: kafka.ACLOperationTypeRead},
-		{Resource: kafka.ResourceTypeTopic, Name: "feedback." + source, Operation: kafka.ACLOperationTypeDescribe},
+		{Resource: kafka.ResourceTypeTopic, Name: contract.DeadLetterTopic(source), Operation: kafka.ACLOperationTypeRead},
+		{Resource: kafka.ResourceTypeTopic, Name: contract.DeadLetterTopic(source), Operation: kafka.ACLOperationTypeDescribe},
+		{Resource: kafka.ResourceTypeTopic, Name: contract.FeedbackTopic(source), Operation: kafka.ACLOperationTypeRead},
+		{Resource: kafka.ResourceTypeTopic, Name: contract.FeedbackTopic(source), Operation: kafka.ACLOperationTypeDescribe},
 		{Resource: kafka.ResourceTypeGroup, Name: GroupPrefix(source), Prefixed: true, Operation: kafka.ACLOperationTypeRead},
 		{Resource: kafka.ResourceTypeGroup, Name: GroupPrefix(source), Prefixed: true, Operation: kafka.ACLOperationTypeDescribe},
 	}
@@ -140,7 +134,7 @@ func Principals(in Inputs) ([]Principal, error) {
 	consumers := map[string][]string{} // agency → its delivery topics
 	for _, a := range in.Agreements {
 		if a.Mode == policies.ModeStream && in.Agencies.Active(a.Consumer) {
-			t := deliver.Topic(a.Consumer, a.Dataset)
+			t := contract.DeliveryTopic(a.Consumer, a.Dataset)
 			if !slices.Contains(consumers[a.Consumer], t) {
 				consumers[a.Consumer] = append(consumers[a.Consumer], t)
 			}

@@ -3,10 +3,11 @@ package pipeline_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
 	"testing"
 
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/schemas"
@@ -41,15 +42,15 @@ func TestHostileRecordsAreDeadLetteredAndOthersFlow(t *testing.T) {
 		kind, path string
 		msg        string
 	}{
-		{"create with only before", withBefore(birth(3, "Lan"), connectors.OpCreate, row, nil), envelope.KindMalformed, "$.after", "needs after"},
-		{"create with before and after", withBefore(birth(3, "Lan"), connectors.OpCreate, row, row), envelope.KindMalformed, "$.before", "after only"},
-		{"snapshot read with before", withBefore(birth(3, "Lan"), connectors.OpRead, row, row), envelope.KindMalformed, "$.before", "after only"},
-		{"delete with after", withBefore(birth(3, "Lan"), connectors.OpDelete, row, row), envelope.KindMalformed, "$.after", "before only"},
-		{"delete without before", withBefore(birth(3, "Lan"), connectors.OpDelete, nil, row), envelope.KindMalformed, "$.before", "needs before"},
-		{"update without after", withBefore(birth(3, "Lan"), connectors.OpUpdate, row, nil), envelope.KindMalformed, "$.after", "needs after"},
-		{"update whose keys differ", withBefore(birth(3, "Lan"), connectors.OpUpdate, row, other), envelope.KindMalformed, "$.before", "different entities"},
-		{"1 MB key", hugeKey, envelope.KindTooLarge, "$.registration_no", "key limit"},
-		{"unknown op", withBefore(birth(3, "Lan"), "x", nil, row), envelope.KindMalformed, "$.op", "not one of"},
+		{"create with only before", withBefore(birth(3, "Lan"), connectors.OpCreate, row, nil), contract.KindMalformed, "$.after", "needs after"},
+		{"create with before and after", withBefore(birth(3, "Lan"), connectors.OpCreate, row, row), contract.KindMalformed, "$.before", "after only"},
+		{"snapshot read with before", withBefore(birth(3, "Lan"), connectors.OpRead, row, row), contract.KindMalformed, "$.before", "after only"},
+		{"delete with after", withBefore(birth(3, "Lan"), connectors.OpDelete, row, row), contract.KindMalformed, "$.after", "before only"},
+		{"delete without before", withBefore(birth(3, "Lan"), connectors.OpDelete, nil, row), contract.KindMalformed, "$.before", "needs before"},
+		{"update without after", withBefore(birth(3, "Lan"), connectors.OpUpdate, row, nil), contract.KindMalformed, "$.after", "needs after"},
+		{"update whose keys differ", withBefore(birth(3, "Lan"), connectors.OpUpdate, row, other), contract.KindMalformed, "$.before", "different entities"},
+		{"1 MB key", hugeKey, contract.KindTooLarge, "$.registration_no", "key limit"},
+		{"unknown op", withBefore(birth(3, "Lan"), "x", nil, row), contract.KindMalformed, "$.op", "not one of"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,7 +70,7 @@ func TestHostileRecordsAreDeadLetteredAndOthersFlow(t *testing.T) {
 			}
 			var dl *kafka.Message
 			for i := range prod.msgs {
-				if prod.msgs[i].Topic == pipeline.DLQTopic("civil_status") {
+				if prod.msgs[i].Topic == contract.DeadLetterTopic("civil_status") {
 					dl = &prod.msgs[i]
 				}
 				if n := size(prod.msgs[i]); n >= kafkaLimit {
@@ -79,8 +80,8 @@ func TestHostileRecordsAreDeadLetteredAndOthersFlow(t *testing.T) {
 			if dl == nil {
 				t.Fatal("no dead letter produced")
 			}
-			if envelope.HeaderValue(dl.Headers, envelope.HeaderErrorKind) != tc.kind {
-				t.Errorf("dead-letter kind header %q", envelope.HeaderValue(dl.Headers, envelope.HeaderErrorKind))
+			if envelope.HeaderValue(dl.Headers, contract.HeaderErrorKind) != tc.kind {
+				t.Errorf("dead-letter kind header %q", envelope.HeaderValue(dl.Headers, contract.HeaderErrorKind))
 			}
 		})
 	}
@@ -96,20 +97,20 @@ func TestDeadLetterOfHugeRecordIsTruncatedWithDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Kind != envelope.KindTooLarge || res[1].Status != pipeline.StatusPublished {
+	if res[0].Kind != contract.KindTooLarge || res[1].Status != pipeline.StatusPublished {
 		t.Fatalf("results %+v", res)
 	}
 	for _, m := range prod.msgs {
-		if m.Topic != pipeline.DLQTopic("civil_status") {
+		if m.Topic != contract.DeadLetterTopic("civil_status") {
 			continue
 		}
 		if size(m) >= kafkaLimit {
 			t.Fatalf("dead letter is %d bytes", size(m))
 		}
-		if envelope.HeaderValue(m.Headers, envelope.HeaderTruncated) != "true" {
+		if envelope.HeaderValue(m.Headers, contract.HeaderTruncated) != "true" {
 			t.Error("truncated dead letter does not say so")
 		}
-		d := envelope.HeaderValue(m.Headers, envelope.HeaderDigest)
+		d := envelope.HeaderValue(m.Headers, contract.HeaderDigest)
 		if !strings.HasPrefix(d, "sha256:") || len(d) != len("sha256:")+64 {
 			t.Errorf("digest header %q", d)
 		}
@@ -149,7 +150,7 @@ func TestPanickingStageDeadLettersTheRecord(t *testing.T) {
 	if res[0].Status != pipeline.StatusPublished || res[2].Status != pipeline.StatusPublished {
 		t.Fatalf("neighbours: %+v %+v", res[0], res[2])
 	}
-	if res[1].Status != pipeline.StatusDeadLettered || res[1].Kind != envelope.KindInternal || strings.Contains(res[1].Error, "nil map") {
+	if res[1].Status != pipeline.StatusDeadLettered || res[1].Kind != contract.KindInternal || strings.Contains(res[1].Error, "nil map") {
 		t.Fatalf("panicking record: %+v (internal text must not reach the source)", res[1])
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"log/slog"
 	goruntime "runtime"
 	"runtime/debug"
@@ -48,7 +49,7 @@ type Verdict struct {
 }
 
 // OutcomeReview is the outcome whose records are queued for a person.
-const OutcomeReview = "review"
+const OutcomeReview = string(contract.Review)
 
 // ReviewRequest is a published record whose identity a person must
 // confirm.
@@ -165,11 +166,11 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.FeedbackOn == nil {
-		cfg.FeedbackOn = map[string]bool{"mismatch": true, "not_found": true, "invalid_id": true, "deceased": true}
+		cfg.FeedbackOn = map[string]bool{string(contract.Mismatch): true, string(contract.NotFound): true, string(contract.InvalidID): true, string(contract.Deceased): true}
 	}
 	p := &Pipeline{cfg: cfg, datasets: map[string]*datasetState{}, producer: producer}
 	for _, d := range cfg.Datasets {
-		st := &datasetState{DatasetSchema: d, prefix: envelope.AppendWire(nil, d.SchemaID), topic: d.Dataset.Topic()}
+		st := &datasetState{DatasetSchema: d, prefix: contract.AppendWire(nil, d.SchemaID), topic: d.Dataset.Topic()}
 		var err error
 		switch d.Dataset.Format {
 		case schemas.FormatJSON:
@@ -192,10 +193,6 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 	}
 	return p, nil
 }
-
-// Topic names.
-func DLQTopic(source string) string      { return "dlq." + source }
-func FeedbackTopic(source string) string { return "feedback." + source }
 
 // Ticket is a submitted batch; Wait returns when Kafka acknowledged all of it.
 type Ticket struct {
@@ -402,7 +399,7 @@ func (p *Pipeline) processSafe(connector string, r *connectors.Record, now time.
 			schemaID = st.SchemaID
 		}
 		res = RecordResult{EventID: ev.ID}
-		msg, extra, res = p.deadLetter(connector, r, ev, &res, envelope.KindInternal, "$",
+		msg, extra, res = p.deadLetter(connector, r, ev, &res, contract.KindInternal, "$",
 			"the bus failed while processing this record; the operator has the details in the log, and the record can be resubmitted once it is fixed", schemaID)
 	}()
 	return p.process(connector, r, now)
@@ -459,13 +456,13 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 
 	st, ok := p.datasets[r.Dataset]
 	if !ok {
-		return p.deadLetter(connector, r, ev, &res, envelope.KindUnknownDataset, "$", fmt.Sprintf("dataset %q is not in the catalog", r.Dataset), 0)
+		return p.deadLetter(connector, r, ev, &res, contract.KindUnknownDataset, "$", fmt.Sprintf("dataset %q is not in the catalog", r.Dataset), 0)
 	}
 	if !r.Op.Valid() {
-		return p.deadLetter(connector, r, ev, &res, envelope.KindMalformed, "$.op", fmt.Sprintf("op %q is not one of c, u, d, r", r.Op), st.SchemaID)
+		return p.deadLetter(connector, r, ev, &res, contract.KindMalformed, "$.op", fmt.Sprintf("op %q is not one of c, u, d, r", r.Op), st.SchemaID)
 	}
 	if path, problem := checkChange(r, st.Dataset.Key); problem != "" {
-		return p.deadLetter(connector, r, ev, &res, envelope.KindMalformed, path, problem, st.SchemaID)
+		return p.deadLetter(connector, r, ev, &res, contract.KindMalformed, path, problem, st.SchemaID)
 	}
 	row := r.Row()
 	key := envelope.Key(row, st.Dataset.Key)
@@ -473,7 +470,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 		// An entity key travels as the Kafka key, the ce_subject header and
 		// in feedback; checked before anything else so the dead letter is
 		// cheap and small (see deadLetter).
-		return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$."+st.Dataset.Key[0], fmt.Sprintf("the entity key is %d bytes, over the %d-byte key limit", len(key), MaxKey), st.SchemaID)
+		return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$."+st.Dataset.Key[0], fmt.Sprintf("the entity key is %d bytes, over the %d-byte key limit", len(key), MaxKey), st.SchemaID)
 	}
 	ev.Subject = key
 	ev.SchemaID = st.SchemaID
@@ -490,10 +487,10 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			}
 			doc, err := json.Marshal(row)
 			if err != nil {
-				return p.deadLetter(connector, r, ev, &res, envelope.KindMalformed, "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
+				return p.deadLetter(connector, r, ev, &res, contract.KindMalformed, "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
 			}
 			if len(doc) > p.cfg.MaxRecord {
-				return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
+				return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
 			}
 			if vs := st.json.ValidateValue(row); vs != nil {
 				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
@@ -519,15 +516,15 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 		}
 		b, err := avro.Marshal(st.Envelope, env)
 		if err != nil {
-			return p.deadLetter(connector, r, ev, &res, envelope.KindSchema, "$", "row cannot be encoded in Avro: "+err.Error(), st.SchemaID)
+			return p.deadLetter(connector, r, ev, &res, contract.KindSchema, "$", "row cannot be encoded in Avro: "+err.Error(), st.SchemaID)
 		}
 		if len(b) > p.cfg.MaxRecord {
-			return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$", fmt.Sprintf("record is %d bytes, over the %d-byte limit", len(b), p.cfg.MaxRecord), st.SchemaID)
+			return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$", fmt.Sprintf("record is %d bytes, over the %d-byte limit", len(b), p.cfg.MaxRecord), st.SchemaID)
 		}
 		value = append(append(make([]byte, 0, len(st.prefix)+len(b)), st.prefix...), b...)
 	}
 	if key == "" {
-		return p.deadLetter(connector, r, ev, &res, envelope.KindSchema, "$."+st.Dataset.Key[0], "key field is missing", st.SchemaID)
+		return p.deadLetter(connector, r, ev, &res, contract.KindSchema, "$."+st.Dataset.Key[0], "key field is missing", st.SchemaID)
 	}
 
 	var v Verdict
@@ -544,7 +541,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 
 	msg := kafka.Message{Topic: st.topic, Key: []byte(key), Value: value, Headers: ev.Headers(), Time: srcTime}
 	if n := messageSize(msg); n > p.cfg.MaxRecord {
-		return p.deadLetter(connector, r, ev, &res, envelope.KindTooLarge, "$", fmt.Sprintf("record is %d bytes with its key and headers, over the %d-byte limit", n, p.cfg.MaxRecord), st.SchemaID)
+		return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$", fmt.Sprintf("record is %d bytes with its key and headers, over the %d-byte limit", n, p.cfg.MaxRecord), st.SchemaID)
 	}
 	var fb *kafka.Message
 	if p.cfg.FeedbackOn[v.Outcome] {
@@ -558,7 +555,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 // personal number.
 func feedback(connector, dataset, key string, ev envelope.Event, v Verdict) *kafka.Message {
 	body, _ := json.Marshal(map[string]string{"event_id": ev.ID, "dataset": dataset, "key": key, "identity": v.Outcome, "fields": v.Fields})
-	return &kafka.Message{Topic: FeedbackTopic(connector), Key: []byte(key), Value: body, Headers: ev.Headers()}
+	return &kafka.Message{Topic: contract.FeedbackTopic(connector), Key: []byte(key), Value: body, Headers: ev.Headers()}
 }
 
 func claimOf(row map[string]any, m schemas.Identity) Claim {
@@ -577,7 +574,7 @@ func violationKind(vs []validate.Violation) string {
 	if k := vs[0].Kind; k != "" {
 		return k
 	}
-	return envelope.KindSchema
+	return contract.KindSchema
 }
 
 // messageSize is what Kafka counts against its message limit, near enough:
@@ -637,19 +634,19 @@ func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelop
 		}
 	}
 	hs = append(hs,
-		kafka.Header{Key: envelope.HeaderErrorKind, Value: []byte(kind)},
-		kafka.Header{Key: envelope.HeaderErrorPath, Value: []byte(path)},
-		kafka.Header{Key: envelope.HeaderErrorMessage, Value: []byte(msg)},
-		kafka.Header{Key: envelope.HeaderDigest, Value: []byte("sha256:" + hex.EncodeToString(sum[:]))},
+		kafka.Header{Key: contract.HeaderErrorKind, Value: []byte(kind)},
+		kafka.Header{Key: contract.HeaderErrorPath, Value: []byte(path)},
+		kafka.Header{Key: contract.HeaderErrorMessage, Value: []byte(msg)},
+		kafka.Header{Key: contract.HeaderDigest, Value: []byte("sha256:" + hex.EncodeToString(sum[:]))},
 	)
 	if schemaID > 0 {
-		hs = append(hs, kafka.Header{Key: envelope.HeaderErrorSchema, Value: []byte(fmt.Sprint(schemaID))})
+		hs = append(hs, kafka.Header{Key: contract.HeaderErrorSchema, Value: []byte(fmt.Sprint(schemaID))})
 	}
 	if truncated || cutPath || cutMsg {
-		hs = append(hs, kafka.Header{Key: envelope.HeaderTruncated, Value: []byte("true")})
+		hs = append(hs, kafka.Header{Key: contract.HeaderTruncated, Value: []byte("true")})
 	}
-	res.Status, res.Topic, res.Kind, res.Path, res.Error = StatusDeadLettered, DLQTopic(connector), kind, path, msg
-	return kafka.Message{Topic: DLQTopic(connector), Key: []byte(ev.ID), Value: body, Headers: hs}, rejectedFeedback(connector, r.Dataset, ev, kind, path, msg), *res
+	res.Status, res.Topic, res.Kind, res.Path, res.Error = StatusDeadLettered, contract.DeadLetterTopic(connector), kind, path, msg
+	return kafka.Message{Topic: contract.DeadLetterTopic(connector), Key: []byte(ev.ID), Value: body, Headers: hs}, rejectedFeedback(connector, r.Dataset, ev, kind, path, msg), *res
 }
 
 // rejectedFeedback tells the source ministry which of its rows was
@@ -664,8 +661,8 @@ func rejectedFeedback(connector, dataset string, ev envelope.Event, kind, path, 
 		key = ev.ID
 	}
 	body, _ := json.Marshal(map[string]string{"event_id": ev.ID, "dataset": dataset, "key": ev.Subject, "status": "dead_lettered",
-		"error_kind": kind, "error_path": path, "reason": msg, "dlq": DLQTopic(connector)})
-	return &kafka.Message{Topic: FeedbackTopic(connector), Key: []byte(key), Value: body, Headers: ev.Headers()}
+		"error_kind": kind, "error_path": path, "reason": msg, "dlq": contract.DeadLetterTopic(connector)})
+	return &kafka.Message{Topic: contract.FeedbackTopic(connector), Key: []byte(key), Value: body, Headers: ev.Headers()}
 }
 
 type nopObserver struct{}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"sync"
 	"testing"
 
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/schemas"
@@ -87,7 +88,7 @@ func TestReviewBeforePublish(t *testing.T) {
 		if got[k] != want || res[i].Identity != "review" || res[i].Status != pipeline.StatusPublished {
 			t.Errorf("record %d: request %+v, result %+v; want %+v", i, got[k], res[i], want)
 		}
-		if h := envelope.HeaderValue(prod.msgs[i].Headers, envelope.HeaderIdentity); h != "review" {
+		if h := envelope.HeaderValue(prod.msgs[i].Headers, contract.HeaderIdentity); h != "review" {
 			t.Errorf("record %d: ce_identity %q", i, h)
 		}
 	}

@@ -8,10 +8,10 @@ package population
 import (
 	"context"
 	"encoding/json"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"log/slog"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/segmentio/kafka-go"
@@ -79,7 +79,7 @@ func (u *Updater) Run(ctx context.Context) {
 		cancel()
 		var cs []store.Citizen
 		for _, m := range batch {
-			_, payload, err := envelope.SplitWire(m.Value)
+			_, payload, err := contract.SplitWire(m.Value)
 			var ch struct {
 				Op    string         `json:"op"`
 				After map[string]any `json:"after"`

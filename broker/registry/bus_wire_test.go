@@ -2,7 +2,7 @@ package registry
 
 // The bus's side of the serde round trips (serde_*_test.go): what the bus
 // writes is produced by the real ingest pipeline, and what a client wrote
-// is read with the bus's own wire-format decoder (envelope.SplitWire) and
+// is read with the bus's own wire-format decoder (contract.SplitWire) and
 // checked with its own validators (the registry's parsed and compiled
 // schemas, and broker/validate, which the pipeline validates rows with).
 
@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/xeipuuv/gojsonschema"
 
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/broker/validate"
 	"github.com/lgsp-bus/lgsp/connectors"
@@ -95,7 +95,7 @@ func (b *testBus) busWrite(t *testing.T, dataset string, row map[string]any) []b
 func (b *testBus) busRead(t *testing.T, value []byte) (int, map[string]any, []string) {
 	t.Helper()
 	ctx := context.Background()
-	id, payload, err := envelope.SplitWire(value)
+	id, payload, err := contract.SplitWire(value)
 	if err != nil {
 		t.Fatalf("the bus cannot read the wire format of % x: %v", value[:min(len(value), 8)], err)
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"path/filepath"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/api"
 	"github.com/lgsp-bus/lgsp/broker/config"
-	"github.com/lgsp-bus/lgsp/broker/deliver"
 	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -99,7 +99,7 @@ func (b *Bus) putInForce(ctx context.Context, set *policies.Set, ags *policies.A
 	var topics []kafkaio.Topic
 	for _, a := range set.Agreements() {
 		if a.Mode == policies.ModeStream {
-			topics = append(topics, kafkaio.Topic{Name: deliver.Topic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
+			topics = append(topics, kafkaio.Topic{Name: contract.DeliveryTopic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
 		}
 	}
 	if err := kafkaio.EnsureTopics(ctx, b.cluster, topics, c.Kafka.Replication); err != nil {

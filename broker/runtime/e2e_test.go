@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"log/slog"
 	"maps"
@@ -17,7 +19,6 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/policies"
@@ -189,13 +190,13 @@ func TestEndToEndFixedBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range msgs {
-		id := envelope.HeaderValue(m.Headers, envelope.HeaderID)
+		id := envelope.HeaderValue(m.Headers, contract.HeaderID)
 		i, ok := published[id]
 		if !ok {
 			t.Fatalf("unexpected event %s on the canonical topic", id)
 		}
 		delete(published, id)
-		for _, h := range []string{envelope.HeaderSpecVersion, envelope.HeaderSource, envelope.HeaderType, envelope.HeaderTime, envelope.HeaderContentType, envelope.HeaderSchemaID, envelope.HeaderIdentity} {
+		for _, h := range []string{contract.HeaderSpecVersion, contract.HeaderSource, contract.HeaderType, contract.HeaderTime, contract.HeaderContentType, contract.HeaderSchemaID, contract.HeaderIdentity} {
 			if envelope.HeaderValue(m.Headers, h) == "" {
 				t.Errorf("event %s lacks header %s", id, h)
 			}
@@ -203,8 +204,8 @@ func TestEndToEndFixedBatch(t *testing.T) {
 		if string(m.Key) != fmt.Sprintf("001/2024/%d", i) {
 			t.Errorf("key %q for record %d", m.Key, i)
 		}
-		sid, payload, err := envelope.SplitWire(m.Value)
-		if err != nil || sid != subj.ID || fmt.Sprint(sid) != envelope.HeaderValue(m.Headers, envelope.HeaderSchemaID) {
+		sid, payload, err := contract.SplitWire(m.Value)
+		if err != nil || sid != subj.ID || fmt.Sprint(sid) != envelope.HeaderValue(m.Headers, contract.HeaderSchemaID) {
 			t.Fatalf("wire format: id %d (registry %d) %v", sid, subj.ID, err)
 		}
 		var v map[string]any
@@ -219,7 +220,7 @@ func TestEndToEndFixedBatch(t *testing.T) {
 	// The dead letters say why.
 	dlq := readAll(t, brokers, "dlq.civil_status", 3)
 	for _, m := range dlq {
-		if envelope.HeaderValue(m.Headers, envelope.HeaderErrorKind) == "" || envelope.HeaderValue(m.Headers, envelope.HeaderErrorPath) == "" || envelope.HeaderValue(m.Headers, envelope.HeaderErrorMessage) == "" {
+		if envelope.HeaderValue(m.Headers, contract.HeaderErrorKind) == "" || envelope.HeaderValue(m.Headers, contract.HeaderErrorPath) == "" || envelope.HeaderValue(m.Headers, contract.HeaderErrorMessage) == "" {
 			t.Errorf("dead letter without reason headers: %v", m.Headers)
 		}
 	}
@@ -255,7 +256,7 @@ func TestEndToEndFixedBatch(t *testing.T) {
 			var v struct {
 				After map[string]any `json:"after"`
 			}
-			_, p, _ := envelope.SplitWire(m.Value)
+			_, p, _ := contract.SplitWire(m.Value)
 			_ = json.Unmarshal(p, &v)
 			if _, _, ok := g.Project(v.After); ok {
 				n++
@@ -322,7 +323,7 @@ func checkDelivered(t *testing.T, bus *runtime.Bus, g policies.Grant, msgs []kaf
 		allowed[f] = true
 	}
 	for _, m := range msgs {
-		_, p, err := envelope.SplitWire(m.Value)
+		_, p, err := contract.SplitWire(m.Value)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,7 +342,7 @@ func checkDelivered(t *testing.T, bus *runtime.Bus, g policies.Grant, msgs []kaf
 				t.Errorf("%s received field %s outside agreement %s", g.Consumer, f, g.AgreementID)
 			}
 		}
-		id := envelope.HeaderValue(m.Headers, envelope.HeaderID)
+		id := envelope.HeaderValue(m.Headers, contract.HeaderID)
 		entries, err := bus.Store.ListAudit(context.Background(), store.AuditQuery{RequestID: id, Actor: g.Consumer})
 		if err != nil || len(entries) == 0 {
 			t.Errorf("delivery of %s to %s has no audit record (%v)", id, g.Consumer, err)

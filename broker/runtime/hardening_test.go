@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +16,6 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	_ "github.com/lgsp-bus/lgsp/connectors/files"
 )
 
@@ -36,12 +37,12 @@ func TestOversizedKeyIsDeadLetteredAndTheRestFlows(t *testing.T) {
 		map[string]any{"dataset": "civil_status.birth_registration", "op": "c", "after": birthRow(1, people[1])},
 	}})
 	code, raw := postAs(t, api+"/v1/sources/civil_status/records", token, "application/json", body)
-	if code != http.StatusUnprocessableEntity || !strings.Contains(string(raw), envelope.KindTooLarge) || !strings.Contains(string(raw), `"published"`) {
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(raw), contract.KindTooLarge) || !strings.Contains(string(raw), `"published"`) {
 		t.Fatalf("push with a 1 MB key: %d %.300s", code, raw)
 	}
 	dl := readAll(t, bus.Addrs().Kafka, "dlq.civil_status", 1)
-	if envelope.HeaderValue(dl[0].Headers, envelope.HeaderErrorKind) != envelope.KindTooLarge {
-		t.Fatalf("dead letter kind %q", envelope.HeaderValue(dl[0].Headers, envelope.HeaderErrorKind))
+	if envelope.HeaderValue(dl[0].Headers, contract.HeaderErrorKind) != contract.KindTooLarge {
+		t.Fatalf("dead letter kind %q", envelope.HeaderValue(dl[0].Headers, contract.HeaderErrorKind))
 	}
 	bus.Close(context.Background())
 
@@ -67,7 +68,7 @@ func TestOversizedKeyIsDeadLetteredAndTheRestFlows(t *testing.T) {
 	if msgs := readAll(t, bus.Addrs().Kafka, "land.land_use_right.v1", 5); len(msgs) != 5 {
 		t.Fatalf("%d of the 5 valid rows published", len(msgs))
 	}
-	if dl := readAll(t, bus.Addrs().Kafka, "dlq.land", 1); envelope.HeaderValue(dl[0].Headers, envelope.HeaderErrorKind) != envelope.KindTooLarge {
+	if dl := readAll(t, bus.Addrs().Kafka, "dlq.land", 1); envelope.HeaderValue(dl[0].Headers, contract.HeaderErrorKind) != contract.KindTooLarge {
 		t.Fatalf("files dead letter: %v", dl[0].Headers)
 	}
 	deadline := time.Now().Add(20 * time.Second)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"net/http"
 	"os"
@@ -12,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
@@ -124,14 +125,14 @@ func TestStreamedRecordsWithoutNumber(t *testing.T) {
 	}
 	// The outcome travels with the record on the canonical topic.
 	for _, m := range readAll(t, bus.Addrs().Kafka, "tax.taxpayer.v1", len(recs)) {
-		i, ok := byEvent[envelope.HeaderValue(m.Headers, envelope.HeaderID)]
+		i, ok := byEvent[envelope.HeaderValue(m.Headers, contract.HeaderID)]
 		if !ok {
 			t.Fatalf("unexpected event on the canonical topic: %v", m.Headers)
 		}
-		if got := envelope.HeaderValue(m.Headers, envelope.HeaderIdentity); got != recs[i].outcome {
+		if got := envelope.HeaderValue(m.Headers, contract.HeaderIdentity); got != recs[i].outcome {
 			t.Errorf("record %d: ce_identity %q, want %q", i, got, recs[i].outcome)
 		}
-		if got := envelope.HeaderValue(m.Headers, envelope.HeaderIdentityFields); got != recs[i].fields {
+		if got := envelope.HeaderValue(m.Headers, contract.HeaderIdentityFields); got != recs[i].fields {
 			t.Errorf("record %d: ce_identityfields %q, want %q", i, got, recs[i].fields)
 		}
 		// a linked record carries its citizen as the audit log's key, never the number
@@ -139,7 +140,7 @@ func TestStreamedRecordsWithoutNumber(t *testing.T) {
 		if recs[i].outcome == "linked" {
 			want = bus.Audit.CitizenKey(pop[i].ID)
 		}
-		if got := envelope.HeaderValue(m.Headers, envelope.HeaderCitizen); got != want {
+		if got := envelope.HeaderValue(m.Headers, contract.HeaderCitizen); got != want {
 			t.Errorf("record %d (%s): ce_citizen %q, want %q", i, recs[i].outcome, got, want)
 		}
 	}

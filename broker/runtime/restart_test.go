@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"testing"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/envelope"
-	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/segmentio/kafka-go"
 )
@@ -77,7 +77,7 @@ func TestRestartMidStreamLosesNothing(t *testing.T) {
 		topics = append(topics, d.Topic())
 	}
 	for _, s := range sources {
-		topics = append(topics, pipeline.DLQTopic(s))
+		topics = append(topics, contract.DeadLetterTopic(s))
 	}
 	type rec struct {
 		seq uint64
@@ -100,8 +100,8 @@ func TestRestartMidStreamLosesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("read %d of %d distinct records: %v", got, want, err)
 		}
-		src := envelope.HeaderValue(m.Headers, envelope.HeaderSource)
-		raw, err := hex.DecodeString(envelope.HeaderValue(m.Headers, envelope.HeaderSequence))
+		src := envelope.HeaderValue(m.Headers, contract.HeaderSource)
+		raw, err := hex.DecodeString(envelope.HeaderValue(m.Headers, contract.HeaderSequence))
 		if err != nil || len(raw) != 8 {
 			t.Fatalf("message without an 8-byte sequence: %v", m.Headers)
 		}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"log/slog"
 	"net"
@@ -275,11 +276,11 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 		topics = append(topics, kafkaio.Topic{Name: d.Topic(), Partitions: c.Kafka.Partitions})
 	}
 	for _, s := range sources {
-		topics = append(topics, kafkaio.Topic{Name: pipeline.DLQTopic(s), Partitions: 1}, kafkaio.Topic{Name: pipeline.FeedbackTopic(s), Partitions: 1})
+		topics = append(topics, kafkaio.Topic{Name: contract.DeadLetterTopic(s), Partitions: 1}, kafkaio.Topic{Name: contract.FeedbackTopic(s), Partitions: 1})
 	}
 	for _, a := range b.Engine.Agreements() {
 		if a.Mode == policies.ModeStream {
-			topics = append(topics, kafkaio.Topic{Name: deliver.Topic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
+			topics = append(topics, kafkaio.Topic{Name: contract.DeliveryTopic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
 		}
 	}
 	if err := kafkaio.EnsureTopics(ctx, b.cluster, topics, c.Kafka.Replication); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"net/http"
 	"slices"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/credentials"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/consumer"
@@ -383,14 +383,14 @@ func TestAgainstDevBus(t *testing.T) {
 		// Poison first, then the same message twice, all in its partition:
 		// the duplicates are only reached if the poison does not block.
 		hs := orig.Headers
-		noID := slices.DeleteFunc(slices.Clone(hs), func(h kafka.Header) bool { return h.Key == envelope.HeaderID })
-		unknownSchema := append(envelope.AppendWire(nil, 987654), orig.Value[5:]...)
+		noID := slices.DeleteFunc(slices.Clone(hs), func(h kafka.Header) bool { return h.Key == contract.HeaderID })
+		unknownSchema := append(contract.AppendWire(nil, 987654), orig.Value[5:]...)
 		var unknownHs []kafka.Header
 		for _, h := range hs {
-			if h.Key == envelope.HeaderSchemaID {
+			if h.Key == contract.HeaderSchemaID {
 				h.Value = []byte("987654")
 			}
-			if h.Key == envelope.HeaderID {
+			if h.Key == contract.HeaderID {
 				h.Value = []byte("another-id")
 			}
 			unknownHs = append(unknownHs, h)

@@ -53,6 +53,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -120,7 +121,7 @@ func (cfg Config) topics() []string {
 
 // DeliveryTopic is the topic the bus delivers dataset ("<domain>.<dataset>")
 // to agency on.
-func DeliveryTopic(agency, dataset string) string { return "deliver." + agency + "." + dataset }
+func DeliveryTopic(agency, dataset string) string { return contract.DeliveryTopic(agency, dataset) }
 
 func (cfg Config) validate() error {
 	var p []string

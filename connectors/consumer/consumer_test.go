@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,9 +71,9 @@ func message(value []byte, hs ...string) kafka.Message {
 }
 
 func TestDecode(t *testing.T) {
-	val := append(envelope.AppendWire(nil, 42), `{"op":"u","before":{"a":1},"after":{"a":2},"source":{"connector":"x"},"ts_ms":1700000000000,"agreement":"ag"}`...)
-	hs := []string{envelope.HeaderID, "id1", envelope.HeaderSource, "/lgsp/connectors/x", envelope.HeaderType, "t", envelope.HeaderTime, "2024-05-02T01:02:03.5Z",
-		envelope.HeaderSchemaID, "42", envelope.HeaderDataset, "a.b", envelope.HeaderIdentity, "mismatch", envelope.HeaderIdentityFields, "name:spelling", envelope.HeaderSubject, "s"}
+	val := append(contract.AppendWire(nil, 42), `{"op":"u","before":{"a":1},"after":{"a":2},"source":{"connector":"x"},"ts_ms":1700000000000,"agreement":"ag"}`...)
+	hs := []string{contract.HeaderID, "id1", contract.HeaderSource, "/lgsp/connectors/x", contract.HeaderType, "t", contract.HeaderTime, "2024-05-02T01:02:03.5Z",
+		contract.HeaderSchemaID, "42", contract.HeaderDataset, "a.b", contract.HeaderIdentity, "mismatch", contract.HeaderIdentityFields, "name:spelling", contract.HeaderSubject, "s"}
 	e, err := Decode(message(val, hs...))
 	if err != nil {
 		t.Fatal(err)
@@ -91,11 +92,11 @@ func TestDecode(t *testing.T) {
 	}{
 		{"not wire format", []byte(`{"op":"c"}`), hs, ErrNotWireFormat},
 		{"no ce_id", val, hs[2:], ErrMissingHeader},
-		{"no ce_source", val, append([]string{envelope.HeaderID, "x"}, hs[4:]...), ErrMissingHeader},
-		{"schema header disagrees", envelope.AppendWire(nil, 41), hs, ErrSchemaMismatch},
-		{"not JSON", append(envelope.AppendWire(nil, 42), "{"...), hs, ErrBadPayload},
-		{"bad op", append(envelope.AppendWire(nil, 42), `{"op":"x","after":{}}`...), hs, ErrBadPayload},
-		{"no row", append(envelope.AppendWire(nil, 42), `{"op":"c"}`...), hs, ErrBadPayload},
+		{"no ce_source", val, append([]string{contract.HeaderID, "x"}, hs[4:]...), ErrMissingHeader},
+		{"schema header disagrees", contract.AppendWire(nil, 41), hs, ErrSchemaMismatch},
+		{"not JSON", append(contract.AppendWire(nil, 42), "{"...), hs, ErrBadPayload},
+		{"bad op", append(contract.AppendWire(nil, 42), `{"op":"x","after":{}}`...), hs, ErrBadPayload},
+		{"no row", append(contract.AppendWire(nil, 42), `{"op":"c"}`...), hs, ErrBadPayload},
 	}
 	for _, tt := range tests {
 		if _, err := Decode(message(tt.value, tt.hs...)); !errors.Is(err, tt.want) {
@@ -168,7 +169,7 @@ func TestSCRAMAgainstKfake(t *testing.T) {
 	good, _ := newSCRAM("vss", "s3cret=,x")
 	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, Transport: &kafka.Transport{SASL: good}}
 	defer w.Close()
-	val := append(envelope.AppendWire(nil, 1), `{"op":"c","after":{"a":"b"},"agreement":"ag"}`...)
+	val := append(contract.AppendWire(nil, 1), `{"op":"c","after":{"a":"b"},"agreement":"ag"}`...)
 	hs := envelope.Event{ID: "e1", Source: "/lgsp/connectors/x"}.Headers()
 	if err := w.WriteMessages(ctx, kafka.Message{Key: []byte("k"), Value: val, Headers: hs}); err != nil {
 		t.Fatal(err)

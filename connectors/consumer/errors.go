@@ -3,9 +3,8 @@ package consumer
 import (
 	"errors"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
-
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 )
 
 // Sentinel errors. Test for them with errors.Is; a *DecodeError wraps one of
@@ -14,8 +13,8 @@ var (
 	// ErrClosed is returned by Run after Close.
 	ErrClosed = errors.New("consumer: closed")
 	// ErrNotWireFormat: the value does not start with the Confluent wire-format
-	// prefix (magic byte 0, 4-byte schema id). It is envelope.ErrNotWireFormat.
-	ErrNotWireFormat = envelope.ErrNotWireFormat
+	// prefix (magic byte 0, 4-byte schema id). It is contract.ErrNotWireFormat.
+	ErrNotWireFormat = contract.ErrNotWireFormat
 	// ErrMissingHeader: a required CloudEvents header (ce_id, ce_source) is absent.
 	ErrMissingHeader = errors.New("consumer: required CloudEvents header missing")
 	// ErrBadPayload: the payload after the wire-format prefix is not the JSON

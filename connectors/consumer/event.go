@@ -3,15 +3,15 @@ package consumer
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strconv"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/segmentio/kafka-go"
 )
 
 // HeaderAgreement is the header naming the agreement a delivery was released under.
-const HeaderAgreement = envelope.HeaderAgreement
+const HeaderAgreement = contract.HeaderAgreement
 
 // Event is one delivered change, decoded. Before and After hold only the
 // fields the agreement releases (masked fields arrive already masked).
@@ -76,28 +76,35 @@ func Decode(m kafka.Message) (Event, error) {
 
 func decode(m kafka.Message) (Event, []byte, error) {
 	ev := Event{Key: m.Key, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
-	id, payload, err := envelope.SplitWire(m.Value)
+	id, payload, err := contract.SplitWire(m.Value)
 	if err != nil {
 		return ev, nil, err
 	}
 	ev.SchemaID = id
-	h := func(k string) string { return envelope.HeaderValue(m.Headers, k) }
-	ev.ID, ev.Source = h(envelope.HeaderID), h(envelope.HeaderSource)
+	h := func(k string) string {
+		for _, x := range m.Headers {
+			if x.Key == k {
+				return string(x.Value)
+			}
+		}
+		return ""
+	}
+	ev.ID, ev.Source = h(contract.HeaderID), h(contract.HeaderSource)
 	switch {
 	case ev.ID == "":
-		return ev, nil, fmt.Errorf("%w: %s", ErrMissingHeader, envelope.HeaderID)
+		return ev, nil, fmt.Errorf("%w: %s", ErrMissingHeader, contract.HeaderID)
 	case ev.Source == "":
-		return ev, nil, fmt.Errorf("%w: %s", ErrMissingHeader, envelope.HeaderSource)
+		return ev, nil, fmt.Errorf("%w: %s", ErrMissingHeader, contract.HeaderSource)
 	}
-	if s := h(envelope.HeaderSchemaID); s != "" && s != strconv.Itoa(id) {
-		return ev, nil, fmt.Errorf("%w: header %s=%s, wire-format id %d", ErrSchemaMismatch, envelope.HeaderSchemaID, s, id)
+	if s := h(contract.HeaderSchemaID); s != "" && s != strconv.Itoa(id) {
+		return ev, nil, fmt.Errorf("%w: header %s=%s, wire-format id %d", ErrSchemaMismatch, contract.HeaderSchemaID, s, id)
 	}
-	ev.Type, ev.Subject, ev.Dataset = h(envelope.HeaderType), h(envelope.HeaderSubject), h(envelope.HeaderDataset)
-	ev.Identity, ev.IdentityFields = h(envelope.HeaderIdentity), h(envelope.HeaderIdentityFields)
-	if s := h(envelope.HeaderTime); s != "" {
+	ev.Type, ev.Subject, ev.Dataset = h(contract.HeaderType), h(contract.HeaderSubject), h(contract.HeaderDataset)
+	ev.Identity, ev.IdentityFields = h(contract.HeaderIdentity), h(contract.HeaderIdentityFields)
+	if s := h(contract.HeaderTime); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return ev, nil, fmt.Errorf("%w: %s %q: %v", ErrBadPayload, envelope.HeaderTime, s, err)
+			return ev, nil, fmt.Errorf("%w: %s %q: %v", ErrBadPayload, contract.HeaderTime, s, err)
 		}
 		ev.Time = t
 	}
