@@ -8,10 +8,10 @@ import (
 
 // benchPush is a typical push of one update of about 1 KB.
 var benchPush = []byte(`{"records":[{"dataset":"land.land_use_right","op":"u","before":{"certificate_no":"CS012345","parcel_id":"12/34",` +
-	`"province_code":"001","address":"Số 12 ngõ 34 phố Hàng Bạc, phường Hàng Đào, quận Hoàn Kiếm, thành phố Hà Nội, Việt Nam","area_m2":118.25,` +
+	`"province_code":"001","address":"Số 12 ngõ 34 phố Hàng Bạc, phường Hàng Đào, quận Hoàn Kiếm, thành phố Hà Nội, Việt Nam (gần chợ Đồng Xuân)","area_m2":118.25,` +
 	`"land_use_purpose":"ONT","holder_cccd":"001090012345","holder_name":"Nguyễn Văn An","holder_dob":"1990-01-02","issued_on":"2019-04-05"},` +
 	`"after":{"certificate_no":"CS012345","parcel_id":"12/34","province_code":"001",` +
-	`"address":"Số 12 ngõ 34 phố Hàng Bạc, phường Hàng Đào, quận Hoàn Kiếm, thành phố Hà Nội, Việt Nam","area_m2":120.5,` +
+	`"address":"Số 12 ngõ 34 phố Hàng Bạc, phường Hàng Đào, quận Hoàn Kiếm, thành phố Hà Nội, Việt Nam (gần chợ Đồng Xuân)","area_m2":120.5,` +
 	`"land_use_purpose":"ODT","holder_cccd":"001090012345","holder_name":"Nguyễn Văn An","holder_dob":"1990-01-02","issued_on":"2020-05-06"}}]}`)
 
 // BenchmarkDecodePush: the strict decoder against the lenient one it
