@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/strictjson"
 	"github.com/lgsp-bus/lgsp/policies"
 )
 
@@ -68,11 +69,23 @@ func (h *handlers) agency(c echo.Context) (string, error) {
 	return ag, nil
 }
 
+// accessMembers are the members of accessRequest, matched exactly.
+var accessMembers = []string{"dataset", "citizen", "purpose", "case_reference", "fields", "claims"}
+
 func (h *handlers) readAccess(c echo.Context, mode policies.Mode) (accessRequest, error) {
 	var r accessRequest
 	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20))
 	if err != nil {
 		return r, fail(http.StatusBadRequest, "", "reading the body failed: %v", err)
+	}
+	// Strictly first (duplicates, Unicode, exact member names), then into
+	// the struct, which then cannot bind a member by a case-folded name.
+	m, err := strictjson.DecodeObject(raw)
+	if err != nil {
+		return r, jsonProblem(err)
+	}
+	if err := onlyMembers(m, "$", "the body", accessMembers, nil); err != nil {
+		return r, err
 	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +31,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/connectors/runtime"
+	"github.com/lgsp-bus/lgsp/connectors/strictjson"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/prometheus/client_golang/prometheus"
@@ -500,50 +503,136 @@ func (h *handlers) ingest(c echo.Context) error {
 	return c.JSONBlob(status, out)
 }
 
+// decodePush reads a push body strictly (connectors/strictjson): no
+// duplicate or case-folded member names, no invalid Unicode, and only the
+// members a push has; every refusal is a 400 naming the JSON path.
 func decodePush(body []byte) ([]pushRecord, error) {
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	var raw map[string]json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fail(http.StatusBadRequest, "", "malformed JSON at byte %d: %v", se.Offset, err)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fail(http.StatusBadRequest, "", "malformed JSON: the body ends in the middle of a value")
-		}
-		return nil, fail(http.StatusBadRequest, "", "body must be a JSON object: %v", err)
+	v, err := strictjson.Decode(body)
+	if err != nil {
+		return nil, jsonProblem(err)
 	}
-	if dec.More() {
-		return nil, fail(http.StatusBadRequest, "", "body holds more than one JSON value")
+	top, ok := v.(map[string]any)
+	if !ok {
+		return nil, fail(http.StatusBadRequest, "$", "body must be a JSON object: {\"records\":[…]} or one record, got %s", jsonKind(v))
 	}
-	var items []json.RawMessage
-	if rs, ok := raw["records"]; ok {
-		if err := json.Unmarshal(rs, &items); err != nil {
-			return nil, fail(http.StatusBadRequest, "records", "records must be an array of record objects")
+	var items []any
+	batch := false
+	if rs, ok := top["records"]; ok {
+		if err := onlyMembers(top, "$", "the body", []string{"records"}, nil); err != nil {
+			return nil, err
+		}
+		if items, ok = rs.([]any); !ok {
+			return nil, fail(http.StatusBadRequest, "$.records", "records must be an array of record objects, got %s", jsonKind(rs))
 		}
 		if len(items) == 0 {
-			return nil, fail(http.StatusBadRequest, "records", "records is empty")
+			return nil, fail(http.StatusBadRequest, "$.records", "records is empty")
 		}
 		if len(items) > 10000 {
-			return nil, fail(http.StatusRequestEntityTooLarge, "records", "at most 10000 records per request, got %d", len(items))
+			return nil, fail(http.StatusRequestEntityTooLarge, "$.records", "at most 10000 records per request, got %d", len(items))
 		}
+		batch = true
 	} else {
-		items = []json.RawMessage{body}
+		items = []any{top}
 	}
 	out := make([]pushRecord, len(items))
 	for i, it := range items {
-		d := json.NewDecoder(strings.NewReader(string(it)))
-		d.UseNumber()
-		if err := d.Decode(&out[i]); err != nil {
-			return nil, fail(http.StatusBadRequest, fmt.Sprintf("records[%d]", i), "record %d is not a record object: %v", i, err)
+		path := "$"
+		if batch {
+			path = fmt.Sprintf("$.records[%d]", i)
 		}
-		if out[i].Dataset == "" {
-			return nil, fail(http.StatusBadRequest, fmt.Sprintf("records[%d].dataset", i), "record %d has no dataset", i)
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fail(http.StatusBadRequest, path, "record %d is not a record object, got %s", i, jsonKind(it))
 		}
-		if out[i].After == nil && out[i].Before == nil {
-			return nil, fail(http.StatusBadRequest, fmt.Sprintf("records[%d].after", i), "record %d has neither after nor before", i)
+		var hints []string
+		if !batch {
+			hints = []string{"records"} // {"Records":[…]} is meant as a batch
+		}
+		if err := onlyMembers(m, path, fmt.Sprintf("record %d", i), pushMembers, hints); err != nil {
+			return nil, err
+		}
+		r := &out[i]
+		for _, f := range []struct {
+			name string
+			dst  *string
+		}{{"dataset", &r.Dataset}, {"op", &r.Op}} {
+			switch x := m[f.name].(type) {
+			case string:
+				*f.dst = x
+			case nil:
+			default:
+				return nil, fail(http.StatusBadRequest, path+"."+f.name, "record %d: %s must be a string, got %s", i, f.name, jsonKind(x))
+			}
+		}
+		for _, f := range []struct {
+			name string
+			dst  *map[string]any
+		}{{"before", &r.Before}, {"after", &r.After}} {
+			switch x := m[f.name].(type) {
+			case map[string]any:
+				*f.dst = x
+			case nil:
+			default:
+				return nil, fail(http.StatusBadRequest, path+"."+f.name, "record %d: %s must be an object or null, got %s", i, f.name, jsonKind(x))
+			}
+		}
+		if r.Dataset == "" {
+			return nil, fail(http.StatusBadRequest, path+".dataset", "record %d has no dataset", i)
+		}
+		if r.After == nil && r.Before == nil {
+			return nil, fail(http.StatusBadRequest, path+".after", "record %d has neither after nor before", i)
 		}
 	}
 	return out, nil
+}
+
+// pushMembers are the members of a pushed record, matched exactly.
+var pushMembers = []string{"dataset", "op", "before", "after"}
+
+// onlyMembers refuses a member of m not in names, naming it and, when it
+// differs only in case from one of names or hints, the name meant
+// (encoding/json would have bound "AFTER" to after without a word).
+func onlyMembers(m map[string]any, path, what string, names, hints []string) error {
+	var unknown []string
+	for k := range m {
+		if !slices.Contains(names, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	k := unknown[0]
+	for _, n := range slices.Concat(names, hints) {
+		if strings.EqualFold(k, n) {
+			return fail(http.StatusBadRequest, path+strictjson.Member(k), "%s has the unknown member %q; member names are case-sensitive: did you mean %q?", what, k, n)
+		}
+	}
+	return fail(http.StatusBadRequest, path+strictjson.Member(k), "%s has the unknown member %q; it may have only %s", what, k, strings.Join(names, ", "))
+}
+
+// jsonProblem turns a strictjson refusal into a 400 naming the path.
+func jsonProblem(err error) error {
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		return fail(http.StatusBadRequest, se.Path, "%s, at %s (byte %d)", se.Reason, se.Path, se.Offset)
+	}
+	return fail(http.StatusBadRequest, "", "malformed JSON")
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	case []any:
+		return "an array"
+	}
+	return "an object"
 }

@@ -3,17 +3,28 @@
 // the pipeline puts on the dead-letter record. JSON Schema rows are checked
 // with gojsonschema; Avro rows are walked against the hamba/avro schema and
 // converted to the generic form hamba encodes.
+//
+// Before any schema check, every number and string of a row is checked for
+// what no schema can express: a number must be representable (no overflow
+// to ±Inf, no non-zero literal that underflows to 0, integers in range and
+// without a fraction), and a string must be valid UTF-8 without control
+// characters, unless its field is annotated with AllowControlChars. Such
+// violations are Kind "malformed". A row with them never reaches
+// gojsonschema, which panics on numbers big.Rat cannot hold (1e5000000).
 package validate
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/connectors/strictjson"
 	"github.com/xeipuuv/gojsonschema"
 )
 
@@ -21,8 +32,20 @@ import (
 type Violation struct {
 	Path    string // JSON path, "$" for the whole row, "$.holder_cccd", "$.items[2]"
 	Message string
-	Kind    string // dead-letter kind when not a schema violation (empty: "schema")
+	// Kind is the dead-letter kind: "" for a schema violation, KindMalformed
+	// for a number that cannot be represented or a string that is not clean
+	// text (invalid UTF-8, control characters).
+	Kind string
 }
+
+// KindMalformed marks violations of the data itself rather than the schema.
+const KindMalformed = contract.KindMalformed
+
+// AllowControlChars is the annotation, on a JSON Schema property or an Avro
+// field, that lets its strings (and those nested under it) hold tab, line
+// feed and carriage return. Other control characters are never accepted:
+// NUL, ESC and the C1 range only corrupt logs, terminals and databases.
+const AllowControlChars = "x-lgsp-allow-control-chars"
 
 func (v Violation) String() string { return v.Path + ": " + v.Message }
 
@@ -37,7 +60,10 @@ func Summary(vs []Violation) string {
 }
 
 // JSON validates rows against a JSON Schema.
-type JSON struct{ schema *gojsonschema.Schema }
+type JSON struct {
+	schema *gojsonschema.Schema
+	allow  *allowTree // where AllowControlChars is set
+}
 
 // NewJSON compiles a JSON Schema document.
 func NewJSON(schemaText string) (*JSON, error) {
@@ -45,12 +71,29 @@ func NewJSON(schemaText string) (*JSON, error) {
 	if err != nil {
 		return nil, fmt.Errorf("validate: compile JSON Schema: %w", err)
 	}
-	return &JSON{schema: s}, nil
+	var doc any
+	if err := json.Unmarshal([]byte(schemaText), &doc); err != nil {
+		return nil, fmt.Errorf("validate: read JSON Schema: %w", err)
+	}
+	allow, err := jsonAllowTree(doc, "$")
+	if err != nil {
+		return nil, err
+	}
+	return &JSON{schema: s, allow: allow}, nil
 }
 
 // Validate checks the JSON document doc (a row already marshalled to JSON)
 // and returns nil when it is valid.
 func (j *JSON) Validate(doc []byte) []Violation {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return []Violation{{Path: "$", Message: "not valid JSON: " + err.Error()}}
+	}
+	if vs := checkValues(v, j.allow, "$", nil); vs != nil {
+		return vs
+	}
 	res, err := j.schema.Validate(gojsonschema.NewBytesLoader(doc))
 	if err != nil {
 		return []Violation{{Path: "$", Message: "not valid JSON: " + err.Error()}}
@@ -80,6 +123,9 @@ func violations(res *gojsonschema.Result) []Violation {
 // bools, numbers) without encoding it first; numbers are handed to
 // gojsonschema as json.Number, the form it validates.
 func (j *JSON) ValidateValue(row map[string]any) []Violation {
+	if vs := checkValues(row, j.allow, "$", nil); vs != nil {
+		return vs
+	}
 	res, err := j.schema.Validate(gojsonschema.NewRawLoader(toJSONValue(row)))
 	if err != nil {
 		return []Violation{{Path: "$", Message: "not a JSON value: " + err.Error()}}
@@ -148,6 +194,9 @@ func NewAvro(schemaText string) (*Avro, error) {
 	if err != nil {
 		return nil, fmt.Errorf("validate: parse Avro schema: %w", err)
 	}
+	if err := checkAvroAnnotations(s, "$"); err != nil {
+		return nil, err
+	}
 	return &Avro{schema: s}, nil
 }
 
@@ -160,16 +209,22 @@ func (a *Avro) Schema() avro.Schema { return a.schema }
 // Convert checks row and returns its encodable form, or the violations.
 func (a *Avro) Convert(row map[string]any) (any, []Violation) {
 	var vs []Violation
-	out := convert(a.schema, row, "$", &vs)
+	out := convert(a.schema, row, "$", false, &vs)
 	if len(vs) > 0 {
 		return nil, vs
 	}
 	return out, nil
 }
 
-func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
+// convert checks v against s and returns its encodable form; allow is
+// whether the enclosing field carries AllowControlChars.
+func convert(s avro.Schema, v any, path string, allow bool, vs *[]Violation) any {
 	bad := func(format string, args ...any) any {
 		*vs = append(*vs, Violation{Path: path, Message: fmt.Sprintf(format, args...)})
+		return nil
+	}
+	malformed := func(msg string) any {
+		*vs = append(*vs, Violation{Path: path, Message: msg, Kind: KindMalformed})
 		return nil
 	}
 	switch s.Type() {
@@ -185,23 +240,35 @@ func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
 		}
 		return b
 	case avro.Int, avro.Long:
-		n, ok := integer(v)
-		if !ok {
+		if !isNumber(v) {
 			return bad("expected integer, got %s", kind(v))
+		}
+		n, problem := integer(v)
+		if problem != "" {
+			return malformed(problem)
 		}
 		if s.Type() == avro.Int {
 			if n < math.MinInt32 || n > math.MaxInt32 {
-				return bad("integer %d out of range for int", n)
+				return malformed(fmt.Sprintf("integer %d is out of range for an Avro int", n))
 			}
 			return int(n)
 		}
 		return n
 	case avro.Float, avro.Double:
-		f, ok := float(v)
-		if !ok {
+		if !isNumber(v) {
 			return bad("expected number, got %s", kind(v))
 		}
+		f, problem := float(v)
+		if problem != "" {
+			return malformed(problem)
+		}
 		if s.Type() == avro.Float {
+			if math.Abs(f) > math.MaxFloat32 {
+				return malformed(fmt.Sprintf("number %v is out of range for an Avro float", f))
+			}
+			if f != 0 && float32(f) == 0 {
+				return malformed(fmt.Sprintf("number %v is too small for an Avro float (it would become 0)", f))
+			}
 			return float32(f)
 		}
 		return f
@@ -209,6 +276,9 @@ func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
 		str, ok := v.(string)
 		if !ok {
 			return bad("expected string, got %s", kind(v))
+		}
+		if msg := stringProblem(str, allow); msg != "" {
+			return malformed(msg)
 		}
 		return str
 	case avro.Bytes:
@@ -249,7 +319,7 @@ func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
 				*vs = append(*vs, Violation{Path: path + "." + f.Name(), Message: "required field is missing"})
 				continue
 			}
-			out[f.Name()] = convert(f.Type(), fv, path+"."+f.Name(), vs)
+			out[f.Name()] = convert(f.Type(), fv, path+"."+f.Name(), allow || f.Prop(AllowControlChars) == true, vs)
 		}
 		for k := range m {
 			if _, ok := known[k]; !ok {
@@ -265,7 +335,7 @@ func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
 		items := s.(*avro.ArraySchema).Items()
 		out := make([]any, len(arr))
 		for i, e := range arr {
-			out[i] = convert(items, e, fmt.Sprintf("%s[%d]", path, i), vs)
+			out[i] = convert(items, e, fmt.Sprintf("%s[%d]", path, i), allow, vs)
 		}
 		return out
 	case avro.Map:
@@ -276,7 +346,7 @@ func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
 		values := s.(*avro.MapSchema).Values()
 		out := make(map[string]any, len(m))
 		for k, e := range m {
-			out[k] = convert(values, e, path+"."+k, vs)
+			out[k] = convert(values, e, path+strictjson.Member(k), allow, vs)
 		}
 		return out
 	case avro.Union:
@@ -289,19 +359,27 @@ func convert(s avro.Schema, v any, path string, vs *[]Violation) any {
 			}
 			return bad("null is not allowed here")
 		}
+		var specific []Violation // of a branch of the right type whose value is malformed
 		for _, t := range us.Types() {
 			if t.Type() == avro.Null {
 				continue
 			}
 			var trial []Violation
-			c := convert(t, v, path, &trial)
+			c := convert(t, v, path, allow, &trial)
 			if len(trial) == 0 {
 				return map[string]any{unionName(t): c}
 			}
+			if specific == nil && trial[0].Kind == KindMalformed {
+				specific = trial
+			}
+		}
+		if specific != nil {
+			*vs = append(*vs, specific...)
+			return nil
 		}
 		return bad("%s matches no branch of the union", kind(v))
 	case avro.Ref:
-		return convert(s.(*avro.RefSchema).Schema(), v, path, vs)
+		return convert(s.(*avro.RefSchema).Schema(), v, path, allow, vs)
 	}
 	return bad("unsupported Avro type %s", s.Type())
 }
@@ -330,49 +408,91 @@ func wrapDefault(s avro.Schema, d any) any {
 	return d
 }
 
-func integer(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int32:
-		return int64(n), true
-	case int64:
-		return n, true
-	case uint8:
-		return int64(n), true
-	case uint16:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case float64:
-		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
-			return int64(n), true
-		}
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
+// isNumber reports a Go value that stands for a JSON number.
+func isNumber(v any) bool {
+	switch v.(type) {
+	case int, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+		return true
 	}
-	return 0, false
+	return false
 }
 
-func float(v any) (float64, bool) {
+// integer returns the number v as an exact int64, or says why it is not
+// one (isNumber(v) holds).
+func integer(v any) (int64, string) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), ""
+	case int8:
+		return int64(n), ""
+	case int16:
+		return int64(n), ""
+	case int32:
+		return int64(n), ""
+	case int64:
+		return n, ""
+	case uint8:
+		return int64(n), ""
+	case uint16:
+		return int64(n), ""
+	case uint32:
+		return int64(n), ""
+	case uint64:
+		if n > math.MaxInt64 {
+			return 0, fmt.Sprintf("integer %d is out of range for an Avro long", n)
+		}
+		return int64(n), ""
+	case float32:
+		return integer(float64(n))
+	case float64:
+		if msg := floatProblem(n); msg != "" {
+			return 0, msg
+		}
+		if n != math.Trunc(n) {
+			return 0, fmt.Sprintf("%v is not an integer (it has a fraction)", n)
+		}
+		if math.Abs(n) >= 1<<53 {
+			return 0, fmt.Sprintf("%v is beyond the integers a 64-bit float holds exactly; send it as an integer literal", n)
+		}
+		return int64(n), ""
+	case json.Number:
+		if i, err := n.Int64(); err == nil {
+			return i, ""
+		}
+		if msg := numberProblem(string(n)); msg != "" {
+			return 0, msg
+		}
+		if !strings.ContainsAny(string(n), ".eE") {
+			return 0, fmt.Sprintf("integer %s is out of range for an Avro long", n)
+		}
+		f, _ := n.Float64()
+		if f != math.Trunc(f) {
+			return 0, fmt.Sprintf("%s is not an integer (it has a fraction)", n)
+		}
+		return integer(f)
+	}
+	return 0, "expected integer, got " + kind(v)
+}
+
+// float returns the number v as a finite float64, or says why it cannot be
+// one (isNumber(v) holds).
+func float(v any) (float64, string) {
 	switch n := v.(type) {
 	case float64:
-		return n, true
+		return n, floatProblem(n)
 	case float32:
-		return float64(n), true
+		return float64(n), floatProblem(float64(n))
 	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
+		if msg := numberProblem(string(n)); msg != "" {
+			return 0, msg
+		}
+		f, _ := n.Float64()
+		return f, ""
+	case uint64:
+		return float64(n), ""
 	}
-	if i, ok := integer(v); ok {
-		return float64(i), true
-	}
-	return 0, false
+	i, msg := integer(v)
+	return float64(i), msg
 }
 
 func kind(v any) string {

@@ -95,16 +95,15 @@ type DeadLetterKind = string
 
 // Dead-letter kinds.
 const (
-	KindSchema          DeadLetterKind = "schema"          // the row does not match its dataset's schema
-	KindUnknownDataset  DeadLetterKind = "unknown_dataset" // the dataset is not in the catalog
-	KindTooLarge        DeadLetterKind = "too_large"       // the key, or key, value and headers together, over the limit
-	KindMalformed       DeadLetterKind = "malformed"       // op, before and after do not make one change, or the row cannot be read or encoded
-	KindUnrepresentable DeadLetterKind = "unrepresentable" // a number that cannot be kept exactly
-	KindInternal        DeadLetterKind = "internal"        // the bus failed on this record; the fault is in the operator's log
+	KindSchema         DeadLetterKind = "schema"          // the row does not match its dataset's schema
+	KindUnknownDataset DeadLetterKind = "unknown_dataset" // the dataset is not in the catalog
+	KindTooLarge       DeadLetterKind = "too_large"       // the key, or key, value and headers together, over the limit
+	KindMalformed      DeadLetterKind = "malformed"       // op, before and after do not make one change; a number that cannot be kept exactly; text with invalid UTF-8 or control characters
+	KindInternal       DeadLetterKind = "internal"        // the bus failed on this record; the fault is in the operator's log
 )
 
 // DeadLetterKinds lists every kind, for documentation and metrics.
-var DeadLetterKinds = []DeadLetterKind{KindSchema, KindUnknownDataset, KindTooLarge, KindMalformed, KindUnrepresentable, KindInternal}
+var DeadLetterKinds = []DeadLetterKind{KindSchema, KindUnknownDataset, KindTooLarge, KindMalformed, KindInternal}
 
 // Outcome is the reconciliation status of a record's person against the
 // population register (HeaderIdentity).

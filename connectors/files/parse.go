@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/lgsp-bus/lgsp/connectors/strictjson"
 )
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
@@ -38,37 +40,39 @@ func trimLine(rec []byte) []byte {
 	return bytes.TrimSuffix(rec, []byte("\r"))
 }
 
-// ParseNDJSONLine decodes one NDJSON line into a row. Numbers are kept as
-// json.Number so that integers stay exact; blank lines give a nil row.
+// ParseNDJSONLine decodes one NDJSON line into a row, strictly (see
+// connectors/strictjson: no duplicate member names, no invalid Unicode, no
+// control characters in names, one value per line); the error names the
+// JSON path and byte offset. Top-level numbers become int64 or float64; one
+// that float64 cannot represent (1e400, 1e-400) stays a json.Number, so that
+// validation refuses it with its path instead of publishing Inf or 0.
+// Blank lines give a nil row.
 func ParseNDJSONLine(line []byte) (map[string]any, error) {
 	line = bytes.TrimSpace(trimLine(line))
 	if len(line) == 0 {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var row map[string]any
-	if err := dec.Decode(&row); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	if row == nil {
-		return nil, errors.New("not a JSON object: null")
-	}
-	if dec.More() {
-		return nil, errors.New("more than one JSON value on the line")
+	row, err := strictjson.DecodeObject(line)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid JSON object: %w", err)
 	}
 	for k, v := range row {
 		if n, ok := v.(json.Number); ok {
 			if i, err := n.Int64(); err == nil {
 				row[k] = i
-			} else if f, err := n.Float64(); err == nil {
+			} else if f, err := n.Float64(); err == nil && (f != 0 || !nonZeroLiteral(string(n))) {
 				row[k] = f
-			} else {
-				row[k] = n.String()
 			}
 		}
 	}
 	return row, nil
+}
+
+// nonZeroLiteral reports a number literal with a non-zero digit before its
+// exponent, which a float64 of 0 does not represent.
+func nonZeroLiteral(s string) bool {
+	mantissa, _, _ := strings.Cut(strings.ToLower(s), "e")
+	return strings.ContainsAny(mantissa, "123456789")
 }
 
 // ParseCSVRecord splits one CSV record (as found by nextRecord) into
@@ -94,6 +98,9 @@ func csvRow(header, fields []string, emptyAsNull bool) (map[string]any, error) {
 	}
 	row := make(map[string]any, len(header))
 	for i, h := range header {
+		if !utf8.ValidString(fields[i]) {
+			return nil, fmt.Errorf("column %s: not valid UTF-8 (check the file's encoding; the bus takes UTF-8 only)", strconv.Quote(h))
+		}
 		if fields[i] == "" && emptyAsNull {
 			row[h] = nil
 			continue
@@ -118,8 +125,15 @@ func convert(row map[string]any, types map[string]string) {
 				row[col] = n
 			}
 		case "number":
-			if f, err := strconv.ParseFloat(strings.Replace(s, ",", ".", 1), 64); err == nil {
+			s = strings.Replace(s, ",", ".", 1)
+			f, err := strconv.ParseFloat(s, 64)
+			switch {
+			case err == nil && (f != 0 || !nonZeroLiteral(s)):
 				row[col] = f
+			case json.Valid([]byte(s)) && strings.Trim(s, "+-.0123456789eE") == "":
+				// Out of float64's range either way: validation refuses it
+				// with its path instead of publishing Inf or 0.
+				row[col] = json.Number(s)
 			}
 		case "boolean":
 			if b, err := strconv.ParseBool(s); err == nil {
