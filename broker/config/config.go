@@ -28,7 +28,7 @@ type Config struct {
 	DataDir string `yaml:"data_dir" env:"LGSP_DATA_DIR"`
 
 	API       API       `yaml:"api" envPrefix:"LGSP_API_"`
-	Registry  Listener  `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
+	Registry  Registry  `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
 	Kafka     Kafka     `yaml:"kafka" envPrefix:"LGSP_KAFKA_"`
 	Store     Store     `yaml:"store" envPrefix:"LGSP_STORE_"`
 	Audit     Audit     `yaml:"audit" envPrefix:"LGSP_AUDIT_"`
@@ -81,10 +81,16 @@ type TLS struct {
 	ClientValidity time.Duration `yaml:"client_validity" env:"CLIENT_VALIDITY"`
 }
 
-// Listener is a host:port to listen on.
-type Listener struct {
-	// Addr is host:port to listen on (registry default ":8081").
+// Registry is the schema registry's listener. Every request needs the
+// operator token or an agency's API token (HTTP Basic or Bearer); changes
+// need the operator or an agency with the schema_steward role.
+type Registry struct {
+	// Addr is host:port to listen on (default ":8081").
 	Addr string `yaml:"addr" env:"ADDR"`
+	// AnonymousRead lets requests without any credential read the
+	// registry (subjects, versions, schemas by id, config), never change
+	// it. Default false: the subjects list names every shared dataset.
+	AnonymousRead bool `yaml:"anonymous_read" env:"ANONYMOUS_READ"`
 }
 
 // Kafka says where Kafka is.
@@ -214,7 +220,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:   "lgsp-data",
 		API:       API{Addr: ":8080"},
-		Registry:  Listener{Addr: ":8081"},
+		Registry:  Registry{Addr: ":8081"},
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8, LinkageRefresh: time.Minute},

@@ -572,7 +572,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		h    http.Handler
 		dst  *string
 		tls  *tls.Config
-	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS}, {c.Registry.Addr, b.Reg.Handler(), &b.addrs.Registry, nil}} {
+	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS}, {c.Registry.Addr, b.registryHandler(), &b.addrs.Registry, nil}} {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s (in use? set another address): %w", l.addr, err)
@@ -590,6 +590,19 @@ func (b *Bus) serveHTTP(sources []string) error {
 		}()
 	}
 	return nil
+}
+
+// registryHandler is the schema registry's HTTP handler, authenticated with
+// the bus's own credentials (the operator token, agencies' API tokens) and
+// auditing every change in the bus's audit log.
+func (b *Bus) registryHandler() http.Handler {
+	auth := registry.TokenAuth{
+		OperatorToken: b.operatorToken,
+		Verify:        credentials.New(b.Store.(store.TokenStore)).Verify,
+		Agency:        func(id string) (policies.Agency, bool) { return b.Agencies().Get(id) },
+	}
+	return b.Reg.Handler(registry.WithAuth(auth, b.Audit), registry.WithAnonymousRead(b.opts.Config.Registry.AnonymousRead),
+		registry.WithMetrics(b.Metrics.Registry))
 }
 
 func (b *Bus) status() map[string]any {
