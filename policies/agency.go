@@ -40,7 +40,7 @@ type Agency struct {
 	Sources []string `yaml:"sources,omitempty" json:"sources,omitempty"`
 	// Roles grant API access that no agreement gives: "auditor" searches
 	// and exports the access log (GET /v1/audit, /v1/audit/export), as an
-	// inspectorate does.
+	// inspectorate does; "schema_steward" changes the schema registry.
 	Roles []string `yaml:"roles,omitempty" json:"roles,omitempty"`
 }
 
@@ -48,6 +48,9 @@ type Agency struct {
 const (
 	// RoleAuditor reads the whole access log.
 	RoleAuditor = "auditor"
+	// RoleSchemaSteward changes the schema registry (registers versions,
+	// deletes, sets compatibility and modes), as the operator may.
+	RoleSchemaSteward = "schema_steward"
 )
 
 // HasRole reports whether the agency holds role.
@@ -143,8 +146,8 @@ func ParseAgencies(file string, raw []byte) (*Agencies, error) {
 			}
 		}
 		for _, r := range ag.Roles {
-			if r != RoleAuditor {
-				errs = append(errs, fmt.Errorf("%s: unknown role %q; the only role is %s", where, r, RoleAuditor))
+			if r != RoleAuditor && r != RoleSchemaSteward {
+				errs = append(errs, fmt.Errorf("%s: unknown role %q; the roles are %s and %s", where, r, RoleAuditor, RoleSchemaSteward))
 			}
 		}
 		a.byID[ag.ID] = ag

@@ -28,7 +28,7 @@ type Config struct {
 	DataDir string `yaml:"data_dir" env:"LGSP_DATA_DIR"`
 
 	API      API      `yaml:"api" envPrefix:"LGSP_API_"`
-	Registry Listener `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
+	Registry Registry `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
 	// HTTP bounds what clients can hold of every listener (API and registry).
 	HTTP      HTTPLimits `yaml:"http" envPrefix:"LGSP_HTTP_"`
 	Kafka     Kafka      `yaml:"kafka" envPrefix:"LGSP_KAFKA_"`
@@ -83,10 +83,16 @@ type TLS struct {
 	ClientValidity time.Duration `yaml:"client_validity" env:"CLIENT_VALIDITY"`
 }
 
-// Listener is a host:port to listen on.
-type Listener struct {
-	// Addr is host:port to listen on (registry default ":8081").
+// Registry is the schema registry's listener. Every request needs the
+// operator token or an agency's API token (HTTP Basic or Bearer); changes
+// need the operator or an agency with the schema_steward role.
+type Registry struct {
+	// Addr is host:port to listen on (default ":8081").
 	Addr string `yaml:"addr" env:"ADDR"`
+	// AnonymousRead lets requests without any credential read the
+	// registry (subjects, versions, schemas by id, config), never change
+	// it. Default false: the subjects list names every shared dataset.
+	AnonymousRead bool `yaml:"anonymous_read" env:"ANONYMOUS_READ"`
 }
 
 // HTTPLimits bounds what one client can hold of a listener: a client that
@@ -254,7 +260,7 @@ func Defaults() Config {
 	return Config{
 		DataDir:   "lgsp-data",
 		API:       API{Addr: ":8080"},
-		Registry:  Listener{Addr: ":8081"},
+		Registry:  Registry{Addr: ":8081"},
 		HTTP:      HTTPLimits{HeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10, UploadsPerCredential: 4, Uploads: 32},
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
 		Store:     Store{Driver: "sqlite"},

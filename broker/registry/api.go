@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -98,6 +99,9 @@ func (r *Registry) deleteSubject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := audited(c, fmt.Sprintf("delete subject (permanent=%t)", boolParam(c, "permanent"))); err != nil {
+		return err
+	}
 	vs, err := r.DeleteSubject(c.Request().Context(), subject, boolParam(c, "permanent"))
 	if err != nil {
 		return err
@@ -112,6 +116,9 @@ func (r *Registry) deleteVersion(c echo.Context) error {
 	}
 	v, err := versionParam(c)
 	if err != nil {
+		return err
+	}
+	if err := audited(c, fmt.Sprintf("delete version %s (permanent=%t)", c.Param("version"), boolParam(c, "permanent"))); err != nil {
 		return err
 	}
 	n, err := r.DeleteVersion(c.Request().Context(), subject, v, boolParam(c, "permanent"))
@@ -306,6 +313,9 @@ func (r *Registry) putConfig(c echo.Context) error {
 	if err := readBody(c, &req); err != nil {
 		return err
 	}
+	if err := audited(c, fmt.Sprintf("set compatibility %q", req.Compatibility)); err != nil {
+		return err
+	}
 	lvl, err := r.SetCompatibility(c.Request().Context(), subject, req.Compatibility)
 	if err != nil {
 		return err
@@ -316,6 +326,9 @@ func (r *Registry) putConfig(c echo.Context) error {
 func (r *Registry) deleteConfig(c echo.Context) error {
 	subject, err := optionalSubject(c)
 	if err != nil {
+		return err
+	}
+	if err := audited(c, "delete compatibility"); err != nil {
 		return err
 	}
 	old, err := r.DeleteCompatibility(c.Request().Context(), subject)
@@ -348,6 +361,9 @@ func (r *Registry) putMode(c echo.Context) error {
 	if err := readBody(c, &req); err != nil {
 		return err
 	}
+	if err := audited(c, fmt.Sprintf("set mode %q (force=%t)", req.Mode, boolParam(c, "force"))); err != nil {
+		return err
+	}
 	m, err := r.SetMode(c.Request().Context(), subject, req.Mode, boolParam(c, "force"))
 	if err != nil {
 		return err
@@ -358,6 +374,9 @@ func (r *Registry) putMode(c echo.Context) error {
 func (r *Registry) deleteMode(c echo.Context) error {
 	subject, err := optionalSubject(c)
 	if err != nil {
+		return err
+	}
+	if err := audited(c, "delete mode"); err != nil {
 		return err
 	}
 	old, err := r.DeleteMode(c.Request().Context(), subject)

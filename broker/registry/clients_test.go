@@ -60,6 +60,7 @@ const (
 // testBus is a registry with the catalog's datasets bootstrapped (as `lgsp
 // dev` starts it) on a SQLite store, served on a real HTTP listener.
 type testBus struct {
+	st  *sqlitestore.Store
 	reg *Registry
 	srv *httptest.Server
 	ids map[string]int // dataset → envelope schema id
@@ -81,7 +82,7 @@ func newTestBus(t testing.TB) *testBus {
 	}
 	srv := httptest.NewServer(reg.Handler())
 	t.Cleanup(srv.Close)
-	return &testBus{reg: reg, srv: srv, ids: ids, cat: cat}
+	return &testBus{st: st, reg: reg, srv: srv, ids: ids, cat: cat}
 }
 
 func (b *testBus) dataset(t testing.TB, name string) schemas.Dataset {

@@ -56,13 +56,25 @@ var requestTypes = map[string]bool{
 // whose fields have the wrong JSON type, is 400 with error_code 400 (what
 // Confluent's rest-utils answers for Jackson parse and mapping errors); a
 // body that is JSON but whose schema does not parse is 422 with 42201.
-func (r *Registry) Handler() http.Handler {
+//
+// Without options the handler is open (the registry's own tests). With
+// WithAuth every request must authenticate, and changes need the operator
+// or a schema steward (see auth.go).
+func (r *Registry) Handler(opts ...HandlerOption) http.Handler {
+	cfg := &handlerConfig{}
+	for _, o := range opts {
+		o(cfg)
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = handleError
 	e.Pre(escapedPath)
-	e.Use(recoverPanic)
+	e.Use(recoverPanic, limitBody)
+	if cfg.auth != nil {
+		cfg.denied = registryDenied(cfg.metrics)
+		e.Use(cfg.authenticate)
+	}
 
 	e.GET("/", func(c echo.Context) error { return writeJSON(c, http.StatusOK, struct{}{}) })
 	e.GET("/schemas/types", func(c echo.Context) error {
@@ -255,6 +267,9 @@ func (r *Registry) postVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if done, err := r.registerAccess(c, subject, req.registerRequest(c)); done || err != nil {
+		return err
+	}
 	id, _, err := r.RegisterSchema(c.Request().Context(), subject, req.registerRequest(c))
 	if err != nil {
 		return err
@@ -338,6 +353,17 @@ func subjectParam(c echo.Context) (string, error) {
 			Message: fmt.Sprintf("The specified subject '%s' is not valid.", c.Param("subject")), Err: err}
 	}
 	return s, nil
+}
+
+// limitBody bounds every request body, whatever route reads it, so a
+// handler added later cannot be made to buffer an unbounded body; readBody
+// answers a body over maxBody with 413 before this limit is reached.
+func limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, maxBody+1)
+		return next(c)
+	}
 }
 
 // recoverPanic answers a panicking handler with a 500 instead of dropping

@@ -29,7 +29,10 @@ type integratorCitizen struct {
 
 func TestConfluentSerdeThroughTheBus(t *testing.T) {
 	bus := newTestBus(t)
-	cl, err := schemaregistry.NewClient(schemaregistry.NewConfig(bus.srv.URL))
+	// Through the authenticated registry, as the operator with a bearer
+	// token (the logical cluster and pool id are Confluent Cloud's).
+	auth := newAuthServers(t, bus)
+	cl, err := schemaregistry.NewClient(schemaregistry.NewConfigWithBearerAuthentication(auth.strict, testOperatorToken, "lgsp", "lgsp"))
 	if err != nil {
 		t.Fatal(err)
 	}

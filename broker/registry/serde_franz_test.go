@@ -108,7 +108,9 @@ func jsonSerde(id int, v any) *sr.Serde {
 
 func TestFranzGoSerdeThroughTheBus(t *testing.T) {
 	bus := newTestBus(t)
-	cl, err := sr.NewClient(sr.URLs(bus.srv.URL))
+	// Through the authenticated registry, as a schema steward with Basic.
+	auth := newAuthServers(t, bus)
+	cl, err := sr.NewClient(sr.URLs(auth.strict), sr.BasicAuth("steward-agency", auth.tokens["steward-agency"]))
 	if err != nil {
 		t.Fatal(err)
 	}

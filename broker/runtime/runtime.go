@@ -580,7 +580,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		dst    *string
 		tls    *tls.Config
 		refuse httpguard.Refuse
-	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS, refuseAPI}, {c.Registry.Addr, b.Reg.Handler(), &b.addrs.Registry, nil, refuseRegistry}} {
+	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS, refuseAPI}, {c.Registry.Addr, b.registryHandler(), &b.addrs.Registry, nil, refuseRegistry}} {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s (in use? set another address): %w", l.addr, err)
@@ -619,6 +619,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// registryHandler is the schema registry's HTTP handler, authenticated with
+// the bus's own credentials (the operator token, agencies' API tokens) and
+// auditing every change in the bus's audit log.
+func (b *Bus) registryHandler() http.Handler {
+	auth := registry.TokenAuth{
+		OperatorToken: b.operatorToken,
+		Verify:        credentials.New(b.Store.(store.TokenStore)).Verify,
+		Agency:        func(id string) (policies.Agency, bool) { return b.Agencies().Get(id) },
+	}
+	return b.Reg.Handler(registry.WithAuth(auth, b.Audit), registry.WithAnonymousRead(b.opts.Config.Registry.AnonymousRead),
+		registry.WithMetrics(b.Metrics.Registry))
 }
 
 func (b *Bus) status() map[string]any {

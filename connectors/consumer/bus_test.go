@@ -165,12 +165,18 @@ func run(t *testing.T, c *consumer.Consumer, h consumer.Handler, done func() boo
 func newConsumer(t *testing.T, bus *runtime.Bus, group string, opts ...consumer.Option) *consumer.Consumer {
 	t.Helper()
 	opts = append([]consumer.Option{consumer.WithBackoff(10*time.Millisecond, 100*time.Millisecond)}, opts...)
+	// The registry answers the agency's own API token.
+	_, token, err := credentials.New(bus.Store.(store.TokenStore)).Issue(context.Background(), "vss")
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := consumer.New(consumer.Config{
-		Brokers:     bus.Addrs().Kafka,
-		GroupID:     group,
-		Agency:      "vss",
-		Datasets:    []string{dataset},
-		RegistryURL: "http://" + bus.Addrs().Registry,
+		Brokers:       bus.Addrs().Kafka,
+		GroupID:       group,
+		Agency:        "vss",
+		Datasets:      []string{dataset},
+		RegistryURL:   "http://" + bus.Addrs().Registry,
+		RegistryToken: token,
 	}, opts...)
 	if err != nil {
 		t.Fatal(err)

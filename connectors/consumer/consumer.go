@@ -34,12 +34,13 @@
 // A minimal agency program:
 //
 //	c, err := consumer.New(consumer.Config{
-//		Brokers:     []string{"kafka.lgsp.gov.vn:9092"},
-//		GroupID:     "vss-card-issuer",
-//		Agency:      "vss",
-//		Datasets:    []string{"civil_status.birth_registration"},
-//		RegistryURL: "https://registry.lgsp.gov.vn",
-//		Username:    "vss", Password: os.Getenv("LGSP_PASSWORD"),
+//		Brokers:       []string{"kafka.lgsp.gov.vn:9092"},
+//		GroupID:       "vss-card-issuer",
+//		Agency:        "vss",
+//		Datasets:      []string{"civil_status.birth_registration"},
+//		RegistryURL:   "https://registry.lgsp.gov.vn",
+//		RegistryToken: os.Getenv("LGSP_API_TOKEN"), // the agency's API token
+//		Username:      "vss", Password: os.Getenv("LGSP_PASSWORD"),
 //	}, consumer.WithLogger(slog.Default()))
 //	if err != nil { … }
 //	defer c.Close()
@@ -86,6 +87,10 @@ type Config struct {
 	// URL, e.g. "http://127.0.0.1:8081"). Optional: when set, each schema id
 	// is fetched once and every payload is checked against its schema.
 	RegistryURL string
+	// RegistryToken is the agency's API token (lgsp_…), sent to the
+	// registry as "Authorization: Bearer". The bus's registry answers reads
+	// without a credential only if its operator allowed anonymous reads.
+	RegistryToken string
 	// Username and Password enable SASL/SCRAM-SHA-512 authentication, the
 	// mechanism the bus's Kafka ACLs use for agencies. Both or neither.
 	Username, Password string
@@ -272,7 +277,7 @@ func New(cfg Config, opts ...Option) (*Consumer, error) {
 	}
 	c := &Consumer{cfg: cfg, opts: o, topics: cfg.topics(), dedupe: newLRU(cfg.DedupeWindow), log: o.logger}
 	if cfg.RegistryURL != "" {
-		c.reg = newRegistry(cfg.RegistryURL, o.httpClient)
+		c.reg = newRegistry(cfg.RegistryURL, cfg.RegistryToken, o.httpClient)
 	}
 	var kafkaLog kafka.Logger
 	if o.logger.Enabled(context.Background(), slog.LevelWarn) {

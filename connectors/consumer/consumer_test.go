@@ -122,7 +122,7 @@ func TestRegistryCachesAndClassifiesErrors(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	r := newRegistry(srv.URL+"/", nil)
+	r := newRegistry(srv.URL+"/", "", nil)
 	ctx := context.Background()
 	for range 3 {
 		s, err := r.schema(ctx, 1)
@@ -147,6 +147,28 @@ func TestRegistryCachesAndClassifiesErrors(t *testing.T) {
 	}
 	if _, err := r.schema(ctx, 4); !errors.Is(err, ErrUnknownSchema) {
 		t.Errorf("404: %v", err)
+	}
+}
+
+// With RegistryToken the registry is asked with the agency's API token; a
+// refusal is retried like an outage but says what to set.
+func TestRegistrySendsTheAgencyToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer lgsp_vss" {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error_code":40101,"message":"Unauthorized"}`)
+			return
+		}
+		fmt.Fprint(w, `{"schema":"\"string\""}`)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	if s, err := newRegistry(srv.URL, "lgsp_vss", nil).schema(ctx, 1); err != nil || s.Type != "AVRO" {
+		t.Fatalf("with the token: %v %v", s, err)
+	}
+	_, err := newRegistry(srv.URL, "", nil).schema(ctx, 1)
+	if !errors.Is(err, ErrRegistryUnavailable) || !strings.Contains(err.Error(), "RegistryToken") {
+		t.Fatalf("without the token: %v", err)
 	}
 }
 

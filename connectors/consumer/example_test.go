@@ -27,8 +27,9 @@ func ExampleConsumer() {
 		Datasets:    []string{"civil_status.birth_registration"}, // → deliver.vss.civil_status.birth_registration
 		RegistryURL: "http://127.0.0.1:8081",
 		// In production, with the credentials the bus operator issued:
-		Username: os.Getenv("LGSP_KAFKA_USER"),
-		Password: os.Getenv("LGSP_KAFKA_PASSWORD"),
+		RegistryToken: os.Getenv("LGSP_API_TOKEN"), // the agency's API token
+		Username:      os.Getenv("LGSP_KAFKA_USER"),
+		Password:      os.Getenv("LGSP_KAFKA_PASSWORD"),
 	},
 		consumer.WithLogger(logger),
 		consumer.WithOnBadMessage(func(ctx context.Context, m kafka.Message, err error) {

@@ -27,17 +27,18 @@ type Schema struct {
 // (GET /schemas/ids/{id}) and caches them: a schema id never changes meaning.
 type registry struct {
 	base   string
+	token  string // the agency's API token, "" for none
 	client *http.Client
 
 	mu    sync.Mutex
 	cache map[int]*Schema
 }
 
-func newRegistry(base string, client *http.Client) *registry {
+func newRegistry(base, token string, client *http.Client) *registry {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &registry{base: strings.TrimRight(base, "/"), client: client, cache: map[int]*Schema{}}
+	return &registry{base: strings.TrimRight(base, "/"), token: token, client: client, cache: map[int]*Schema{}}
 }
 
 // schema returns the schema with id, from the cache or the registry. A 404
@@ -55,6 +56,9 @@ func (r *registry) schema(ctx context.Context, id int) (*Schema, error) {
 		return nil, fmt.Errorf("%w: %v", ErrRegistryUnavailable, err)
 	}
 	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json, application/json")
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
 	resp, err := r.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRegistryUnavailable, err)
@@ -67,6 +71,11 @@ func (r *registry) schema(ctx context.Context, id int) (*Schema, error) {
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, fmt.Errorf("%w: id %d", ErrUnknownSchema, id)
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		// Retried like an outage (a token may be issued or an agency
+		// reactivated meanwhile), but the log says what to fix.
+		return nil, fmt.Errorf("%w: GET /schemas/ids/%d: HTTP %d: set Config.RegistryToken to the agency's API token: %s",
+			ErrRegistryUnavailable, id, resp.StatusCode, strings.TrimSpace(string(body)))
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%w: GET /schemas/ids/%d: HTTP %d: %s", ErrRegistryUnavailable, id, resp.StatusCode, strings.TrimSpace(string(body)))
 	}

@@ -74,7 +74,13 @@ func TestBirthAndDeathFanOut(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := interconnected.Bus{Brokers: addrs.Kafka, APIURL: api, RegistryURL: "http://" + addrs.Registry, Tokens: tokens}
+	readers := map[string]string{}
+	for _, agency := range []string{"mps-c06", "vss"} {
+		if readers[agency], err = interconnected.IssueToken(ctx, api, op, agency); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := interconnected.Bus{Brokers: addrs.Kafka, APIURL: api, RegistryURL: "http://" + addrs.Registry, Tokens: tokens, AgencyTokens: readers}
 
 	child, mother, elder := people(t, bus.Store)
 	residence := interconnected.NewResidence(map[string]string{mother.ID: mother.ID, elder.ID: elder.ID})

@@ -37,6 +37,9 @@ type Bus struct {
 	// Tokens are the API tokens the sources push with, by source name
 	// ("civil_status", "insurance"); empty when the bus asks for none.
 	Tokens map[string]string
+	// AgencyTokens are the consuming agencies' API tokens, by agency
+	// ("mps-c06", "vss"): they read the schema registry with them.
+	AgencyTokens map[string]string
 	// Kafka logins of the consuming agencies, by agency ("mps-c06", "vss");
 	// empty when the bus's Kafka has no authentication.
 	KafkaUsers map[string][2]string
@@ -86,7 +89,8 @@ type PushRecord struct {
 
 // consume runs one agency's program until ctx ends.
 func (b Bus) consume(ctx context.Context, agency string, datasets []string, h consumer.Handler) error {
-	cfg := consumer.Config{Brokers: b.Brokers, GroupID: agency + ".interconnected", Agency: agency, Datasets: datasets, RegistryURL: b.RegistryURL}
+	cfg := consumer.Config{Brokers: b.Brokers, GroupID: agency + ".interconnected", Agency: agency, Datasets: datasets,
+		RegistryURL: b.RegistryURL, RegistryToken: b.AgencyTokens[agency]}
 	if login, ok := b.KafkaUsers[agency]; ok {
 		cfg.Username, cfg.Password = login[0], login[1]
 	}

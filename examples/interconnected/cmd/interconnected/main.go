@@ -56,7 +56,15 @@ func run(ctx context.Context, api, registry string, brokers []string, dataDir st
 		}
 		tokens[source] = t
 	}
-	bus := interconnected.Bus{Brokers: brokers, APIURL: api, RegistryURL: registry, Tokens: tokens}
+	readers := map[string]string{} // the consuming agencies read the schema registry with their own tokens
+	for _, agency := range []string{"mps-c06", "vss"} {
+		t, err := interconnected.IssueToken(ctx, api, op, agency)
+		if err != nil {
+			return err
+		}
+		readers[agency] = t
+	}
+	bus := interconnected.Bus{Brokers: brokers, APIURL: api, RegistryURL: registry, Tokens: tokens, AgencyTokens: readers}
 
 	// A child under 6, a mother and a pensioner from the dev population.
 	now := time.Now()
