@@ -84,8 +84,11 @@ type Agencies struct {
 var agenciesFS embed.FS
 
 var (
-	agencyID   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,79}$`)
-	sourceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
+	agencyID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,79}$`)
+	// reservedAgencyIDs are the actor names the bus writes in the audit log
+	// for itself and its operator.
+	reservedAgencyIDs = map[string]bool{"operator": true, "lgsp": true, "bus": true, "citizen": true}
+	sourceName        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,79}$`)
 )
 
 // LoadEmbeddedAgencies reads the registry built into the binary.
@@ -125,6 +128,9 @@ func ParseAgencies(file string, raw []byte) (*Agencies, error) {
 		}
 		if _, dup := a.byID[ag.ID]; dup {
 			errs = append(errs, fmt.Errorf("%s: id listed twice", where))
+		}
+		if reservedAgencyIDs[ag.ID] {
+			errs = append(errs, fmt.Errorf("%s: id %q is reserved for the bus's own actors (audit entries would be mistaken for theirs); choose another", where, ag.ID))
 		}
 		if ag.Name == "" {
 			errs = append(errs, fmt.Errorf("%s: name is required", where))

@@ -67,3 +67,14 @@ func TestParseAgenciesReportsEveryProblem(t *testing.T) {
 		t.Errorf("unknown key: %v", err)
 	}
 }
+
+// The bus's own actor names cannot be taken by an agency, so an audit
+// entry by "operator" is always the operator.
+func TestReservedAgencyIDs(t *testing.T) {
+	for _, id := range []string{"operator", "lgsp", "bus", "citizen"} {
+		_, err := ParseAgencies("a.yaml", []byte("agencies:\n  - id: "+id+"\n    name: n\n    state: active\n    contact: {email: a@b}\n"))
+		if err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Errorf("agency id %q: %v", id, err)
+		}
+	}
+}
