@@ -3,6 +3,8 @@ package runtime_test
 import (
 	"context"
 	"database/sql"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,5 +72,59 @@ func TestCheckpointsOnKafkaAndCutStoreRefusesStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "the log was cut") ||
 		!strings.Contains(err.Error(), "restore the database") {
 		t.Fatalf("start on a cut log: %v", err)
+	}
+}
+
+// The scheduled full verification of a running bus reports an intact log
+// as lgsp_audit_verify_ok 1, and a row edited behind the bus's back as 0
+// with an ALERT line in the operator's log.
+func TestScheduledVerifyReportsTampering(t *testing.T) {
+	dir := t.TempDir()
+	c := devConfig(t, dir)
+	c.Audit.VerifyEvery = 300 * time.Millisecond
+	var logs syncBuffer
+	bus := startLogging(t, c, &logs)
+	defer bus.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := bus.Audit.Checkpoint(ctx); err != nil { // an entry to verify and to tamper with
+		t.Fatal(err)
+	}
+	metric := func() string {
+		resp, err := http.Get("http://" + bus.Addrs().API + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(line, "lgsp_audit_verify_ok ") {
+				return strings.TrimPrefix(line, "lgsp_audit_verify_ok ")
+			}
+		}
+		return ""
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		for metric() != want {
+			if ctx.Err() != nil {
+				t.Fatalf("lgsp_audit_verify_ok never became %s (now %q)", want, metric())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("1")
+	db, err := sql.Open("sqlite", filepath.Join(dir, "lgsp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// An insider with database access removes the append-only guard first.
+	if _, err := db.Exec("DROP TRIGGER IF EXISTS audit_log_no_update; UPDATE audit_log SET reason = 'edited by an insider' WHERE seq = 1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("0")
+	if !strings.Contains(logs.String(), "ALERT audit log verification FAILED") {
+		t.Fatalf("no ALERT line in the operator's log:\n%s", grepLines(logs.String(), "{"))
 	}
 }
