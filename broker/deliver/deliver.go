@@ -71,7 +71,6 @@ type Config struct {
 // Deliverer runs the delivery loop.
 type Deliverer struct {
 	cfg    Config
-	reader *kafka.Reader
 	topics map[string]schemas.Dataset
 
 	mu      sync.Mutex
@@ -109,28 +108,11 @@ func New(cfg Config) *Deliverer {
 	}
 	d.topicNames = topics
 	d.lag.Store(-1)
-	d.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:     cfg.Cluster.Brokers,
-		Dialer:      cfg.Cluster.Dialer(),
-		GroupID:     cfg.GroupID,
-		GroupTopics: topics,
-		MinBytes:    1,
-		MaxBytes:    8 << 20,
-		// A fetch returns as soon as data arrives; a short MaxWait only adds
-		// reconnects, as kafka-go allows a fetch little slack past it.
-		MaxWait:        time.Second,
-		StartOffset:    kafka.FirstOffset,
-		CommitInterval: 0, // commit synchronously, after delivery
-		// Rebalancing is rare here and kfake answers quickly; keep startup short.
-		HeartbeatInterval: time.Second,
-		SessionTimeout:    10 * time.Second,
-		RebalanceTimeout:  10 * time.Second,
-	})
 	return d
 }
 
-// Close stops the reader.
-func (d *Deliverer) Close() error { return d.reader.Close() }
+// Close releases what Run holds; Run itself stops with its context.
+func (d *Deliverer) Close() error { return nil }
 
 // Lag is the delivery group's lag over the canonical topics, refreshed every
 // few seconds while Run runs (-1 until first measured).
@@ -151,44 +133,112 @@ func (d *Deliverer) measureLag(ctx context.Context) {
 	}
 }
 
-// Run consumes until ctx is done. A failure to audit or produce is retried
-// without committing, so nothing is lost and nothing is served unaudited.
+// Run consumes until ctx is done. The canonical topics are shared by every
+// bus instance through one consumer group; each partition this instance is
+// assigned is delivered by its own loop under the group's generation, and
+// the generation cannot end (so no other instance can be given the
+// partition) until that loop has stopped. A batch is therefore never
+// delivered by an instance that has lost its partition to another one
+// that already started (short of a process paused past the rebalance
+// timeout, whose writes are then duplicates consumers drop by ce_id). A
+// failure to audit or produce is retried without committing, so nothing
+// is lost and nothing is served unaudited.
 func (d *Deliverer) Run(ctx context.Context) error {
 	go d.measureLag(ctx)
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:          d.cfg.GroupID,
+		Brokers:     d.cfg.Cluster.Brokers,
+		Dialer:      d.cfg.Cluster.Dialer(),
+		Topics:      d.topicNames,
+		StartOffset: kafka.FirstOffset,
+		// Rebalancing is rare here and kfake answers quickly; keep startup short.
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("deliver: join consumer group %s: %w", d.cfg.GroupID, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = group.Close() })
+	defer stop()
 	for ctx.Err() == nil {
-		batch, err := d.fetch(ctx)
+		gen, err := group.Next(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
 				return nil
 			}
-			d.cfg.Logger.Warn("delivery fetch failed, retrying", "error", err)
+			d.cfg.Logger.Warn("delivery group: joining failed, retrying", "error", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		if len(batch) == 0 {
-			continue
-		}
-		for attempt := 1; ; attempt++ {
-			err := d.deliver(ctx, batch)
-			if err == nil {
-				break
+		for topic, parts := range gen.Assignments {
+			for _, p := range parts {
+				gen.Start(func(gctx context.Context) { d.runPartition(gctx, gen, topic, p.ID, p.Offset) })
 			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			d.cfg.Logger.Error("delivery failed; retrying the batch without committing", "error", err, "attempt", attempt)
-			sleep(ctx, time.Duration(min(attempt, 10))*500*time.Millisecond)
-		}
-		if err := d.reader.CommitMessages(ctx, batch...); err != nil && ctx.Err() == nil {
-			// Uncommitted messages are re-delivered after a restart; consumers dedupe on (ce_source, ce_id).
-			d.cfg.Logger.Warn("commit failed", "error", err)
 		}
 	}
 	return nil
 }
 
-func (d *Deliverer) fetch(ctx context.Context) ([]kafka.Message, error) {
-	m, err := d.reader.FetchMessage(ctx)
+// runPartition delivers one assigned partition from offset until its
+// generation ends; it returns only then, since a returning function ends
+// the generation for every partition of this instance.
+func (d *Deliverer) runPartition(ctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:   d.cfg.Cluster.Brokers,
+		Dialer:    d.cfg.Cluster.Dialer(),
+		Topic:     topic,
+		Partition: partition,
+		MinBytes:  1,
+		MaxBytes:  8 << 20,
+		// A fetch returns as soon as data arrives; a short MaxWait only adds
+		// reconnects, as kafka-go allows a fetch little slack past it.
+		MaxWait: time.Second,
+	})
+	defer r.Close()
+	if err := r.SetOffset(offset); err != nil {
+		d.cfg.Logger.Error("delivery: cannot start partition; the group rebalances and retries", "topic", topic, "partition", partition, "error", err)
+		<-ctx.Done()
+		return
+	}
+	for ctx.Err() == nil {
+		batch, err := d.fetch(ctx, r)
+		if err != nil || len(batch) == 0 {
+			if ctx.Err() == nil {
+				d.cfg.Logger.Warn("delivery fetch failed, retrying", "topic", topic, "partition", partition, "error", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		delivered := false
+		for attempt := 1; ctx.Err() == nil; attempt++ {
+			err := d.deliver(ctx, batch)
+			if err == nil {
+				delivered = true
+				break
+			}
+			if ctx.Err() != nil {
+				return // the partition is someone else's now; it re-delivers from the last commit
+			}
+			d.cfg.Logger.Error("delivery failed; retrying the batch without committing", "error", err, "attempt", attempt)
+			sleep(ctx, time.Duration(min(attempt, 10))*500*time.Millisecond)
+		}
+		if ctx.Err() != nil && !delivered {
+			return
+		}
+		// Committed even when the generation is ending: until this instance
+		// rejoins, its generation is the group's, and a batch it delivered
+		// is then not delivered again by the next owner.
+		next := batch[len(batch)-1].Offset + 1
+		if err := gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}}); err != nil && ctx.Err() == nil {
+			// Uncommitted messages are re-delivered after a restart; consumers dedupe on (ce_source, ce_id).
+			d.cfg.Logger.Warn("commit failed", "topic", topic, "partition", partition, "error", err)
+		}
+	}
+}
+
+func (d *Deliverer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
+	m, err := r.FetchMessage(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +246,7 @@ func (d *Deliverer) fetch(ctx context.Context) ([]kafka.Message, error) {
 	gather, cancel := context.WithTimeout(ctx, d.cfg.BatchWait)
 	defer cancel()
 	for len(batch) < d.cfg.BatchSize {
-		m, err := d.reader.FetchMessage(gather)
+		m, err := r.FetchMessage(gather)
 		if err != nil {
 			break
 		}
