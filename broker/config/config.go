@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ type Config struct {
 
 	API      API      `yaml:"api" envPrefix:"LGSP_API_"`
 	Registry Registry `yaml:"registry" envPrefix:"LGSP_REGISTRY_"`
+	// Instance names this process among the bus instances that share one
+	// Kafka cluster and one store.
+	Instance Instance `yaml:"instance" envPrefix:"LGSP_INSTANCE_"`
 	// HTTP bounds what clients can hold of every listener (API and registry).
 	HTTP      HTTPLimits `yaml:"http" envPrefix:"LGSP_HTTP_"`
 	Kafka     Kafka      `yaml:"kafka" envPrefix:"LGSP_KAFKA_"`
@@ -93,6 +97,15 @@ type Registry struct {
 	// registry (subjects, versions, schemas by id, config), never change
 	// it. Default false: the subjects list names every shared dataset.
 	AnonymousRead bool `yaml:"anonymous_read" env:"ANONYMOUS_READ"`
+}
+
+// Instance identifies one bus process of several.
+type Instance struct {
+	// ID names this instance in consumer groups of its own (every instance
+	// reads every change of the population register), in logs and in the
+	// cluster view; it must be unique among the instances and stable across
+	// restarts. Default: the host name and a digest of the data dir.
+	ID string `yaml:"id" env:"ID"`
 }
 
 // HTTPLimits bounds what one client can hold of a listener: a client that
@@ -324,6 +337,8 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("config: %s (env %s): %s", e.Field, e.Env, e.Problem)
 }
 
+var instanceID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+
 // Validate checks c for the given mode ("dev" or "serve") and returns every
 // problem at once.
 func (c Config) Validate(mode string) error {
@@ -340,6 +355,9 @@ func (c Config) Validate(mode string) error {
 	checkAddr("registry.addr", "LGSP_REGISTRY_ADDR", c.Registry.Addr)
 	if c.DataDir == "" {
 		bad("data_dir", "LGSP_DATA_DIR", "must be set")
+	}
+	if id := c.Instance.ID; id != "" && !instanceID.MatchString(id) {
+		bad("instance.id", "LGSP_INSTANCE_ID", "must be 1 to 100 letters, digits, '.', '_' or '-', got %q", id)
 	}
 	for _, d := range []struct {
 		key string

@@ -33,13 +33,20 @@ type Updater struct {
 	log    *slog.Logger
 }
 
-// New prepares an updater in its own consumer group.
-func New(cl kafkaio.Cluster, st store.PopulationStore, idx Index, log *slog.Logger) *Updater {
+// GroupID is the consumer group of one instance's updater: a group of its
+// own, since every instance's index must see every change of the register
+// (a shared group would give each only its own partitions). Writing the
+// register again from every instance is harmless: a row is the citizen's
+// whole state, written in the order of its partition.
+func GroupID(instance string) string { return "lgsp-population." + instance }
+
+// New prepares an updater in the consumer group of the given instance.
+func New(cl kafkaio.Cluster, instance string, st store.PopulationStore, idx Index, log *slog.Logger) *Updater {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Updater{st: st, idx: idx, log: log, reader: kafka.NewReader(kafka.ReaderConfig{
-		Brokers: cl.Brokers, Dialer: cl.Dialer(), GroupID: "lgsp-population", Topic: Topic, StartOffset: kafka.FirstOffset,
+		Brokers: cl.Brokers, Dialer: cl.Dialer(), GroupID: GroupID(instance), Topic: Topic, StartOffset: kafka.FirstOffset,
 		MaxWait: time.Second, CommitInterval: 0,
 	})}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
@@ -134,6 +135,22 @@ type Bus struct {
 	dlvWG         sync.WaitGroup
 	miscWG        sync.WaitGroup
 	closeOnce     sync.Once
+	instanceID    string // config instance.id, or derived (instanceID)
+}
+
+// instanceID is the configured instance id, or one derived from the host
+// name and the data dir, stable across restarts of the same process.
+func instanceID(c config.Config) string {
+	if c.Instance.ID != "" {
+		return c.Instance.ID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "lgsp"
+	}
+	abs, _ := filepath.Abs(c.DataDir)
+	sum := sha256.Sum256([]byte(abs))
+	return host + "-" + hex.EncodeToString(sum[:4])
 }
 
 // Sources are the five ministries; each pushes its datasets and has its own
@@ -164,7 +181,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if err := c.Validate(string(o.Mode)); err != nil {
 		return nil, err
 	}
-	b = &Bus{opts: o, log: o.Logger, SchemaIDs: map[string]int{}}
+	b = &Bus{opts: o, log: o.Logger, SchemaIDs: map[string]int{}, instanceID: instanceID(c)}
 	defer func() {
 		if err != nil {
 			b.Close(context.Background())
@@ -335,7 +352,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	b.Metrics.WatchConnectors(b.Connectors)
 
 	// The population change stream keeps the register and index current.
-	b.popUpdater = population.New(b.cluster, b.Store, streamlink.Notifying(b.Index, b.Linker), b.log)
+	b.popUpdater = population.New(b.cluster, b.instanceID, b.Store, streamlink.Notifying(b.Index, b.Linker), b.log)
 	pctx, cancelPop := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancelPop = cancelPop
 	b.popWG.Add(1)
