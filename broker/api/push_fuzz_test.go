@@ -2,11 +2,11 @@ package api
 
 import (
 	"errors"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // FuzzDecodePush: any body either decodes to records that each name a

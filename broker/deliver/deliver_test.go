@@ -2,11 +2,11 @@ package deliver
 
 import (
 	"encoding/json"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"maps"
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/broker/envelope"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/xeipuuv/gojsonschema"

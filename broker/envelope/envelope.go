@@ -7,11 +7,11 @@ package envelope
 import (
 	"encoding/hex"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/segmentio/kafka-go"
 )
 

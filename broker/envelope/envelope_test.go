@@ -1,9 +1,10 @@
 package envelope
 
 import (
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"testing"
 	"time"
+
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 func TestEventIDIsDeterministic(t *testing.T) {

@@ -3,11 +3,11 @@ package kafkaauth
 import (
 	"errors"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"regexp"
 	"slices"
 	"sort"
 
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/segmentio/kafka-go"

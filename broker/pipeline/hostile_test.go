@@ -3,13 +3,13 @@ package pipeline_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
 	"testing"
 
+	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/segmentio/kafka-go"
 )

@@ -8,12 +8,12 @@ package population
 import (
 	"context"
 	"encoding/json"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"log/slog"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/segmentio/kafka-go"
 )
 

@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/broker/validate"
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // Rows of the two datasets the round trips carry: tax.taxpayer (Avro) and

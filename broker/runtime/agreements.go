@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"path/filepath"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/policies"
 )
 

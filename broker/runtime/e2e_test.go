@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"log/slog"
 	"maps"
@@ -19,8 +17,10 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/segmentio/kafka-go"
 )

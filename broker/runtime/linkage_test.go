@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"net/http"
 	"os"
@@ -14,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 

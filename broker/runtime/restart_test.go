@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/broker/envelope"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"testing"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/segmentio/kafka-go"
 )
 

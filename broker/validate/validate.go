@@ -17,13 +17,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/connectors/strictjson"
 	"github.com/xeipuuv/gojsonschema"
 )

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"net/http"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/consumer"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/segmentio/kafka-go"
 )
 

@@ -54,7 +54,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -65,6 +64,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/segmentio/kafka-go"
 )
 

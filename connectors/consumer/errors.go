@@ -3,8 +3,9 @@ package consumer
 import (
 	"errors"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
+
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // Sentinel errors. Test for them with errors.Is; a *DecodeError wraps one of

@@ -3,10 +3,10 @@ package consumer
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strconv"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/segmentio/kafka-go"
 )
 
