@@ -158,8 +158,8 @@ var messages = map[string][2]string{
 	"act.lookup":            {"tra cứu", "looked up"},
 	"act.verify":            {"xác minh", "verified"},
 	"act.deliver":           {"nhận qua luồng dữ liệu", "received through a data stream"},
-	"act.audit.search":      {"tìm kiếm trong nhật ký truy cập về bạn", "searched the access log for you"},
-	"act.audit.export":      {"xuất nhật ký truy cập về bạn", "exported the access log for you"},
+	"act.audit.search":      {"tìm kiếm trong nhật ký truy cập", "searched the access log"},
+	"act.audit.export":      {"xuất nhật ký truy cập", "exported the access log"},
 	"allow":                 {"cho phép", "allowed"},
 	"deny":                  {"từ chối", "denied"},
 }

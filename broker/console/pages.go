@@ -107,6 +107,9 @@ func (p pageData) Agency(id string) string {
 // Date is a time in Vietnamese format.
 func (p pageData) Date(t time.Time) string { return formatTime(t) }
 
+// Sentence is text ending a sentence, without its own final stop.
+func (p pageData) Sentence(s string) string { return strings.TrimRight(strings.TrimSpace(s), ".") }
+
 // Action is an audit action in plain words.
 func (p pageData) Action(a string) string {
 	if _, ok := messages["act."+a]; ok {
@@ -509,6 +512,11 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 			d.Agencies = append(d.Agencies, agencyOption{a.ID, agencyName(a.Name, l)})
 		}
 	}
+	searching := form.Get("search") != ""
+	if searching && !constantEqual(form.Get(csrfField), s.csrf) {
+		c.render(w, r, http.StatusForbidden, "message", pageData{Title: "csrf.title", Message: "csrf.body", s: s})
+		return
+	}
 	var ds []dataset
 	if a := c.restJSON(r, s, "/v1/datasets", &ds); c.restFailed(w, r, s, a) {
 		return
@@ -517,11 +525,7 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request) {
 		d.Datasets = append(d.Datasets, x.Name)
 	}
 	p := pageData{Title: "audit.title", s: s}
-	if form.Get("search") != "" {
-		if !constantEqual(form.Get(csrfField), s.csrf) {
-			c.render(w, r, http.StatusForbidden, "message", pageData{Title: "csrf.title", Message: "csrf.body", s: s})
-			return
-		}
+	if searching {
 		q, bad := auditQuery(form)
 		if bad != "" {
 			p.FlashErr, p.FlashDetail = "error.title", bad+": dd/mm/yyyy"
