@@ -546,3 +546,22 @@ func BenchmarkOverview(b *testing.B) {
 		}
 	}
 }
+
+// The live figures of the overview's script.
+func TestLiveStatus(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t, English)
+	b.signIn(opToken)
+	code, raw, h := b.do("GET", "/ui/live/status", nil)
+	var figs map[string]any
+	if code != 200 || h.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(raw), &figs) != nil {
+		t.Fatalf("%d %s", code, raw)
+	}
+	if in, _ := figs["records_in"].(map[string]any); in["value"] != float64(120) || in["width"] != float64(300) || figs["audit_size"] != float64(42) || figs["backoff"] != float64(1) {
+		t.Errorf("figures: %v", figs)
+	}
+	// Without a session: a 401 the script stops on, not a sign-in page.
+	if code, _, _ := f.browser(t, English).do("GET", "/ui/live/status", nil); code != http.StatusUnauthorized {
+		t.Errorf("live figures without a session: %d", code)
+	}
+}
