@@ -156,6 +156,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/audit", c.withSession(c.audit))
 	m.HandleFunc("GET /ui/audit/export", c.withSession(c.auditExport))
 	m.HandleFunc("GET /ui/me", c.withSession(c.citizen))
+	m.HandleFunc("GET /ui/agreements", c.withSession(c.agreements))
 	m.HandleFunc("/ui/", c.notFound)
 	c.mux = m
 }

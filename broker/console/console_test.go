@@ -77,6 +77,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"connectors": []map[string]any{{"name": "tax", "status": "running"}, {"name": "land", "status": "backoff"}}})
 	case route == "GET /v1/connectors":
 		js(200, []map[string]any{{"name": "tax", "status": "running", "position": "0a", "records_read": 5, "since": time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)}})
+	case route == "GET /v1/agreements":
+		js(200, []map[string]any{{"id": "thads-hcm-taxpayer-lookup", "dataset": "tax.taxpayer", "consumer": "thads-hcm", "title": "Taxpayer lookup",
+			"mode": "lookup", "purposes": []string{"judgment_enforcement"}, "fields": []string{"tax_code"}, "valid_from": "2025-01-01", "valid_until": "2027-12-31"}})
 	case route == "GET /v1/datasets":
 		js(200, []map[string]any{{"name": "tax.taxpayer"}})
 	case strings.HasPrefix(route, "POST /v1/connectors/"):
@@ -245,6 +248,7 @@ func TestPagesInBothLanguages(t *testing.T) {
 			{"citizen", citizenTok, "/ui/me", 200, "me.title", []string{"me.lead", "act.lookup", "proof.checking"}},
 			{"agency on the audit search", agencyTok, "/ui/audit?search=1&csrf=", 403, "refused.title", []string{"auditor_role_required"}},
 			{"citizen on the overview", citizenTok, "/ui/overview", 403, "refused.title", []string{"refused.body"}},
+			{"agreements", agencyTok, "/ui/agreements", 200, "agr.title", []string{"agr.consumer", "agr.readonly"}},
 			{"no such page", opToken, "/ui/nowhere", 404, "notfound.title", nil},
 		} {
 			t.Run(string(l)+"/"+c.name, func(t *testing.T) {

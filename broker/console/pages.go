@@ -76,9 +76,9 @@ func (p pageData) Nav() []navItem {
 	var keys []string
 	switch p.s.kind {
 	case KindOperator:
-		keys = []string{"overview", "connectors", "audit"}
+		keys = []string{"overview", "connectors", "audit", "agreements"}
 	case KindAgency:
-		keys = []string{"overview"}
+		keys = []string{"overview", "agreements"}
 		if reg := p.c.registry(); reg != nil {
 			if a, ok := reg.Get(p.s.who); ok && a.HasRole("auditor") {
 				keys = append(keys, "audit")
@@ -110,6 +110,14 @@ func (p pageData) Date(t time.Time) string { return formatTime(t) }
 // Sentence is text ending a sentence, without its own final stop.
 func (p pageData) Sentence(s string) string { return strings.TrimRight(strings.TrimSpace(s), ".") }
 
+// State is a connector's state in words.
+func (p pageData) State(s string) string {
+	if _, ok := messages["state."+s]; ok {
+		return p.T("state." + s)
+	}
+	return s
+}
+
 // Action is an audit action in plain words.
 func (p pageData) Action(a string) string {
 	if _, ok := messages["act."+a]; ok {
@@ -125,7 +133,7 @@ func (c *Console) registry() *policies.Agencies {
 	return c.d.Registry()
 }
 
-var pageNames = []string{"signin", "message", "overview", "connectors", "audit", "me"}
+var pageNames = []string{"signin", "message", "overview", "connectors", "audit", "me", "agreements"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
@@ -615,4 +623,24 @@ func (c *Console) citizen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.render(w, r, http.StatusOK, "me", pageData{Title: "me.title", Data: res.Accesses, s: s})
+}
+
+// agreement is an agreement as GET /v1/agreements lists it.
+type agreement struct {
+	ID, Dataset, Consumer, Title, Mode string
+	LegalBasis                         string `json:"legal_basis"`
+	Purposes, Fields                   []string
+	ValidFrom                          any `json:"valid_from"`
+	ValidUntil                         any `json:"valid_until"`
+}
+
+// agreements lists the agreements in force (read-only for now).
+func (c *Console) agreements(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	var list []agreement
+	if a := c.restJSON(r, s, "/v1/agreements", &list); c.restFailed(w, r, s, a) {
+		return
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	c.render(w, r, http.StatusOK, "agreements", pageData{Title: "agr.title", Data: list, s: s})
 }

@@ -196,6 +196,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil || len(es) != 1 || es[0].Action != "connector.reset" || es[0].Actor != "operator" || es[0].Reason != "console test: read again from the start" {
 		t.Fatalf("the console's reset is not audited as the REST reset: %+v %v", es, err)
 	}
+	// The agreements in force, read-only, with the agencies' full names.
+	p.run("agreements", chromedp.Navigate(base+"/ui/agreements"), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h, body := p.text("h1"), p.text("main"); h != "Thỏa thuận chia sẻ dữ liệu đang có hiệu lực" || !strings.Contains(body, "Cục Thi hành án dân sự TP. Hồ Chí Minh") {
+		t.Errorf("agreements page: %q", h)
+	}
+	p.shot("agreements")
+	p.run("back to connectors", chromedp.Navigate(base+"/ui/connectors"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	// English on request, same page.
 	p.run("language", submit("a.lang"))
 	if h := p.text("h1"); h != "Connectors" {
@@ -250,6 +257,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	p.shot("audit")
 	p.run("english audit", submit("a.lang"))
+	if got := p.text("main"); !strings.Contains(got, "Search the access log") || !strings.Contains(got, "HCMC civil judgment enforcement") {
+		t.Errorf("English audit page: %s", got)
+	}
+	p.waitProofs()
+	p.shot("audit-en")
 	p.signOut()
 
 	// The citizen, on a phone screen, sees the lookup in plain words.
