@@ -110,6 +110,9 @@ type Deps struct {
 	// Logger receives the causes of 5xx answers, which clients see only
 	// as a reference (nil: discarded).
 	Logger *slog.Logger
+	// Console is the web console, served under /ui/ with / sent there (nil:
+	// no console). It authenticates its own sessions and calls this API.
+	Console http.Handler
 }
 
 // New builds the echo server with every route.
@@ -125,6 +128,11 @@ func New(d Deps) *echo.Echo {
 	e.HTTPErrorHandler = errorHandler(d.Logger)
 	h := &handlers{d: d, denied: deniedCounter(d.Metrics)}
 	e.Use(h.authorizeRoute) // every route: caller and role (auth.go)
+	if d.Console != nil {
+		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/ui/") })
+		e.GET("/ui/*", echo.WrapHandler(d.Console))
+		e.POST("/ui/*", echo.WrapHandler(d.Console))
+	}
 	e.GET("/healthz", h.healthz)
 	e.GET("/readyz", h.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Metrics, promhttp.HandlerOpts{})))

@@ -59,6 +59,9 @@ var routeRoles = map[string]routeRule{
 	"GET /v1/audit/proofs/inclusion":      {RolePublic, ""},
 	"GET /v1/audit/proofs/consistency":    {RolePublic, ""},
 	"GET /v1/citizen/accesses":            {RoleCitizen, ""},
+	"GET /":                               {RolePublic, ""}, // the console: its pages call this API
+	"GET /ui/*":                           {RolePublic, ""}, // with the session's credential
+	"POST /ui/*":                          {RolePublic, ""},
 	"GET /v1/status":                      {RoleAny, "read.status"},
 	"GET /v1/datasets":                    {RoleAny, "read.datasets"},
 	"GET /v1/connectors":                  {RoleAny, "read.connectors"},

@@ -34,6 +34,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/audit/witness"
 	"github.com/lgsp-bus/lgsp/broker/citizenauth"
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/console"
 	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/deliver"
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
@@ -555,12 +556,22 @@ func (b *Bus) serveHTTP(sources []string) error {
 	for _, s := range sources {
 		known[s] = true
 	}
-	apiSrv := api.New(api.Deps{
+	tokens := credentials.New(b.Store.(store.TokenStore))
+	con, err := console.New(console.Deps{OperatorToken: b.operatorToken, CitizenToken: b.citizens.Verify, Registry: b.Agencies,
+		AgencyToken: func(ctx context.Context, t string) (string, error) {
+			ag, _, err := tokens.Verify(ctx, t)
+			return ag, err
+		},
+		AuditSize: b.Audit.Size, Metrics: b.Metrics.Registry, TLS: b.apiTLS != nil, Logger: b.log})
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	apiSrv := api.New(api.Deps{Console: con,
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
 		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
 		InspectionHiddenFor: c.Audit.InspectionHiddenFor,
 		CitizenTokens:       b.citizens.Verify,
-		Tokens:              credentials.New(b.Store.(store.TokenStore)),
+		Tokens:              tokens,
 		CA:                  b.ca,
 		AgencyRecord:        func(id string) (policies.Agency, bool) { return b.Agencies().Get(id) },
 		OperatorToken:       b.operatorToken,
@@ -591,6 +602,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 			},
 		},
 	})
+	con.SetAPI(apiSrv)
 	for _, l := range []struct {
 		addr   string
 		h      http.Handler
