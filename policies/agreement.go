@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // Mode is how a consumer receives data under an agreement.
@@ -90,9 +92,22 @@ type Agreement struct {
 	// Auditors always see the entries, from the start. A number of days
 	// followed by "d", 1d to 9999d; empty: never hidden.
 	HiddenFromCitizenFor Days `yaml:"hidden_from_citizen_for,omitempty" json:"hidden_from_citizen_for,omitempty"`
+	// Framing is how a stream agreement's delivery topic carries each
+	// value: "confluent" (default) in the Confluent wire format, for
+	// Confluent deserializers; "cloudevents" as plain JSON with
+	// content-type application/json, for CloudEvents SDKs. Streams only.
+	Framing string `yaml:"framing,omitempty" json:"framing,omitempty"`
 
 	// Source is the file the agreement was loaded from, set by the loader.
 	Source string `yaml:"-" json:"source,omitempty"`
+}
+
+// framing is the agreement's delivery framing, the default filled in.
+func (a Agreement) framing() string {
+	if a.Framing == "" {
+		return contract.FramingConfluent
+	}
+	return a.Framing
 }
 
 // Condition is one row filter condition: the row's Field must equal Equals, or

@@ -83,6 +83,9 @@ type Grant struct {
 	// HiddenFromCitizen is how long each delivery stays out of the
 	// citizen's own view (the agreement's hidden_from_citizen_for; 0: never).
 	HiddenFromCitizen time.Duration `json:"hidden_from_citizen_ns,omitempty"`
+	// Framing of the delivery topic: contract.FramingConfluent or
+	// contract.FramingCloudEvents.
+	Framing string `json:"framing"`
 
 	scope scope
 }
@@ -109,6 +112,7 @@ func (e *Engine) StreamTargets(dataset string, now time.Time) []Grant {
 			Masks:             cloneMasks(c.mask),
 			Filter:            c.a.clone().Filter,
 			HiddenFromCitizen: c.a.hiddenFor(),
+			Framing:           c.a.framing(),
 			scope:             scope{c: c, fields: c.fields},
 		})
 	}

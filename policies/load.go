@@ -655,6 +655,9 @@ func semanticChecks(r *fileResult, root *yaml.Node, a *Agreement, catalog datase
 		fail(lineAt(root, "case_reference_required"), "case_reference_required",
 			"a stream has no request to carry a case reference; use mode lookup or verify, or remove this key")
 	}
+	if a.Framing != "" && a.Mode != ModeStream {
+		fail(lineAt(root, "framing"), "framing", "only a stream has a delivery topic to frame; remove this key")
+	}
 }
 
 var dateShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)

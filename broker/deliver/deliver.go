@@ -28,8 +28,6 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Topic is the delivery topic of a consumer for a dataset.
-func Topic(consumer, dataset string) string { return "deliver." + consumer + "." + dataset }
 
 // Schemas is the part of the registry delivery needs.
 type Schemas interface {
@@ -316,8 +314,14 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 			if err != nil {
 				return fmt.Errorf("deliver: encode: %w", err)
 			}
-			hs := rewriteHeaders(m.Headers, schemaID, g.AgreementID)
-			out = append(out, kafka.Message{Topic: Topic(g.Consumer, ds.Name), Key: m.Key, Value: append(contract.AppendWire(nil, schemaID), value...), Headers: hs})
+			ctype := contract.ContentTypeConfluentJSON
+			if g.Framing == contract.FramingCloudEvents {
+				ctype = contract.ContentTypeJSON
+			} else {
+				value = append(contract.AppendWire(make([]byte, 0, 5+len(value)), schemaID), value...)
+			}
+			hs := rewriteHeaders(m.Headers, schemaID, g.AgreementID, ctype)
+			out = append(out, kafka.Message{Topic: contract.DeliveryTopic(g.Consumer, ds.Name), Key: m.Key, Value: value, Headers: hs})
 			e := store.AuditEntry{
 				Time: now, Actor: g.Consumer, Action: "deliver", Dataset: ds.Name, Fields: released,
 				Purpose: strings.Join(g.Purposes, ","), LegalBasis: g.LegalBasis, AgreementID: g.AgreementID,
@@ -360,7 +364,7 @@ func project(g policies.Grant, row map[string]any) (map[string]any, []string, bo
 	return g.Project(row)
 }
 
-func rewriteHeaders(in []kafka.Header, schemaID int, agreement string) []kafka.Header {
+func rewriteHeaders(in []kafka.Header, schemaID int, agreement, contentType string) []kafka.Header {
 	out := make([]kafka.Header, 0, len(in)+1)
 	for _, h := range in {
 		switch h.Key {
@@ -371,7 +375,7 @@ func rewriteHeaders(in []kafka.Header, schemaID int, agreement string) []kafka.H
 	}
 	return append(out,
 		kafka.Header{Key: contract.HeaderSchemaID, Value: []byte(fmt.Sprint(schemaID))},
-		kafka.Header{Key: contract.HeaderContentType, Value: []byte("application/json")},
+		kafka.Header{Key: contract.HeaderContentType, Value: []byte(contentType)},
 		kafka.Header{Key: contract.HeaderAgreement, Value: []byte(agreement)},
 	)
 }
@@ -459,7 +463,7 @@ func (d *Deliverer) derivedSchema(ctx context.Context, g policies.Grant, ds sche
 	if err != nil {
 		return 0, err
 	}
-	id, _, err = d.cfg.Schemas.Register(ctx, Topic(g.Consumer, ds.Name)+"-value", "JSON", text)
+	id, _, err = d.cfg.Schemas.Register(ctx, contract.DeliveryTopic(g.Consumer, ds.Name)+"-value", "JSON", text)
 	if err != nil {
 		return 0, fmt.Errorf("deliver: register projected schema for %s: %w", g.AgreementID, err)
 	}

@@ -66,10 +66,10 @@ func TestUnwrapRow(t *testing.T) {
 // and agreement, and drops the linked citizen's key, which is the bus's
 // (agencies get what the agreement releases, in the value).
 func TestRewriteHeaders(t *testing.T) {
-	in := envelope.Event{ID: "e1", Source: "tax", Type: "t", Dataset: "tax.taxpayer", SchemaID: 7, ContentType: "application/json",
+	in := envelope.Event{ID: "e1", Source: "tax", Type: "t", Dataset: "tax.taxpayer", SchemaID: 7, ContentType: contract.ContentTypeConfluentAvro,
 		Identity: "linked", Citizen: "hmac-of-the-number"}.Headers()
 	got := map[string]string{}
-	for _, h := range rewriteHeaders(in, 42, "agr-1") {
+	for _, h := range rewriteHeaders(in, 42, "agr-1", contract.ContentTypeJSON) {
 		if _, dup := got[h.Key]; dup {
 			t.Errorf("header %s twice", h.Key)
 		}

@@ -175,10 +175,10 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 		switch d.Dataset.Format {
 		case schemas.FormatJSON:
 			st.json, err = validate.NewJSON(d.Dataset.Schema)
-			st.ctype = "application/json"
+			st.ctype = contract.ContentTypeConfluentJSON
 		case schemas.FormatAvro:
 			st.avro, err = validate.NewAvro(d.Dataset.Schema)
-			st.ctype = "application/avro"
+			st.ctype = contract.ContentTypeConfluentAvro
 			if err == nil {
 				st.rowName = st.avro.Schema().(avro.NamedSchema).FullName()
 			}
@@ -555,6 +555,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 // personal number.
 func feedback(connector, dataset, key string, ev envelope.Event, v Verdict) *kafka.Message {
 	body, _ := json.Marshal(map[string]string{"event_id": ev.ID, "dataset": dataset, "key": key, "identity": v.Outcome, "fields": v.Fields})
+	ev.ContentType = contract.ContentTypeJSON // feedback is plain JSON, not the record's framing
 	return &kafka.Message{Topic: contract.FeedbackTopic(connector), Key: []byte(key), Value: body, Headers: ev.Headers()}
 }
 
@@ -626,7 +627,7 @@ func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelop
 	var cutPath, cutMsg bool
 	path, cutPath = cut(path, maxDeadLetterHeader)
 	msg, cutMsg = cut(msg, maxDeadLetterHeader)
-	ev.ContentType = "application/json"
+	ev.ContentType = contract.ContentTypeJSON
 	hs := ev.Headers()
 	for i := range hs {
 		if v, c := cut(string(hs[i].Value), maxDeadLetterHeader); c {

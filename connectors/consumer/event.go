@@ -76,11 +76,6 @@ func Decode(m kafka.Message) (Event, error) {
 
 func decode(m kafka.Message) (Event, []byte, error) {
 	ev := Event{Key: m.Key, Topic: m.Topic, Partition: m.Partition, Offset: m.Offset}
-	id, payload, err := contract.SplitWire(m.Value)
-	if err != nil {
-		return ev, nil, err
-	}
-	ev.SchemaID = id
 	h := func(k string) string {
 		for _, x := range m.Headers {
 			if x.Key == k {
@@ -89,6 +84,23 @@ func decode(m kafka.Message) (Event, []byte, error) {
 		}
 		return ""
 	}
+	// A topic framed "cloudevents" carries plain JSON and says so; every
+	// other value is in the Confluent wire format.
+	var id int
+	payload := m.Value
+	if h(contract.HeaderContentType) == contract.ContentTypeJSON {
+		n, err := strconv.Atoi(h(contract.HeaderSchemaID))
+		if err != nil {
+			return ev, nil, fmt.Errorf("%w: %s", ErrMissingHeader, contract.HeaderSchemaID)
+		}
+		id = n
+	} else {
+		var err error
+		if id, payload, err = contract.SplitWire(m.Value); err != nil {
+			return ev, nil, err
+		}
+	}
+	ev.SchemaID = id
 	ev.ID, ev.Source = h(contract.HeaderID), h(contract.HeaderSource)
 	switch {
 	case ev.ID == "":

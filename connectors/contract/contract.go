@@ -124,6 +124,33 @@ const (
 // Outcomes lists every outcome.
 var Outcomes = []Outcome{Verified, Mismatch, NotFound, InvalidID, Deceased, Linked, Review, Unmatched}
 
+// Content types: the content-type header says what the value's bytes are,
+// so a CloudEvents SDK is never told "application/json" for framed bytes.
+const (
+	// ContentTypeConfluentJSON is the Confluent wire format (magic byte 0,
+	// 4-byte schema id) followed by JSON: what a Confluent JSON Schema
+	// deserializer reads. Canonical topics of JSON datasets, and delivery
+	// topics framed "confluent".
+	ContentTypeConfluentJSON = "application/vnd.lgsp.confluent-json"
+	// ContentTypeConfluentAvro is the Confluent wire format followed by
+	// Avro binary: canonical topics of Avro datasets.
+	ContentTypeConfluentAvro = "application/vnd.lgsp.confluent-avro"
+	// ContentTypeJSON is plain JSON, the CloudEvents data as it is:
+	// delivery topics framed "cloudevents", dead letters and feedback.
+	ContentTypeJSON = "application/json"
+)
+
+// Framing of a delivery topic, chosen per agreement (its framing key).
+const (
+	// FramingConfluent frames each value in the Confluent wire format
+	// (the default): any Confluent deserializer reads it with the registry.
+	FramingConfluent = "confluent"
+	// FramingCloudEvents sends the value as plain JSON with content-type
+	// application/json and the schema id in ce_schemaid: any CloudEvents
+	// SDK reads it with DataAs.
+	FramingCloudEvents = "cloudevents"
+)
+
 // ErrNotWireFormat marks a value that does not start with the Confluent
 // magic byte.
 var ErrNotWireFormat = errors.New("not in Confluent wire format")
