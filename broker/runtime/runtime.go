@@ -249,11 +249,9 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	// Search filters of the log's sealed buckets that are missing (a log
 	// written before they existed) are built in the background; searches
 	// visit the buckets without one meanwhile.
-	if fs, ok := b.Store.(store.AuditFilterStore); ok {
-		fs.SealAuditBucketsInBackground(func(err error) {
-			b.log.Warn("audit search filters not built; searches by citizen visit every bucket until they are", "error", err)
-		})
-	}
+	b.Store.SealAuditBucketsInBackground(func(err error) {
+		b.log.Warn("audit search filters not built; searches by citizen visit every bucket until they are", "error", err)
+	})
 
 	// Population index.
 	if c.Synthetic.Enabled || (o.Mode == Dev && c.Synthetic.Population > 0) {
@@ -267,7 +265,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{Refresh: c.Pipeline.LinkageRefresh}, b.log); err != nil {
 		return b, fmt.Errorf("identity linker: %w", err)
 	}
-	b.review = review.New(b.Store.(store.ReviewStore))
+	b.review = review.New(b.Store)
 
 	// Topics.
 	sources := Sources(b.Catalog)
@@ -322,8 +320,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 
 	// Delivery.
 	b.dlvWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{})
-	stateStore, _ := b.Store.(store.StateStore)
-	dlv := deliver.New(deliver.Config{Cluster: b.cluster, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log, State: stateStore})
+	dlv := deliver.New(deliver.Config{Cluster: b.cluster, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log, State: b.Store})
 	b.deliverer = dlv
 	if !o.NoDelivery {
 		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -540,10 +537,10 @@ func (b *Bus) serveHTTP(sources []string) error {
 	}
 	apiSrv := api.New(api.Deps{
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
-		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
+		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store, AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
 		InspectionHiddenFor: c.Audit.InspectionHiddenFor,
 		CitizenTokens:       b.citizens.Verify,
-		Tokens:              credentials.New(b.Store.(store.TokenStore)),
+		Tokens:              credentials.New(b.Store),
 		CA:                  b.ca,
 		AgencyRecord:        func(id string) (policies.Agency, bool) { return b.Agencies().Get(id) },
 		OperatorToken:       b.operatorToken,
@@ -554,10 +551,10 @@ func (b *Bus) serveHTTP(sources []string) error {
 		RotateKafkaPassword: b.rotateKafkaPassword,
 		Agencies:            func(id string) bool { return b.Agencies().Active(id) },
 		Registry:            b.Agencies,
-		State:               b.Store.(store.StateStore),
+		State:               b.Store,
 		Review:              b.review,
 		Logger:              b.log,
-		Idempotency:         b.Store.(store.IdempotencyStore),
+		Idempotency:         b.Store,
 		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
 			if c := b.connector(name); c != nil {
 				return c.Reset(ctx, pos)
@@ -627,7 +624,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (b *Bus) registryHandler() http.Handler {
 	auth := registry.TokenAuth{
 		OperatorToken: b.operatorToken,
-		Verify:        credentials.New(b.Store.(store.TokenStore)).Verify,
+		Verify:        credentials.New(b.Store).Verify,
 		Agency:        func(id string) (policies.Agency, bool) { return b.Agencies().Get(id) },
 	}
 	return b.Reg.Handler(registry.WithAuth(auth, b.Audit), registry.WithAnonymousRead(b.opts.Config.Registry.AnonymousRead),
