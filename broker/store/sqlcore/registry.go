@@ -116,20 +116,26 @@ func (s *Store) AddVersion(ctx context.Context, subject string, schemaID int) (s
 
 // Versions implements store.SchemaStore.
 func (s *Store) Versions(ctx context.Context, subject string, includeDeleted bool) ([]store.SubjectVersion, error) {
-	q := `SELECT version, schema_id, deleted FROM subject_versions WHERE subject = ?`
-	if !includeDeleted {
-		q += ` AND NOT deleted`
-	}
-	rows, err := s.d.Read().Query(ctx, q+` ORDER BY version`, subject)
-	out, err := collect(rows, err, func(r Rows) (store.SubjectVersion, error) {
-		sv := store.SubjectVersion{Subject: subject}
-		err := r.Scan(&sv.Version, &sv.SchemaID, &sv.Deleted)
-		return sv, err
-	})
+	out, err := versionsWhere(ctx, s.d.Read(), "subject", subject, includeDeleted, "version")
 	if err != nil {
 		return nil, s.errorf("versions of subject %q: %w", subject, err)
 	}
 	return nonNil(out), nil
+}
+
+// versionsWhere lists the subject versions whose column col is v
+// (soft-deleted ones only when includeDeleted), ordered by order.
+func versionsWhere(ctx context.Context, db DB, col string, v any, includeDeleted bool, order string) ([]store.SubjectVersion, error) {
+	q := `SELECT subject, version, schema_id, deleted FROM subject_versions WHERE ` + col + ` = ?`
+	if !includeDeleted {
+		q += ` AND NOT deleted`
+	}
+	rows, err := db.Query(ctx, q+` ORDER BY `+order, v)
+	return collect(rows, err, func(r Rows) (store.SubjectVersion, error) {
+		var sv store.SubjectVersion
+		err := r.Scan(&sv.Subject, &sv.Version, &sv.SchemaID, &sv.Deleted)
+		return sv, err
+	})
 }
 
 func scanOne[T any](r Rows) (T, error) {
@@ -383,16 +389,7 @@ func (s *Store) DeleteSubject(ctx context.Context, subject string, permanent boo
 
 // SchemaVersions implements store.SchemaStore.
 func (s *Store) SchemaVersions(ctx context.Context, id int, includeDeleted bool) ([]store.SubjectVersion, error) {
-	q := `SELECT subject, version, deleted FROM subject_versions WHERE schema_id = ?`
-	if !includeDeleted {
-		q += ` AND NOT deleted`
-	}
-	rows, err := s.d.Read().Query(ctx, q+` ORDER BY subject, version`, id)
-	out, err := collect(rows, err, func(r Rows) (store.SubjectVersion, error) {
-		sv := store.SubjectVersion{SchemaID: id}
-		err := r.Scan(&sv.Subject, &sv.Version, &sv.Deleted)
-		return sv, err
-	})
+	out, err := versionsWhere(ctx, s.d.Read(), "schema_id", id, includeDeleted, "subject, version")
 	if err != nil {
 		return nil, s.errorf("versions of schema %d: %w", id, err)
 	}
@@ -515,13 +512,7 @@ func sameSchema(ctx context.Context, tx Tx, id int, reg store.Registration) erro
 }
 
 func liveVersions(ctx context.Context, tx Tx, subject string) ([]store.SubjectVersion, error) {
-	rows, err := tx.Query(ctx, `SELECT version, schema_id FROM subject_versions
-		WHERE subject = ? AND NOT deleted ORDER BY version`, subject)
-	return collect(rows, err, func(r Rows) (store.SubjectVersion, error) {
-		sv := store.SubjectVersion{Subject: subject}
-		err := r.Scan(&sv.Version, &sv.SchemaID)
-		return sv, err
-	})
+	return versionsWhere(ctx, tx, "subject", subject, false, "version")
 }
 
 // sameLive reports whether two lists of live versions name the same
