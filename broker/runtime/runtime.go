@@ -267,11 +267,9 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	// Search filters of the log's sealed buckets that are missing (a log
 	// written before they existed) are built in the background; searches
 	// visit the buckets without one meanwhile.
-	if fs, ok := b.Store.(store.AuditFilterStore); ok {
-		fs.SealAuditBucketsInBackground(func(err error) {
-			b.log.Warn("audit search filters not built; searches by citizen visit every bucket until they are", "error", err)
-		})
-	}
+	b.Store.SealAuditBucketsInBackground(func(err error) {
+		b.log.Warn("audit search filters not built; searches by citizen visit every bucket until they are", "error", err)
+	})
 
 	// Population index.
 	if c.Synthetic.Enabled || (o.Mode == Dev && c.Synthetic.Population > 0) {
@@ -285,7 +283,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{Refresh: c.Pipeline.LinkageRefresh}, b.log); err != nil {
 		return b, fmt.Errorf("identity linker: %w", err)
 	}
-	b.review = review.New(b.Store.(store.ReviewStore))
+	b.review = review.New(b.Store)
 
 	// Topics.
 	sources := Sources(b.Catalog)
@@ -340,8 +338,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 
 	// Delivery.
 	b.dlvWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{})
-	stateStore, _ := b.Store.(store.StateStore)
-	dlv := deliver.New(deliver.Config{Cluster: b.cluster, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log, State: stateStore})
+	dlv := deliver.New(deliver.Config{Cluster: b.cluster, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log, State: b.Store})
 	b.deliverer = dlv
 	if !o.NoDelivery {
 		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -556,7 +553,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 	for _, s := range sources {
 		known[s] = true
 	}
-	tokens := credentials.New(b.Store.(store.TokenStore))
+	tokens := credentials.New(b.Store)
 	con, err := console.New(console.Deps{OperatorToken: b.operatorToken, CitizenToken: b.citizens.Verify, Registry: b.Agencies,
 		AgencyToken: func(ctx context.Context, t string) (string, error) {
 			ag, _, err := tokens.Verify(ctx, t)
@@ -568,7 +565,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 	}
 	apiSrv := api.New(api.Deps{Console: con,
 		Catalog: b.Catalog, SchemaIDs: b.SchemaIDs, Ingest: b.Pipe, Sources: known,
-		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store.(store.AuditSearcher), AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
+		Connectors: b.Connectors, Engine: b.Engine, Audit: b.Store, AuditLog: b.Audit, CitizenKey: b.Audit.CitizenKey,
 		InspectionHiddenFor: c.Audit.InspectionHiddenFor,
 		CitizenTokens:       b.citizens.Verify,
 		Tokens:              tokens,
@@ -582,10 +579,10 @@ func (b *Bus) serveHTTP(sources []string) error {
 		RotateKafkaPassword: b.rotateKafkaPassword,
 		Agencies:            func(id string) bool { return b.Agencies().Active(id) },
 		Registry:            b.Agencies,
-		State:               b.Store.(store.StateStore),
+		State:               b.Store,
 		Review:              b.review,
 		Logger:              b.log,
-		Idempotency:         b.Store.(store.IdempotencyStore),
+		Idempotency:         b.Store,
 		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
 			if c := b.connector(name); c != nil {
 				return c.Reset(ctx, pos)
@@ -656,7 +653,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (b *Bus) registryHandler() http.Handler {
 	auth := registry.TokenAuth{
 		OperatorToken: b.operatorToken,
-		Verify:        credentials.New(b.Store.(store.TokenStore)).Verify,
+		Verify:        credentials.New(b.Store).Verify,
 		Agency:        func(id string) (policies.Agency, bool) { return b.Agencies().Get(id) },
 	}
 	return b.Reg.Handler(registry.WithAuth(auth, b.Audit), registry.WithAnonymousRead(b.opts.Config.Registry.AnonymousRead),

@@ -14,12 +14,23 @@ import (
 // ErrNotFound is returned when the asked-for row does not exist.
 var ErrNotFound = errors.New("store: not found")
 
-// Store is everything the bus keeps outside Kafka.
+// Store is everything the bus keeps outside Kafka; both backends implement
+// all of it (sqlcore holds the logic). The one optional part is
+// AuditStager, a faster append path that only a backend able to hold two
+// write transactions at once can offer.
 type Store interface {
 	SchemaStore
 	PositionStore
 	AuditStore
+	AuditSearcher
+	AuditPruner
+	AuditFilterStore
 	PopulationStore
+	StateStore
+	StateScanner
+	TokenStore
+	IdempotencyStore
+	ReviewStore
 	// Ping checks the backend is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the connection(s).

@@ -1,0 +1,332 @@
+package sqlcore
+
+import (
+	"context"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
+)
+
+// scanPage is how many rows ScanCitizens and ScanState read per query:
+// paging, with no transaction held between pages, keeps a slow callback
+// from holding a snapshot open (which would stop VACUUM on PostgreSQL and
+// WAL checkpoints on SQLite) for the whole scan.
+const scanPage = 1000
+
+// ---- positions ------------------------------------------------------------------
+
+// GetPosition implements store.PositionStore.
+func (s *Store) GetPosition(ctx context.Context, connector string) ([]byte, error) {
+	var pos []byte
+	err := s.d.Read().QueryRow(ctx, `SELECT position FROM connector_positions WHERE connector = ?`,
+		connector).Scan(&pos)
+	if noRows(err) {
+		return nil, s.errorf("position of connector %q: %w", connector, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.errorf("position of connector %q: %w", connector, err)
+	}
+	if pos == nil {
+		pos = []byte{} // an empty position was stored; it is not "none"
+	}
+	return pos, nil
+}
+
+// PutPosition implements store.PositionStore. It returns once the commit is
+// durable.
+func (s *Store) PutPosition(ctx context.Context, connector string, pos []byte) error {
+	if pos == nil {
+		pos = []byte{}
+	}
+	_, err := s.d.Write().Exec(ctx, `INSERT INTO connector_positions (connector, position, {position_updated})
+		VALUES (?, ?, ?)
+		ON CONFLICT (connector) DO UPDATE SET position = excluded.position, {position_updated} = excluded.{position_updated}`,
+		connector, pos, s.d.Time(time.Now()))
+	if err != nil {
+		return s.errorf("save position of connector %q: %w; the connector must not acknowledge its source", connector, err)
+	}
+	return nil
+}
+
+// ---- dataset state ------------------------------------------------------------
+
+const stateColumns = `dataset, entity_key, citizen_key, row_json, event_id, {updated}`
+
+func scanState(r Rows) (store.StateRow, error) {
+	var sr store.StateRow
+	err := r.Scan(&sr.Dataset, &sr.Key, &sr.CitizenKey, &sr.Row, &sr.EventID, Time{T: &sr.Updated})
+	return sr, err
+}
+
+// ApplyState implements store.StateStore.
+func (s *Store) ApplyState(ctx context.Context, rows []store.StateRow, deletes []store.StateKey) error {
+	stmts := make([]Stmt, 0, len(rows)+len(deletes))
+	for _, r := range rows {
+		stmts = append(stmts, Stmt{`INSERT INTO dataset_state (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (dataset, entity_key) DO UPDATE SET citizen_key = excluded.citizen_key, row_json = excluded.row_json, event_id = excluded.event_id, {updated} = excluded.{updated}`,
+			[]any{r.Dataset, r.Key, r.CitizenKey, r.Row, r.EventID, s.d.Time(r.Updated)}})
+	}
+	for _, d := range deletes {
+		stmts = append(stmts, Stmt{`DELETE FROM dataset_state WHERE dataset = ? AND entity_key = ?`, []any{d.Dataset, d.Key}})
+	}
+	err := s.d.WithTx(ctx, func(tx Tx) error { return tx.ExecBatch(ctx, stmts) })
+	if err != nil {
+		return s.errorf("apply state (retry): %w", err)
+	}
+	return nil
+}
+
+// StateByCitizen implements store.StateStore.
+func (s *Store) StateByCitizen(ctx context.Context, dataset, citizenKey string, limit int) ([]store.StateRow, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.d.Read().Query(ctx, `SELECT `+stateColumns+` FROM dataset_state
+		WHERE dataset = ? AND citizen_key = ? AND citizen_key <> '' ORDER BY {updated} DESC LIMIT ?`, dataset, citizenKey, limit)
+	out, err := collect(rows, err, scanState)
+	if err != nil {
+		return nil, s.errorf("state by citizen: %w", err)
+	}
+	return nonNil(out), nil
+}
+
+// CountState implements store.StateScanner.
+func (s *Store) CountState(ctx context.Context, dataset string) (int64, error) {
+	var n int64
+	if err := s.d.Read().QueryRow(ctx, `SELECT count(*) FROM dataset_state WHERE dataset = ?`, dataset).Scan(&n); err != nil {
+		return 0, s.errorf("count state of %s: %w", dataset, err)
+	}
+	return n, nil
+}
+
+// ScanState implements store.StateScanner, scanPage rows per query.
+func (s *Store) ScanState(ctx context.Context, dataset string, fn func(store.StateRow) error) error {
+	pageErr, fnErr := store.ScanStatePages(scanPage, func(first bool, after string) ([]store.StateRow, error) {
+		// two statements rather than "(? OR entity_key > ?)", which a
+		// planner cannot turn into a seek on the primary key
+		q, args := `SELECT `+stateColumns+` FROM dataset_state
+			WHERE dataset = ? ORDER BY entity_key LIMIT ?`, []any{dataset, scanPage}
+		if !first {
+			q, args = `SELECT `+stateColumns+` FROM dataset_state
+			WHERE dataset = ? AND entity_key > ? ORDER BY entity_key LIMIT ?`, []any{dataset, after, scanPage}
+		}
+		rows, err := s.d.Read().Query(ctx, q, args...)
+		return collect(rows, err, scanState)
+	}, fn)
+	if pageErr != nil {
+		return s.errorf("scan state of %s: %w", dataset, pageErr)
+	}
+	return fnErr // the caller's own error, unwrapped
+}
+
+// ---- API tokens -----------------------------------------------------------------
+
+// PutToken implements store.TokenStore.
+func (s *Store) PutToken(ctx context.Context, t store.APIToken) error {
+	if _, err := s.d.Write().Exec(ctx, `INSERT INTO api_tokens (id, agency, hash, {created}) VALUES (?, ?, ?, ?)`,
+		t.ID, t.Agency, t.Hash, s.d.Time(t.Created)); err != nil {
+		return s.errorf("put token: %w", err)
+	}
+	return nil
+}
+
+const tokenColumns = `id, agency, hash, {created}, {revoked}`
+
+func scanToken(r Row) (store.APIToken, error) {
+	var t store.APIToken
+	err := r.Scan(&t.ID, &t.Agency, &t.Hash, Time{T: &t.Created}, Time{T: &t.RevokedAt, Optional: true})
+	return t, err
+}
+
+// TokenByHash implements store.TokenStore.
+func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.APIToken, error) {
+	t, err := scanToken(s.d.Read().QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = ?`, hash))
+	if noRows(err) {
+		return t, store.ErrNotFound
+	}
+	return t, err
+}
+
+// RevokeToken implements store.TokenStore. A token revoked before keeps
+// its first revocation time.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	n, err := s.d.Write().Exec(ctx, `UPDATE api_tokens SET {revoked} = ? WHERE id = ? AND {not_revoked}`, s.d.Time(at), id)
+	if err != nil {
+		return s.errorf("revoke token: %w", err)
+	}
+	if n == 0 {
+		var one int
+		if err := s.d.Read().QueryRow(ctx, `SELECT 1 FROM api_tokens WHERE id = ?`, id).Scan(&one); noRows(err) {
+			return store.ErrNotFound
+		}
+	}
+	return nil
+}
+
+// ListTokens implements store.TokenStore.
+func (s *Store) ListTokens(ctx context.Context, agency string) ([]store.APIToken, error) {
+	rows, err := s.d.Read().Query(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE agency = ? OR ? = '' ORDER BY {created}`, agency, agency)
+	out, err := collect(rows, err, func(r Rows) (store.APIToken, error) { return scanToken(r) })
+	if err != nil {
+		return nil, s.errorf("list tokens: %w", err)
+	}
+	return nonNil(out), nil
+}
+
+// ---- idempotency keys -------------------------------------------------------------
+
+// GetIdempotent implements store.IdempotencyStore.
+func (s *Store) GetIdempotent(ctx context.Context, source, key string) (int, []byte, error) {
+	var status int
+	var body []byte
+	err := s.d.Read().QueryRow(ctx, `SELECT status, body FROM idempotency WHERE source = ? AND key = ?`, source, key).Scan(&status, &body)
+	if noRows(err) {
+		return 0, nil, store.ErrNotFound
+	}
+	return status, body, err
+}
+
+// PutIdempotent implements store.IdempotencyStore.
+func (s *Store) PutIdempotent(ctx context.Context, source, key string, status int, body []byte) error {
+	if _, err := s.d.Write().Exec(ctx, `INSERT INTO idempotency (source, key, status, body, {created}) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		source, key, status, body, s.d.Time(time.Now())); err != nil {
+		return s.errorf("put idempotency key: %w", err)
+	}
+	return nil
+}
+
+// ---- population -------------------------------------------------------------------
+
+// PutCitizens implements store.PopulationStore: all of cs in one
+// transaction, later entries winning over earlier ones with the same ID.
+// Errors never name a citizen, so they are safe to log.
+func (s *Store) PutCitizens(ctx context.Context, cs []store.Citizen) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if err := store.CheckCitizens(cs); err != nil {
+		return s.errorf("put citizens: %w", err)
+	}
+	err := s.d.WithTx(ctx, func(tx Tx) error { return tx.UpsertCitizens(ctx, cs) })
+	if err != nil {
+		return s.errorf("put %d citizens (none were stored): %w", len(cs), err)
+	}
+	return nil
+}
+
+// CountCitizens implements store.PopulationStore.
+func (s *Store) CountCitizens(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.d.Read().QueryRow(ctx, `SELECT COUNT(*) FROM citizens`).Scan(&n); err != nil {
+		return 0, s.errorf("count citizens: %w", err)
+	}
+	return n, nil
+}
+
+// ScanCitizens implements store.PopulationStore. It reads page by page in ID
+// order (keyset pagination), so it sees every citizen that exists for the
+// whole scan exactly once, but it is not one snapshot: rows written during
+// the scan may or may not be seen.
+func (s *Store) ScanCitizens(ctx context.Context, fn func(store.Citizen) error) error {
+	after := "" // PutCitizens rejects empty IDs, so "" sorts before every row
+	for {
+		rows, err := s.d.Read().Query(ctx, `SELECT id, old_id, full_name, dob, sex, birth_province, deceased, residence
+			FROM citizens WHERE id > ? ORDER BY id LIMIT ?`, after, scanPage)
+		page, err := collect(rows, err, func(r Rows) (store.Citizen, error) {
+			var c store.Citizen
+			err := r.Scan(&c.ID, &c.OldID, &c.FullName, &c.DOB, &c.Sex, &c.BirthProvince, &c.Deceased, &c.Residence)
+			return c, err
+		})
+		if err != nil {
+			return s.errorf("scan citizens: %w", err)
+		}
+		for _, c := range page {
+			if err := fn(c); err != nil {
+				return err // the caller's own error, unwrapped
+			}
+		}
+		if len(page) < scanPage {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// ---- review queue -------------------------------------------------------------------
+
+const reviewColumns = `seq, source, record_id, personal_id, score, probability, explanation, reason, status, {created}, {decided}, decided_by, note`
+
+func scanReview(r Row) (store.ReviewItem, error) {
+	var it store.ReviewItem
+	err := r.Scan(&it.Seq, &it.Source, &it.RecordID, &it.PersonalID, &it.Score, &it.Probability, &it.Explanation,
+		&it.Reason, &it.Status, Time{T: &it.Created}, Time{T: &it.Decided, Optional: true}, &it.DecidedBy, &it.Note)
+	return it, err
+}
+
+// AddReviews implements store.ReviewStore.
+func (s *Store) AddReviews(ctx context.Context, items []store.ReviewItem, created time.Time) ([]int64, error) {
+	seqs := make([]int64, len(items))
+	err := s.d.WithTx(ctx, func(tx Tx) error {
+		for i, it := range items {
+			err := tx.QueryRow(ctx, `INSERT INTO review_queue (source, record_id, personal_id, score, probability, explanation, reason, status, {created})
+				VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+				ON CONFLICT (source, record_id) WHERE record_id <> '' DO NOTHING RETURNING seq`,
+				it.Source, it.RecordID, it.PersonalID, it.Score, it.Probability, it.Explanation, it.Reason, s.d.Time(created)).Scan(&seqs[i])
+			if noRows(err) { // queued before
+				err = tx.QueryRow(ctx, `SELECT seq FROM review_queue WHERE source = ? AND record_id = ? AND record_id <> ''`, it.Source, it.RecordID).Scan(&seqs[i])
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.errorf("add %d review items (nothing was queued; retry): %w", len(items), err)
+	}
+	return seqs, nil
+}
+
+// GetReview implements store.ReviewStore.
+func (s *Store) GetReview(ctx context.Context, seq int64) (store.ReviewItem, error) {
+	it, err := scanReview(s.d.Read().QueryRow(ctx, `SELECT `+reviewColumns+` FROM review_queue WHERE seq = ?`, seq))
+	if noRows(err) {
+		return it, store.ErrNotFound
+	}
+	if err != nil {
+		return it, s.errorf("get review item %d: %w", seq, err)
+	}
+	return it, nil
+}
+
+// ListReviews implements store.ReviewStore.
+func (s *Store) ListReviews(ctx context.Context, status string, afterSeq int64, limit int) ([]store.ReviewItem, error) {
+	rows, err := s.d.Read().Query(ctx, `SELECT `+reviewColumns+` FROM review_queue
+		WHERE seq > ? AND (? = '' OR status = ?) ORDER BY seq LIMIT ?`, afterSeq, status, status, store.ReviewListLimit(limit))
+	out, err := collect(rows, err, func(r Rows) (store.ReviewItem, error) { return scanReview(r) })
+	if err != nil {
+		return nil, s.errorf("list review items: %w", err)
+	}
+	return nonNil(out), nil
+}
+
+// DecideReview implements store.ReviewStore.
+func (s *Store) DecideReview(ctx context.Context, seq int64, status, by, note string, at time.Time) (store.ReviewItem, error) {
+	if status != store.ReviewAccepted && status != store.ReviewRejected {
+		return store.ReviewItem{}, s.errorf("decide review item %d: status %q is not %s or %s", seq, status, store.ReviewAccepted, store.ReviewRejected)
+	}
+	it, err := scanReview(s.d.Write().QueryRow(ctx, `UPDATE review_queue SET status = ?, {decided} = ?, decided_by = ?, note = ?
+		WHERE seq = ? AND status = 'pending' RETURNING `+reviewColumns, status, s.d.Time(at), by, note, seq))
+	if err == nil {
+		return it, nil
+	}
+	if !noRows(err) {
+		return it, s.errorf("decide review item %d (not decided; retry): %w", seq, err)
+	}
+	// Nothing pending under seq: unknown, or decided before.
+	it, err = s.GetReview(ctx, seq)
+	if err != nil {
+		return it, err
+	}
+	return it, s.errorf("review item %d was already %s: %w", seq, it.Status, store.ErrConflict)
+}

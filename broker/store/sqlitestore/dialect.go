@@ -1,0 +1,363 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/broker/store/sqlcore"
+)
+
+// dialect is sqlcore.Dialect on SQLite: ? placeholders, time columns as
+// integer microseconds (an _us suffix), a single write connection whose
+// IMMEDIATE transactions already serialise every writer (so no locks of
+// its own), multi-row INSERTs for the audit log.
+type dialect struct {
+	w, r *sql.DB
+}
+
+var names = &sqlcore.Rewriter{Names: map[string]string{
+	"time": "time_us", "hidden_until": "hidden_until_us", "updated": "updated_us", "position_updated": "updated_us",
+	"created": "created_us", "revoked": "revoked_us", "decided": "decided_us", "not_revoked": "revoked_us = 0",
+}}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn is sqlcore.DB on a querier.
+type conn struct{ q querier }
+
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.q.ExecContext(ctx, names.SQL(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	rows, err := c.q.QueryContext(ctx, names.SQL(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return c.q.QueryRowContext(ctx, names.SQL(q), args...)
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// tx is sqlcore.Tx on a write transaction.
+type tx struct {
+	conn
+	tx *sql.Tx
+}
+
+func (d *dialect) Name() string      { return "sqlitestore" }
+func (d *dialect) Read() sqlcore.DB  { return conn{d.r} }
+func (d *dialect) Write() sqlcore.DB { return conn{d.w} }
+
+// WithTx begins IMMEDIATE (see Open): the transaction holds the database's
+// write lock from its start, for every process sharing the file.
+func (d *dialect) WithTx(ctx context.Context, fn func(sqlcore.Tx) error) error {
+	t, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&tx{conn{t}, t}); err != nil {
+		_ = t.Rollback()
+		return err
+	}
+	return t.Commit()
+}
+
+func (d *dialect) IsUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+func (d *dialect) Time(t time.Time) any { return t.UnixMicro() }
+
+// LockSubject and LockText have nothing to do: the write transaction
+// holds the whole database's write lock.
+func (d *dialect) LockSubject(context.Context, sqlcore.Tx, string) error { return nil }
+func (d *dialect) LockText(context.Context, sqlcore.Tx, string) error    { return nil }
+
+func (d *dialect) SchemaID(ctx context.Context, db sqlcore.DB, schemaType, text string) (int, error) {
+	var id int
+	err := db.QueryRow(ctx, `SELECT id FROM schemas WHERE schema_type = ? AND schema_text = ?`, schemaType, text).Scan(&id)
+	return id, err
+}
+
+// InsertSchema: SQLite gives the next row max(id)+1, so an explicit id is
+// never reused.
+func (d *dialect) InsertSchema(ctx context.Context, t sqlcore.Tx, id int, schemaType, text string) (int, error) {
+	var err error
+	if id == 0 {
+		err = t.QueryRow(ctx, `INSERT INTO schemas (schema_type, schema_text) VALUES (?, ?) RETURNING id`, schemaType, text).Scan(&id)
+	} else {
+		_, err = t.Exec(ctx, `INSERT INTO schemas (id, schema_type, schema_text) VALUES (?, ?, ?)`, id, schemaType, text)
+	}
+	if d.IsUniqueViolation(err) {
+		return 0, fmt.Errorf("another %s schema has the same id or text: %w", schemaType, store.ErrConflict)
+	}
+	return id, err
+}
+
+// DeleteAuditThrough: the delete guard (migration 0003) lets deletes
+// through only up to the row of audit_prune_gate, which exists only inside
+// this transaction.
+func (d *dialect) DeleteAuditThrough(ctx context.Context, t sqlcore.Tx, through int64) error {
+	if _, err := t.Exec(ctx, `INSERT INTO audit_prune_gate (through) VALUES (?)`, through); err != nil {
+		return err
+	}
+	if _, err := t.Exec(ctx, `DELETE FROM audit_log WHERE seq <= ?`, through); err != nil {
+		return err
+	}
+	_, err := t.Exec(ctx, `DELETE FROM audit_prune_gate`)
+	return err
+}
+
+func (d *dialect) AuditBuckets(buckets []int64) (string, []any) {
+	return `(seq >> ` + strconv.Itoa(store.AuditBucketShift) + `) IN (` + sqlcore.BucketList(buckets) + `)`, nil
+}
+
+// AuditKey: migration 0006's index keeps the key's first 16 characters;
+// "+" keeps SQLite from folding the whole-key equality into the index
+// expression, which would stop it from using the index.
+func (d *dialect) AuditKey(col, key string) (string, []any) {
+	return `substr(` + col + `, 1, 16) = substr(?, 1, 16) AND +` + col + ` = ? AND ` + col + ` <> ''`, []any{key, key}
+}
+
+func (d *dialect) AuditPurpose(purpose string) (string, []any) {
+	return `(',' || purpose || ',') LIKE ? ESCAPE '\'`, []any{"%," + escapeLike(purpose) + ",%"}
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func (d *dialect) QueryAudit(ctx context.Context, q string, args []any, sizeHint int) ([]store.AuditEntry, error) {
+	rows, err := d.r.QueryContext(ctx, names.SQL(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanAudit(rows, sizeHint)
+}
+
+func (t *tx) ExecBatch(ctx context.Context, stmts []sqlcore.Stmt) error {
+	for _, s := range stmts {
+		if _, err := t.Exec(ctx, s.SQL, s.Args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) InsertAudit(ctx context.Context, entries []store.AuditEntry) error {
+	return insertAudit(ctx, t.tx, entries)
+}
+
+func (t *tx) UpsertCitizens(ctx context.Context, cs []store.Citizen) error {
+	st, err := t.tx.PrepareContext(ctx, `INSERT INTO citizens
+		(id, old_id, full_name, dob, sex, birth_province, deceased, residence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET old_id = excluded.old_id, full_name = excluded.full_name,
+			dob = excluded.dob, sex = excluded.sex, birth_province = excluded.birth_province,
+			deceased = excluded.deceased, residence = excluded.residence`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i := range cs {
+		c := &cs[i]
+		if _, err := st.ExecContext(ctx, c.ID, c.OldID, c.FullName, c.DOB, c.Sex,
+			c.BirthProvince, c.Deceased, c.Residence); err != nil {
+			return fmt.Errorf("citizen #%d of the batch: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// insertRows is how many entries one INSERT statement carries: per
+// statement, not per row, is where most of the driver's cost is.
+const insertRows = 64
+
+// insertAudit inserts entries with multi-row INSERT statements.
+func insertAudit(ctx context.Context, tx *sql.Tx, entries []store.AuditEntry) error {
+	stmts := map[int]*sql.Stmt{}
+	defer func() {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}()
+	args := make([]any, 0, 16*insertRows)
+	for len(entries) > 0 {
+		n := min(len(entries), insertRows)
+		st := stmts[n]
+		if st == nil {
+			var err error
+			q := `INSERT INTO audit_log (` + auditColumns + `) VALUES ` +
+				strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, n), ",")
+			if st, err = tx.PrepareContext(ctx, q); err != nil {
+				return err
+			}
+			stmts[n] = st
+		}
+		args = args[:0]
+		for i := range entries[:n] {
+			e := &entries[i]
+			fields, err := encodeFields(e.Fields)
+			if err != nil {
+				return fmt.Errorf("seq %d: %w", e.Seq, err)
+			}
+			args = append(args, e.Seq, e.Time.UnixMicro(), e.Actor, e.Action, e.Dataset,
+				fields, e.Purpose, e.LegalBasis, e.AgreementID, e.Decision, e.Reason, e.RequestID,
+				e.CitizenKey, blobArg(e.PrevHash), blobArg(e.Hash), hiddenArg(e.HiddenUntil))
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("seq %d..%d: %w", entries[0].Seq, entries[n-1].Seq, err)
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// hiddenArg stores a zero HiddenUntil as NULL.
+func hiddenArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+const auditColumns = `seq, time_us, actor, action, dataset, fields, purpose, legal_basis,
+	agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, hidden_until_us`
+
+func scanAudit(rows *sql.Rows, sizeHint int) ([]store.AuditEntry, error) {
+	defer rows.Close()
+	out := make([]store.AuditEntry, 0, min(max(sizeHint, 0), 5000))
+	// Most columns repeat from entry to entry (a handful of agencies,
+	// actions, datasets, purposes, legal bases, agreements, field lists):
+	// reading them as raw bytes and keeping one string per distinct value
+	// spares an allocation per column and row, which made reading the log
+	// (audit verify) spend a third of its time in the allocator.
+	intern := map[string]string{}
+	str := func(b sql.RawBytes) string {
+		if s, ok := intern[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		if len(intern) < 4096 {
+			intern[s] = s
+		}
+		return s
+	}
+	fieldLists := map[string][]string{}
+	var actor, action, dataset, purpose, legal, agreement, decision sql.RawBytes
+	for rows.Next() {
+		var (
+			e              store.AuditEntry
+			timeUS         int64
+			fields         sql.RawBytes
+			prevHash, hash any
+			hiddenUS       sql.NullInt64
+		)
+		if err := rows.Scan(&e.Seq, &timeUS, &actor, &action, &dataset, &fields,
+			&purpose, &legal, &agreement, &decision, &e.Reason, &e.RequestID,
+			&e.CitizenKey, &prevHash, &hash, &hiddenUS); err != nil {
+			return nil, err
+		}
+		e.Actor, e.Action, e.Dataset, e.Purpose = str(actor), str(action), str(dataset), str(purpose)
+		e.LegalBasis, e.AgreementID, e.Decision = str(legal), str(agreement), str(decision)
+		e.Time = time.UnixMicro(timeUS).UTC()
+		if hiddenUS.Valid {
+			e.HiddenUntil = time.UnixMicro(hiddenUS.Int64).UTC()
+		}
+		if fields != nil { // NULL is a nil slice, "[]" an empty one
+			fs, ok := fieldLists[string(fields)]
+			if !ok {
+				var err error
+				if fs, err = decodeFields(sql.NullString{String: string(fields), Valid: true}); err != nil {
+					return nil, fmt.Errorf("seq %d: %w", e.Seq, err)
+				}
+				if len(fieldLists) < 1024 {
+					fieldLists[string(fields)] = fs
+				}
+			}
+			e.Fields = slices.Clone(fs) // each entry its own, as callers may change it
+			if e.Fields == nil {
+				e.Fields = []string{}
+			}
+		}
+		e.PrevHash, e.Hash = blobValue(prevHash), blobValue(hash)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// encodeFields stores the slice as a JSON array, keeping nil (NULL) apart
+// from empty ("[]"): the audit package hashes entries, and a verifier must
+// read back exactly what was hashed.
+func encodeFields(fs []string) (any, error) {
+	if fs == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(fs)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+func decodeFields(ns sql.NullString) ([]string, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	out := []string{}
+	if err := json.Unmarshal([]byte(ns.String), &out); err != nil {
+		return nil, fmt.Errorf("decode fields: %w", err)
+	}
+	return out, nil
+}
+
+// blobArg binds nil as NULL and anything else, empty included, as a BLOB, so
+// nil and empty hashes read back as they were written.
+func blobArg(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+func blobValue(v any) []byte {
+	switch b := v.(type) {
+	case nil:
+		return nil
+	case []byte:
+		if b == nil {
+			return []byte{}
+		}
+		return b
+	case string:
+		return []byte(b)
+	}
+	return nil
+}
