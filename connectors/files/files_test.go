@@ -39,7 +39,7 @@ func testConfig(path string) Config {
 	return c
 }
 
-func harness(t *testing.T, cfg Config, write func(t testing.TB, cs []sdktest.Change)) sdktest.Harness {
+func harness(t *testing.T, cfg Config, write func(t testing.TB, cs []sdktest.Change), writeBad func(t testing.TB)) sdktest.Harness {
 	return sdktest.Harness{
 		NewSource: func(t testing.TB) connectors.Source {
 			s, err := New(connectors.Env{Name: "test"}, cfg)
@@ -48,7 +48,8 @@ func harness(t *testing.T, cfg Config, write func(t testing.TB, cs []sdktest.Cha
 			}
 			return s
 		},
-		Write: write,
+		Write:    write,
+		WriteBad: writeBad,
 		Identify: func(r connectors.Record) (string, int, bool) {
 			k, ok1 := r.After["key"].(string)
 			v, ok2 := r.After["version"].(int64)
@@ -67,7 +68,7 @@ func TestAcceptanceNDJSON(t *testing.T) {
 			fmt.Fprintf(&b, "{\"ma\":%q,\"phien_ban\":%d}\n", c.Key, c.Version)
 		}
 		appendFile(t, name, b.String())
-	}))
+	}, func(t testing.TB) { appendFile(t, name, `{"ma":"k99","phien_ban":`+"\n") }))
 }
 
 // TestAcceptanceCSVManyFiles writes each batch as a new export file with a
@@ -83,6 +84,9 @@ func TestAcceptanceCSVManyFiles(t *testing.T) {
 			fmt.Fprintf(&b, "%s,%d,\"dòng \"\"trích\"\"\nhai\"\r\n", c.Key, c.Version)
 		}
 		appendFile(t, filepath.Join(dir, fmt.Sprintf("xuat_%03d.csv", n)), b.String())
+	}, func(t testing.TB) {
+		n++
+		appendFile(t, filepath.Join(dir, fmt.Sprintf("xuat_%03d.csv", n)), "ma,phien_ban,ghi_chu\r\nk99,1,x,thua\r\n")
 	}))
 }
 

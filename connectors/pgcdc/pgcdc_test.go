@@ -87,7 +87,8 @@ func TestAcceptance(t *testing.T) {
 				pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s (id, version) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET version = excluded.version`, f.table), c.Key, c.Version)
 			}
 		},
-		Identify: identify,
+		Identify:   identify,
+		NoBadInput: true, // PostgreSQL types every value
 	})
 }
 

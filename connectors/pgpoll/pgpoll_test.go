@@ -41,7 +41,8 @@ func TestAcceptance(t *testing.T) {
 			v, ok2 := r.After["version"].(int64)
 			return k, int(v), ok1 && ok2
 		},
-		Coalesces: true,
+		Coalesces:  true,
+		NoBadInput: true, // PostgreSQL types every value
 	})
 }
 
