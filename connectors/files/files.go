@@ -110,7 +110,51 @@ type Source struct {
 	lines, recLine int
 }
 
-var _ connectors.Source = (*Source)(nil)
+var (
+	_ connectors.Source           = (*Source)(nil)
+	_ connectors.ConnectionTester = (*Source)(nil)
+)
+
+// TestConnection checks that the path can be read: the directory of a glob
+// exists and can be listed (no file matching yet is fine: exports may come
+// later), a plain path is a readable file, and every file matching now
+// can be opened.
+func (s *Source) TestConnection(context.Context) error {
+	dir := s.cfg.Path
+	glob := strings.ContainsAny(dir, "*?[\\")
+	if glob {
+		dir = filepath.Dir(dir)
+		for strings.ContainsAny(dir, "*?[\\") {
+			dir = filepath.Dir(dir)
+		}
+		if _, err := os.ReadDir(dir); err != nil {
+			return fmt.Errorf("files: %w: path %s: directory %s cannot be listed: %w (fix path, create the directory or grant the bus read access)", connectors.ErrConfig, s.cfg.Path, dir, err)
+		}
+	}
+	names, err := s.list()
+	if err != nil {
+		return err
+	}
+	if !glob && len(names) == 0 {
+		return fmt.Errorf("files: %w: path %s: no such file (fix path, or use a glob to wait for files to arrive)", connectors.ErrConfig, s.cfg.Path)
+	}
+	var errs []error
+	for _, n := range names {
+		f, err := os.Open(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			errs = append(errs, fmt.Errorf("%s is a directory, not a file", n))
+		}
+		f.Close()
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("files: %w: path %s: %w", connectors.ErrConfig, s.cfg.Path, errors.Join(errs...))
+	}
+	return nil
+}
 
 // New builds a source from a config.
 func New(env connectors.Env, cfg Config) (*Source, error) {
