@@ -23,16 +23,33 @@ type SnapshotStatus struct {
 }
 
 // LifecycleHooks is a source that owns resources in the ministry's system
-// that outlive a connection: replication slots, publications. Both hooks
-// are called on a source that has not been opened.
+// that outlive a connection: replication slots, publications. Every hook is
+// called on a source that has not been opened, and is idempotent: the host
+// calls it again after a failure or a crash before it could record success.
+//
+// The connector runtime (connectors/runtime) keeps, next to the connector's
+// position, the hash of the config it last ran with (HashConfig), and
+// before it opens the source:
+//   - with no stored position and no stored hash (the connector's first
+//     start) it calls OnCreate;
+//   - with a stored hash different from the current config's it calls
+//     OnUpdate;
+//
+// then stores the new hash once the hook succeeded; a failing hook is
+// retried with back-off like a failing Open. `lgsp connector delete NAME`
+// calls OnDelete.
 type LifecycleHooks interface {
-	// OnCreate is called once when an operator creates the connector; it
-	// checks the source and creates what the source needs. It is idempotent.
+	// OnCreate is called before the first Open of a new connector; it
+	// checks the source and creates what the source needs.
 	OnCreate(ctx context.Context) error
-	// OnDelete is called once when the connector is deleted, after the last
-	// Close; it releases what OnCreate or Open created (drops the slot, so
-	// the ministry's database stops keeping WAL for the bus). It is
-	// idempotent: a missing resource is not an error.
+	// OnUpdate is called before the first Open after the connector's
+	// config changed (tables added, a publication renamed); it brings what
+	// OnCreate made in line with the new config.
+	OnUpdate(ctx context.Context) error
+	// OnDelete is called when the operator deletes the connector, after the
+	// bus stopped running it; it releases what OnCreate or Open created
+	// (drops the slot, so the ministry's database stops keeping WAL for the
+	// bus). A missing resource is not an error.
 	OnDelete(ctx context.Context) error
 }
 
@@ -46,8 +63,9 @@ type Heartbeater interface {
 
 // ConnectionTester is a source that can check its configuration against the
 // real system without reading anything: reachable, credentials accepted,
-// tables present, permissions granted. `lgsp connector test` calls it. The
-// error says what to fix.
+// tables present, permissions granted. `lgsp connector test NAME` calls it
+// (through Test) on a source that has not been opened. The error says what
+// to fix.
 type ConnectionTester interface {
 	TestConnection(ctx context.Context) error
 }

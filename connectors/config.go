@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,13 +19,27 @@ import (
 // config; retrying does not help.
 var ErrConfig = errors.New("connector: invalid config")
 
-// Config field names come from the `yaml` tag, else the `json` tag, else the
-// Go field name in lower case. A field tagged `doc:"..."` is documented by
-// that text; `required:"true"` makes a field mandatory in the decoded map.
+// Config structs declare their rules in tags, the one place they are
+// written; the decoder enforces them and `lgsp connector spec` documents
+// them:
+//
+//   - field names come from the `yaml` tag, else `json`, else the Go field
+//     name in lower case; `doc:"..."` is the field's documentation;
+//   - `default:"..."` is the value when the key is absent (YAML syntax:
+//     1000, 10s, true, auto); see Defaults;
+//   - `required:"true"`: the value must be given and not empty;
+//   - `min:"1"`, `max:"100000"`: bounds of a number or duration (10ms);
+//   - `enum:"a,b,c"`: the allowed strings (of a string, or of every element
+//     of a list or value of a map of strings); a leading comma allows "";
+//   - `pattern:"^...$"` with `patternmsg:"..."`: a regular expression the
+//     string must match (when not empty) and what it means, for the error.
+//
+// Validate (a Validator) is left with the rules tags cannot say.
 
 // DecodeConfig builds the config of the adapter: NewConfig's defaults, then
-// the values in raw (a map decoded from YAML or JSON), then the struct's
-// Validate. Every problem is reported at once, wrapped in ErrConfig.
+// the values in raw (a map decoded from YAML or JSON), then the tag rules
+// and the struct's Validate. Every problem is reported at once, wrapped in
+// ErrConfig.
 func (s Spec) DecodeConfig(raw map[string]any) (any, error) {
 	cfg := s.NewConfig()
 	if err := DecodeInto(raw, cfg); err != nil {
@@ -34,12 +49,24 @@ func (s Spec) DecodeConfig(raw map[string]any) (any, error) {
 }
 
 // Build decodes raw into the adapter's config and constructs the source.
-func (s Spec) Build(name string, raw map[string]any) (Source, error) {
+func (s Spec) Build(env Env, raw map[string]any) (Source, error) {
 	cfg, err := s.DecodeConfig(raw)
 	if err != nil {
 		return nil, err
 	}
-	return s.New(name, cfg)
+	return s.New(env, cfg)
+}
+
+// HashConfig identifies a decoded config: the SHA-256 of its JSON form. The
+// runtime keeps it next to the connector's position to call OnUpdate when
+// the config changed since the last run.
+func HashConfig(cfg any) []byte {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		b = []byte(fmt.Sprintf("%#v", cfg))
+	}
+	sum := sha256.Sum256(b)
+	return sum[:]
 }
 
 // DecodeYAMLConfig is DecodeInto for a YAML document.
@@ -52,25 +79,62 @@ func DecodeYAMLConfig(doc []byte, dst any) error {
 }
 
 // DecodeInto overwrites the fields of *dst (a pointer to a struct holding
-// the defaults) with the values in raw, then calls dst's Validate if it has
-// one. Unknown keys, wrong types, missing required fields and validation
-// problems are all reported together, each with its path.
+// the defaults) with the values in raw, then checks the tag rules and, if
+// every value decoded, calls dst's Validate if it has one. Unknown keys, wrong types, missing
+// required fields, values out of range and validation problems are all
+// reported together, each with its path.
 func DecodeInto(raw map[string]any, dst any) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("%w: DecodeInto needs a pointer to a struct, got %T", ErrConfig, dst)
 	}
-	var errs []error
-	decodeStruct(raw, rv.Elem(), "", &errs)
-	if len(errs) == 0 {
-		if v, ok := dst.(Validator); ok {
+	d := &decoder{failed: map[string]bool{}}
+	d.decodeStruct(raw, rv.Elem(), "")
+	return d.finish(dst)
+}
+
+// CheckConfig checks a config built in Go (not decoded): the tag rules and
+// Validate. Adapters' constructors call it, so a config that did not
+// come through DecodeInto is held to the same rules.
+func CheckConfig(cfg any) error {
+	rv := reflect.ValueOf(cfg)
+	if rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return fmt.Errorf("%w: CheckConfig needs a struct, got %T", ErrConfig, cfg)
+	}
+	return (&decoder{failed: map[string]bool{}}).finish(cfg)
+}
+
+type decoder struct {
+	errs   []error
+	failed map[string]bool // paths with a decode error: no rule is checked there
+}
+
+func (d *decoder) fail(path string, err error) {
+	d.failed[path] = true
+	d.errs = append(d.errs, err)
+}
+
+func (d *decoder) finish(cfg any) error {
+	rv := reflect.ValueOf(cfg)
+	for rv.Kind() == reflect.Pointer {
+		rv = rv.Elem()
+	}
+	decodeErrs := len(d.errs)
+	d.checkStruct(rv, "")
+	// Validate runs on every config that decoded (its cross-field rules are
+	// reported along with the tag rules), not on one with wrong types.
+	if decodeErrs == 0 {
+		if v, ok := cfg.(Validator); ok {
 			if err := v.Validate(); err != nil {
-				errs = append(errs, err)
+				d.errs = append(d.errs, err)
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	if len(d.errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrConfig, errors.Join(d.errs...))
 	}
 	return nil
 }
@@ -131,19 +195,16 @@ func fields(t reflect.Type) []fieldInfo {
 	return out
 }
 
-func decodeStruct(raw map[string]any, v reflect.Value, path string, errs *[]error) {
+func (d *decoder) decodeStruct(raw map[string]any, v reflect.Value, path string) {
 	known := map[string]bool{}
 	for _, fi := range fields(v.Type()) {
-		name, f := fi.name, fi.f
+		name := fi.name
 		known[name] = true
 		val, ok := raw[name]
 		if !ok {
-			if f.Tag.Get("required") == "true" {
-				*errs = append(*errs, fmt.Errorf("%s: required", join(path, name)))
-			}
-			continue
+			continue // the default stays; required is checked on the result
 		}
-		decodeValue(val, v.FieldByIndex(fi.index), join(path, name), errs)
+		d.decodeValue(val, v.FieldByIndex(fi.index), join(path, name))
 	}
 	var unknown []string
 	for k := range raw {
@@ -153,7 +214,7 @@ func decodeStruct(raw map[string]any, v reflect.Value, path string, errs *[]erro
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
-		*errs = append(*errs, fmt.Errorf("%s: unknown field", join(path, k)))
+		d.fail(join(path, k), fmt.Errorf("%s: unknown field", join(path, k)))
 	}
 }
 
@@ -175,7 +236,7 @@ func toMap(val any) (map[string]any, bool) {
 	return nil, false
 }
 
-func decodeValue(val any, v reflect.Value, path string, errs *[]error) {
+func (d *decoder) decodeValue(val any, v reflect.Value, path string) {
 	if val == nil {
 		v.Set(reflect.Zero(v.Type()))
 		return
@@ -183,72 +244,72 @@ func decodeValue(val any, v reflect.Value, path string, errs *[]error) {
 	if v.Type() == durationType {
 		switch x := val.(type) {
 		case string:
-			d, err := time.ParseDuration(x)
+			dur, err := time.ParseDuration(x)
 			if err != nil {
-				*errs = append(*errs, fmt.Errorf("%s: want a duration like 10s or 1m30s, got %q", path, x))
+				d.fail(path, fmt.Errorf("%s: want a duration like 10s or 1m30s, got %q", path, x))
 				return
 			}
-			v.SetInt(int64(d))
+			v.SetInt(int64(dur))
 		default:
-			*errs = append(*errs, typeErr(path, "a duration like 10s", val))
+			d.fail(path, typeErr(path, "a duration like 10s", val))
 		}
 		return
 	}
 	switch v.Kind() {
 	case reflect.Pointer:
 		p := reflect.New(v.Type().Elem())
-		decodeValue(val, p.Elem(), path, errs)
+		d.decodeValue(val, p.Elem(), path)
 		v.Set(p)
 	case reflect.String:
 		s, ok := val.(string)
 		if !ok {
-			*errs = append(*errs, typeErr(path, "a string", val))
+			d.fail(path, typeErr(path, "a string", val))
 			return
 		}
 		v.SetString(s)
 	case reflect.Bool:
 		b, ok := val.(bool)
 		if !ok {
-			*errs = append(*errs, typeErr(path, "true or false", val))
+			d.fail(path, typeErr(path, "true or false", val))
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, ok := asInt(val)
 		if !ok || v.OverflowInt(n) {
-			*errs = append(*errs, typeErr(path, "an integer", val))
+			d.fail(path, typeErr(path, "an integer", val))
 			return
 		}
 		v.SetInt(n)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, ok := asInt(val)
 		if !ok || n < 0 || v.OverflowUint(uint64(n)) {
-			*errs = append(*errs, typeErr(path, "an integer ≥ 0", val))
+			d.fail(path, typeErr(path, "an integer ≥ 0", val))
 			return
 		}
 		v.SetUint(uint64(n))
 	case reflect.Float32, reflect.Float64:
 		f, ok := asFloat(val)
 		if !ok {
-			*errs = append(*errs, typeErr(path, "a number", val))
+			d.fail(path, typeErr(path, "a number", val))
 			return
 		}
 		v.SetFloat(f)
 	case reflect.Slice:
 		items, ok := val.([]any)
 		if !ok {
-			*errs = append(*errs, typeErr(path, "a list", val))
+			d.fail(path, typeErr(path, "a list", val))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(items), len(items))
 		for i, it := range items {
-			decodeValue(it, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+			d.decodeValue(it, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
 		}
 		v.Set(s)
 	case reflect.Map:
 		m, ok := toMap(val)
 		if !ok || v.Type().Key().Kind() != reflect.String {
-			*errs = append(*errs, typeErr(path, "a mapping", val))
+			d.fail(path, typeErr(path, "a mapping", val))
 			return
 		}
 		out := reflect.MakeMapWithSize(v.Type(), len(m))
@@ -259,21 +320,25 @@ func decodeValue(val any, v reflect.Value, path string, errs *[]error) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			e := reflect.New(v.Type().Elem()).Elem()
-			decodeValue(m[k], e, path+"."+k, errs)
+			d.decodeValue(m[k], e, path+"."+k)
 			out.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), e)
 		}
 		v.Set(out)
 	case reflect.Struct:
 		m, ok := toMap(val)
 		if !ok {
-			*errs = append(*errs, typeErr(path, "a mapping", val))
+			d.fail(path, typeErr(path, "a mapping", val))
 			return
 		}
-		decodeStruct(m, v, path, errs)
+		if v.IsZero() {
+			// A new element (of a list or map) starts from the tag defaults.
+			applyDefaults(v, path, d)
+		}
+		d.decodeStruct(m, v, path)
 	case reflect.Interface:
 		v.Set(reflect.ValueOf(val))
 	default:
-		*errs = append(*errs, fmt.Errorf("%s: unsupported config type %s", path, v.Type()))
+		d.fail(path, fmt.Errorf("%s: unsupported config type %s", path, v.Type()))
 	}
 }
 
@@ -334,7 +399,9 @@ type FieldDoc struct {
 	Type     string `json:"type"` // string, integer, number, boolean, duration, list of …, map of …
 	Default  string `json:"default,omitempty"`
 	Required bool   `json:"required,omitempty"`
-	Doc      string `json:"doc,omitempty"`
+	// Rules are the field's other tag rules: range, allowed values, pattern.
+	Rules string `json:"rules,omitempty"`
+	Doc   string `json:"doc,omitempty"`
 }
 
 // ConfigDoc lists the fields of the adapter's config with their types,
@@ -364,7 +431,7 @@ func docStruct(v reflect.Value, path string, out *[]FieldDoc) {
 		f, name := fi.f, fi.name
 		fv := v.FieldByIndex(fi.index)
 		p := join(path, name)
-		d := FieldDoc{Path: p, Type: typeName(f.Type), Doc: f.Tag.Get("doc"), Required: f.Tag.Get("required") == "true"}
+		d := FieldDoc{Path: p, Type: typeName(f.Type), Doc: f.Tag.Get("doc"), Required: f.Tag.Get("required") == "true", Rules: rulesOf(f).text()}
 		if !fv.IsZero() {
 			d.Default = defaultText(fv)
 		}
@@ -446,6 +513,9 @@ func (s Spec) FormatConfigDoc() string {
 		}
 		if f.Default != "" {
 			fmt.Fprintf(&b, ", default %s", f.Default)
+		}
+		if f.Rules != "" {
+			fmt.Fprintf(&b, ", %s", f.Rules)
 		}
 		b.WriteString(")\n")
 		if f.Doc != "" {

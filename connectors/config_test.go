@@ -141,8 +141,142 @@ func TestColumnMapping(t *testing.T) {
 	if m.Apply(nil) != nil {
 		t.Error("nil row mapped to a row")
 	}
+	// dataset: required is a tag rule (TestTagRules), not repeated in Check.
 	errs := ColumnMapping{Columns: map[string]string{"a": "x", "b": "x", "c": ""}}.Check("t")
-	if len(errs) != 3 {
+	if len(errs) != 2 || errs[0].Error() != "t.columns: a and b both map to field x" || errs[1].Error() != "t.columns.c: empty field name" {
 		t.Errorf("Check = %v", errs)
+	}
+}
+
+type ruleCfg struct {
+	Mode   string            `yaml:"mode" default:"auto" enum:"auto,always,never"`
+	Format string            `yaml:"format" enum:",csv,ndjson"`
+	Batch  int               `yaml:"batch" default:"1000" min:"1" max:"100000"`
+	Size   uint32            `yaml:"size" max:"10"`
+	Ratio  float64           `yaml:"ratio" default:"1" min:"0.5"`
+	Every  time.Duration     `yaml:"every" default:"1s" min:"10ms" max:"10m"`
+	On     bool              `yaml:"on" default:"true"`
+	Delim  string            `yaml:"delim" default:"\",\"" required:"true" pattern:"^[^\"\n]$" patternmsg:"one character other than quote and newline"`
+	Name   string            `yaml:"name" pattern:"^[a-z_]+$"`
+	Types  map[string]string `yaml:"types" enum:"integer,string"`
+	Kinds  []string          `yaml:"kinds" enum:"a,b"`
+	Tables []ruleTable       `yaml:"tables" required:"true"`
+}
+
+type ruleTable struct {
+	Table string `yaml:"table" required:"true"`
+	Limit int    `yaml:"limit" default:"5" min:"1"`
+}
+
+// Validate holds the cross-field rule; it must run along with the tag rules.
+func (c ruleCfg) Validate() error {
+	if c.Mode == "never" && c.On {
+		return errors.New("on: must be false when mode is never")
+	}
+	return nil
+}
+
+// TestTagRules: defaults, required, ranges, enums and patterns come from
+// the tags, are enforced by the decoder and by CheckConfig alike, and every
+// problem is reported at once with its path.
+func TestTagRules(t *testing.T) {
+	d := Defaults[ruleCfg]()
+	if d.Mode != "auto" || d.Batch != 1000 || d.Every != time.Second || !d.On || d.Delim != "," || d.Format != "" {
+		t.Fatalf("Defaults = %+v", d)
+	}
+	for _, c := range []struct {
+		name    string
+		raw     map[string]any
+		wantErr []string
+		check   func(t *testing.T, c *ruleCfg)
+	}{
+		{name: "defaults fill what is absent, in list elements too", raw: map[string]any{"tables": []any{map[string]any{"table": "a"}, map[string]any{"table": "b", "limit": 2}}},
+			check: func(t *testing.T, c *ruleCfg) {
+				if c.Batch != 1000 || c.Tables[0].Limit != 5 || c.Tables[1].Limit != 2 {
+					t.Errorf("decoded %+v", c)
+				}
+			}},
+		{name: "bounds are inclusive", raw: map[string]any{"batch": 100000, "size": 10, "ratio": 0.5, "every": "10m", "format": "csv", "types": map[string]any{"x": "integer"},
+			"kinds": []any{"a", "b"}, "name": "so_giay", "tables": []any{map[string]any{"table": "a", "limit": 1}}},
+			check: func(t *testing.T, c *ruleCfg) {
+				if c.Batch != 100000 || c.Every != 10*time.Minute || c.Format != "csv" {
+					t.Errorf("decoded %+v", c)
+				}
+			}},
+		{name: "every rule at once", raw: map[string]any{"mode": "sometimes", "format": "xml", "batch": 0, "size": 11, "ratio": 0.25, "every": "1ms", "delim": "ab",
+			"name": "Giay", "types": map[string]any{"x": "date", "y": "string"}, "kinds": []any{"a", "c"}, "tables": []any{map[string]any{"limit": 0}}},
+			wantErr: []string{`mode "sometimes": want auto, always or never`, `format "xml": want csv or ndjson (or empty)`, "batch 0: want 1 to 100000",
+				"size 11: want at most 10", "ratio 0.25: want at least 0.5", "every 1ms: want 10ms to 10m0s", `delim "ab": want one character other than quote and newline`,
+				`name "Giay": want a value matching ^[a-z_]+$`, `types.x "date": want integer or string`, `kinds[1] "c": want a or b`,
+				"tables[0].table: required", "tables[0].limit 0: want at least 1"}},
+		{name: "empty is not given", raw: map[string]any{"delim": "", "tables": []any{}}, wantErr: []string{"delim: required", "tables: required"}},
+		{name: "a value of the wrong type is reported once", raw: map[string]any{"batch": "many", "tables": []any{map[string]any{"table": "a"}}},
+			wantErr: []string{"batch: want an integer"}},
+		{name: "cross-field rule runs with the tag rules", raw: map[string]any{"mode": "never", "batch": 0, "tables": []any{map[string]any{"table": "a"}}},
+			wantErr: []string{"on: must be false when mode is never", "batch 0: want 1 to 100000"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Defaults[ruleCfg]()
+			err := DecodeInto(c.raw, &cfg)
+			if len(c.wantErr) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.check(t, &cfg)
+				if err := CheckConfig(cfg); err != nil {
+					t.Errorf("CheckConfig of a decoded config: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("err = %v, want ErrConfig", err)
+			}
+			for _, w := range c.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if n := len(strings.Split(err.Error(), "\n")); n != len(c.wantErr) {
+				t.Errorf("%d problems reported, want %d:\n%v", n, len(c.wantErr), err)
+			}
+		})
+	}
+	// A config built in Go is held to the same rules.
+	bad := Defaults[ruleCfg]()
+	bad.Batch = -1
+	if err := CheckConfig(&bad); err == nil || !strings.Contains(err.Error(), "batch -1: want 1 to 100000") || !strings.Contains(err.Error(), "tables: required") {
+		t.Errorf("CheckConfig = %v", err)
+	}
+}
+
+func TestRulesDocumented(t *testing.T) {
+	got := map[string]FieldDoc{}
+	for _, d := range DocumentConfig(Defaults[ruleCfg]()) {
+		got[d.Path] = d
+	}
+	for path, want := range map[string]string{"mode": "auto, always or never", "format": "csv or ndjson (or empty)", "batch": "1 to 100000",
+		"size": "at most 10", "ratio": "at least 0.5", "every": "10ms to 10m", "delim": "one character other than quote and newline", "name": "matches ^[a-z_]+$"} {
+		if got[path].Rules != want {
+			t.Errorf("%s: rules %q, want %q", path, got[path].Rules, want)
+		}
+	}
+	if got["every"].Default != "1s" || got["batch"].Default != "1000" {
+		t.Errorf("defaults: %+v %+v", got["every"], got["batch"])
+	}
+}
+
+func TestHashConfig(t *testing.T) {
+	a, b := Defaults[ruleCfg](), Defaults[ruleCfg]()
+	if string(HashConfig(&a)) != string(HashConfig(&b)) || len(HashConfig(&a)) != 32 {
+		t.Fatal("equal configs hash differently")
+	}
+	b.Types = map[string]string{"y": "string", "x": "integer"}
+	a.Types = map[string]string{"x": "integer", "y": "string"}
+	if string(HashConfig(&a)) != string(HashConfig(&b)) {
+		t.Error("map order changes the hash")
+	}
+	b.Batch++
+	if string(HashConfig(&a)) == string(HashConfig(&b)) {
+		t.Error("a changed config hashes the same")
 	}
 }

@@ -50,12 +50,11 @@ func (m ColumnMapping) Apply(row map[string]any) map[string]any {
 	return out
 }
 
-// Check reports the mapping's problems, each prefixed with path.
+// Check reports the mapping's problems the tags cannot say (two columns
+// mapped onto one field), each prefixed with path; dataset: required is a
+// tag, checked by the config decoder.
 func (m ColumnMapping) Check(path string) []error {
 	var errs []error
-	if m.Dataset == "" {
-		errs = append(errs, fmt.Errorf("%s.dataset: required (a dataset of schemas/catalog.yaml)", path))
-	}
 	seen := map[string]string{}
 	cols := make([]string, 0, len(m.Columns))
 	for c := range m.Columns {

@@ -17,10 +17,12 @@ import (
 	"log/slog"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hamba/avro/v2"
 	"github.com/lgsp-bus/lgsp/broker/envelope"
@@ -454,6 +456,9 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	id, srcTime := ev.ID, ev.Time
 	res := RecordResult{EventID: id}
 
+	if r.Bad != nil {
+		return p.deadLetterBad(connector, r, ev, &res)
+	}
 	st, ok := p.datasets[r.Dataset]
 	if !ok {
 		return p.deadLetter(connector, r, ev, &res, contract.KindUnknownDataset, "$", fmt.Sprintf("dataset %q is not in the catalog", r.Dataset), 0)
@@ -613,9 +618,55 @@ func cut(s string, n int) (string, bool) {
 	return s[:n], true
 }
 
+// deadLetterBad dead-letters input the adapter could not parse
+// (connectors.BadRecord) with the adapter's kind, path and reason. A kind
+// the bus does not know is reported as malformed: consumers of the
+// dead-letter topic rely on the documented kinds.
+func (p *Pipeline) deadLetterBad(connector string, r *connectors.Record, ev envelope.Event, res *RecordResult) (kafka.Message, *kafka.Message, RecordResult) {
+	b := r.Bad
+	kind := b.Kind
+	if !slices.Contains(contract.DeadLetterKinds, kind) {
+		kind = contract.KindMalformed
+	}
+	path := b.Path
+	if path == "" {
+		path = "$"
+	}
+	reason := b.Reason
+	if reason == "" {
+		reason = "the connector could not read this record"
+	}
+	schemaID := 0
+	if st, ok := p.datasets[r.Dataset]; ok {
+		schemaID = st.SchemaID
+	}
+	return p.deadLetter(connector, r, ev, res, kind, path, reason, schemaID)
+}
+
+// deadLetterBody is the dead letter's value: the change as received, with
+// the adapter's metadata (file and line, table) when it gave some; for a
+// bad record, the raw input instead of the rows (as text when it is UTF-8,
+// else base64 under raw_base64).
+func deadLetterBody(r *connectors.Record) ([]byte, error) {
+	doc := map[string]any{"dataset": r.Dataset, "op": r.Op}
+	if r.Bad != nil {
+		if utf8.Valid(r.Bad.Raw) {
+			doc["raw"] = string(r.Bad.Raw)
+		} else {
+			doc["raw_base64"] = r.Bad.Raw
+		}
+	} else {
+		doc["before"], doc["after"] = r.Before, r.After
+	}
+	if len(r.Metadata) > 0 {
+		doc["metadata"] = r.Metadata
+	}
+	return json.Marshal(doc)
+}
+
 func (p *Pipeline) deadLetter(connector string, r *connectors.Record, ev envelope.Event, res *RecordResult, kind, path, msg string, schemaID int) (kafka.Message, *kafka.Message, RecordResult) {
 	p.cfg.Observer.DeadLettered(connector, r.Dataset, kind)
-	body, err := json.Marshal(map[string]any{"dataset": r.Dataset, "op": r.Op, "before": r.Before, "after": r.After})
+	body, err := deadLetterBody(r)
 	if err != nil {
 		body = []byte(fmt.Sprintf(`{"dataset":%q,"unencodable":true}`, r.Dataset))
 	}

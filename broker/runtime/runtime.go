@@ -480,9 +480,9 @@ func (b *Bus) startSynthetic(ctx context.Context, source string) error {
 				return nil, err
 			}
 		}
-		return spec.New(source, cfg)
+		return spec.New(connectors.NewEnv(source, b.log), cfg)
 	}
-	b.run(ctx, source, newSource)
+	b.run(ctx, source, newSource, nil)
 	return nil
 }
 
@@ -496,15 +496,20 @@ func (b *Bus) startConfigured(ctx context.Context, cc config.Connector, sources 
 	if !ok {
 		return fmt.Errorf("no adapter %q ('lgsp connector list' shows them)", cc.Adapter)
 	}
-	if _, err := spec.DecodeConfig(cc.Config); err != nil {
+	cfg, err := spec.DecodeConfig(cc.Config)
+	if err != nil {
 		return err
 	}
-	b.run(ctx, cc.Name, func() (connectors.Source, error) { return spec.Build(cc.Name, cc.Config) })
+	// The adapter logs through the bus's log and may draw progress bars on
+	// the operator's terminal; the hash lets the runtime call OnUpdate.
+	env := connectors.NewEnv(cc.Name, b.log)
+	env.Progress = os.Stderr
+	b.run(ctx, cc.Name, func() (connectors.Source, error) { return spec.Build(env, cc.Config) }, connectors.HashConfig(cfg))
 	return nil
 }
 
 // run supervises a source under the connector runtime, feeding the pipeline.
-func (b *Bus) run(ctx context.Context, name string, newSource func() (connectors.Source, error)) {
+func (b *Bus) run(ctx context.Context, name string, newSource func() (connectors.Source, error), configHash []byte) {
 	sink := func(ctx context.Context, name string, recs []connectors.Record) (func(context.Context) error, error) {
 		t, err := b.Pipe.Submit(ctx, name, recs)
 		if err != nil {
@@ -512,7 +517,7 @@ func (b *Bus) run(ctx context.Context, name string, newSource func() (connectors
 		}
 		return func(ctx context.Context) error { _, err := t.Wait(ctx); return err }, nil
 	}
-	conn := connrt.New(name, newSource, sink, checkpoints{b.Store}, connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log})
+	conn := connrt.New(name, newSource, sink, checkpoints{b.Store}, connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log, ConfigHash: configHash})
 	b.connMu.Lock()
 	b.conns = append(b.conns, conn)
 	b.connMu.Unlock()

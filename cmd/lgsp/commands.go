@@ -31,6 +31,8 @@ commands:
   bench    measure the ingest pipeline against a bare Kafka producer
   connector list   list the registered connector adapters
   connector spec NAME       an adapter's documented config
+  connector test NAME --config FILE     check a configured connector against its source (exit 1 on failure)
+  connector delete NAME --config FILE   release what a removed connector holds in its source (slot, publication)
   policy check [DIR]        lint agreement files (file and line of every problem)
   policy diff OLD NEW       which agency gains or loses which fields, before applying
   reconcile --records FILE --population FILE --out FILE   reconcile a person file (CSV/NDJSON) against a population (file, or a bus's register)
@@ -58,6 +60,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		err = runBench(ctx, args[1:], stdout)
 	case "connector":
+		if len(args) > 1 && (args[1] == "test" || args[1] == "delete") {
+			err = runConnectorLive(ctx, args[1:], stdout, stderr)
+			break
+		}
 		err = runConnector(args[1:], stdout)
 	case "health":
 		err = runHealth(ctx, args[1:], stdout)

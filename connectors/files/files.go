@@ -9,23 +9,32 @@
 // byte order mark, common in spreadsheet exports, is skipped. Values can be
 // typed per column (integer, number, boolean); CSV empty fields are null.
 //
-// A progress bar is drawn on standard error for large files when it is a
-// terminal (progress: auto), always, or never.
+// Every record carries its file, line and offset as metadata. A line that
+// does not parse (bad JSON, a CSV row with the wrong number of fields,
+// text that is not UTF-8) becomes a bad record (connectors.BadRecord) with
+// the reason and the JSON path: the bus dead-letters it and the lines after
+// it flow on.
+//
+// A progress bar is drawn on the host's progress writer (the operator's
+// terminal) for large files when it is a terminal (progress: auto),
+// always, or never.
 package files
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/schollz/progressbar/v3"
@@ -39,71 +48,39 @@ func init() {
 	connectors.Register(connectors.Typed(AdapterName, "CSV / NDJSON files (bulk loads, legacy exports), resumable by file and byte offset", DefaultConfig, New))
 }
 
-// Config configures one file connector.
+// Config configures one file connector. The tags are its rules (see the
+// connectors package); Validate holds the rest.
 type Config struct {
 	Path                     string            `yaml:"path" json:"path" required:"true" doc:"a file or a glob (exports/*.csv); matching files are read in name order"`
-	Format                   string            `yaml:"format" json:"format" doc:"csv or ndjson; empty: from the file extension (.csv, .ndjson, .jsonl)"`
-	Delimiter                string            `yaml:"delimiter" json:"delimiter" doc:"CSV field separator"`
-	Header                   bool              `yaml:"header" json:"header" doc:"the first CSV line names the columns"`
+	Format                   string            `yaml:"format" json:"format" enum:",csv,ndjson" doc:"csv or ndjson; empty: from the file extension (.csv, .ndjson, .jsonl)"`
+	Delimiter                string            `yaml:"delimiter" json:"delimiter" default:"\",\"" required:"true" pattern:"^[^\"\n]$" patternmsg:"one character other than quote and newline" doc:"CSV field separator"`
+	Header                   bool              `yaml:"header" json:"header" default:"true" doc:"the first CSV line names the columns"`
 	ColumnNames              []string          `yaml:"column_names" json:"column_names" doc:"CSV column names when header is false"`
-	EmptyAsNull              bool              `yaml:"empty_as_null" json:"empty_as_null" doc:"an empty CSV field is null"`
-	Types                    map[string]string `yaml:"types" json:"types" doc:"source column → integer, number, boolean or string (CSV values are strings otherwise)"`
+	EmptyAsNull              bool              `yaml:"empty_as_null" json:"empty_as_null" default:"true" doc:"an empty CSV field is null"`
+	Types                    map[string]string `yaml:"types" json:"types" enum:"integer,number,boolean,string" doc:"source column → integer, number, boolean or string (CSV values are strings otherwise)"`
 	connectors.ColumnMapping `yaml:",inline" json:",inline"`
-	BatchSize                int           `yaml:"batch_size" json:"batch_size" doc:"most records one read returns"`
-	PollInterval             time.Duration `yaml:"poll_interval" json:"poll_interval" doc:"pause before looking again for appended lines or new files"`
-	Progress                 string        `yaml:"progress" json:"progress" doc:"auto (a bar on a terminal for files above progress_min_bytes), always or never"`
-	ProgressMinBytes         int64         `yaml:"progress_min_bytes" json:"progress_min_bytes" doc:"smallest file that gets a progress bar"`
+	BatchSize                int           `yaml:"batch_size" json:"batch_size" default:"1000" min:"1" max:"100000" doc:"most records one read returns"`
+	PollInterval             time.Duration `yaml:"poll_interval" json:"poll_interval" default:"1s" min:"10ms" doc:"pause before looking again for appended lines or new files"`
+	Progress                 string        `yaml:"progress" json:"progress" default:"auto" enum:"auto,always,never" doc:"auto (a bar on a terminal for files above progress_min_bytes), always or never"`
+	ProgressMinBytes         int64         `yaml:"progress_min_bytes" json:"progress_min_bytes" default:"16777216" min:"0" doc:"smallest file that gets a progress bar"`
 }
 
-// DefaultConfig: comma-separated CSV with a header, empty fields null,
-// batches of 1000, a look for new data every second, progress bar auto
-// for files of 16 MiB and more.
-func DefaultConfig() Config {
-	return Config{Delimiter: ",", Header: true, EmptyAsNull: true, BatchSize: 1000, PollInterval: time.Second, Progress: "auto", ProgressMinBytes: 16 << 20}
-}
+// DefaultConfig is the config of the tags' defaults: comma-separated CSV
+// with a header, empty fields null, batches of 1000, a look for new data
+// every second, progress bar auto for files of 16 MiB and more.
+func DefaultConfig() Config { return connectors.Defaults[Config]() }
 
-// Validate reports every problem of the config at once.
+// Validate checks what the tags cannot say.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Path == "" {
-		errs = append(errs, errors.New("path: required"))
-	} else if _, err := filepath.Match(c.Path, ""); err != nil {
+	if _, err := filepath.Match(c.Path, ""); err != nil {
 		errs = append(errs, fmt.Errorf("path %q: %w", c.Path, err))
-	}
-	switch c.Format {
-	case "", "csv", "ndjson":
-	default:
-		errs = append(errs, fmt.Errorf("format %q: want csv or ndjson", c.Format))
-	}
-	if utf8.RuneCountInString(c.Delimiter) != 1 || c.Delimiter == "\"" || c.Delimiter == "\n" {
-		errs = append(errs, fmt.Errorf("delimiter %q: want one character other than quote and newline", c.Delimiter))
 	}
 	if !c.Header && len(c.ColumnNames) == 0 && c.Format != "ndjson" {
 		errs = append(errs, errors.New("column_names: required when header is false"))
 	}
-	for col, t := range c.Types {
-		switch t {
-		case "integer", "number", "boolean", "string":
-		default:
-			errs = append(errs, fmt.Errorf("types.%s %q: want integer, number, boolean or string", col, t))
-		}
-	}
 	errs = append(errs, c.Check("mapping")...)
-	if c.BatchSize < 1 || c.BatchSize > 100_000 {
-		errs = append(errs, fmt.Errorf("batch_size %d: want 1 to 100000", c.BatchSize))
-	}
-	if c.PollInterval < 10*time.Millisecond {
-		errs = append(errs, fmt.Errorf("poll_interval %s: want at least 10ms", c.PollInterval))
-	}
-	switch c.Progress {
-	case "auto", "always", "never":
-	default:
-		errs = append(errs, fmt.Errorf("progress %q: want auto, always or never", c.Progress))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("files: %w: %w", connectors.ErrConfig, errors.Join(errs...))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // pos is a file position: the file and the offset after the last record.
@@ -114,8 +91,9 @@ type pos struct {
 
 // Source reads files.
 type Source struct {
-	name string
-	cfg  Config
+	env connectors.Env
+	log *slog.Logger
+	cfg Config
 
 	at     pos // where reading stands (the next byte to read)
 	f      *os.File
@@ -127,16 +105,63 @@ type Source struct {
 	// stalled is the length of an unterminated last line seen at the
 	// previous poll
 	stalled int
+	// lines is how many newlines of the open file lie before the next
+	// record; recLine is the line the record last returned by next starts on
+	lines, recLine int
 }
 
-var _ connectors.Source = (*Source)(nil)
+var (
+	_ connectors.Source           = (*Source)(nil)
+	_ connectors.ConnectionTester = (*Source)(nil)
+)
+
+// TestConnection checks that the path can be read: the directory of a glob
+// exists and can be listed (no file matching yet is fine: exports may come
+// later), a plain path is a readable file, and every file matching now
+// can be opened.
+func (s *Source) TestConnection(context.Context) error {
+	dir := s.cfg.Path
+	glob := strings.ContainsAny(dir, "*?[\\")
+	if glob {
+		dir = filepath.Dir(dir)
+		for strings.ContainsAny(dir, "*?[\\") {
+			dir = filepath.Dir(dir)
+		}
+		if _, err := os.ReadDir(dir); err != nil {
+			return fmt.Errorf("files: %w: path %s: directory %s cannot be listed: %w (fix path, create the directory or grant the bus read access)", connectors.ErrConfig, s.cfg.Path, dir, err)
+		}
+	}
+	names, err := s.list()
+	if err != nil {
+		return err
+	}
+	if !glob && len(names) == 0 {
+		return fmt.Errorf("files: %w: path %s: no such file (fix path, or use a glob to wait for files to arrive)", connectors.ErrConfig, s.cfg.Path)
+	}
+	var errs []error
+	for _, n := range names {
+		f, err := os.Open(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			errs = append(errs, fmt.Errorf("%s is a directory, not a file", n))
+		}
+		f.Close()
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("files: %w: path %s: %w", connectors.ErrConfig, s.cfg.Path, errors.Join(errs...))
+	}
+	return nil
+}
 
 // New builds a source from a config.
-func New(name string, cfg Config) (*Source, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+func New(env connectors.Env, cfg Config) (*Source, error) {
+	if err := connectors.CheckConfig(&cfg); err != nil {
+		return nil, fmt.Errorf("files: %w", err)
 	}
-	return &Source{name: name, cfg: cfg}, nil
+	return &Source{env: env, log: env.Log(), cfg: cfg}, nil
 }
 
 // Open resumes after p (nil: from the first file's start).
@@ -177,7 +202,7 @@ func (s *Source) openFile(name string, off int64) error {
 	}
 	s.closeFile()
 	s.f, s.r, s.buf = f, bufio.NewReaderSize(f, 1<<20), nil
-	s.at = pos{File: name, Offset: 0}
+	s.at, s.lines = pos{File: name, Offset: 0}, 0
 	s.isCSV = s.formatOf(name)
 	s.header = s.cfg.ColumnNames
 	if s.isCSV && s.cfg.Header {
@@ -204,28 +229,60 @@ func (s *Source) openFile(name string, off int64) error {
 		}
 	}
 	if off > s.at.Offset {
+		// Count the lines skipped, so records keep their real line numbers
+		// after a restart (one sequential read of what is skipped).
+		skipped, err := countLines(f, s.at.Offset, off)
+		if err != nil {
+			return connectors.Backoff(fmt.Errorf("files: %s: resume at %d: %w", name, off, err))
+		}
+		s.lines += skipped
 		if _, err := f.Seek(off, io.SeekStart); err != nil {
 			return fmt.Errorf("files: %s: seek to %d: %w", name, off, err)
 		}
 		s.r.Reset(f)
 		s.buf, s.at.Offset = nil, off
 	}
+	s.log.Info("reading file", "file", name, "offset", s.at.Offset)
 	if st, err := f.Stat(); err == nil && s.wantBar(st.Size()) {
-		s.bar = progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowBytes(true),
+		s.bar = progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(s.env.Progress), progressbar.OptionShowBytes(true),
 			progressbar.OptionSetDescription(filepath.Base(name)), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
 		_ = s.bar.Set64(s.at.Offset)
 	}
 	return nil
 }
 
+// wantBar: a bar needs somewhere to go (the host's Progress writer); auto
+// draws it only on a terminal, never into a log file.
 func (s *Source) wantBar(size int64) bool {
+	if s.env.Progress == nil {
+		return false
+	}
 	switch s.cfg.Progress {
 	case "always":
 		return true
 	case "auto":
-		return size >= s.cfg.ProgressMinBytes && term.IsTerminal(int(os.Stderr.Fd()))
+		f, ok := s.env.Progress.(interface{ Fd() uintptr })
+		return ok && size >= s.cfg.ProgressMinBytes && term.IsTerminal(int(f.Fd()))
 	}
 	return false
+}
+
+// countLines counts the newlines of f between from and to (absolute
+// offsets), reading through a section so f's own offset is untouched.
+func countLines(f *os.File, from, to int64) (int, error) {
+	n := 0
+	buf := make([]byte, 64<<10)
+	r := io.NewSectionReader(f, from, to-from)
+	for {
+		k, err := r.Read(buf)
+		n += bytes.Count(buf[:k], []byte{'\n'})
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 func (s *Source) closeFile() {
@@ -249,6 +306,8 @@ func (s *Source) next(atEOF bool) ([]byte, error) {
 			if s.at.Offset == 0 && len(rec) >= 3 && string(rec[:3]) == string(bom) {
 				rec = rec[3:]
 			}
+			s.recLine = s.lines + 1
+			s.lines += bytes.Count(rec, []byte{'\n'})
 			s.at.Offset += int64(n)
 			return rec, nil
 		}
@@ -350,9 +409,9 @@ func (s *Source) readSome() ([]connectors.Record, error) {
 }
 
 // record turns one raw record into a Record; blank lines are skipped. A
-// line that does not parse still becomes a record, holding the raw line
-// and the reason, so the bus dead-letters it with its position and the
-// ministry sees what to fix.
+// line that does not parse becomes a bad record holding the raw line, the
+// reason and the JSON path, so the bus dead-letters it with its position
+// and the ministry sees what to fix.
 func (s *Source) record(rec []byte) (connectors.Record, bool) {
 	var row map[string]any
 	var err error
@@ -372,12 +431,17 @@ func (s *Source) record(rec []byte) (connectors.Record, bool) {
 		}
 	}
 	p, _ := json.Marshal(s.at)
+	meta := map[string]string{connectors.MetaFile: s.at.File, connectors.MetaLine: strconv.Itoa(s.recLine), connectors.MetaOffset: strconv.FormatInt(s.at.Offset, 10)}
 	if err != nil {
-		return connectors.Record{Dataset: s.cfg.Dataset, Op: connectors.OpCreate, Position: p,
-			After: map[string]any{"_raw": string(trimLine(rec)), "_error": fmt.Sprintf("%s offset %d: %v", filepath.Base(s.at.File), s.at.Offset, err)}}, true
+		path := errorPath(err)
+		// The reason names the file, the line and the fields, never values.
+		reason := fmt.Sprintf("%s line %d: %v", filepath.Base(s.at.File), s.recLine, err)
+		s.log.Warn("line does not parse; it is dead-lettered", "file", s.at.File, "line", s.recLine, "path", path)
+		return connectors.Record{Dataset: s.cfg.Dataset, Op: connectors.OpCreate, Position: p, Metadata: meta,
+			Bad: connectors.Malformed(path, reason, bytes.Clone(trimLine(rec)))}, true
 	}
 	convert(row, s.cfg.Types)
-	return connectors.Record{Dataset: s.cfg.Dataset, Op: connectors.OpCreate, After: s.cfg.Apply(row), Position: p}, true
+	return connectors.Record{Dataset: s.cfg.Dataset, Op: connectors.OpCreate, After: s.cfg.Apply(row), Position: p, Metadata: meta}, true
 }
 
 // Ack has nothing to release; the files stay where they are.

@@ -3,6 +3,7 @@ package files
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/connectors/sdktest"
 )
 
@@ -37,16 +39,17 @@ func testConfig(path string) Config {
 	return c
 }
 
-func harness(t *testing.T, cfg Config, write func(t testing.TB, cs []sdktest.Change)) sdktest.Harness {
+func harness(t *testing.T, cfg Config, write func(t testing.TB, cs []sdktest.Change), writeBad func(t testing.TB)) sdktest.Harness {
 	return sdktest.Harness{
 		NewSource: func(t testing.TB) connectors.Source {
-			s, err := New("test", cfg)
+			s, err := New(connectors.Env{Name: "test"}, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return s
 		},
-		Write: write,
+		Write:    write,
+		WriteBad: writeBad,
 		Identify: func(r connectors.Record) (string, int, bool) {
 			k, ok1 := r.After["key"].(string)
 			v, ok2 := r.After["version"].(int64)
@@ -65,7 +68,7 @@ func TestAcceptanceNDJSON(t *testing.T) {
 			fmt.Fprintf(&b, "{\"ma\":%q,\"phien_ban\":%d}\n", c.Key, c.Version)
 		}
 		appendFile(t, name, b.String())
-	}))
+	}, func(t testing.TB) { appendFile(t, name, `{"ma":"k99","phien_ban":`+"\n") }))
 }
 
 // TestAcceptanceCSVManyFiles writes each batch as a new export file with a
@@ -81,6 +84,9 @@ func TestAcceptanceCSVManyFiles(t *testing.T) {
 			fmt.Fprintf(&b, "%s,%d,\"dòng \"\"trích\"\"\nhai\"\r\n", c.Key, c.Version)
 		}
 		appendFile(t, filepath.Join(dir, fmt.Sprintf("xuat_%03d.csv", n)), b.String())
+	}, func(t testing.TB) {
+		n++
+		appendFile(t, filepath.Join(dir, fmt.Sprintf("xuat_%03d.csv", n)), "ma,phien_ban,ghi_chu\r\nk99,1,x,thua\r\n")
 	}))
 }
 
@@ -108,7 +114,7 @@ func TestCSVMappingResumeAndBadRows(t *testing.T) {
 	c.Types = map[string]string{"dien_tich": "number"}
 	c.Columns = map[string]string{"so_giay_chung_nhan": "certificate_no", "dien_tich": "area_m2", "ghi_chu": "note"}
 	c.Set = map[string]any{"province_code": "001"}
-	s, err := New("t", c)
+	s, err := New(connectors.Env{Name: "t"}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,21 +129,31 @@ func TestCSVMappingResumeAndBadRows(t *testing.T) {
 	if got := recs[1].After; got["note"] != nil || got["area_m2"] != 80.0 {
 		t.Errorf("row 2 = %v", got)
 	}
-	if got := recs[2].After; !strings.Contains(fmt.Sprint(got["_error"]), "4 fields, the header has 3") {
-		t.Errorf("row 3 (bad) = %v", got)
+	if bad := recs[2].Bad; bad == nil || recs[2].After != nil || bad.Kind != contract.KindMalformed || bad.Path != "$" ||
+		bad.Reason != "giay_chung_nhan.csv line 5: 4 fields, the header has 3" || string(bad.Raw) != "CS000003;1;x;extra" {
+		t.Errorf("row 3 (bad) = %+v, %+v", recs[2], recs[2].Bad)
+	}
+	for i, line := range []string{"2", "3", "5", "6"} {
+		if m := recs[i].Metadata; m[connectors.MetaFile] != name || m[connectors.MetaLine] != line {
+			t.Errorf("record %d: metadata %v, want line %s of %s", i, m, line, name)
+		}
 	}
 	if got := recs[3].After; got["area_m2"] != "abc" {
 		t.Errorf("row 4 (unterminated, unconvertible) = %v", got)
 	}
 	// Resume after row 2: rows 3 and 4 again, nothing before.
-	s2, _ := New("t", c)
+	s2, _ := New(connectors.Env{Name: "t"}, c)
 	if err := s2.Open(t.Context(), recs[1].Position); err != nil {
 		t.Fatal(err)
 	}
 	defer s2.Close(t.Context())
 	again := readAll(t, s2, 2)
-	if fmt.Sprint(again[0].After) != fmt.Sprint(recs[2].After) || fmt.Sprint(again[1].After) != fmt.Sprint(recs[3].After) {
+	if fmt.Sprint(again[0].Bad) != fmt.Sprint(recs[2].Bad) || fmt.Sprint(again[1].After) != fmt.Sprint(recs[3].After) {
 		t.Errorf("resumed with %v, want rows 3 and 4", again)
+	}
+	// Line numbers survive the restart (the skipped part is counted).
+	if again[0].Metadata[connectors.MetaLine] != "5" || again[1].Metadata[connectors.MetaLine] != "6" {
+		t.Errorf("lines after resume: %v, %v", again[0].Metadata, again[1].Metadata)
 	}
 	var p pos
 	if err := json.Unmarshal(again[1].Position, &p); err != nil || p.File != name {
@@ -149,16 +165,35 @@ func TestCSVMappingResumeAndBadRows(t *testing.T) {
 	}
 }
 
+// TestValidate: the tag rules and Validate report every problem at once,
+// through the constructor (CheckConfig) and the decoder alike.
 func TestValidate(t *testing.T) {
 	c := DefaultConfig()
 	c.Format, c.Delimiter, c.Progress = "xml", "ab", "sometimes"
 	c.Header = false
 	c.Types = map[string]string{"x": "date"}
-	err := c.Validate()
-	for _, want := range []string{"path: required", "format \"xml\"", "delimiter \"ab\"", "column_names: required", "types.x", "mapping.dataset: required", "progress \"sometimes\""} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate() = %v; want it to mention %q", err, want)
+	c.BatchSize, c.PollInterval = 0, time.Millisecond
+	wants := []string{"path: required", `format "xml": want csv or ndjson (or empty)`, `delimiter "ab": want one character other than quote and newline`,
+		"column_names: required when header is false", `types.x "date": want integer, number, boolean or string`, "dataset: required",
+		`progress "sometimes": want auto, always or never`, "batch_size 0: want 1 to 100000", "poll_interval 1ms: want at least 10ms"}
+	_, err := New(connectors.Env{Name: "t"}, c)
+	if !errors.Is(err, connectors.ErrConfig) {
+		t.Fatalf("New = %v, want ErrConfig", err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("New: %v; want it to mention %q", err, want)
 		}
+	}
+	spec, _ := connectors.Lookup(AdapterName)
+	_, err = spec.DecodeConfig(map[string]any{"format": "xml", "delimiter": "\"", "progress": "sometimes", "header": false, "types": map[string]any{"x": "date"}, "batch_size": 0, "poll_interval": "1ms"})
+	for _, want := range append(wants[:2:2], append([]string{`delimiter "\"": want one character`}, wants[3:]...)...) {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("DecodeConfig: %v; want it to mention %q", err, want)
+		}
+	}
+	if d := DefaultConfig(); d.Delimiter != "," || !d.Header || !d.EmptyAsNull || d.BatchSize != 1000 || d.PollInterval != time.Second || d.Progress != "auto" || d.ProgressMinBytes != 16<<20 {
+		t.Errorf("defaults from the tags: %+v", d)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -91,6 +92,27 @@ func ParseCSVRecord(rec []byte, delim rune) ([]string, error) {
 	return fields, nil
 }
 
+// pathError is a parse error at a JSON path of the row.
+type pathError struct {
+	path string
+	msg  string
+}
+
+func (e *pathError) Error() string { return e.msg }
+
+// errorPath is the JSON path a parse error points at, "$" for the line.
+func errorPath(err error) string {
+	var sj *strictjson.Error
+	var pe *pathError
+	switch {
+	case errors.As(err, &sj):
+		return sj.Path
+	case errors.As(err, &pe):
+		return pe.path
+	}
+	return "$"
+}
+
 // csvRow names the fields of a record by the header.
 func csvRow(header, fields []string, emptyAsNull bool) (map[string]any, error) {
 	if len(fields) != len(header) {
@@ -99,7 +121,7 @@ func csvRow(header, fields []string, emptyAsNull bool) (map[string]any, error) {
 	row := make(map[string]any, len(header))
 	for i, h := range header {
 		if !utf8.ValidString(fields[i]) {
-			return nil, fmt.Errorf("column %s: not valid UTF-8 (check the file's encoding; the bus takes UTF-8 only)", strconv.Quote(h))
+			return nil, &pathError{path: "$." + h, msg: fmt.Sprintf("column %s: not valid UTF-8 (check the file's encoding; the bus takes UTF-8 only)", strconv.Quote(h))}
 		}
 		if fields[i] == "" && emptyAsNull {
 			row[h] = nil

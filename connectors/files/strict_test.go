@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // Lenient JSON on a line is an error naming the JSON path; numbers float64
@@ -48,14 +51,15 @@ func TestCSVNumbersAndUTF8(t *testing.T) {
 	}
 }
 
-// A lenient line still becomes a record, dead-lettered by the bus with the
-// raw line and the reason, which names the JSON path.
+// A lenient line becomes a bad record, dead-lettered by the bus with the
+// raw line, the JSON path and the reason; the line after it flows.
 func TestLenientLineIsDeadLettered(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "rows.ndjson")
-	appendFile(t, name, `{"certificate_no":"CS000001"}`+"\n"+`{"certificate_no":"CS000002","holder_cccd":"1","holder_cccd":"2"}`+"\n")
+	bad := `{"certificate_no":"CS000002","holder_cccd":"1","holder_cccd":"2"}`
+	appendFile(t, name, `{"certificate_no":"CS000001"}`+"\n"+bad+"\n"+`{"certificate_no":"CS000003"}`+"\n")
 	c := DefaultConfig()
 	c.Path, c.Format, c.PollInterval, c.Progress, c.Dataset = name, "ndjson", 10*time.Millisecond, "never", "land.land_use_right"
-	s, err := New("t", c)
+	s, err := New(connectors.Env{Name: "t"}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +67,19 @@ func TestLenientLineIsDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close(t.Context())
-	recs := readAll(t, s, 2)
-	if recs[0].After["certificate_no"] != "CS000001" {
-		t.Fatalf("good line: %v", recs[0].After)
+	recs := readAll(t, s, 3)
+	if recs[0].After["certificate_no"] != "CS000001" || recs[2].After["certificate_no"] != "CS000003" {
+		t.Fatalf("good lines: %v, %v", recs[0].After, recs[2].After)
 	}
-	bad := fmt.Sprint(recs[1].After["_error"])
-	if !strings.Contains(bad, "rows.ndjson offset") || !strings.Contains(bad, `$.holder_cccd (byte 47): duplicate member name "holder_cccd"`) || recs[1].After["_raw"] == nil {
-		t.Fatalf("bad line: %v", recs[1].After)
+	b := recs[1].Bad
+	if b == nil || recs[1].After != nil || recs[1].Before != nil {
+		t.Fatalf("bad line is not a bad record: %+v", recs[1])
+	}
+	if b.Kind != contract.KindMalformed || b.Path != "$.holder_cccd" || string(b.Raw) != bad ||
+		b.Reason != `rows.ndjson line 2: not a valid JSON object: $.holder_cccd (byte 47): duplicate member name "holder_cccd"` {
+		t.Fatalf("bad record: %+v", b)
+	}
+	if m := recs[1].Metadata; m[connectors.MetaFile] != name || m[connectors.MetaLine] != "2" || m[connectors.MetaOffset] != fmt.Sprint(len(`{"certificate_no":"CS000001"}`)+1+len(bad)+1) {
+		t.Fatalf("metadata: %v", m)
 	}
 }

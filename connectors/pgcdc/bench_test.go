@@ -37,7 +37,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		c.Tables = []Table{{Table: table, ColumnMapping: connectors.ColumnMapping{Dataset: "land.land_use_right",
 			Columns: map[string]string{"so_giay_chung_nhan": "certificate_no", "ma_tinh": "province_code", "dien_tich": "area_m2",
 				"so_dinh_danh_chu": "holder_cccd", "ho_ten_chu": "holder_name", "ngay_sinh_chu": "holder_dob", "ngay_cap": "issued_on"}}}}
-		s, err := New("bench", c)
+		s, err := New(connectors.Env{Name: "bench"}, c)
 		if err != nil {
 			b.Fatal(err)
 		}

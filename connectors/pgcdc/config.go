@@ -3,7 +3,6 @@ package pgcdc
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -14,13 +13,13 @@ import (
 // Config configures one PostgreSQL change-data-capture connector.
 type Config struct {
 	URL               string        `yaml:"url" json:"url" required:"true" doc:"PostgreSQL URL, e.g. postgres://lgsp:secret@db.bo-tnmt.local:5432/dat_dai; the role needs REPLICATION (or superuser) and SELECT on the tables"`
-	Slot              string        `yaml:"slot" json:"slot" doc:"logical replication slot; default lgsp_<connector name>"`
-	Publication       string        `yaml:"publication" json:"publication" doc:"publication of the tables; default lgsp_<connector name>"`
-	CreatePublication bool          `yaml:"create_publication" json:"create_publication" doc:"create the publication (and set its tables) if needed, and drop it when the connector is deleted; false: a DBA created it"`
-	Snapshot          string        `yaml:"snapshot" json:"snapshot" doc:"initial: read the existing rows (op r) from a snapshot consistent with the slot, then stream; never: stream changes only"`
+	Slot              string        `yaml:"slot" json:"slot" pattern:"^[a-z_][a-z0-9_]{0,62}$" patternmsg:"lower-case letters, digits and _ (at most 63)" doc:"logical replication slot; default lgsp_<connector name>"`
+	Publication       string        `yaml:"publication" json:"publication" pattern:"^[a-z_][a-z0-9_]{0,62}$" patternmsg:"lower-case letters, digits and _ (at most 63)" doc:"publication of the tables; default lgsp_<connector name>"`
+	CreatePublication bool          `yaml:"create_publication" json:"create_publication" default:"true" doc:"create the publication (and set its tables) if needed, and drop it when the connector is deleted; false: a DBA created it"`
+	Snapshot          string        `yaml:"snapshot" json:"snapshot" default:"initial" enum:"initial,never" doc:"initial: read the existing rows (op r) from a snapshot consistent with the slot, then stream; never: stream changes only"`
 	Tables            []Table       `yaml:"tables" json:"tables" required:"true" doc:"tables to capture and the dataset each maps onto"`
-	BatchSize         int           `yaml:"batch_size" json:"batch_size" doc:"most records one read returns"`
-	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" json:"heartbeat_interval" doc:"how often the acknowledged position is reported to the server even when idle, so the slot does not pin WAL"`
+	BatchSize         int           `yaml:"batch_size" json:"batch_size" default:"1000" min:"1" max:"100000" doc:"most records one read returns"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" json:"heartbeat_interval" default:"10s" min:"100ms" max:"10m" doc:"how often the acknowledged position is reported to the server even when idle, so the slot does not pin WAL; below the server's wal_sender_timeout"`
 }
 
 // Table maps one source table onto a dataset.
@@ -30,40 +29,22 @@ type Table struct {
 	connectors.ColumnMapping `yaml:",inline" json:",inline"`
 }
 
-// DefaultConfig returns the defaults: snapshot then stream, batches of
-// 1000, a heartbeat every 10s, publication managed by the connector.
-func DefaultConfig() Config {
-	return Config{CreatePublication: true, Snapshot: "initial", BatchSize: 1000, HeartbeatInterval: 10 * time.Second}
-}
+// DefaultConfig is the config of the tags' defaults: snapshot then
+// stream, batches of 1000, a heartbeat every 10s, publication managed by
+// the connector.
+func DefaultConfig() Config { return connectors.Defaults[Config]() }
 
-var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
-
-// Validate reports every problem of the config at once.
+// Validate checks what the tags cannot say: the URL parses, no table is
+// listed twice, column mappings are consistent.
 func (c Config) Validate() error {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, errors.New("url: required"))
-	} else if _, err := pgconn.ParseConfig(c.URL); err != nil {
+	if _, err := pgconn.ParseConfig(c.URL); c.URL != "" && err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
-	}
-	if c.Slot != "" && !identRE.MatchString(c.Slot) {
-		errs = append(errs, fmt.Errorf("slot %q: want lower-case letters, digits and _ (at most 63)", c.Slot))
-	}
-	if c.Publication != "" && !identRE.MatchString(c.Publication) {
-		errs = append(errs, fmt.Errorf("publication %q: want lower-case letters, digits and _ (at most 63)", c.Publication))
-	}
-	if c.Snapshot != "initial" && c.Snapshot != "never" {
-		errs = append(errs, fmt.Errorf("snapshot %q: want initial or never", c.Snapshot))
-	}
-	if len(c.Tables) == 0 {
-		errs = append(errs, errors.New("tables: list at least one table"))
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Tables {
 		p := fmt.Sprintf("tables[%d]", i)
-		if t.Table == "" {
-			errs = append(errs, fmt.Errorf("%s.table: required", p))
-		} else {
+		if t.Table != "" {
 			q := qualified(t.Table)
 			if seen[q] {
 				errs = append(errs, fmt.Errorf("%s.table: %s listed twice", p, q))
@@ -72,16 +53,7 @@ func (c Config) Validate() error {
 		}
 		errs = append(errs, t.Check(p)...)
 	}
-	if c.BatchSize < 1 || c.BatchSize > 100_000 {
-		errs = append(errs, fmt.Errorf("batch_size %d: want 1 to 100000", c.BatchSize))
-	}
-	if c.HeartbeatInterval < 100*time.Millisecond || c.HeartbeatInterval > 10*time.Minute {
-		errs = append(errs, fmt.Errorf("heartbeat_interval %s: want 100ms to 10m (below the server's wal_sender_timeout)", c.HeartbeatInterval))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("pgcdc: %w: %w", connectors.ErrConfig, errors.Join(errs...))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // qualified returns "schema.table" with schema public by default.

@@ -35,6 +35,37 @@ func (s *Source) OnCreate(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, s.slot); err != nil {
 		return classify(fmt.Errorf("pgcdc: create slot %s: %w", s.slot, err))
 	}
+	s.log.Info("replication slot created; changes are kept from now on", "slot", s.slot)
+	return nil
+}
+
+// OnUpdate is called when the connector's config changed since its last
+// run: it checks the tables and sets the publication's tables to the new
+// list, so a table added to the config is published before the first
+// read. A table added to a connector that has streamed already starts with
+// its changes from now on; its existing rows are not snapshotted (reset the
+// connector's position to take a new snapshot of every table), which is
+// logged as a warning so the operator is told.
+func (s *Source) OnUpdate(ctx context.Context) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if err := s.inspect(ctx, conn); err != nil {
+		return err
+	}
+	if err := s.ensurePublication(ctx, conn); err != nil {
+		return err
+	}
+	exists, _, err := s.slotState(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if exists && s.cfg.Snapshot == "initial" {
+		s.log.Warn("config changed: tables now listed are published; rows that were already in a newly listed table are not snapshotted (reset the connector's position for a new snapshot of every table)",
+			"slot", s.slot, "publication", s.pub)
+	}
 	return nil
 }
 
@@ -56,7 +87,11 @@ func (s *Source) OnDelete(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("pgcdc: drop publication %s: %w", s.pub, err))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.log.Info("replication slot and publication dropped", "slot", s.slot, "publication", s.pub, "publication_dropped", s.cfg.CreatePublication)
+	return nil
 }
 
 // TestConnection checks that the database is reachable, runs with

@@ -29,7 +29,7 @@ func newFixture(t *testing.T, ddl string) *fixture {
 	pgtest.Exec(t, f.conn, fmt.Sprintf(ddl, f.table))
 	t.Cleanup(func() {
 		ctx := context.Background()
-		src, err := New("cleanup", f.config())
+		src, err := New(connectors.Env{Name: "cleanup"}, f.config())
 		if err == nil {
 			for i := 0; i < 50; i++ {
 				if err = src.OnDelete(ctx); err == nil || !errors.Is(err, connectors.ErrBackoff) {
@@ -56,7 +56,7 @@ func (f *fixture) config() Config {
 
 func (f *fixture) source(t testing.TB) *Source {
 	t.Helper()
-	s, err := New("test", f.config())
+	s, err := New(connectors.Env{Name: "test"}, f.config())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,8 @@ func TestAcceptance(t *testing.T) {
 				pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s (id, version) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET version = excluded.version`, f.table), c.Key, c.Version)
 			}
 		},
-		Identify: identify,
+		Identify:   identify,
+		NoBadInput: true, // PostgreSQL types every value
 	})
 }
 
@@ -190,7 +191,7 @@ func TestFlushOnlyAcked(t *testing.T) {
 	c := f.config()
 	c.Snapshot = "never"
 	src := func() *Source {
-		s, err := New("test", c)
+		s, err := New(connectors.Env{Name: "test"}, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +251,7 @@ func TestIdleSlotAdvances(t *testing.T) {
 	t.Cleanup(func() { f.conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+other) })
 	c := f.config()
 	c.Snapshot = "never"
-	s, err := New("test", c)
+	s, err := New(connectors.Env{Name: "test"}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestTablesWithoutUsableKey(t *testing.T) {
 		{Table: nothing, ColumnMapping: connectors.ColumnMapping{Dataset: "t.b"}},
 		{Table: "public.does_not_exist_xyz", ColumnMapping: connectors.ColumnMapping{Dataset: "t.c"}},
 	}
-	s, err := New("test", c)
+	s, err := New(connectors.Env{Name: "test"}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("decoded %+v", c)
 	}
 	doc := spec.FormatConfigDoc()
-	for _, want := range []string{"tables[].dataset", "heartbeat_interval (duration, default 10s)", "tables[].columns"} {
+	for _, want := range []string{"tables[].dataset", "heartbeat_interval (duration, default 10s, 100ms to 10m)", `snapshot (string, default "initial", initial or never)`, "slot (string, lower-case letters, digits and _ (at most 63))", "tables[].columns"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("spec doc lacks %q:\n%s", want, doc)
 		}

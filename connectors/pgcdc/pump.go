@@ -156,7 +156,7 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 	case *pglogrepl.InsertMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil {
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpCreate,
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate,
 				After: info.mapping.Apply(tupleRow(rel, m.Tuple, false, nil))})
 		}
 	case *pglogrepl.UpdateMessage:
@@ -171,18 +171,18 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 				// A changed primary key is another entity, as Debezium has it:
 				// a delete of the old key, then a create of the new one.
 				st.tx.recs = append(st.tx.recs,
-					connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpDelete, Before: info.mapping.Apply(before)},
-					connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpCreate, After: info.mapping.Apply(after)})
+					connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete, Before: info.mapping.Apply(before)},
+					connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate, After: info.mapping.Apply(after)})
 				break
 			}
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpUpdate,
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpUpdate,
 				Before: info.mapping.Apply(before), After: info.mapping.Apply(after)})
 		}
 	case *pglogrepl.DeleteMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil && m.OldTuple != nil {
 			before := tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey, nil)
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpDelete,
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete,
 				Before: info.mapping.Apply(before)})
 		}
 	case *pglogrepl.CommitMessage:
@@ -225,6 +225,10 @@ func (s *Source) seal(tx *pendingTx, c *pglogrepl.CommitMessage) []connectors.Re
 		}
 		r.Position = p.encode()
 		r.Time = tx.time
+		if r.Metadata == nil {
+			r.Metadata = map[string]string{}
+		}
+		r.Metadata[connectors.MetaLSN] = tx.commit.String()
 		out = append(out, r)
 	}
 	if s.resume != nil && tx.commit > s.resume.commit {

@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,7 @@ func init() {
 // Source is a PostgreSQL CDC source.
 type Source struct {
 	name string
+	log  *slog.Logger
 	cfg  Config
 	slot string
 	pub  string
@@ -92,16 +94,16 @@ var (
 )
 
 // New builds a source from a config; it connects in Open.
-func New(name string, cfg Config) (*Source, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+func New(env connectors.Env, cfg Config) (*Source, error) {
+	if err := connectors.CheckConfig(&cfg); err != nil {
+		return nil, fmt.Errorf("pgcdc: %w", err)
 	}
-	s := &Source{name: name, cfg: cfg, slot: cfg.Slot, pub: cfg.Publication, beat: make(chan struct{}, 1)}
+	s := &Source{name: env.Name, log: env.Log(), cfg: cfg, slot: cfg.Slot, pub: cfg.Publication, beat: make(chan struct{}, 1)}
 	if s.slot == "" {
-		s.slot = defaultName(name)
+		s.slot = defaultName(env.Name)
 	}
 	if s.pub == "" {
-		s.pub = defaultName(name)
+		s.pub = defaultName(env.Name)
 	}
 	s.snapTbl.Store("")
 	return s, nil
@@ -119,6 +121,11 @@ type tableInfo struct {
 	name      string
 	pk        []string
 	mapping   connectors.ColumnMapping
+}
+
+// meta is a new Metadata map naming the table.
+func (t *tableInfo) meta() map[string]string {
+	return map[string]string{connectors.MetaTable: t.schema + "." + t.name}
 }
 
 // connect opens the query connection; a refused connection is temporary.
@@ -340,6 +347,7 @@ func (s *Source) Open(ctx context.Context, pos connectors.Position) error {
 		if _, err := conn.Exec(ctx, fmt.Sprintf("SET TRANSACTION SNAPSHOT '%s'", res.SnapshotName)); err != nil {
 			return classify(fmt.Errorf("pgcdc: import snapshot: %w", err))
 		}
+		s.log.Info("replication slot created; taking the initial snapshot", "slot", s.slot, "consistent_lsn", lsn.String())
 		s.snap.active, s.snap.consistent = true, lsn
 		s.snapTbl.Store(s.cfg.Tables[0].Table)
 		s.acked.Store(uint64(lsn))
@@ -355,6 +363,7 @@ func (s *Source) Open(ctx context.Context, pos connectors.Position) error {
 		if confirmed, err = pglogrepl.ParseLSN(res.ConsistentPoint); err != nil {
 			return fmt.Errorf("pgcdc: slot consistent point %q: %w", res.ConsistentPoint, err)
 		}
+		s.log.Info("replication slot created; streaming changes from now on (snapshot: never)", "slot", s.slot, "lsn", confirmed.String())
 	}
 	s.snapDone.Store(true)
 	start := confirmed
@@ -471,7 +480,9 @@ func (s *Source) readSnapshot(ctx context.Context) ([]connectors.Record, error) 
 			}
 			got++
 			s.snap.row++
-			emit(connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpRead, After: info.mapping.Apply(row),
+			meta := info.meta()
+			meta[connectors.MetaLSN] = s.snap.consistent.String()
+			emit(connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpRead, After: info.mapping.Apply(row), Metadata: meta,
 				Position: position{snapshot: true, consistent: s.snap.consistent, row: s.snap.row}.encode()})
 		}
 		rows.Close()
@@ -503,6 +514,7 @@ func (s *Source) readSnapshot(ctx context.Context) ([]connectors.Record, error) 
 	s.snap.active = false
 	s.snapDone.Store(true)
 	s.snapTbl.Store("")
+	s.log.Info("initial snapshot done; streaming changes", "rows", s.snap.row, "slot", s.slot)
 	if err := s.startStreaming(ctx, s.snap.consistent); err != nil {
 		return nil, err
 	}

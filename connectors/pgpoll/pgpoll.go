@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -41,56 +42,39 @@ func init() {
 type Config struct {
 	URL          string        `yaml:"url" json:"url" required:"true" doc:"PostgreSQL URL; the role needs SELECT on the tables"`
 	Tables       []Table       `yaml:"tables" json:"tables" required:"true" doc:"tables to poll and the dataset each maps onto"`
-	PollInterval time.Duration `yaml:"poll_interval" json:"poll_interval" doc:"pause between polls when no new rows were found"`
-	BatchSize    int           `yaml:"batch_size" json:"batch_size" doc:"most rows read per table per poll"`
+	PollInterval time.Duration `yaml:"poll_interval" json:"poll_interval" default:"2s" min:"10ms" doc:"pause between polls when no new rows were found"`
+	BatchSize    int           `yaml:"batch_size" json:"batch_size" default:"1000" min:"1" max:"100000" doc:"most rows read per table per poll"`
 }
 
 // Table is one polled table.
 type Table struct {
 	Table                    string   `yaml:"table" json:"table" required:"true" doc:"source table, schema.table or table (schema public)"`
-	CursorColumn             string   `yaml:"cursor_column" json:"cursor_column" required:"true" doc:"column that grows whenever a row is inserted or updated, e.g. updated_at or id"`
+	CursorColumn             string   `yaml:"cursor_column" json:"cursor_column" required:"true" doc:"column that grows whenever a row is inserted or updated (a sequence-fed id, or updated_at set by a trigger)"`
 	KeyColumns               []string `yaml:"key_columns" json:"key_columns" doc:"columns that identify a row and break ties of the cursor; default the primary key"`
 	connectors.ColumnMapping `yaml:",inline" json:",inline"`
 }
 
-// DefaultConfig polls every 2s in batches of 1000 rows.
-func DefaultConfig() Config { return Config{PollInterval: 2 * time.Second, BatchSize: 1000} }
+// DefaultConfig is the config of the tags' defaults: a poll every 2s in
+// batches of 1000 rows.
+func DefaultConfig() Config { return connectors.Defaults[Config]() }
 
-// Validate reports every problem of the config at once.
+// Validate checks what the tags cannot say: the URL parses, no table is
+// listed twice, column mappings are consistent.
 func (c Config) Validate() error {
 	var errs []error
-	if c.URL == "" {
-		errs = append(errs, errors.New("url: required"))
-	} else if _, err := pgconn.ParseConfig(c.URL); err != nil {
+	if _, err := pgconn.ParseConfig(c.URL); c.URL != "" && err != nil {
 		errs = append(errs, fmt.Errorf("url: %w", err))
-	}
-	if len(c.Tables) == 0 {
-		errs = append(errs, errors.New("tables: list at least one table"))
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Tables {
 		p := fmt.Sprintf("tables[%d]", i)
-		if t.Table == "" {
-			errs = append(errs, fmt.Errorf("%s.table: required", p))
-		} else if seen[qualified(t.Table)] {
+		if t.Table != "" && seen[qualified(t.Table)] {
 			errs = append(errs, fmt.Errorf("%s.table: %s listed twice", p, qualified(t.Table)))
 		}
 		seen[qualified(t.Table)] = true
-		if t.CursorColumn == "" {
-			errs = append(errs, fmt.Errorf("%s.cursor_column: required (a column that grows on every insert and update)", p))
-		}
 		errs = append(errs, t.Check(p)...)
 	}
-	if c.PollInterval < 10*time.Millisecond {
-		errs = append(errs, fmt.Errorf("poll_interval %s: want at least 10ms", c.PollInterval))
-	}
-	if c.BatchSize < 1 || c.BatchSize > 100_000 {
-		errs = append(errs, fmt.Errorf("batch_size %d: want 1 to 100000", c.BatchSize))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("pgpoll: %w: %w", connectors.ErrConfig, errors.Join(errs...))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func qualified(t string) string {
@@ -109,6 +93,7 @@ type cursor struct {
 // Source polls tables.
 type Source struct {
 	name   string
+	log    *slog.Logger
 	cfg    Config
 	conn   *pgx.Conn
 	tables []*table
@@ -129,11 +114,11 @@ var (
 )
 
 // New builds a source from a config; it connects in Open.
-func New(name string, cfg Config) (*Source, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
+func New(env connectors.Env, cfg Config) (*Source, error) {
+	if err := connectors.CheckConfig(&cfg); err != nil {
+		return nil, fmt.Errorf("pgpoll: %w", err)
 	}
-	return &Source{name: name, cfg: cfg}, nil
+	return &Source{name: env.Name, log: env.Log(), cfg: cfg}, nil
 }
 
 func classify(err error) error {
@@ -273,6 +258,7 @@ func (s *Source) poll(ctx context.Context, t *table) ([]connectors.Record, error
 		if err != nil {
 			return nil, err
 		}
+		s.log.Info("reconnected to the database; polling goes on after the last row read", "table", t.name)
 		s.conn = conn
 	}
 	var rows pgx.Rows
@@ -309,7 +295,8 @@ func (s *Source) poll(ctx context.Context, t *table) ([]connectors.Record, error
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, connectors.Record{Dataset: t.cfg.Dataset, Op: connectors.OpRead, After: t.cfg.Apply(row), Position: p})
+		out = append(out, connectors.Record{Dataset: t.cfg.Dataset, Op: connectors.OpRead, After: t.cfg.Apply(row), Position: p,
+			Metadata: map[string]string{connectors.MetaTable: t.name}})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, classify(fmt.Errorf("pgpoll: poll %s: %w", t.name, err))

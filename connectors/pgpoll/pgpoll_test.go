@@ -25,7 +25,7 @@ func TestAcceptance(t *testing.T) {
 	cfg.Tables = []Table{{Table: table, CursorColumn: "cap_nhat_luc", ColumnMapping: connectors.ColumnMapping{Dataset: "test.item", Columns: map[string]string{"ma": "key", "phien_ban": "version"}}}}
 	sdktest.Run(t, sdktest.Harness{
 		NewSource: func(t testing.TB) connectors.Source {
-			s, err := New("test", cfg)
+			s, err := New(connectors.Env{Name: "test"}, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,8 @@ func TestAcceptance(t *testing.T) {
 			v, ok2 := r.After["version"].(int64)
 			return k, int(v), ok1 && ok2
 		},
-		Coalesces: true,
+		Coalesces:  true,
+		NoBadInput: true, // PostgreSQL types every value
 	})
 }
 
@@ -57,7 +58,7 @@ func TestTiesOnCursor(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.URL, cfg.BatchSize, cfg.PollInterval = url, 3, 20*time.Millisecond
 	cfg.Tables = []Table{{Table: table, CursorColumn: "v", ColumnMapping: connectors.ColumnMapping{Dataset: "t.x"}}}
-	s, err := New("test", cfg)
+	s, err := New(connectors.Env{Name: "test"}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestBadTables(t *testing.T) {
 		{Table: nopk, CursorColumn: "b", ColumnMapping: connectors.ColumnMapping{Dataset: "t.a"}},
 		{Table: nopk + "_missing", CursorColumn: "b", ColumnMapping: connectors.ColumnMapping{Dataset: "t.b"}},
 	}
-	s, err := New("test", cfg)
+	s, err := New(connectors.Env{Name: "test"}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +111,14 @@ func TestValidate(t *testing.T) {
 	c := DefaultConfig()
 	c.BatchSize = 0
 	c.Tables = []Table{{Table: "a"}, {Table: "public.a", CursorColumn: "x", ColumnMapping: connectors.ColumnMapping{Dataset: "x.y"}}}
-	err := c.Validate()
-	for _, want := range []string{"url: required", "tables[0].cursor_column: required", "tables[0].dataset: required", "public.a listed twice", "batch_size 0"} {
+	err := connectors.CheckConfig(&c)
+	for _, want := range []string{"url: required", "tables[0].cursor_column: required", "tables[0].dataset: required", "tables[1].table: public.a listed twice", "batch_size 0: want 1 to 100000"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Validate() = %v; want it to mention %q", err, want)
+			t.Errorf("CheckConfig() = %v; want it to mention %q", err, want)
 		}
+	}
+	if d := DefaultConfig(); d.PollInterval != 2*time.Second || d.BatchSize != 1000 {
+		t.Errorf("defaults from the tags: %+v", d)
 	}
 }
 
@@ -130,7 +134,7 @@ func TestReconnects(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.URL, cfg.PollInterval = url, 20*time.Millisecond
 	cfg.Tables = []Table{{Table: table, CursorColumn: "id", ColumnMapping: connectors.ColumnMapping{Dataset: "t.x"}}}
-	s, err := New("rc", cfg)
+	s, err := New(connectors.Env{Name: "rc"}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

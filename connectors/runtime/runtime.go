@@ -2,10 +2,15 @@
 // acknowledged position, hands batches to the bus, keeps a bounded number of
 // batches in flight (back-pressure when Kafka is slow), acknowledges
 // positions strictly in order and only once the bus says a batch is durable,
-// and restarts a failed source with exponential back-off and jitter.
+// and restarts a failed source with exponential back-off and jitter. Before
+// it opens a source it calls the source's lifecycle hooks when due
+// (connectors.LifecycleHooks: OnCreate on the first start, OnUpdate after a
+// config change, detected with a hash of the config kept next to the
+// position).
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -43,8 +48,22 @@ type Options struct {
 	// nothing acknowledged) before the runtime calls the source's Heartbeat,
 	// for sources that implement connectors.Heartbeater (default 10s).
 	HeartbeatEvery time.Duration
-	Logger         *slog.Logger
+	// ConfigHash identifies the connector's config (connectors.HashConfig
+	// of the decoded config). It is kept under ConfigHashKey(name) in the
+	// Checkpoints; when it differs from the stored one the source's OnUpdate
+	// is called before Open. Nil: the connector has no config to compare.
+	ConfigHash []byte
+	Logger     *slog.Logger
 }
+
+// ConfigHashKey is the Checkpoints key under which the hash of the config a
+// connector last ran with is kept, next to its position. Connector names
+// are source names (letters, digits, _), so it cannot collide with one.
+func ConfigHashKey(connector string) string { return connector + "#config" }
+
+// noConfigHash is stored for a connector without a config hash, so its
+// first start is still recorded.
+var noConfigHash = []byte("-")
 
 func (o *Options) defaults() {
 	if o.MaxInFlight <= 0 {
@@ -82,6 +101,9 @@ type State struct {
 	Heartbeats uint64 `json:"heartbeats,omitempty"`
 	// Snapshot is the initial snapshot's progress, for sources that take one.
 	Snapshot *connectors.SnapshotStatus `json:"snapshot,omitempty"`
+	// Lifecycle is the last lifecycle hook this process called on the
+	// source: "created" (OnCreate) or "updated" (OnUpdate).
+	Lifecycle string `json:"lifecycle,omitempty"`
 }
 
 // resetRequest asks the running connector to restart at pos.
@@ -245,7 +267,7 @@ type inflight struct {
 // runOnce opens the source at its checkpoint and streams until an error or
 // ctx is done. progressed reports whether any batch was acknowledged.
 func (c *Connector) runOnce(ctx context.Context) (progressed bool, err error) {
-	pos, _, err := c.cp.Load(ctx, c.name)
+	pos, found, err := c.cp.Load(ctx, c.name)
 	if err != nil {
 		return false, fmt.Errorf("load position: %w", err)
 	}
@@ -255,6 +277,10 @@ func (c *Connector) runOnce(ctx context.Context) (progressed bool, err error) {
 	src, err := c.newSrc()
 	if err != nil {
 		return false, fmt.Errorf("build source: %w", err)
+	}
+	if err := c.lifecycle(ctx, src, found); err != nil {
+		_ = src.Close(context.Background())
+		return false, err
 	}
 	if err := src.Open(ctx, pos); err != nil {
 		_ = src.Close(context.Background())
@@ -298,6 +324,51 @@ func (c *Connector) runOnce(ctx context.Context) (progressed bool, err error) {
 		return progressed, rerr
 	}
 	return progressed, ctx.Err()
+}
+
+// lifecycle calls the source's hooks when due, before Open: OnCreate when
+// the connector has neither a position nor a config hash (its first
+// start), OnUpdate when the stored config hash differs from the current
+// one. The hash is stored only after the hook succeeded, so a failed hook
+// is called again at the next attempt (hooks are idempotent). A connector
+// with a position but no stored hash predates the hash: it is recorded
+// without a call.
+func (c *Connector) lifecycle(ctx context.Context, src connectors.Source, havePos bool) error {
+	want := c.opts.ConfigHash
+	if len(want) == 0 {
+		want = noConfigHash
+	}
+	stored, ok, err := c.cp.Load(ctx, ConfigHashKey(c.name))
+	if err != nil {
+		return fmt.Errorf("load config hash: %w", err)
+	}
+	ok = ok && len(stored) > 0
+	if ok && bytes.Equal(stored, want) {
+		return nil
+	}
+	hooks, hasHooks := src.(connectors.LifecycleHooks)
+	switch {
+	case !ok && !havePos:
+		c.opts.Logger.Info("connector starts for the first time", "connector", c.name, "on_create", hasHooks)
+		if hasHooks {
+			if err := hooks.OnCreate(ctx); err != nil {
+				return fmt.Errorf("create (OnCreate): %w", err)
+			}
+			c.update(func(s *State) { s.Lifecycle = "created" })
+		}
+	case ok:
+		c.opts.Logger.Info("connector config changed since the last run", "connector", c.name, "on_update", hasHooks)
+		if hasHooks {
+			if err := hooks.OnUpdate(ctx); err != nil {
+				return fmt.Errorf("update (OnUpdate): %w", err)
+			}
+			c.update(func(s *State) { s.Lifecycle = "updated" })
+		}
+	}
+	if err := c.cp.Save(ctx, ConfigHashKey(c.name), want); err != nil {
+		return fmt.Errorf("save config hash: %w", err)
+	}
+	return nil
 }
 
 func (c *Connector) readLoop(ctx context.Context, src connectors.Source, queue chan<- inflight) error {

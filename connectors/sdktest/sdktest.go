@@ -1,13 +1,19 @@
 // Package sdktest is the acceptance suite every source adapter must pass:
 // open, read, acknowledge, restart at the acknowledged position, no record
-// lost, order per key kept. An adapter's test prepares a source (a table, a
-// directory), then calls Run with a factory for the adapter and a way to
-// make changes in the source:
+// lost, order per key kept; every record carries Metadata; input the
+// adapter cannot parse comes out as a typed bad record (Record.Bad) and the
+// records after it flow; the optional capabilities work in the order the
+// host uses them (TestConnection and OnCreate before the first Open,
+// OnUpdate before a later one, OnDelete after the last Close, each hook
+// idempotent). An adapter's test prepares a source (a table, a directory),
+// then calls Run with a factory for the adapter and a way to make changes
+// in the source:
 //
 //	sdktest.Run(t, sdktest.Harness{
 //		NewSource: func(t testing.TB) connectors.Source { return pgcdc.New(...) },
 //		Write:     func(t testing.TB, cs []sdktest.Change) { /* INSERT / UPDATE */ },
 //		Identify:  func(r connectors.Record) (string, int, bool) { ... },
+//		WriteBad:  func(t testing.TB) { /* a line that does not parse */ }, // or NoBadInput: true
 //	})
 package sdktest
 
@@ -16,10 +22,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // Change is one change to make in the source: the entity Key takes Version.
@@ -44,6 +53,14 @@ type Harness struct {
 	// key (a poller sees only the row's latest state); the latest version
 	// must still arrive.
 	Coalesces bool
+	// WriteBad writes one input the adapter cannot parse (a truncated JSON
+	// line), for the suite to check it comes out as a bad record followed
+	// by the changes written after it.
+	WriteBad func(t testing.TB)
+	// NoBadInput says the source cannot hold input the adapter fails to
+	// parse (a database types every value), so there is no WriteBad. One of
+	// the two must be set: the bad-record check is never skipped silently.
+	NoBadInput bool
 	// Timeout bounds each wait for records (default 30s).
 	Timeout time.Duration
 }
@@ -51,6 +68,7 @@ type Harness struct {
 type seen struct {
 	Change
 	pos connectors.Position
+	bad *connectors.BadRecord // a bad record read (Change is then zero)
 }
 
 // Run runs the acceptance suite.
@@ -58,6 +76,9 @@ func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.NewSource == nil || h.Write == nil || h.Identify == nil {
 		t.Fatal("sdktest: Harness needs NewSource, Write and Identify")
+	}
+	if (h.WriteBad == nil) == !h.NoBadInput {
+		t.Fatal("sdktest: Harness needs WriteBad, or NoBadInput for a source that cannot hold unparseable input")
 	}
 	if h.Timeout <= 0 {
 		h.Timeout = 30 * time.Second
@@ -68,6 +89,21 @@ func Run(t *testing.T, h Harness) {
 	batch1 := []Change{{"k1", 1}, {"k2", 1}, {"k3", 1}, {"k4", 1}, {"k5", 1}}
 	h.Write(t, batch1)
 	s1 := h.NewSource(t)
+	// As the host does: test the connection, then create (twice: hooks are
+	// idempotent), on sources that have not been opened.
+	if ct, ok := s1.(connectors.ConnectionTester); ok {
+		if err := h.retry(ctx, ct.TestConnection); err != nil {
+			t.Fatalf("TestConnection on the prepared source: %v", err)
+		}
+	}
+	lc, hooks := s1.(connectors.LifecycleHooks)
+	if hooks {
+		for i := range 2 {
+			if err := h.retry(ctx, lc.OnCreate); err != nil {
+				t.Fatalf("OnCreate (call %d): %v", i+1, err)
+			}
+		}
+	}
 	if err := s1.Open(ctx, nil); err != nil {
 		t.Fatalf("session 1: Open(nil): %v", err)
 	}
@@ -102,8 +138,14 @@ func Run(t *testing.T, h Harness) {
 	batch3 := []Change{{"k2", 3}, {"k9", 1}, {"k4", 2}}
 	h.Write(t, batch3)
 
-	// Session 2: restart at the acknowledged position.
+	// Session 2: restart at the acknowledged position, after a config
+	// "change" (the same config): OnUpdate must keep the source working.
 	s2 := h.NewSource(t)
+	if hooks {
+		if err := h.retry(ctx, s2.(connectors.LifecycleHooks).OnUpdate); err != nil {
+			t.Fatalf("OnUpdate: %v", err)
+		}
+	}
 	if err := s2.Open(ctx, bytes.Clone(ackPos)); err != nil {
 		t.Fatalf("session 2: Open(acked position): %v", err)
 	}
@@ -127,7 +169,6 @@ func Run(t *testing.T, h Harness) {
 	if err := s3.Open(ctx, bytes.Clone(last)); err != nil {
 		t.Fatalf("session 3: Open: %v", err)
 	}
-	defer s3.Close(context.Background())
 	batch4 := []Change{{"k10", 1}, {"k5", 2}}
 	h.Write(t, batch4)
 	got3 := h.readUntil(t, s3, "session 3, after acknowledging everything", want(batch4, h.Coalesces))
@@ -135,6 +176,47 @@ func Run(t *testing.T, h Harness) {
 	for _, r := range got3 {
 		if r.Change != batch4[0] && r.Change != batch4[1] {
 			t.Errorf("session 3: read %s v%d again although it was acknowledged before the restart", r.Key, r.Version)
+		}
+	}
+
+	// Input that does not parse is a typed bad record, and what follows it flows.
+	if h.WriteBad != nil {
+		h.WriteBad(t)
+		batch5 := []Change{{"k11", 1}}
+		h.Write(t, batch5)
+		got5 := h.readUntil(t, s3, "session 3, after unparseable input", want(batch5, h.Coalesces))
+		if got5[0].bad == nil {
+			t.Errorf("session 3: unparseable input did not come out as a bad record before %s v%d", got5[len(got5)-1].Key, got5[len(got5)-1].Version)
+		}
+	}
+	if err := s3.Close(ctx); err != nil {
+		t.Fatalf("session 3: Close: %v", err)
+	}
+
+	// Deletion, after the last Close, twice: the second finds nothing to release.
+	if hooks {
+		for i := range 2 {
+			if err := h.retry(ctx, h.NewSource(t).(connectors.LifecycleHooks).OnDelete); err != nil {
+				t.Fatalf("OnDelete (call %d): %v", i+1, err)
+			}
+		}
+	}
+}
+
+// retry calls f until it succeeds or fails with something other than a
+// temporary error (connectors.ErrBackoff: a slot still being released).
+func (h Harness) retry(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, h.Timeout)
+	defer cancel()
+	for {
+		err := f(ctx)
+		if err == nil || !errors.Is(err, connectors.ErrBackoff) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -189,12 +271,19 @@ func (h Harness) readUntil(t testing.TB, src connectors.Source, stage string, wa
 			if err := checkRecord(r); err != nil {
 				t.Fatalf("%s: %v", stage, err)
 			}
+			if r.Bad != nil {
+				if h.WriteBad == nil {
+					t.Fatalf("%s: bad record from a source that holds no bad input: %+v", stage, r.Bad)
+				}
+				out = append(out, seen{pos: bytes.Clone(r.Position), bad: r.Bad})
+				continue
+			}
 			k, v, ok := h.Identify(r)
 			if !ok {
 				t.Fatalf("%s: record without key/version: %+v", stage, r)
 			}
 			c := Change{k, v}
-			out = append(out, seen{c, bytes.Clone(r.Position)})
+			out = append(out, seen{Change: c, pos: bytes.Clone(r.Position)})
 			newest[k] = max(newest[k], v)
 			if !h.Coalesces {
 				wanted[c] = false
@@ -212,6 +301,22 @@ func checkRecord(r connectors.Record) error {
 		return fmt.Errorf("record with op %q: %+v", r.Op, r)
 	case len(r.Position) == 0:
 		return fmt.Errorf("record without Position: %+v", r)
+	case len(r.Metadata) == 0:
+		return fmt.Errorf("record without Metadata (where it came from: file and line, table, …): %+v", r)
+	case r.Bad != nil:
+		b := r.Bad
+		switch {
+		case r.Before != nil || r.After != nil:
+			return fmt.Errorf("bad record that also carries a row: %+v", r)
+		case b.Kind != "" && !slices.Contains(contract.DeadLetterKinds, b.Kind):
+			return fmt.Errorf("bad record of kind %q, not a dead-letter kind of connectors/contract", b.Kind)
+		case b.Reason == "":
+			return fmt.Errorf("bad record without a reason: %+v", b)
+		case len(b.Raw) == 0:
+			return fmt.Errorf("bad record without its raw input: %+v", b)
+		case b.Path != "" && !strings.HasPrefix(b.Path, "$"):
+			return fmt.Errorf("bad record path %q is not a JSON path", b.Path)
+		}
 	case r.Row() == nil:
 		return fmt.Errorf("record without Before or After: %+v", r)
 	}

@@ -102,5 +102,5 @@ func (c ConnectorFile) Build(env func(string) string) (connectors.Source, error)
 	if !ok {
 		return nil, fmt.Errorf("ministries: connector %s: no adapter named %q", c.Connector, c.Adapter)
 	}
-	return spec.Build(c.Connector, c.Expand(env))
+	return spec.Build(connectors.Env{Name: c.Connector}, c.Expand(env))
 }

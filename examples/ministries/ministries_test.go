@@ -101,7 +101,7 @@ func TestMappedRowsValidate(t *testing.T) {
 				raw["poll_interval"] = "50ms"
 			}
 			spec, _ := connectors.Lookup(m.Connector.Adapter)
-			src, err := spec.Build(m.Connector.Connector, raw)
+			src, err := spec.Build(connectors.Env{Name: m.Connector.Connector}, raw)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -17,7 +17,8 @@ import (
 const AdapterName = "synthetic"
 
 func init() {
-	connectors.Register(connectors.Typed(AdapterName, "deterministic synthetic change stream of one ministry (dev mode)", DefaultConfig, New))
+	connectors.Register(connectors.Typed(AdapterName, "deterministic synthetic change stream of one ministry (dev mode)", DefaultConfig,
+		func(env connectors.Env, cfg Config) (*Source, error) { return New(env.Name, cfg) }))
 }
 
 // Config configures one synthetic stream.

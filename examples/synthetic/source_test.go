@@ -28,14 +28,14 @@ func TestRegistered(t *testing.T) {
 		t.Errorf("defaults do not validate: %v", err)
 	}
 	cfg.Source, cfg.Population = "tax", 1000
-	src, err := spec.New("tax-dev", cfg)
+	src, err := spec.New(connectors.Env{Name: "tax-dev"}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if src.(*Source).Config().Source != "tax" {
 		t.Errorf("config not used")
 	}
-	if _, err := spec.New("x", DefaultConfig()); err == nil {
+	if _, err := spec.New(connectors.Env{Name: "x"}, DefaultConfig()); err == nil {
 		t.Errorf("New accepted a config value instead of *Config")
 	}
 }
