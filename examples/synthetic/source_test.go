@@ -176,13 +176,14 @@ func TestSourceLimitThenBlocks(t *testing.T) {
 	}
 	ctx2, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	batch, err := s.Read(ctx2)
 	if !errors.Is(err, context.DeadlineExceeded) || len(batch) != 0 {
 		t.Errorf("Read after the limit = %d records, %v; want to block until ctx is done", len(batch), err)
 	}
-	if time.Since(start) < 40*time.Millisecond {
-		t.Errorf("Read returned early")
+	// It returned because the context ended, not by itself (no wall-clock
+	// bound: under load the deadline can pass before a timer is read).
+	if ctx2.Err() == nil {
+		t.Errorf("Read returned before its context ended")
 	}
 	// reopening at the end stays done
 	s2 := newSource(t, func(c *Config) { c.Limit = 100 })
