@@ -293,10 +293,11 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 		}
 		if d.cfg.State != nil {
 			if ch.op == "d" || ch.after == nil {
-				deletes = append(deletes, store.StateKey{Dataset: ds.Name, Key: string(m.Key)})
+				deletes = append(deletes, store.StateKey{Dataset: ds.Name, Key: string(m.Key),
+					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time, Version: m.Offset})
 			} else if doc, err := json.Marshal(ch.after); err == nil {
 				upserts = append(upserts, store.StateRow{Dataset: ds.Name, Key: string(m.Key), CitizenKey: citizen, Row: doc,
-					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time})
+					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time, Version: m.Offset})
 			}
 		}
 		for _, g := range grants {

@@ -14,14 +14,25 @@ type StateRow struct {
 	Row        []byte // JSON of the row
 	EventID    string // ce_id of the change that produced it
 	Updated    time.Time
+	// Version orders the changes of one entity (the canonical message's
+	// offset): a row is written only over an older version, so a batch
+	// delivered again after a pause or a takeover never reverts it.
+	Version int64
 }
 
-// StateKey names a row to delete.
-type StateKey struct{ Dataset, Key string }
+// StateKey names a row to delete, at the version of its delete.
+type StateKey struct {
+	Dataset, Key string
+	EventID      string
+	Updated      time.Time
+	Version      int64
+}
 
 // StateStore holds the latest row per entity.
 type StateStore interface {
-	// ApplyState upserts rows and removes deleted keys in one transaction.
+	// ApplyState upserts rows and removes deleted keys in one transaction;
+	// each applies only if its version is not older than the stored one (a
+	// deleted key keeps a tombstone with its version).
 	ApplyState(ctx context.Context, rows []StateRow, deletes []StateKey) error
 	// StateByCitizen returns a citizen's rows of a dataset, newest first.
 	StateByCitizen(ctx context.Context, dataset, citizenKey string, limit int) ([]StateRow, error)

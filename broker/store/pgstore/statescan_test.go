@@ -13,3 +13,10 @@ func TestStateScan(t *testing.T) {
 		return open(t, freshSchema(t))
 	})
 }
+
+func TestStateVersions(t *testing.T) {
+	testURL(t)
+	storetest.RunStateVersions(t, func(t *testing.T) store.Store {
+		return open(t, freshSchema(t))
+	})
+}

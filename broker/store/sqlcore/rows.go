@@ -61,13 +61,18 @@ func scanState(r Rows) (store.StateRow, error) {
 // ApplyState implements store.StateStore.
 func (s *Store) ApplyState(ctx context.Context, rows []store.StateRow, deletes []store.StateKey) error {
 	stmts := make([]Stmt, 0, len(rows)+len(deletes))
+	// One statement for upserts and deletes (a delete is a tombstone), so
+	// both obey the same rule: only a version at least as new as the
+	// stored one is written.
+	const upsert = `INSERT INTO dataset_state (` + stateColumns + `, version, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (dataset, entity_key) DO UPDATE SET citizen_key = excluded.citizen_key, row_json = excluded.row_json,
+			event_id = excluded.event_id, {updated} = excluded.{updated}, version = excluded.version, deleted = excluded.deleted
+			WHERE excluded.version >= dataset_state.version`
 	for _, r := range rows {
-		stmts = append(stmts, Stmt{`INSERT INTO dataset_state (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (dataset, entity_key) DO UPDATE SET citizen_key = excluded.citizen_key, row_json = excluded.row_json, event_id = excluded.event_id, {updated} = excluded.{updated}`,
-			[]any{r.Dataset, r.Key, r.CitizenKey, r.Row, r.EventID, s.d.Time(r.Updated)}})
+		stmts = append(stmts, Stmt{upsert, []any{r.Dataset, r.Key, r.CitizenKey, r.Row, r.EventID, s.d.Time(r.Updated), r.Version, false}})
 	}
 	for _, d := range deletes {
-		stmts = append(stmts, Stmt{`DELETE FROM dataset_state WHERE dataset = ? AND entity_key = ?`, []any{d.Dataset, d.Key}})
+		stmts = append(stmts, Stmt{upsert, []any{d.Dataset, d.Key, "", []byte{}, d.EventID, s.d.Time(d.Updated), d.Version, true}})
 	}
 	err := s.d.WithTx(ctx, func(tx Tx) error { return tx.ExecBatch(ctx, stmts) })
 	if err != nil {
@@ -93,7 +98,7 @@ func (s *Store) StateByCitizen(ctx context.Context, dataset, citizenKey string, 
 // CountState implements store.StateScanner.
 func (s *Store) CountState(ctx context.Context, dataset string) (int64, error) {
 	var n int64
-	if err := s.d.Read().QueryRow(ctx, `SELECT count(*) FROM dataset_state WHERE dataset = ?`, dataset).Scan(&n); err != nil {
+	if err := s.d.Read().QueryRow(ctx, `SELECT count(*) FROM dataset_state WHERE dataset = ? AND NOT deleted`, dataset).Scan(&n); err != nil {
 		return 0, s.errorf("count state of %s: %w", dataset, err)
 	}
 	return n, nil
@@ -105,10 +110,10 @@ func (s *Store) ScanState(ctx context.Context, dataset string, fn func(store.Sta
 		// two statements rather than "(? OR entity_key > ?)", which a
 		// planner cannot turn into a seek on the primary key
 		q, args := `SELECT `+stateColumns+` FROM dataset_state
-			WHERE dataset = ? ORDER BY entity_key LIMIT ?`, []any{dataset, scanPage}
+			WHERE dataset = ? AND NOT deleted ORDER BY entity_key LIMIT ?`, []any{dataset, scanPage}
 		if !first {
 			q, args = `SELECT `+stateColumns+` FROM dataset_state
-			WHERE dataset = ? AND entity_key > ? ORDER BY entity_key LIMIT ?`, []any{dataset, after, scanPage}
+			WHERE dataset = ? AND entity_key > ? AND NOT deleted ORDER BY entity_key LIMIT ?`, []any{dataset, after, scanPage}
 		}
 		rows, err := s.d.Read().Query(ctx, q, args...)
 		return collect(rows, err, scanState)

@@ -13,3 +13,9 @@ func TestStateScan(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "store.db"))
 	})
 }
+
+func TestStateVersions(t *testing.T) {
+	storetest.RunStateVersions(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "store.db"))
+	})
+}
