@@ -28,7 +28,6 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-
 // Schemas is the part of the registry delivery needs.
 type Schemas interface {
 	Register(ctx context.Context, subject, schemaType, text string) (id int, version int, err error)
