@@ -261,6 +261,13 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if err != nil {
 		return b, err
 	}
+	secrets, err := clusterSecrets(c, b.operatorToken, key, signer.Seed())
+	if err != nil {
+		return b, err
+	}
+	if err := checkClusterKeys(ctx, b.Store, b.instanceID, secrets); err != nil {
+		return b, err
+	}
 	if err := b.openAudit(ctx, c, key, signer); err != nil {
 		return b, err
 	}

@@ -31,10 +31,20 @@ type Store interface {
 	TokenStore
 	IdempotencyStore
 	ReviewStore
+	ClusterKeyStore
 	// Ping checks the backend is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the connection(s).
 	Close() error
+}
+
+// ClusterKeyStore records the fingerprints of the secrets that every bus
+// instance sharing the store must hold alike.
+type ClusterKeyStore interface {
+	// ClaimClusterKey records fingerprint under name for instance if no
+	// instance did before, and returns the fingerprint in force and the
+	// instance that recorded it.
+	ClaimClusterKey(ctx context.Context, name, fingerprint, instance string) (inForce, by string, err error)
 }
 
 // ErrConflict is returned when a write contradicts what is stored: an

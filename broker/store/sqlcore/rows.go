@@ -335,3 +335,18 @@ func (s *Store) DecideReview(ctx context.Context, seq int64, status, by, note st
 	}
 	return it, s.errorf("review item %d was already %s: %w", seq, it.Status, store.ErrConflict)
 }
+
+// ---- cluster keys -------------------------------------------------------------
+
+// ClaimClusterKey implements store.ClusterKeyStore.
+func (s *Store) ClaimClusterKey(ctx context.Context, name, fingerprint, instance string) (string, string, error) {
+	if _, err := s.d.Write().Exec(ctx, `INSERT INTO cluster_keys (name, fingerprint, instance) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO NOTHING`, name, fingerprint, instance); err != nil {
+		return "", "", s.errorf("record the fingerprint of %s: %w", name, err)
+	}
+	var fp, by string
+	if err := s.d.Write().QueryRow(ctx, `SELECT fingerprint, instance FROM cluster_keys WHERE name = ?`, name).Scan(&fp, &by); err != nil {
+		return "", "", s.errorf("read the fingerprint of %s: %w", name, err)
+	}
+	return fp, by, nil
+}

@@ -1,0 +1,44 @@
+package runtime_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/runtime"
+)
+
+// An instance whose shared secrets differ from those of the instances
+// already using its store refuses to start and says which key and how to
+// fix it; with the same secrets it starts.
+func TestInstanceWithOtherKeysRefusesToStart(t *testing.T) {
+	shared := filepath.Join(t.TempDir(), "shared.db")
+	a := devConfig(t, t.TempDir())
+	a.Store.URL, a.Instance.ID = shared, "a"
+	bus := start(t, a)
+	bus.Close(context.Background())
+
+	b := devConfig(t, t.TempDir()) // its own data dir: it would generate its own keys
+	b.Store.URL, b.Instance.ID = shared, "b"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: b})
+	if err == nil || !strings.Contains(err.Error(), "audit.hmac_key (env LGSP_AUDIT_HMAC_KEY)") || !strings.Contains(err.Error(), "first recorded by instance a") ||
+		!strings.Contains(err.Error(), "generated its own into audit.key") {
+		t.Fatalf("instance with its own keys: %v", err)
+	}
+
+	// The same secrets, given by configuration, are accepted.
+	c := devConfig(t, t.TempDir())
+	c.Store.URL, c.Instance.ID = filepath.Join(t.TempDir(), "shared2.db"), "c"
+	c.Audit.HMACKey, c.Audit.SigningKey = "0123456789abcdef0123456789abcdef", strings.Repeat("ab", 32)
+	c.Audit.CitizenTokenKey, c.API.OperatorToken = strings.Repeat("k", 32), strings.Repeat("t", 32)
+	bus = start(t, c)
+	bus.Close(context.Background())
+	d := c
+	d.DataDir, d.Instance.ID = t.TempDir(), "d"
+	bus = start(t, d)
+	bus.Close(context.Background())
+}
