@@ -218,6 +218,12 @@ type Policies struct {
 	// AgenciesFile is the registry of member agencies; empty uses the one
 	// built into the binary (policies/agencies/agencies.yaml).
 	AgenciesFile string `yaml:"agencies_file" env:"AGENCIES_FILE"`
+	// FollowEvery is how often the bus reads Dir and AgenciesFile again and
+	// puts a changed, valid set in force (default 2s). Instances that serve
+	// together share Dir and AgenciesFile (one volume), so an agreement
+	// changed through any instance is in force on all of them within this
+	// period. Invalid files are logged and change nothing.
+	FollowEvery time.Duration `yaml:"follow_every" env:"FOLLOW_EVERY"`
 }
 
 // Pipeline tunes the ingest path.
@@ -278,6 +284,7 @@ func Defaults() Config {
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8, LinkageRefresh: time.Minute},
+		Policies:  Policies{FollowEvery: 2 * time.Second},
 		Audit:     Audit{CheckpointEvery: time.Minute, InspectionHiddenFor: 180 * 24 * time.Hour, CheckpointsTopic: "audit.checkpoints", VerifyEvery: 24 * time.Hour},
 		Synthetic: Synthetic{Enabled: true, Population: 100_000, Seed: 1, RatePerSecond: 20},
 		Log:       Log{Level: "info"},
@@ -452,6 +459,9 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Pipeline.MaxRecordBytes < 1024 || c.Pipeline.MaxRecordBytes > 900<<10 {
 		bad("pipeline.max_record_bytes", "LGSP_PIPELINE_MAX_RECORD_BYTES", "must be between 1024 and %d (under Kafka's 1 MB message limit), got %d", 900<<10, c.Pipeline.MaxRecordBytes)
+	}
+	if c.Policies.FollowEvery < 100*time.Millisecond {
+		bad("policies.follow_every", "LGSP_POLICIES_FOLLOW_EVERY", "must be at least 100ms, got %s", c.Policies.FollowEvery)
 	}
 	if c.Pipeline.LinkageRefresh < time.Second {
 		bad("pipeline.linkage_refresh", "LGSP_PIPELINE_LINKAGE_REFRESH", "must be at least 1s, got %s", c.Pipeline.LinkageRefresh)

@@ -2,8 +2,11 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -117,7 +120,10 @@ func (b *Bus) putInForce(ctx context.Context, set *policies.Set, ags *policies.A
 			return nil, fmt.Errorf("kafka users and ACLs: %w", err)
 		}
 	}
-	entry.Time, entry.Actor, entry.Decision, entry.RequestID = time.Now(), "operator", "allow", set.Digest()
+	if entry.Actor == "" {
+		entry.Actor = "operator"
+	}
+	entry.Time, entry.Decision, entry.RequestID = time.Now(), "allow", set.Digest()
 	if err := b.Audit.Append(ctx, []store.AuditEntry{entry}); err != nil {
 		b.restoreKafka(ctx, issued)
 		return nil, fmt.Errorf("the change could not be audited, so it was not applied: %w", err)
@@ -268,4 +274,65 @@ func (b *Bus) operatorTokenHint() string {
 		return "api.operator_token (LGSP_API_OPERATOR_TOKEN)"
 	}
 	return filepath.Join(b.addrs.DataDir, "operator.token")
+}
+
+// followPolicies puts in force the agreements and agency registry that
+// changed on disk — through another instance sharing policies.dir and
+// policies.agencies_file, or by an operator editing the files — within
+// policies.follow_every. A set that does not load is logged (once per
+// distinct problem) and changes nothing, as a reload would.
+func (b *Bus) followPolicies(ctx context.Context) {
+	c := b.opts.Config
+	if c.Policies.Dir == "" && c.Policies.AgenciesFile == "" {
+		return // built into the binary: nothing can change
+	}
+	t := time.NewTicker(c.Policies.FollowEvery)
+	defer t.Stop()
+	lastProblem := ""
+	agenciesDigest := fileDigest(c.Policies.AgenciesFile)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ad := fileDigest(c.Policies.AgenciesFile)
+		_, set, ags, err := loadPolicies(c) // about 15 small files
+		if err != nil {
+			if p := err.Error(); p != lastProblem {
+				lastProblem = p
+				b.log.Warn("agreements on disk changed but do not load; the ones in force stay", "error", err)
+			}
+			continue
+		}
+		lastProblem = ""
+		b.policyMu.Lock()
+		if set.Digest() == b.Engine.Current().Digest() && ad == agenciesDigest {
+			b.policyMu.Unlock()
+			continue
+		}
+		_, err = b.putInForce(ctx, set, ags, store.AuditEntry{Actor: "lgsp", Action: "agreements.follow",
+			Reason: "changed on disk (another instance or the operator); put in force on instance " + b.instanceID})
+		b.policyMu.Unlock()
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Error("agreements changed on disk could not be put in force; retrying", "error", err)
+			}
+			continue
+		}
+		agenciesDigest = ad
+	}
+}
+
+// fileDigest is the SHA-256 of a file's bytes ("" for no file).
+func fileDigest(path string) string {
+	if path == "" {
+		return ""
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "unreadable"
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
 }

@@ -390,6 +390,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	b.cancelMisc = cancelMisc
 	b.miscWG.Add(1)
 	go func() { defer b.miscWG.Done(); b.checkpointLoop(mctx) }()
+	b.miscWG.Add(1)
+	go func() { defer b.miscWG.Done(); b.followPolicies(mctx) }()
 	if o.Status != nil {
 		b.printBanner()
 		b.miscWG.Add(1)
