@@ -32,10 +32,40 @@ type Store interface {
 	IdempotencyStore
 	ReviewStore
 	ClusterKeyStore
+	LeaseStore
 	// Ping checks the backend is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the connection(s).
 	Close() error
+}
+
+// Lease is which bus instance runs a connector, until when, at which
+// epoch (bumped at every takeover).
+type Lease struct {
+	Name, Owner string
+	Epoch       int64
+	Expires     time.Time
+}
+
+// ErrFenced is returned by a write made under a lease its writer no longer
+// holds (another instance took the connector over): stop, do not retry.
+var ErrFenced = errors.New("store: lease lost to another instance")
+
+// LeaseStore keeps the connectors' leases and saves positions under them.
+type LeaseStore interface {
+	// AcquireLease takes the lease of name for owner if it is free,
+	// expired, or already owner's (a restarted instance), bumping its
+	// epoch, and returns the lease as it now is: held when Owner is owner.
+	AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (Lease, error)
+	// RenewLease extends a lease held at epoch; false when it is not held.
+	RenewLease(ctx context.Context, name, owner string, epoch int64, now time.Time, ttl time.Duration) (bool, error)
+	// ReleaseLease lets another instance take the lease at once.
+	ReleaseLease(ctx context.Context, name, owner string, epoch int64) error
+	// Leases lists every lease.
+	Leases(ctx context.Context) ([]Lease, error)
+	// PutPositionUnder saves a connector's position only if owner still
+	// holds lease at epoch, atomically with that check; ErrFenced if not.
+	PutPositionUnder(ctx context.Context, connector string, pos []byte, lease, owner string, epoch int64) error
 }
 
 // ClusterKeyStore records the fingerprints of the secrets that every bus

@@ -20,3 +20,10 @@ func TestStateVersions(t *testing.T) {
 		return open(t, freshSchema(t))
 	})
 }
+
+func TestLeases(t *testing.T) {
+	testURL(t)
+	storetest.RunLeases(t, func(t *testing.T) store.Store {
+		return open(t, freshSchema(t))
+	})
+}

@@ -2,6 +2,8 @@ package sqlcore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -349,4 +351,88 @@ func (s *Store) ClaimClusterKey(ctx context.Context, name, fingerprint, instance
 		return "", "", s.errorf("read the fingerprint of %s: %w", name, err)
 	}
 	return fp, by, nil
+}
+
+// ---- connector leases ---------------------------------------------------------
+
+// AcquireLease implements store.LeaseStore.
+func (s *Store) AcquireLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (store.Lease, error) {
+	if _, err := s.d.Write().Exec(ctx, `INSERT INTO connector_leases (name, owner, epoch, expires_ms) VALUES (?, ?, 1, ?)
+		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, epoch = connector_leases.epoch + 1, expires_ms = excluded.expires_ms
+		WHERE connector_leases.expires_ms < ? OR connector_leases.owner = excluded.owner`,
+		name, owner, now.Add(ttl).UnixMilli(), now.UnixMilli()); err != nil {
+		return store.Lease{}, s.errorf("acquire lease of %s (retry): %w", name, err)
+	}
+	l := store.Lease{Name: name}
+	var ms int64
+	if err := s.d.Write().QueryRow(ctx, `SELECT owner, epoch, expires_ms FROM connector_leases WHERE name = ?`, name).Scan(&l.Owner, &l.Epoch, &ms); err != nil {
+		return store.Lease{}, s.errorf("read lease of %s (retry): %w", name, err)
+	}
+	l.Expires = time.UnixMilli(ms)
+	return l, nil
+}
+
+// RenewLease implements store.LeaseStore.
+func (s *Store) RenewLease(ctx context.Context, name, owner string, epoch int64, now time.Time, ttl time.Duration) (bool, error) {
+	n, err := s.d.Write().Exec(ctx, `UPDATE connector_leases SET expires_ms = ? WHERE name = ? AND owner = ? AND epoch = ?`,
+		now.Add(ttl).UnixMilli(), name, owner, epoch)
+	if err != nil {
+		return false, s.errorf("renew lease of %s (retry): %w", name, err)
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease implements store.LeaseStore.
+func (s *Store) ReleaseLease(ctx context.Context, name, owner string, epoch int64) error {
+	if _, err := s.d.Write().Exec(ctx, `UPDATE connector_leases SET expires_ms = 0 WHERE name = ? AND owner = ? AND epoch = ?`, name, owner, epoch); err != nil {
+		return s.errorf("release lease of %s: %w", name, err)
+	}
+	return nil
+}
+
+// Leases implements store.LeaseStore.
+func (s *Store) Leases(ctx context.Context) ([]store.Lease, error) {
+	rows, err := s.d.Read().Query(ctx, `SELECT name, owner, epoch, expires_ms FROM connector_leases ORDER BY name`)
+	out, err := collect(rows, err, func(r Rows) (store.Lease, error) {
+		var l store.Lease
+		var ms int64
+		err := r.Scan(&l.Name, &l.Owner, &l.Epoch, &ms)
+		l.Expires = time.UnixMilli(ms)
+		return l, err
+	})
+	if err != nil {
+		return nil, s.errorf("list leases: %w", err)
+	}
+	return nonNil(out), nil
+}
+
+// PutPositionUnder implements store.LeaseStore. The lease row is updated
+// (to itself) first, which both checks the lease and, on PostgreSQL, locks
+// its row until the position is written, so a takeover cannot slip in
+// between.
+func (s *Store) PutPositionUnder(ctx context.Context, connector string, pos []byte, lease, owner string, epoch int64) error {
+	if pos == nil {
+		pos = []byte{}
+	}
+	err := s.d.WithTx(ctx, func(tx Tx) error {
+		n, err := tx.Exec(ctx, `UPDATE connector_leases SET epoch = epoch WHERE name = ? AND owner = ? AND epoch = ?`, lease, owner, epoch)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return store.ErrFenced
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO connector_positions (connector, position, {position_updated})
+			VALUES (?, ?, ?)
+			ON CONFLICT (connector) DO UPDATE SET position = excluded.position, {position_updated} = excluded.{position_updated}`,
+			connector, pos, s.d.Time(time.Now()))
+		return err
+	})
+	if errors.Is(err, store.ErrFenced) {
+		return fmt.Errorf("save position of connector %q: %w (epoch %d)", connector, store.ErrFenced, epoch)
+	}
+	if err != nil {
+		return s.errorf("save position of connector %q: %w; the connector must not acknowledge its source", connector, err)
+	}
+	return nil
 }

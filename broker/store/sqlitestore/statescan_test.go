@@ -19,3 +19,9 @@ func TestStateVersions(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "store.db"))
 	})
 }
+
+func TestLeases(t *testing.T) {
+	storetest.RunLeases(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "store.db"))
+	})
+}
