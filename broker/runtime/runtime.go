@@ -519,19 +519,8 @@ func (b *Bus) startConfigured(ctx context.Context, cc config.Connector, sources 
 
 // run supervises a source under the connector runtime, feeding the pipeline.
 func (b *Bus) run(ctx context.Context, name string, newSource func() (connectors.Source, error), configHash []byte) {
-	sink := func(ctx context.Context, name string, recs []connectors.Record) (func(context.Context) error, error) {
-		t, err := b.Pipe.Submit(ctx, name, recs)
-		if err != nil {
-			return nil, err
-		}
-		return func(ctx context.Context) error { _, err := t.Wait(ctx); return err }, nil
-	}
-	conn := connrt.New(name, newSource, sink, checkpoints{b.Store}, connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log, ConfigHash: configHash})
-	b.connMu.Lock()
-	b.conns = append(b.conns, conn)
-	b.connMu.Unlock()
 	b.connWG.Add(1)
-	go func() { defer b.connWG.Done(); conn.Run(ctx) }()
+	go func() { defer b.connWG.Done(); b.runLeased(ctx, name, newSource, configHash) }()
 }
 
 // checkpoints adapts the store to the connector runtime.
@@ -675,9 +664,12 @@ func (b *Bus) registryHandler() http.Handler {
 }
 
 func (b *Bus) status() map[string]any {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	s := b.Metrics.Snapshot()
 	return map[string]any{"records_in": s.In, "published": s.Published, "dead_lettered": s.DeadLettered, "delivered": s.Delivered,
-		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len(), "linkage": b.Linker.State()}
+		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len(), "linkage": b.Linker.State(),
+		"instance": b.instanceID, "connector_owners": b.leases(ctx)}
 }
 
 func (b *Bus) printBanner() {

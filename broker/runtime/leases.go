@@ -1,0 +1,158 @@
+package runtime
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors"
+	connrt "github.com/lgsp-bus/lgsp/connectors/runtime"
+)
+
+// Every connector runs on exactly one instance: the one holding its lease
+// in the store. The owner renews it every leaseRenew; when the owner dies
+// the lease expires after leaseTTL and another instance, which tries every
+// leaseRetry, takes it over at a new epoch and resumes from the last saved
+// position, so the takeover is done within leaseTTL + leaseRetry (12 s).
+// A stopped owner releases its leases, so they move at once.
+const (
+	leaseTTL   = 10 * time.Second
+	leaseRenew = 3 * time.Second
+	leaseRetry = 2 * time.Second
+)
+
+// runLeased runs the connector name whenever this instance holds its
+// lease, until ctx ends.
+func (b *Bus) runLeased(ctx context.Context, name string, newSource func() (connectors.Source, error), configHash []byte) {
+	sink := func(ctx context.Context, name string, recs []connectors.Record) (func(context.Context) error, error) {
+		t, err := b.Pipe.Submit(ctx, name, recs)
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context) error { _, err := t.Wait(ctx); return err }, nil
+	}
+	for ctx.Err() == nil {
+		l, err := b.Store.AcquireLease(ctx, name, b.instanceID, time.Now(), leaseTTL)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Warn("connector lease not acquired; retrying", "connector", name, "error", err)
+			}
+			sleepCtx(ctx, leaseRetry)
+			continue
+		}
+		if l.Owner != b.instanceID {
+			sleepCtx(ctx, leaseRetry)
+			continue
+		}
+		b.log.Info("connector lease acquired; running it here", "connector", name, "instance", b.instanceID, "epoch", l.Epoch)
+		cctx, cancel := context.WithCancel(ctx)
+		conn := connrt.New(name, newSource, sink, fencedCheckpoints{b.Store, name, b.instanceID, l.Epoch},
+			connrt.Options{MaxInFlight: b.opts.Config.Pipeline.MaxInFlight, Logger: b.log, ConfigHash: configHash})
+		b.setConnector(conn)
+		done := make(chan struct{})
+		go func() { defer close(done); conn.Run(cctx) }()
+		b.keepLease(cctx, l, done)
+		cancel()
+		<-done
+		b.dropConnector(conn)
+		if ctx.Err() != nil {
+			// Stopping: let another instance take the connector at once.
+			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = b.Store.ReleaseLease(rctx, name, b.instanceID, l.Epoch)
+			rcancel()
+			return
+		}
+		b.log.Warn("connector lease lost; stopped here", "connector", name, "instance", b.instanceID, "epoch", l.Epoch)
+	}
+}
+
+// keepLease renews l until ctx ends, the connector stops (done), or the
+// lease is lost: taken by another instance, or not renewed (store
+// unreachable) before it expires, since another instance may take it then.
+func (b *Bus) keepLease(ctx context.Context, l store.Lease, done <-chan struct{}) {
+	expires := time.Now().Add(leaseTTL)
+	t := time.NewTicker(leaseRenew)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		ok, err := b.Store.RenewLease(ctx, l.Name, l.Owner, l.Epoch, now, leaseTTL)
+		switch {
+		case err == nil && ok:
+			expires = now.Add(leaseTTL)
+		case err == nil:
+			return // taken over
+		case time.Until(expires) < leaseRenew:
+			b.log.Error("connector lease could not be renewed before it expires; stopping the connector here", "connector", l.Name, "error", err)
+			return
+		default:
+			b.log.Warn("connector lease not renewed; retrying", "connector", l.Name, "error", err)
+		}
+	}
+}
+
+// setConnector and dropConnector keep the connectors running here for the
+// connector view and reset.
+func (b *Bus) setConnector(c *connrt.Connector) {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	b.conns = slices.DeleteFunc(b.conns, func(o *connrt.Connector) bool { return o.Name() == c.Name() })
+	b.conns = append(b.conns, c)
+}
+
+func (b *Bus) dropConnector(c *connrt.Connector) {
+	b.connMu.Lock()
+	defer b.connMu.Unlock()
+	b.conns = slices.DeleteFunc(b.conns, func(o *connrt.Connector) bool { return o == c })
+}
+
+// fencedCheckpoints saves positions only while this instance holds the
+// connector's lease at the epoch it started with: a paused owner that
+// wakes after a takeover cannot move the position of the new owner.
+type fencedCheckpoints struct {
+	st           store.Store
+	lease, owner string
+	epoch        int64
+}
+
+func (c fencedCheckpoints) Load(ctx context.Context, name string) (connectors.Position, bool, error) {
+	return checkpoints{c.st}.Load(ctx, name)
+}
+
+func (c fencedCheckpoints) Save(ctx context.Context, name string, pos connectors.Position) error {
+	return c.st.PutPositionUnder(ctx, name, pos, c.lease, c.owner, c.epoch)
+}
+
+// leases is the cluster view of the connectors: which instance runs each.
+func (b *Bus) leases(ctx context.Context) []map[string]any {
+	ls, err := b.Store.Leases(ctx)
+	if err != nil {
+		return nil
+	}
+	out := make([]map[string]any, 0, len(ls))
+	for _, l := range ls {
+		if strings.Contains(l.Name, "#") {
+			continue
+		}
+		out = append(out, map[string]any{"connector": l.Name, "owner": l.Owner, "epoch": l.Epoch,
+			"expires": l.Expires.UTC().Format(time.RFC3339), "here": l.Owner == b.instanceID && time.Now().Before(l.Expires)})
+	}
+	return out
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
