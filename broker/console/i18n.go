@@ -165,6 +165,7 @@ var messages = map[string][2]string{
 	"review.personal":         {"Số định danh cá nhân", "Personal number"},
 	"review.score":            {"Điểm khớp", "Match weight"},
 	"review.probability":      {"xác suất", "probability"},
+	"review.prob.label":       {"Xác suất", "Probability"},
 	"review.fields":           {"Mức khớp và trọng số từng trường", "Agreement and weight per field"},
 	"review.field":            {"Trường", "Field"},
 	"review.level":            {"Mức khớp", "Agreement"},
