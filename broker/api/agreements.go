@@ -139,6 +139,91 @@ func (h *handlers) putAgreement(c echo.Context) error {
 	return c.JSON(status, ch)
 }
 
+// AgreementProblem is one reason an agreement change would be refused,
+// with the line of the body (or of another file of the folder) it is on.
+type AgreementProblem struct {
+	File  string `json:"file"`
+	Line  int    `json:"line,omitempty"`
+	Field string `json:"field,omitempty"`
+	Error string `json:"error"`
+}
+
+// AgreementPreview is what PUT /v1/operator/agreements/{id} with the same
+// body would do: who gains or loses which fields (as lgsp policy diff shows
+// them), or the problems that would refuse it.
+type AgreementPreview struct {
+	Valid    bool               `json:"valid"`
+	Changes  []policies.Change  `json:"changes"`
+	Problems []AgreementProblem `json:"problems"`
+}
+
+// problemsOf takes a refused change apart into its problems, each with its
+// line where the loader knows it.
+func problemsOf(err error) []AgreementProblem {
+	var out []AgreementProblem
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		if le, ok := err.(*policies.LoadError); ok {
+			msg := le.Msg
+			if msg == "" && le.Err != nil {
+				msg = le.Err.Error()
+			}
+			out = append(out, AgreementProblem{File: le.File, Line: le.Line, Field: le.Field, Error: msg})
+			return
+		}
+		// A wrapper around the loader's problems ("3 problem(s) in …"):
+		// the problems themselves say more.
+		var le *policies.LoadError
+		if u := errors.Unwrap(err); u != nil && errors.As(err, &le) {
+			walk(u)
+			return
+		}
+		out = append(out, AgreementProblem{Error: err.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// previewAgreement answers what a PUT of the same YAML body would change,
+// without writing or putting anything in force: the diff against the
+// agreements in force, or every problem with its line (still 200: the
+// preview itself worked).
+func (h *handlers) previewAgreement(c echo.Context) error {
+	if h.d.PutAgreement == nil || h.d.AgreementsDir == "" {
+		return changeError(ErrAgreementsBuiltIn)
+	}
+	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAgreementBody+1))
+	if err != nil {
+		return fail(http.StatusBadRequest, "", "reading the body failed: %v", err)
+	}
+	if len(raw) > maxAgreementBody {
+		return fail(http.StatusRequestEntityTooLarge, "", "body is over the %d-byte limit; an agreement file holds one agreement", maxAgreementBody)
+	}
+	if len(strings.TrimSpace(string(raw))) == 0 {
+		return fail(http.StatusBadRequest, "", "empty body: send the agreement as YAML (like the files in policies/agreements)")
+	}
+	set, _, err := policies.NewFolder(h.d.AgreementsDir).Put(c.Param("id"), "request body", raw)
+	if err == nil && h.d.Registry != nil {
+		if reg := h.d.Registry(); reg != nil {
+			err = reg.CheckConsumers(set)
+		}
+	}
+	if err != nil {
+		return c.JSON(http.StatusOK, AgreementPreview{Changes: []policies.Change{}, Problems: problemsOf(err)})
+	}
+	changes := policies.Diff(h.d.Engine.Current(), set)
+	if changes == nil {
+		changes = []policies.Change{}
+	}
+	return c.JSON(http.StatusOK, AgreementPreview{Valid: true, Changes: changes, Problems: []AgreementProblem{}})
+}
+
 // deleteAgreement removes the agreement {id}: its file is removed and the
 // remaining set put in force, audited; a delivery topic stays but its
 // consumer can no longer read it.

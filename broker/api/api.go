@@ -166,6 +166,7 @@ func New(d Deps) *echo.Echo {
 	op.GET("/agreements", h.listAgreements)
 	op.GET("/agreements/:id", h.getAgreement)
 	op.PUT("/agreements/:id", h.putAgreement)
+	op.POST("/agreements/:id/preview", h.previewAgreement)
 	op.DELETE("/agreements/:id", h.deleteAgreement)
 	op.POST("/kafka/users/:user/password", h.rotateKafkaPassword)
 	e.POST("/v1/lookup", h.lookup)

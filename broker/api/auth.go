@@ -74,6 +74,9 @@ var routeRoles = map[string]routeRule{
 	"GET /v1/audit":                       {RoleAuditor, "audit.search"},
 	"GET /v1/audit/export":                {RoleAuditor, "audit.export"},
 	"POST /v1/operator/agreements/reload": {RoleOperator, "operator"},
+
+	// the console's look before an agreement edit is applied
+	"POST /v1/operator/agreements/:id/preview": {RoleOperator, "operator"},
 }
 
 // operatorPrefix marks the operator's routes.

@@ -55,6 +55,10 @@ type Deps struct {
 	// API is the REST API's handler, called in-process with the session's
 	// credential (set with SetAPI when the API is built after the console).
 	API http.Handler
+	// Schemas is the schema registry's handler (it has a listener of its
+	// own), called in-process with the session's credential like the API,
+	// so the registry's own checks apply (nil: no schema pages).
+	Schemas http.Handler
 	// OperatorToken is the bus's operator token.
 	OperatorToken string
 	// AgencyToken verifies an agency's API token and returns the agency.
@@ -157,6 +161,20 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/audit/export", c.withSession(c.auditExport))
 	m.HandleFunc("GET /ui/me", c.withSession(c.citizen))
 	m.HandleFunc("GET /ui/agreements", c.withSession(c.agreements))
+	m.HandleFunc("GET /ui/agreements/{id}/edit", c.withSession(c.editAgreement))
+	m.HandleFunc("POST /ui/agreements/{id}/preview", c.withSession(c.previewAgreement))
+	m.HandleFunc("POST /ui/agreements/{id}/apply", c.withSession(c.applyAgreement))
+	m.HandleFunc("GET /ui/agencies", c.withSession(c.agencies))
+	m.HandleFunc("POST /ui/agencies/{agency}/tokens", c.withSession(c.issueToken))
+	m.HandleFunc("POST /ui/agencies/{agency}/certificates", c.withSession(c.issueCertificate))
+	m.HandleFunc("POST /ui/tokens/{id}/revoke", c.withSession(c.revokeToken))
+	m.HandleFunc("POST /ui/kafka/password", c.withSession(c.rotateKafka))
+	m.HandleFunc("GET /ui/schemas", c.withSession(c.schemas))
+	m.HandleFunc("GET /ui/schemas/{subject}", c.withSession(c.schema))
+	m.HandleFunc("POST /ui/schemas/{subject}/check", c.withSession(c.checkSchema))
+	m.HandleFunc("GET /ui/review", c.withSession(c.reviewList))
+	m.HandleFunc("GET /ui/review/{id}", c.withSession(c.reviewItem))
+	m.HandleFunc("POST /ui/review/{id}/{decision}", c.withSession(c.reviewDecide))
 	m.HandleFunc("/ui/", c.notFound)
 	c.mux = m
 }

@@ -33,6 +33,10 @@ const (
 type fakeAPI struct {
 	mu    sync.Mutex
 	calls []string
+	// builtIn makes the agreements the binary's own (policies.dir unset).
+	builtIn bool
+	// bodies holds the last body sent to each "METHOD path".
+	bodies map[string]string
 }
 
 func (f *fakeAPI) called(prefix string) int {
@@ -56,6 +60,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(v)
+	}
+	if f.operatorRoutes(w, r, tok, js) { // console_manage_test.go
+		return
 	}
 	staff := tok == opToken || tok == agencyTok || tok == auditorTok
 	route := r.Method + " " + r.URL.Path
@@ -143,7 +150,7 @@ func newFixture(t testing.TB) *fixture {
 	api := &fakeAPI{}
 	clk := &clock{t: time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)}
 	reg := prometheus.NewRegistry()
-	con, err := New(Deps{API: api, OperatorToken: opToken, Registry: func() *policies.Agencies { return testRegistry },
+	con, err := New(Deps{API: api, Schemas: api, OperatorToken: opToken, Registry: func() *policies.Agencies { return testRegistry },
 		AgencyToken: func(_ context.Context, tok string) (string, error) {
 			switch tok {
 			case agencyTok:
@@ -324,6 +331,15 @@ func TestFormsRequireCSRF(t *testing.T) {
 		{"connector reset", "POST", "/ui/connectors/tax/reset", url.Values{"position": {""}, "reason": {"because"}}},
 		{"audit search", "GET", "/ui/audit?search=1&citizen=001099000001", nil},
 		{"audit export", "GET", "/ui/audit/export?format=ndjson", nil},
+		{"agreement preview", "POST", "/ui/agreements/thads-hcm-taxpayer-lookup/preview", url.Values{"yaml": {"id: x\n"}}},
+		{"agreement apply", "POST", "/ui/agreements/thads-hcm-taxpayer-lookup/apply", url.Values{"yaml": {"id: x\n"}}},
+		{"token issue", "POST", "/ui/agencies/thads-hcm/tokens", url.Values{}},
+		{"token revoke", "POST", "/ui/tokens/tok1/revoke", url.Values{}},
+		{"certificate issue", "POST", "/ui/agencies/thads-hcm/certificates", url.Values{"system": {"x"}}},
+		{"kafka password", "POST", "/ui/kafka/password", url.Values{"user": {"vss"}}},
+		{"schema check", "POST", "/ui/schemas/tax.taxpayer-value/check", url.Values{"schema": {"{}"}, "type": {"JSON"}}},
+		{"review accept", "POST", "/ui/review/r1/accept", url.Values{"note": {"checked"}}},
+		{"review reject", "POST", "/ui/review/r1/reject", url.Values{"note": {"checked"}}},
 	} {
 		for _, bad := range []string{"", "wrong-token"} {
 			t.Run(c.name+"/"+bad, func(t *testing.T) {
@@ -350,7 +366,7 @@ func TestFormsRequireCSRF(t *testing.T) {
 				}
 				f.api.mu.Lock()
 				for _, call := range f.api.calls[before:] {
-					if strings.HasPrefix(call, "POST ") || call == "GET /v1/audit" || call == "GET /v1/audit/export" {
+					if strings.HasPrefix(call, "POST ") || strings.HasPrefix(call, "PUT ") || strings.HasPrefix(call, "DELETE ") || call == "GET /v1/audit" || call == "GET /v1/audit/export" {
 						t.Errorf("the API was called: %s", call)
 					}
 				}

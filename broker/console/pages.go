@@ -76,9 +76,9 @@ func (p pageData) Nav() []navItem {
 	var keys []string
 	switch p.s.kind {
 	case KindOperator:
-		keys = []string{"overview", "connectors", "audit", "agreements"}
+		keys = []string{"overview", "connectors", "audit", "agreements", "agencies", "schemas", "review"}
 	case KindAgency:
-		keys = []string{"overview", "agreements"}
+		keys = []string{"overview", "agreements", "schemas"}
 		if reg := p.c.registry(); reg != nil {
 			if a, ok := reg.Get(p.s.who); ok && a.HasRole("auditor") {
 				keys = append(keys, "audit")
@@ -126,6 +126,22 @@ func (p pageData) Action(a string) string {
 	return a
 }
 
+// AgencyState is an agency's registry state in words.
+func (p pageData) AgencyState(s string) string {
+	if _, ok := messages["agstate."+s]; ok {
+		return p.T("agstate." + s)
+	}
+	return s
+}
+
+// Level is a linkage comparison level in words.
+func (p pageData) Level(s string) string {
+	if _, ok := messages["level."+s]; ok {
+		return p.T("level." + s)
+	}
+	return s
+}
+
 func (c *Console) registry() *policies.Agencies {
 	if c.d.Registry == nil {
 		return nil
@@ -133,12 +149,13 @@ func (c *Console) registry() *policies.Agencies {
 	return c.d.Registry()
 }
 
-var pageNames = []string{"signin", "message", "overview", "connectors", "audit", "me", "agreements"}
+var pageNames = []string{"signin", "message", "overview", "connectors", "audit", "me", "agreements",
+	"agreement_edit", "agencies", "secret", "schemas", "schema", "review", "review_item"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(template.FuncMap{"list": func(xs ...string) []string { return xs }}).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
 		}
@@ -632,15 +649,4 @@ type agreement struct {
 	Purposes, Fields                   []string
 	ValidFrom                          any `json:"valid_from"`
 	ValidUntil                         any `json:"valid_until"`
-}
-
-// agreements lists the agreements in force (read-only for now).
-func (c *Console) agreements(w http.ResponseWriter, r *http.Request) {
-	s := sessionOf(r)
-	var list []agreement
-	if a := c.restJSON(r, s, "/v1/agreements", &list); c.restFailed(w, r, s, a) {
-		return
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	c.render(w, r, http.StatusOK, "agreements", pageData{Title: "agr.title", Data: list, s: s})
 }

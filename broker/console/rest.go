@@ -18,10 +18,14 @@ type restAnswer struct {
 // the API never puts internal detail in it.
 func (a restAnswer) problem() string {
 	var p struct {
-		Error string `json:"error"`
+		Error   string `json:"error"`
+		Message string `json:"message"` // the schema registry's (Confluent) errors
 	}
 	if json.Unmarshal(a.Body, &p) == nil && p.Error != "" {
 		return p.Error
+	}
+	if p.Message != "" {
+		return p.Message
 	}
 	return http.StatusText(a.Status)
 }
@@ -45,12 +49,21 @@ func restRequest(r *http.Request, s *session, method, target string, body []byte
 // rest calls the REST API in-process with the session's credential; the
 // API authorizes and audits the call exactly as it does one from outside.
 func (c *Console) rest(r *http.Request, s *session, method, target string, body []byte) restAnswer {
-	api := c.restHandler()
-	if api == nil {
-		return restAnswer{Status: http.StatusServiceUnavailable, Body: []byte(`{"error":"the console is not connected to the API"}`)}
+	return c.call(c.restHandler(), r, s, method, target, nil, body)
+}
+
+// call is an in-process call of h (the REST API or the schema registry)
+// with the session's credential and the extra headers hdr.
+func (c *Console) call(h http.Handler, r *http.Request, s *session, method, target string, hdr map[string]string, body []byte) restAnswer {
+	if h == nil {
+		return restAnswer{Status: http.StatusServiceUnavailable, Body: []byte(`{"error":"the console is not connected to this part of the bus"}`)}
+	}
+	req := restRequest(r, s, method, target, body)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
-	api.ServeHTTP(rec, restRequest(r, s, method, target, body))
+	h.ServeHTTP(rec, req)
 	return restAnswer{Status: rec.Code, Body: rec.Body.Bytes()}
 }
 

@@ -7,14 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
+	"github.com/lgsp-bus/lgsp/broker/review"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
 )
 
 // chromium is the browser the console tests drive. Without it they skip,
@@ -307,4 +311,115 @@ func metrics(t *testing.T, base string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// The operator's pages in a real browser against a dev bus whose
+// agreements are files (policies.dir): an agreement edit is previewed with
+// who gains which field, an invalid one shows its problems by line, the
+// good one is applied and audited; an API token is issued and shown once;
+// a schema's versions are compared; a clerk accepts a review item, audited.
+func TestConsoleOperatorPagesInBrowser(t *testing.T) {
+	ctx := browser(t)
+	dir := t.TempDir()
+	c := devConfig(t, dir)
+	c.Policies.Dir = copyAgreements(t, dir)
+	// A review item, put in the bus's store before it starts, as the
+	// pipeline's linkage would queue it.
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(dir, "lgsp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := review.New(st).Add(context.Background(), linkage.ReviewItem{Source: "tax.taxpayer", RecordID: "event-console", PersonalID: "001090012345",
+		Score: 4.2, Probability: 0.55, Explanation: &linkage.Explanation{Prior: -9.1, Total: 4.2, Fields: []linkage.FieldWeight{
+			{Field: "name", Level: "exact", Weight: 8.4}, {Field: "dob", Level: "exact", Weight: 6.2}, {Field: "province", Level: "different", Weight: -1.3}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bus := start(t, c)
+	defer bus.Close(context.Background())
+	base := "http://" + bus.Addrs().API
+	p := page{t: t, ctx: ctx, base: base, dir: screenshots(t)}
+	p.signIn(operatorToken(t, bus))
+
+	// Edit: add registered_on to thads-hcm's taxpayer lookup.
+	const id = "thads-hcm-taxpayer-lookup"
+	raw, err := os.ReadFile(filepath.Join(c.Policies.Dir, id+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(raw), "  - status\n", "  - status\n  - registered_on\n", 1)
+	if edited == string(raw) {
+		t.Fatal("the agreement file changed shape; update the test")
+	}
+	p.run("agreements", chromedp.Navigate(base+"/ui/agreements"), chromedp.WaitVisible(chromedp.CSS("#edit-"+id)), submit("#edit-"+id),
+		chromedp.WaitVisible(chromedp.CSS("#yaml")))
+	// An invalid edit first: its problem by line, nothing changed.
+	p.run("invalid preview", chromedp.SetValue(chromedp.CSS("#yaml"), strings.Replace(edited, "mode: lookup", "mode: sideways", 1)), submit("#preview"),
+		chromedp.WaitVisible(chromedp.CSS("#problems")))
+	if got := p.text("#problems"); !strings.Contains(got, "dòng") || !strings.Contains(got, "mode") {
+		t.Errorf("problems: %q", got)
+	}
+	p.shot("agreement-problems")
+	before := bus.Engine.Current().Digest()
+	p.run("preview", chromedp.SetValue(chromedp.CSS("#yaml"), edited), submit("#preview"), chromedp.WaitVisible(chromedp.CSS("#diff")))
+	if got := p.text("#diff"); !strings.Contains(got, "Cục Thi hành án dân sự TP. Hồ Chí Minh") || !strings.Contains(got, "được thêm trường: registered_on") {
+		t.Errorf("diff: %q", got)
+	}
+	if bus.Engine.Current().Digest() != before {
+		t.Fatal("the preview changed the agreements in force")
+	}
+	p.shot("agreement-preview")
+	p.run("apply", submit("#apply"), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
+	if a, ok := bus.Engine.Current().Agreement(id); !ok || !slices.Contains(a.Fields, "registered_on") {
+		t.Fatalf("the edit is not in force: %+v", a)
+	}
+	if now, _ := os.ReadFile(filepath.Join(c.Policies.Dir, id+".yaml")); string(now) != edited {
+		t.Errorf("the file written differs from the text previewed:\n%s", now)
+	}
+	puts, err := bus.Store.(store.AuditSearcher).SearchAudit(context.Background(), store.AuditSearch{Action: "agreement.put", Limit: 10})
+	if err != nil || len(puts) != 1 || puts[0].AgreementID != id || puts[0].Actor != "operator" {
+		t.Fatalf("the edit is not audited as the PUT is: %+v %v", puts, err)
+	}
+
+	// Credentials: a token for thads-hcm, shown once.
+	p.run("agencies", chromedp.Navigate(base+"/ui/agencies"), chromedp.WaitVisible(chromedp.CSS("#ag-thads-hcm")))
+	if got := p.text("main"); !strings.Contains(got, "Thanh tra Chính phủ") || !strings.Contains(got, "auditor") || !strings.Contains(got, "đang hoạt động") {
+		t.Errorf("agencies page: %s", got)
+	}
+	p.shot("agencies")
+	p.run("issue token", submit("#token-thads-hcm"), chromedp.WaitVisible(chromedp.CSS(".secret-value")))
+	p.shot("secret")
+	var secret string
+	for _, v := range strings.Fields(p.text(".secret-items")) {
+		if strings.HasPrefix(v, "lgsp_") {
+			secret = v
+		}
+	}
+	if code, _ := call(t, "GET", base+"/v1/status", secret, nil); secret == "" || code != 200 {
+		t.Errorf("the token shown does not work: %q %d", secret, code)
+	}
+
+	// Schemas: the latest two versions (or the only one) of a subject.
+	p.run("schemas", chromedp.Navigate(base+"/ui/schemas"), chromedp.WaitVisible(chromedp.CSS(".subjects a")), submit(".subjects a"),
+		chromedp.WaitVisible(chromedp.CSS("table.diff")))
+	p.shot("schema")
+
+	// Review: the clerk accepts the item with a note, on a phone screen.
+	p.run("phone", chromedp.EmulateViewport(360, 740))
+	p.run("review", chromedp.Navigate(base+"/ui/review"), chromedp.WaitVisible(chromedp.CSS("#item-"+ids[0])), submit("#item-"+ids[0]),
+		chromedp.WaitVisible(chromedp.CSS("#note")))
+	if got := p.text("main"); !strings.Contains(got, "001090012345") || !strings.Contains(got, "event-console") || !strings.Contains(got, "trùng khớp") {
+		t.Errorf("review item: %s", got)
+	}
+	p.shot("review-item-phone")
+	p.run("accept", chromedp.SendKeys(chromedp.CSS("#note"), "checked the paper file"), chromedp.SendKeys(chromedp.CSS("#by"), "clerk 7"),
+		submit("#accept"), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
+	decided, err := bus.Store.(store.AuditSearcher).SearchAudit(context.Background(), store.AuditSearch{Action: "review.accept", Limit: 10})
+	if err != nil || len(decided) != 1 || decided[0].Reason != "clerk 7: checked the paper file" || decided[0].RequestID != ids[0] {
+		t.Fatalf("the acceptance is not audited: %+v %v", decided, err)
+	}
+	p.shot("review-done-phone")
 }

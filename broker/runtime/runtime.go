@@ -557,7 +557,8 @@ func (b *Bus) serveHTTP(sources []string) error {
 		known[s] = true
 	}
 	tokens := credentials.New(b.Store)
-	con, err := console.New(console.Deps{OperatorToken: b.operatorToken, CitizenToken: b.citizens.Verify, Registry: b.Agencies,
+	schemas := b.registryHandler() // its own listener, and the console's schema pages
+	con, err := console.New(console.Deps{Schemas: schemas, OperatorToken: b.operatorToken, CitizenToken: b.citizens.Verify, Registry: b.Agencies,
 		AgencyToken: func(ctx context.Context, t string) (string, error) {
 			ag, _, err := tokens.Verify(ctx, t)
 			return ag, err
@@ -609,7 +610,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		dst    *string
 		tls    *tls.Config
 		refuse httpguard.Refuse
-	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS, refuseAPI}, {c.Registry.Addr, b.registryHandler(), &b.addrs.Registry, nil, refuseRegistry}} {
+	}{{c.API.Addr, apiSrv, &b.addrs.API, b.apiTLS, refuseAPI}, {c.Registry.Addr, schemas, &b.addrs.Registry, nil, refuseRegistry}} {
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s (in use? set another address): %w", l.addr, err)
