@@ -64,6 +64,7 @@ type Log struct {
 	onCheckpoint func(context.Context, Checkpoint)
 	unannounced  []Checkpoint // signed, not yet handed to onCheckpoint; guarded by mu
 	announceMu   sync.Mutex   // keeps the hand-over in signing order
+	drainMu      sync.Mutex   // one drain (checkpoint, prune) at a time
 }
 
 // Stats counts the group commits of Append since Open.
@@ -329,6 +330,9 @@ func (l *Log) checkpoint(ctx context.Context) (Checkpoint, error) {
 // starting until the returned function is called, so the caller can chain
 // entries on the committed log (appendLocked).
 func (l *Log) drain() (undrain func()) {
+	// One drain at a time: two taking slots at once would each hold some
+	// and wait for the other's forever.
+	l.drainMu.Lock()
 	for range cap(l.writer) {
 		l.writer <- struct{}{}
 	}
@@ -336,18 +340,32 @@ func (l *Log) drain() (undrain func()) {
 		for range cap(l.writer) {
 			<-l.writer
 		}
+		l.drainMu.Unlock()
 	}
 }
 
 func (l *Log) checkpointLocked(ctx context.Context) (Checkpoint, error) {
-	if l.latest != nil && l.latest.Seq == l.lastSeq {
-		return *l.latest, nil
-	}
-	cp := Checkpoint{Size: l.tree.size, Root: l.tree.root(), Time: time.Now().UTC().Truncate(time.Microsecond)}
-	cp.Signature = ed25519.Sign(l.signer, cp.Message())
-	e := checkpointEntry(cp, l.tree)
-	if err := l.appendLocked(ctx, []store.AuditEntry{e}); err != nil {
-		return Checkpoint{}, err
+	var cp Checkpoint
+	for attempt := 0; ; attempt++ {
+		if l.latest != nil && l.latest.Seq == l.lastSeq {
+			return *l.latest, nil
+		}
+		cp = Checkpoint{Size: l.tree.size, Root: l.tree.root(), Time: time.Now().UTC().Truncate(time.Microsecond)}
+		cp.Signature = ed25519.Sign(l.signer, cp.Message())
+		e := checkpointEntry(cp, l.tree)
+		err := l.appendLocked(ctx, []store.AuditEntry{e})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrChainMoved) || attempt >= maxChainMoves {
+			return Checkpoint{}, err
+		}
+		// Another instance appended first: take its entries in and sign
+		// the tree as it now is.
+		if cerr := l.catchUpLocked(ctx); cerr != nil {
+			return Checkpoint{}, fmt.Errorf("audit: checkpoint: another writer appended first and its entries could not be taken in: %w", cerr)
+		}
+		l.headToCommittedLocked()
 	}
 	cp.Seq = l.lastSeq
 	l.latest = &cp
@@ -453,10 +471,29 @@ func (l *Log) CitizenKey(personalNumber string) string {
 // store.AuditStager a second group is chained and staged while the first
 // one commits; commits stay in order, and a group chained on one that
 // failed fails too.
+//
+// Several bus instances append to one log: when another one appended
+// first, the log catches up with its entries (checked like the log's own)
+// and chains the batch after them again, so a clash never reaches the
+// caller unless it keeps happening.
 func (l *Log) Append(ctx context.Context, entries []store.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	var err error
+	for attempt := 0; attempt < maxChainMoves; attempt++ {
+		if err = l.appendOnce(ctx, entries); err == nil || !errors.Is(err, store.ErrChainMoved) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// maxChainMoves bounds how often one append is chained again after other
+// writers came first.
+const maxChainMoves = 100
+
+func (l *Log) appendOnce(ctx context.Context, entries []store.AuditEntry) error {
 	me := &pending{entries: entries, done: make(chan error, 1)}
 	l.qmu.Lock()
 	l.queue = append(l.queue, me)
@@ -503,6 +540,11 @@ func (l *Log) flush(ctx context.Context) {
 	} else {
 		err = fmt.Errorf("audit: append %d entries (access must not be served): %w", len(all), err)
 		l.mu.Lock()
+		if errors.Is(err, store.ErrChainMoved) {
+			if cerr := l.catchUpLocked(ctx); cerr != nil {
+				err = fmt.Errorf("audit: another writer appended first, and its entries could not be taken in (access must not be served): %v", cerr)
+			}
+		}
 		seq, hash := l.lastSeq, l.lastHash
 		l.mu.Unlock()
 		l.qmu.Lock()
@@ -565,6 +607,41 @@ func (l *Log) appendLocked(ctx context.Context, entries []store.AuditEntry) erro
 	l.committedLocked(entries)
 	l.headToCommittedLocked()
 	return nil
+}
+
+// catchUpLocked takes in the entries other writers stored after the last
+// one this log knows, checking each as Open checks the tail: numbered
+// without a gap, chained to the one before and matching its own hash. A
+// checkpoint among them (signed by another instance with the same key)
+// becomes the latest. The caller holds l.mu.
+func (l *Log) catchUpLocked(ctx context.Context) error {
+	for {
+		page, err := l.st.ListAudit(ctx, store.AuditQuery{AfterSeq: l.lastSeq, Limit: 1000})
+		if err != nil {
+			return fmt.Errorf("read the entries after %d: %w", l.lastSeq, err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for i := range page {
+			e := &page[i]
+			switch {
+			case e.Seq != l.lastSeq+1:
+				return fmt.Errorf("%w: entry %d is missing after entry %d (next found: %d); run lgsp audit verify", ErrTampered, l.lastSeq+1, l.lastSeq, e.Seq)
+			case !bytes.Equal(e.PrevHash, l.lastHash):
+				return fmt.Errorf("%w: entry %d does not chain to entry %d; run lgsp audit verify", ErrTampered, e.Seq, e.Seq-1)
+			case !bytes.Equal(Hash(e), e.Hash):
+				return fmt.Errorf("%w: entry %d was altered; run lgsp audit verify", ErrTampered, e.Seq)
+			}
+			if e.Action == ActionCheckpoint {
+				if cp, err := ParseCheckpoint(*e); err == nil && l.signer != nil && ed25519.Verify(l.signer.Public().(ed25519.PublicKey), cp.Message(), cp.Signature) {
+					l.latest = &cp
+				}
+			}
+			l.tree.append(LeafHash(e.Hash))
+			l.lastSeq, l.lastHash = e.Seq, e.Hash
+		}
+	}
 }
 
 // chainLocked numbers, timestamps and chains entries after the last

@@ -47,6 +47,12 @@ type Lease struct {
 	Expires     time.Time
 }
 
+// ErrChainMoved is returned by an audit append whose first Seq is no
+// longer the log's next one: another writer (another bus instance)
+// appended first. Nothing was stored; read the entries after the last one
+// known, chain the batch after them and append again.
+var ErrChainMoved = errors.New("store: another writer appended to the audit log first")
+
 // ErrFenced is returned by a write made under a lease its writer no longer
 // holds (another instance took the connector over): stop, do not retry.
 var ErrFenced = errors.New("store: lease lost to another instance")

@@ -30,12 +30,20 @@ func (s *Store) StageAudit(ctx context.Context, entries []store.AuditEntry) (sto
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
 	}
+	// Another instance's staged batch may hold the same sequence numbers
+	// in its open transaction while it waits for its own earlier batch,
+	// which may wait on ours: a wait the database cannot see as a
+	// deadlock. A bounded lock wait breaks it; the loser chains again.
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '1s'`); err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
+	}
 	if err := copyAudit(ctx, tx, entries); err != nil {
 		_ = tx.Rollback(ctx)
 		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "23505" {
-			err = fmt.Errorf("another writer appended seq %d..%d first; reload LastAudit and rebuild the batch: %w",
-				entries[0].Seq, entries[len(entries)-1].Seq, err)
+		if errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "55P03") {
+			err = fmt.Errorf("another writer appended seq %d..%d first (%w); reload LastAudit and rebuild the batch: %w",
+				entries[0].Seq, entries[len(entries)-1].Seq, store.ErrChainMoved, err)
 		}
 		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
 	}
@@ -52,7 +60,7 @@ func (st *stagedAudit) Commit(ctx context.Context) error {
 	var last int64
 	err := st.tx.QueryRow(ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log WHERE seq < $1`, st.first).Scan(&last)
 	if err == nil && last != st.first-1 {
-		err = fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch", st.first, last)
+		err = fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch: %w", st.first, last, store.ErrChainMoved)
 	}
 	if err == nil {
 		err = st.tx.Commit(ctx)

@@ -33,7 +33,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 			return err
 		}
 		if entries[0].Seq != last+1 {
-			return fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch", entries[0].Seq, last)
+			return fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch: %w", entries[0].Seq, last, store.ErrChainMoved)
 		}
 		return s.insertAudit(ctx, tx, entries)
 	})
@@ -55,8 +55,8 @@ func (s *Store) Appended(first, last int64) {
 func (s *Store) insertAudit(ctx context.Context, tx Tx, entries []store.AuditEntry) error {
 	err := tx.InsertAudit(ctx, entries)
 	if s.d.IsUniqueViolation(err) {
-		return fmt.Errorf("another writer appended seq %d..%d first; reload LastAudit and rebuild the batch: %w",
-			entries[0].Seq, entries[len(entries)-1].Seq, err)
+		return fmt.Errorf("another writer appended seq %d..%d first (%w); reload LastAudit and rebuild the batch: %w",
+			entries[0].Seq, entries[len(entries)-1].Seq, store.ErrChainMoved, err)
 	}
 	return err
 }
