@@ -126,13 +126,13 @@ func TestJSONCompatRules(t *testing.T) {
 			`{"type":"object","properties":{"addr":{"type":"object","properties":{"zip":{"type":"integer"}}}}}`, "#/properties/addr/properties/zip: TYPE_NARROWED", "#/properties/addr/properties/zip: TYPE_NARROWED"},
 		{"$ref resolved", `{"definitions":{"s":{"type":"string"}},"properties":{"a":{"$ref":"#/definitions/s"}}}`,
 			`{"definitions":{"s":{"type":["string","null"]}},"properties":{"a":{"$ref":"#/definitions/s"}}}`, "", "#/properties/a: TYPE_NARROWED"},
-		{"oneOf branch added", `{"oneOf":[{"type":"string"},{"type":"integer"}]}`, `{"oneOf":[{"type":"string"},{"type":"integer"},{"type":"null"}]}`, "", "#: COMBINED_TYPE_SUBSCHEMAS_CHANGED"},
-		{"anyOf branch removed", `{"anyOf":[{"type":"string"},{"type":"integer"}]}`, `{"anyOf":[{"type":"string"}]}`, "#: COMBINED_TYPE_SUBSCHEMAS_CHANGED", ""},
+		{"oneOf branch added", `{"oneOf":[{"type":"string"},{"type":"integer"}]}`, `{"oneOf":[{"type":"string"},{"type":"integer"},{"type":"null"}]}`, "", "#/oneOf: COMBINED_TYPE_SUBSCHEMAS_CHANGED"},
+		{"anyOf branch removed", `{"anyOf":[{"type":"string"},{"type":"integer"}]}`, `{"anyOf":[{"type":"string"}]}`, "#/anyOf: COMBINED_TYPE_SUBSCHEMAS_CHANGED", ""},
 		{"recursive tree unchanged", `{"definitions":{"n":{"type":"object","properties":{"c":{"type":"array","items":{"$ref":"#/definitions/n"}}}}},"$ref":"#/definitions/n"}`,
 			`{"definitions":{"n":{"type":"object","properties":{"c":{"type":"array","items":{"$ref":"#/definitions/n"}}}}},"$ref":"#/definitions/n"}`, "", ""},
 		{"$ref by the root's $id", `{"$id":"http://example.com/s.json","definitions":{"a":{"type":"string"}},"properties":{"x":{"$ref":"http://example.com/s.json#/definitions/a"}}}`,
 			`{"$id":"http://example.com/s.json","definitions":{"a":{"type":"integer"}},"properties":{"x":{"$ref":"http://example.com/s.json#/definitions/a"}}}`, "#/properties/x: TYPE_NARROWED", "#/properties/x: TYPE_NARROWED"},
-		{"not added", `{"type":"string"}`, `{"type":"string","not":{"enum":["x"]}}`, "#: KEYWORD_CHANGED", ""},
+		{"not added", `{"type":"string"}`, `{"type":"string","not":{"enum":["x"]}}`, "#/not: NOT_NARROWED", ""},
 		{"false schema", `true`, `false`, "#: SCHEMA_NARROWED", ""},
 	}
 	var all strings.Builder
