@@ -453,7 +453,7 @@ func sameSchema(a, b jnode) bool {
 		return false
 	}
 	t := jsonText(a.v)
-	return !strings.Contains(t, `"$ref"`) && t == jsonText(b.v)
+	return !strings.Contains(t, `"$ref"`) && !strings.Contains(t, `"$dynamicRef"`) && !strings.Contains(t, `"$recursiveRef"`) && t == jsonText(b.v)
 }
 
 // sub checks that every value satisfying all of ws satisfies r, adding
@@ -702,7 +702,7 @@ func (c *jsonChecker) readerParts(r jnode, path string) (parts []jnode, paths []
 		parts, paths = append(parts, n), append(paths, p)
 		if xs, ok := m["allOf"].([]any); ok {
 			for i, x := range xs {
-				add(child(n, x, "allOf", strconv.Itoa(i)), p, depth+1)
+				add(child(n, x, "allOf", strconv.Itoa(i)), p+"/allOf/"+strconv.Itoa(i), depth+1)
 			}
 		}
 	}
@@ -1309,12 +1309,12 @@ func (c *jsonChecker) arrays(r jnode, rm map[string]any, ws []wn, path string) {
 	pos := positives(ws)
 	wms := maps(pos)
 	wmax := writerMaxItems(pos)
-	wmin, _ := intKeyword(wms, "minItems", false)
+	wmin, wminOK := intKeyword(wms, "minItems", false)
 	if v, ok := intKeyword([]map[string]any{rm}, "minItems", false); ok && v > 0 && wmin < v {
-		c.addf(path, "MINITEMS_INCREASED", "the reader requires at least %d items, the writer %d", v, wmin)
+		c.addf(path, addedOr(wminOK, "MINITEMS_INCREASED"), "the reader requires at least %d items, the writer %d", v, wmin)
 	}
 	if v, ok := intKeyword([]map[string]any{rm}, "maxItems", true); ok && (wmax < 0 || wmax > v) {
-		c.addf(path, "MAXITEMS_DECREASED", "the reader allows at most %d items, the writer more", v)
+		c.addf(path, addedOr(wmax >= 0, "MAXITEMS_DECREASED"), "the reader allows at most %d items, the writer more", v)
 	}
 	if rm["uniqueItems"] == true && !(wmax >= 0 && wmax <= 1) && !slices.ContainsFunc(wms, func(m map[string]any) bool { return m["uniqueItems"] == true }) {
 		c.addf(path, "UNIQUE_ITEMS_ADDED", "the reader requires unique items, the writer does not")
@@ -1469,13 +1469,13 @@ func (c *jsonChecker) objects(r jnode, rm map[string]any, ws []wn, path string) 
 		}
 	}
 	if v, ok := intKeyword([]map[string]any{rm}, "minProperties", false); ok && v > 0 {
-		if w, _ := intKeyword(wms, "minProperties", false); w < v && int64(len(wreq)) < v {
-			c.addf(path, "MINPROPERTIES_INCREASED", "the reader requires at least %d properties, the writer does not", v)
+		if w, wok := intKeyword(wms, "minProperties", false); w < v && int64(len(wreq)) < v {
+			c.addf(path, addedOr(wok, "MINPROPERTIES_INCREASED"), "the reader requires at least %d properties, the writer does not", v)
 		}
 	}
 	if v, ok := intKeyword([]map[string]any{rm}, "maxProperties", true); ok {
 		if w, wok := intKeyword(wms, "maxProperties", true); !wok || w > v {
-			c.addf(path, "MAXPROPERTIES_DECREASED", "the reader allows at most %d properties, the writer more", v)
+			c.addf(path, addedOr(wok, "MAXPROPERTIES_DECREASED"), "the reader allows at most %d properties, the writer more", v)
 		}
 	}
 	// Every name either side mentions.
