@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/xeipuuv/gojsonschema"
 )
@@ -1930,4 +1931,77 @@ func jsonEqual(a, b any) bool {
 		return true
 	}
 	return jsonText(a) == jsonText(b)
+}
+
+// ---- where a schema is wrong ---------------------------------------------
+
+var (
+	metaOnce    sync.Once
+	metaSchemas map[int]*gojsonschema.Schema
+)
+
+// schemaErrorPath finds where in a JSON Schema document the parser's
+// complaint is, for the 422 answer: the first $ref that does not resolve,
+// else the first place the draft's meta-schema (built into gojsonschema,
+// nothing is fetched) rejects. "" when neither finds it.
+func schemaErrorPath(text string, deps []dep) string {
+	d, err := decodeJSONDoc(text, deps)
+	if err != nil {
+		return ""
+	}
+	found := ""
+	var walk func(n jnode, depth int)
+	walk = func(n jnode, depth int) {
+		if found != "" || depth > maxJSONDepth {
+			return
+		}
+		switch x := n.v.(type) {
+		case map[string]any:
+			if ref, ok := x["$ref"].(string); ok {
+				if _, err := derefJSON(n, ref); err != nil {
+					found = "#" + n.ptr + "/$ref"
+					return
+				}
+			}
+			for _, k := range sortedKeys(x) {
+				if k != "enum" && k != "const" && k != "default" && k != "examples" {
+					walk(child(n, x[k], k), depth+1)
+				}
+			}
+		case []any:
+			for i, v := range x {
+				walk(child(n, v, strconv.Itoa(i)), depth+1)
+			}
+		}
+	}
+	walk(d.rootNode(), 0)
+	if found != "" {
+		return found
+	}
+	metaOnce.Do(func() {
+		metaSchemas = map[int]*gojsonschema.Schema{}
+		for dr, u := range map[int]string{draft4: "http://json-schema.org/draft-04/schema#", draft6: "http://json-schema.org/draft-06/schema#",
+			draft7: "http://json-schema.org/draft-07/schema#"} {
+			if s, err := gojsonschema.NewSchema(gojsonschema.NewReferenceLoader(u)); err == nil {
+				metaSchemas[dr] = s
+			}
+		}
+	})
+	ms := metaSchemas[d.draft[""]]
+	if ms == nil {
+		ms = metaSchemas[draft7]
+	}
+	if ms == nil {
+		return ""
+	}
+	res, err := ms.Validate(gojsonschema.NewStringLoader(text))
+	if err != nil || res.Valid() || len(res.Errors()) == 0 {
+		return ""
+	}
+	ctx := res.Errors()[0].Context().String() // (root).properties.a.type
+	ctx = strings.TrimPrefix(strings.TrimPrefix(ctx, "(root)"), ".")
+	if ctx == "" {
+		return "#"
+	}
+	return "#/" + strings.ReplaceAll(ctx, ".", "/")
 }
