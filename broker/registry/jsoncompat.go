@@ -1241,7 +1241,7 @@ func (c *jsonChecker) checkContent(parts []jnode, ws []wn, path string) {
 			}
 		}
 		if !jsonEqual(r, w) {
-			c.addf(path, strings.ToUpper(kw[:1])+kw[1:]+"_CHANGED", "the reader's %s is %s, the writer's %s: the same string would be read differently",
+			c.addf(path, map[string]string{"contentEncoding": "CONTENT_ENCODING_CHANGED", "contentMediaType": "CONTENT_MEDIA_TYPE_CHANGED"}[kw], "the reader's %s is %s, the writer's %s: the same string would be read differently",
 				kw, jsonText(r), jsonText(w))
 		}
 	}
