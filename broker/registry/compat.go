@@ -87,11 +87,80 @@ func avroIncompatibilities(reader, writer avro.Schema) (out []string) {
 		}
 	}()
 	if err := avro.NewSchemaCompatibility().Compatible(reader, writer); err != nil {
-		out = append(out, "READER_WRITER_MISMATCH: "+err.Error())
+		kind, path, reason := avroMismatch(reader, writer, "", err, map[[2]string]bool{})
+		if path == "" {
+			path = "/"
+		}
+		out = append(out, fmt.Sprintf("%s: at %s %s", kind, path, reason))
 	}
 	w := avroWalker{seen: map[[2]string]bool{}}
 	w.walk(reader, writer, "")
 	return append(out, w.out...)
+}
+
+// avroMismatch locates an incompatibility hamba reports for the pair (err)
+// as schema resolution pairs the parts up: it descends into record fields
+// (by name or alias), array items and map values while the parts are
+// still incompatible, and returns the kind, the deepest such path
+// (/fields/holder/type, as Confluent writes them) and the reason.
+func avroMismatch(reader, writer avro.Schema, path string, err error, seen map[[2]string]bool) (kind, at, reason string) {
+	kind, at, reason = "READER_WRITER_MISMATCH", path, err.Error()
+	reader, writer = deref(reader), deref(writer)
+	if rn, ok := reader.(avro.NamedSchema); ok {
+		if wn, ok := writer.(avro.NamedSchema); ok {
+			k := [2]string{rn.FullName(), wn.FullName()}
+			if seen[k] {
+				return kind, at, reason
+			}
+			seen[k] = true
+		}
+	}
+	deeper := func(r, w avro.Schema, p string) (string, string, string, bool) {
+		if e := avro.NewSchemaCompatibility().Compatible(r, w); e != nil {
+			k, a, why := avroMismatch(r, w, p, e, seen)
+			return k, a, why, true
+		}
+		return "", "", "", false
+	}
+	switch r := reader.(type) {
+	case *avro.RecordSchema:
+		wr, ok := writer.(*avro.RecordSchema)
+		if !ok {
+			break
+		}
+		for _, rf := range r.Fields() {
+			var wf *avro.Field
+			for _, f := range wr.Fields() {
+				if f.Name() == rf.Name() || contains(rf.Aliases(), f.Name()) {
+					wf = f
+					break
+				}
+			}
+			if wf == nil {
+				if !rf.HasDefault() {
+					return "READER_FIELD_MISSING_DEFAULT_VALUE", path + "/fields/" + rf.Name(),
+						fmt.Sprintf("the reader's field %s has no default and the writer does not write it", rf.Name())
+				}
+				continue
+			}
+			if k, a, why, bad := deeper(rf.Type(), wf.Type(), path+"/fields/"+rf.Name()+"/type"); bad {
+				return k, a, why
+			}
+		}
+	case *avro.ArraySchema:
+		if wa, ok := writer.(*avro.ArraySchema); ok {
+			if k, a, why, bad := deeper(r.Items(), wa.Items(), path+"/items"); bad {
+				return k, a, why
+			}
+		}
+	case *avro.MapSchema:
+		if wm, ok := writer.(*avro.MapSchema); ok {
+			if k, a, why, bad := deeper(r.Values(), wm.Values(), path+"/values"); bad {
+				return k, a, why
+			}
+		}
+	}
+	return kind, at, reason
 }
 
 // avroWalker pairs up the parts of a reader and a writer schema as schema
@@ -150,7 +219,7 @@ func (w *avroWalker) walk(reader, writer avro.Schema, path string) {
 		for _, rf := range r.Fields() {
 			for _, wf := range wr.Fields() {
 				if wf.Name() == rf.Name() || contains(rf.Aliases(), wf.Name()) {
-					w.walk(rf.Type(), wf.Type(), path+"/"+rf.Name())
+					w.walk(rf.Type(), wf.Type(), path+"/fields/"+rf.Name()+"/type")
 					break
 				}
 			}

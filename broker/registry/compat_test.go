@@ -126,13 +126,13 @@ func TestJSONCompatRules(t *testing.T) {
 			`{"type":"object","properties":{"addr":{"type":"object","properties":{"zip":{"type":"integer"}}}}}`, "#/properties/addr/properties/zip: TYPE_NARROWED", "#/properties/addr/properties/zip: TYPE_NARROWED"},
 		{"$ref resolved", `{"definitions":{"s":{"type":"string"}},"properties":{"a":{"$ref":"#/definitions/s"}}}`,
 			`{"definitions":{"s":{"type":["string","null"]}},"properties":{"a":{"$ref":"#/definitions/s"}}}`, "", "#/properties/a: TYPE_NARROWED"},
-		{"oneOf branch added", `{"oneOf":[{"type":"string"},{"type":"integer"}]}`, `{"oneOf":[{"type":"string"},{"type":"integer"},{"type":"null"}]}`, "", "#: COMBINED_TYPE_SUBSCHEMAS_CHANGED"},
-		{"anyOf branch removed", `{"anyOf":[{"type":"string"},{"type":"integer"}]}`, `{"anyOf":[{"type":"string"}]}`, "#: COMBINED_TYPE_SUBSCHEMAS_CHANGED", ""},
+		{"oneOf branch added", `{"oneOf":[{"type":"string"},{"type":"integer"}]}`, `{"oneOf":[{"type":"string"},{"type":"integer"},{"type":"null"}]}`, "", "#/oneOf: COMBINED_TYPE_SUBSCHEMAS_CHANGED"},
+		{"anyOf branch removed", `{"anyOf":[{"type":"string"},{"type":"integer"}]}`, `{"anyOf":[{"type":"string"}]}`, "#/anyOf: COMBINED_TYPE_SUBSCHEMAS_CHANGED", ""},
 		{"recursive tree unchanged", `{"definitions":{"n":{"type":"object","properties":{"c":{"type":"array","items":{"$ref":"#/definitions/n"}}}}},"$ref":"#/definitions/n"}`,
 			`{"definitions":{"n":{"type":"object","properties":{"c":{"type":"array","items":{"$ref":"#/definitions/n"}}}}},"$ref":"#/definitions/n"}`, "", ""},
 		{"$ref by the root's $id", `{"$id":"http://example.com/s.json","definitions":{"a":{"type":"string"}},"properties":{"x":{"$ref":"http://example.com/s.json#/definitions/a"}}}`,
 			`{"$id":"http://example.com/s.json","definitions":{"a":{"type":"integer"}},"properties":{"x":{"$ref":"http://example.com/s.json#/definitions/a"}}}`, "#/properties/x: TYPE_NARROWED", "#/properties/x: TYPE_NARROWED"},
-		{"not added", `{"type":"string"}`, `{"type":"string","not":{"enum":["x"]}}`, "#: KEYWORD_CHANGED", ""},
+		{"not added", `{"type":"string"}`, `{"type":"string","not":{"enum":["x"]}}`, "#/not: NOT_NARROWED", ""},
 		{"false schema", `true`, `false`, "#: SCHEMA_NARROWED", ""},
 	}
 	var all strings.Builder
@@ -201,5 +201,38 @@ func compareGolden(t *testing.T, golden, got string) {
 	}
 	if string(want) != got {
 		t.Errorf("messages differ from %s (run with -update if intended):\n%s", golden, got)
+	}
+}
+
+// TestAvroCompatPaths: every Avro incompatibility names the field path,
+// as Confluent's verbose messages do.
+func TestAvroCompatPaths(t *testing.T) {
+	holder := func(idType string) string {
+		return `{"type":"record","name":"Land","fields":[{"name":"parcel","type":"string"},` +
+			`{"name":"holder","type":{"type":"record","name":"Holder","fields":[{"name":"id","type":` + idType + `}]}},` +
+			`{"name":"owners","type":{"type":"array","items":"Holder"}}]}`
+	}
+	cases := []struct {
+		name           string
+		reader, writer string
+		want           string
+	}{
+		{"field type narrowed, nested", holder(`"int"`), holder(`"long"`), "READER_WRITER_MISMATCH: at /fields/holder/type/fields/id/type "},
+		{"new field without default", avroNewNoDef, avroV1, "READER_FIELD_MISSING_DEFAULT_VALUE: at /fields/sex "},
+		{"record field type changed", `{"type":"record","name":"R","fields":[{"name":"holder","type":"string"}]}`,
+			`{"type":"record","name":"R","fields":[{"name":"holder","type":"int"}]}`, "READER_WRITER_MISMATCH: at /fields/holder/type "},
+		{"array items", `{"type":"array","items":"int"}`, `{"type":"array","items":"string"}`, "READER_WRITER_MISMATCH: at /items "},
+		{"top level", `"int"`, `"string"`, "READER_WRITER_MISMATCH: at / "},
+		{"decimal inside a record", `{"type":"record","name":"R","fields":[{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":2}}]}`,
+			`{"type":"record","name":"R","fields":[{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":9,"scale":4}}]}`,
+			"DECIMAL_SCALE_MISMATCH: at /fields/amount/type "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := avroIncompatibilities(mustAvro(t, tc.reader), mustAvro(t, tc.writer))
+			if len(got) == 0 || !strings.HasPrefix(got[0], tc.want) {
+				t.Errorf("got %q, want a first message starting %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -54,6 +54,11 @@ func prepareRefs(schemaType, text string, deps []dep) (prepared, error) {
 	var parsed any
 	parsed, err = parseWithDeps(typ, norm, deps)
 	if err != nil {
+		if typ == TypeJSON {
+			if p := schemaErrorPath(norm, deps); p != "" {
+				err = fmt.Errorf("at %s: %w", p, err)
+			}
+		}
 		return prepared{}, invalidSchema(err)
 	}
 	return prepared{typ: typ, text: norm, parsed: parsed}, nil
