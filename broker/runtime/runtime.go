@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
+	"github.com/lgsp-bus/lgsp/internal/atomicfile"
 	"io"
 	"log/slog"
 	"net"
@@ -769,8 +770,10 @@ func secretHex(dataDir, file string, size int) (string, error) {
 		return "", err
 	}
 	h := hex.EncodeToString(k)
-	if err := os.WriteFile(path, []byte(h+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+	// atomically: a crash mid-write must not leave a truncated key that the
+	// next start would read as the secret
+	if err := atomicfile.WriteFile(path, []byte(h+"\n"), 0o600); err != nil {
+		return "", err
 	}
 	return h, nil
 }

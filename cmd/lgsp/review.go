@@ -7,9 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/internal/atomicfile"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/review"
@@ -184,32 +184,10 @@ func reviewExport(ctx context.Context, rs store.ReviewStore, source, cursorPath,
 		}
 	}
 	if cursorPath != "" {
-		if err := writeFileAtomic(cursorPath, func(w io.Writer) error { return review.WriteCursor(w, next) }); err != nil {
+		if err := atomicfile.Write(cursorPath, 0o600, func(w io.Writer) error { return review.WriteCursor(w, next) }); err != nil {
 			return fmt.Errorf("saving the cursor (the decisions were written and will be exported again next time): %w", err)
 		}
 	}
 	fmt.Fprintf(stderr, "%d decisions of %s exported\n", n, source)
 	return nil
-}
-
-// writeFileAtomic writes path through a temporary file in its directory,
-// synced and renamed over it, so a crash leaves the old or the new file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, there is nothing to remove
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
