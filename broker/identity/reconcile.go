@@ -10,7 +10,7 @@ import (
 	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"strings"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 // Outcome is the reconciliation status of a record, as carried in its

@@ -1,8 +1,8 @@
 package synthetic
 
 import (
-	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // PopulationSource is the source name of the population register's own
@@ -32,7 +32,7 @@ func PopulationChange(seed int64, n int, i uint64) (op connectors.Op, row map[st
 	return connectors.OpCreate, citizenRow(c)
 }
 
-func citizenRow(c store.Citizen) map[string]any {
+func citizenRow(c contract.Citizen) map[string]any {
 	row := map[string]any{"personal_id": c.ID, "full_name": c.FullName, "dob": c.DOB, "sex": c.Sex,
 		"birth_province": c.BirthProvince, "deceased": c.Deceased, "old_cmnd": nil}
 	if c.OldID != "" {
