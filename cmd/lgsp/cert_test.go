@@ -31,7 +31,7 @@ func TestCertCommand(t *testing.T) {
 	c.API.TLS.Enabled = true
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, withSynthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}

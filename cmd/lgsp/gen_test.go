@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/gen"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,7 @@ func TestGen(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var sum genSummary
+	var sum gen.Summary
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatal(err, out)
 	}
@@ -153,7 +154,7 @@ func TestGen(t *testing.T) {
 	if code != 0 {
 		t.Fatal(errs)
 	}
-	sum = genSummary{}
+	sum = gen.Summary{}
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatal(err)
 	}

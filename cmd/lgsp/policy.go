@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,8 +10,14 @@ import (
 	"github.com/lgsp-bus/lgsp/policies"
 )
 
-// errFindings makes `lgsp policy check` exit non-zero after printing its findings.
-var errFindings = errors.New("agreement files have problems")
+const policyUsage = `usage: lgsp policy check [DIR [AGENCIES_FILE]]     lint agreement files (file and line of every problem)
+       lgsp policy diff OLD_DIR NEW_DIR [--json]  which agency gains or loses which fields, before applying
+DIR "builtin" = the agreements built into the binary`
+
+func init() {
+	register(command{Name: "policy", Summary: "lint agreement files (check) and show who gains or loses access (diff)", Usage: policyUsage,
+		Run: func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPolicy(args, stdout) }})
+}
 
 func loadAgreements(dir string) (*policies.Set, error) {
 	if dir == "" || dir == "builtin" {
@@ -20,7 +27,7 @@ func loadAgreements(dir string) (*policies.Set, error) {
 }
 
 func runPolicy(args []string, stdout io.Writer) error {
-	usage := errors.New("usage: lgsp policy check [DIR [AGENCIES_FILE]] | lgsp policy diff OLD_DIR NEW_DIR [--json]  (DIR \"builtin\" = the agreements built into the binary)")
+	usage := errors.New(policyUsage)
 	if len(args) == 0 {
 		return usage
 	}
@@ -33,7 +40,7 @@ func runPolicy(args []string, stdout io.Writer) error {
 		set, err := loadAgreements(dir)
 		if err != nil {
 			fmt.Fprintln(stdout, err)
-			return errFindings
+			return errSilent
 		}
 		agencies, err := policies.LoadEmbeddedAgencies()
 		if len(args) > 2 {
@@ -44,7 +51,7 @@ func runPolicy(args []string, stdout io.Writer) error {
 		}
 		if err != nil {
 			fmt.Fprintln(stdout, err)
-			return errFindings
+			return errSilent
 		}
 		fmt.Fprintf(stdout, "%d agreements OK (%s), every consumer a registered agency\n", set.Len(), set.Digest())
 		return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/review"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 )
 
@@ -35,6 +36,10 @@ halfway exports its part again), record_id tells them apart. --out is
 appended to.
 
 `
+
+func init() {
+	register(command{Name: "review", Summary: "the review queue of a reconciliation: list a source's items, export the clerks' decisions as NDJSON", Run: runReview})
+}
 
 // runReview is the `lgsp review` command.
 func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -79,7 +84,7 @@ func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if args[0] == "export" && *source == "" {
 		return errors.New("lgsp review export: --source SOURCE is required")
 	}
-	st, err := openBusStore(ctx, *cfgPath, *dataDir)
+	st, err := runtime.OpenBusStore(ctx, *cfgPath, *dataDir)
 	if err != nil {
 		return err
 	}

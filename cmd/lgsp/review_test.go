@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -144,7 +145,7 @@ func TestReconcileReviewQueueSQLite(t *testing.T) {
 	c.Synthetic = config.Synthetic{Enabled: true, Population: 3000, Seed: 7, RatePerSecond: 100, Limit: 300}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, withSynthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestReconcileReviewQueueSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
-	var sum reconcileSummary
+	var sum reconcilerun.Summary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil || sum.ReviewSource != "moj-ho-tich" || sum.Outcomes["verified"] < 50 {
 		t.Fatalf("summary %s (%v)", stdout, err)
 	}
@@ -402,7 +403,7 @@ func TestReconcileReviewQueuePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
-	var sum reconcileSummary
+	var sum reconcilerun.Summary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil || sum.Records != len(state) || sum.Outcomes["verified"] != 50 || sum.Outcomes["linked"] < 10 {
 		t.Fatalf("summary %s (%v)", stdout, err)
 	}

@@ -16,9 +16,6 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 )
 
-// errRefused makes `lgsp audit witness --once` exit non-zero after the alert.
-var errRefused = errors.New("the witness refused a checkpoint")
-
 // runAuditWitness runs a witness of one bus's access log (see package
 // witness): it polls the bus's checkpoint, cosigns the consistent ones and
 // serves its newest at GET /checkpoint.
@@ -75,7 +72,7 @@ func runAuditWitness(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		if errors.Is(err, witness.ErrRefused) {
 			fmt.Fprintf(stderr, "ALERT: %v\n", err)
-			return errRefused
+			return errSilent
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "poll failed (retrying): %v\n", err)

@@ -3,6 +3,7 @@ package interconnected_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
 	"slices"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func TestBirthAndDeathFanOut(t *testing.T) {
 	c.Synthetic.Enabled, c.Synthetic.Population = false, 3000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Population: synthetic.RegisteredCitizen})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,16 +20,22 @@ const PopulationDataset = "population.citizen"
 func PopulationChange(seed int64, n int, i uint64) (op connectors.Op, row map[string]any) {
 	if i%10 == 9 {
 		r := newRNG(seed, strHash(PopulationSource), i)
-		k := r.intn(n)
-		c := Citizen(seed, k)
-		c.Deceased = true
 		// a change carries the whole row: the residence too, or it is lost
-		c.Residence = Residence(seed, k).Line
+		c := RegisteredCitizen(seed, r.intn(n))
+		c.Deceased = true
 		return connectors.OpUpdate, citizenRow(c)
 	}
-	c := Citizen(seed, n+int(i))
-	c.Residence = Residence(seed, n+int(i)).Line
-	return connectors.OpCreate, citizenRow(c)
+	return connectors.OpCreate, citizenRow(RegisteredCitizen(seed, n+int(i)))
+}
+
+// RegisteredCitizen is citizen i with the registered residence of the
+// synthetic geography (the address lgsp gen's extracts are corrupted
+// from): the row the register holds. lgsp dev seeds the bus's register
+// with citizens 0…n-1 of it.
+func RegisteredCitizen(seed int64, i int) contract.Citizen {
+	c := Citizen(seed, i)
+	c.Residence = Residence(seed, i).Line
+	return c
 }
 
 func citizenRow(c contract.Citizen) map[string]any {
