@@ -22,6 +22,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/segmentio/kafka-go"
 )
@@ -31,15 +32,7 @@ import (
 var population = synthetic.RegisteredCitizen
 
 func devConnectors(c config.Config) func([]string) []config.Connector {
-	return func(sources []string) []config.Connector {
-		var out []config.Connector
-		for _, s := range sources {
-			sc := synthetic.DefaultConfig()
-			sc.Source, sc.Seed, sc.Population, sc.RatePerSecond, sc.Limit = s, c.Synthetic.Seed, c.Synthetic.Population, c.Synthetic.RatePerSecond, c.Synthetic.Limit
-			out = append(out, config.Connector{Name: s, Adapter: synthetic.AdapterName, Config: sc.Raw()})
-		}
-		return out
-	}
+	return plug.Synthetic(runtime.Options{Config: c}).DevConnectors
 }
 
 // devConfig is a dev-mode config on free ports in a temp dir.

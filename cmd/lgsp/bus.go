@@ -17,6 +17,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/examples/ministries"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
 func init() {
@@ -29,24 +30,6 @@ func init() {
 	register(command{Name: "bench", Summary: "measure the ingest pipeline against a bare Kafka producer", Run: runBench})
 	register(command{Name: "citizen-token", Summary: "mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)", Run: runCitizenToken})
 	register(command{Name: "health", Summary: "exit 0 if URL answers 200 (container health checks)", Usage: "usage: lgsp health URL", Run: runHealth})
-}
-
-// withSynthetic plugs the synthetic world of examples/synthetic into the
-// bus: the register's population and, with synthetic.enabled, one
-// synthetic connector per source. The bus itself imports no example.
-func withSynthetic(o runtime.Options) runtime.Options {
-	o.Population = synthetic.RegisteredCitizen
-	sc := o.Config.Synthetic
-	o.DevConnectors = func(sources []string) []config.Connector {
-		var out []config.Connector
-		for _, s := range sources {
-			c := synthetic.DefaultConfig()
-			c.Source, c.Seed, c.Population, c.RatePerSecond, c.Limit = s, sc.Seed, sc.Population, sc.RatePerSecond, sc.Limit
-			out = append(out, config.Connector{Name: s, Adapter: synthetic.AdapterName, Config: c.Raw()})
-		}
-		return out
-	}
-	return o
 }
 
 func runBus(ctx context.Context, mode runtime.Mode, args []string, stdout, stderr io.Writer) error {
@@ -102,17 +85,7 @@ func runBus(ctx context.Context, mode runtime.Mode, args []string, stdout, stder
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level)))
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	bus, err := runtime.Start(ctx, withSynthetic(runtime.Options{Mode: mode, Config: cfg, Logger: logger, Status: stdout}))
-	if err != nil {
-		return err
-	}
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "stopping: draining in-flight records and saving positions…")
-	closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	bus.Close(closeCtx)
-	fmt.Fprintln(stdout, "stopped cleanly")
-	return nil
+	return runtime.Run(ctx, plug.Synthetic(runtime.Options{Mode: mode, Config: cfg, Logger: logger, Status: stdout}))
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -183,16 +156,7 @@ func runCitizenToken(_ context.Context, args []string, stdout, stderr io.Writer)
 	if fs.NArg() != 1 {
 		return errors.New("usage: lgsp citizen-token [--data-dir DIR] [--ttl 1h] PERSONAL_NUMBER")
 	}
-	cfg := config.Defaults()
-	cfg.DataDir = *dataDir
-	if err := config.ApplyEnv(&cfg); err != nil {
-		return err
-	}
-	v, err := runtime.CitizenVerifier(cfg)
-	if err != nil {
-		return err
-	}
-	tok, err := v.Mint(fs.Arg(0), *ttl)
+	tok, err := runtime.MintCitizenToken(*dataDir, fs.Arg(0), *ttl)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,7 +32,7 @@ func TestCertCommand(t *testing.T) {
 	c.API.TLS.Enabled = true
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, withSynthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, "\nRun 'lgsp <command> -h' (or 'lgsp help <command>') for a command's flags.\n")
 }
 
-func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "help" || s == "-help" }
+func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "help" }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {

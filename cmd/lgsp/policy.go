@@ -19,13 +19,6 @@ func init() {
 		Run: func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPolicy(args, stdout) }})
 }
 
-func loadAgreements(dir string) (*policies.Set, error) {
-	if dir == "" || dir == "builtin" {
-		return policies.LoadEmbedded()
-	}
-	return policies.LoadDir(dir)
-}
-
 func runPolicy(args []string, stdout io.Writer) error {
 	usage := errors.New(policyUsage)
 	if len(args) == 0 {
@@ -33,22 +26,14 @@ func runPolicy(args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "check":
-		dir := ""
+		dir, agenciesFile := "", ""
 		if len(args) > 1 {
 			dir = args[1]
 		}
-		set, err := loadAgreements(dir)
-		if err != nil {
-			fmt.Fprintln(stdout, err)
-			return errSilent
-		}
-		agencies, err := policies.LoadEmbeddedAgencies()
 		if len(args) > 2 {
-			agencies, err = policies.LoadAgenciesFile(args[2])
+			agenciesFile = args[2]
 		}
-		if err == nil {
-			err = agencies.CheckConsumers(set)
-		}
+		set, err := policies.Lint(dir, agenciesFile)
 		if err != nil {
 			fmt.Fprintln(stdout, err)
 			return errSilent
@@ -59,11 +44,11 @@ func runPolicy(args []string, stdout io.Writer) error {
 		if len(args) < 3 {
 			return usage
 		}
-		old, err := loadAgreements(args[1])
+		old, err := policies.LoadDirOrBuiltin(args[1])
 		if err != nil {
 			return fmt.Errorf("old agreements: %w", err)
 		}
-		newSet, err := loadAgreements(args[2])
+		newSet, err := policies.LoadDirOrBuiltin(args[2])
 		if err != nil {
 			return fmt.Errorf("new agreements (not applied): %w", err)
 		}

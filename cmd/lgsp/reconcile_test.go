@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ func TestReconcileCommand(t *testing.T) {
 	c.Synthetic = config.Synthetic{Population: 3000, Seed: 5}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, withSynthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -145,7 +146,7 @@ func TestReconcileReviewQueueSQLite(t *testing.T) {
 	c.Synthetic = config.Synthetic{Enabled: true, Population: 3000, Seed: 7, RatePerSecond: 100, Limit: 300}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bus, err := runtime.Start(ctx, withSynthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}
