@@ -13,6 +13,7 @@ import (
 	"testing/fstest"
 
 	"go.yaml.in/yaml/v3"
+	"github.com/lgsp-bus/lgsp/internal/atomicfile"
 )
 
 // ErrNoSuchAgreement is a change of an agreement the folder does not hold.
@@ -177,40 +178,15 @@ func (f Folder) Write(ch FileChange) (undo func() error, err error) {
 }
 
 func writeAtomic(target string, raw []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".agreement-*.tmp")
-	if err != nil {
-		return fmt.Errorf("policies: write %s (is the agreements folder writable?): %w", target, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		return fmt.Errorf("policies: write %s: %w", target, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("policies: write %s: %w", target, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("policies: sync %s: %w", target, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("policies: write %s: %w", target, err)
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		return fmt.Errorf("policies: replace %s: %w", target, err)
+	if err := atomicfile.WriteFile(target, raw, 0o644); err != nil {
+		return fmt.Errorf("policies: %w (is the agreements folder writable?)", err)
 	}
 	return nil
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("policies: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("policies: sync %s: %w", dir, err)
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return fmt.Errorf("policies: %w", err)
 	}
 	return nil
 }

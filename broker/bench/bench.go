@@ -7,6 +7,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +19,8 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -36,6 +37,11 @@ type Options struct {
 	// Dataset is the shared dataset pushed: "land.land_use_right" (JSON
 	// Schema, the default) or "tax.taxpayer" (Avro).
 	Dataset string
+	// Citizen is citizen i of the population of a seed (required): the
+	// register is seeded with citizens 0…Population-1 and every record
+	// names one of them, so reconciliation does real look-ups. lgsp bench
+	// plugs in examples/synthetic.
+	Citizen func(seed int64, i int) store.Citizen
 }
 
 // Result holds the medians.
@@ -85,6 +91,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if o.Citizen == nil {
+		return Result{}, errors.New("bench: Options.Citizen is required (the population the records name)")
+	}
 	dir, err := os.MkdirTemp("", "lgsp-bench-")
 	if err != nil {
 		return Result{}, err
@@ -94,7 +103,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cfg.DataDir, cfg.API.Addr, cfg.Registry.Addr, cfg.Kafka.EmbeddedPort = dir, "127.0.0.1:0", "127.0.0.1:0", 0
 	cfg.Synthetic.Enabled, cfg.Synthetic.Population, cfg.Synthetic.Seed = false, o.Population, o.Seed
 	fmt.Fprintf(o.Progress, "starting an embedded bus with %d citizens…\n", o.Population)
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: true})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: true, Population: o.Citizen})
 	if err != nil {
 		return Result{}, err
 	}
@@ -109,9 +118,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var mean int
 	switch dataset {
 	case "land.land_use_right":
-		recs, payloads, mean = landRecords(o.Seed, o.Records, o.Population)
+		recs, payloads, mean = landRecords(o.Citizen, o.Seed, o.Records, o.Population)
 	case "tax.taxpayer":
-		recs, payloads, mean = taxRecords(o.Seed, o.Records, o.Population)
+		recs, payloads, mean = taxRecords(o.Citizen, o.Seed, o.Records, o.Population)
 	default:
 		return Result{}, fmt.Errorf("bench: dataset must be land.land_use_right or tax.taxpayer, got %q", dataset)
 	}
@@ -138,13 +147,13 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 // landRecords builds land-use-right records for real citizens of the
 // synthetic population (so reconciliation does real look-ups).
-func landRecords(seed int64, n, population int) ([]connectors.Record, [][]byte, int) {
+func landRecords(citizen func(int64, int) store.Citizen, seed int64, n, population int) ([]connectors.Record, [][]byte, int) {
 	recs := make([]connectors.Record, n)
 	payloads := make([][]byte, n)
 	total := 0
 	purposes := []string{"ONT", "ODT", "LUC", "CLN"}
 	for i := 0; i < n; i++ {
-		c := synthetic.Citizen(seed, i%population)
+		c := citizen(seed, i%population)
 		row := map[string]any{
 			"certificate_no":   fmt.Sprintf("C%c%06d", 'A'+i%26, i%1_000_000),
 			"parcel_id":        fmt.Sprintf("TĐ%03d/TH%05d", i%400, i%99_999),
@@ -165,12 +174,12 @@ func landRecords(seed int64, n, population int) ([]connectors.Record, [][]byte, 
 }
 
 // taxRecords builds taxpayer registrations (an Avro dataset) for real citizens.
-func taxRecords(seed int64, n, population int) ([]connectors.Record, [][]byte, int) {
+func taxRecords(citizen func(int64, int) store.Citizen, seed int64, n, population int) ([]connectors.Record, [][]byte, int) {
 	recs := make([]connectors.Record, n)
 	payloads := make([][]byte, n)
 	total := 0
 	for i := 0; i < n; i++ {
-		c := synthetic.Citizen(seed, i%population)
+		c := citizen(seed, i%population)
 		row := map[string]any{
 			"tax_code": fmt.Sprintf("80%08d", i), "cccd": c.ID, "full_name": c.FullName, "dob": c.DOB, "sex": c.Sex,
 			"address":    fmt.Sprintf("Số %d, đường Lê Lợi, phường Bến Nghé, quận 1, thành phố Hồ Chí Minh", i%300),

@@ -7,7 +7,21 @@ import (
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
+	"github.com/lgsp-bus/lgsp/examples/ministries"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
+
+// The benchmarks plug in the synthetic population and the land registry's
+// sample database, as lgsp bench does.
+var citizen = synthetic.RegisteredCitizen
+
+func landRegistry(t testing.TB) LandRegistry {
+	m, err := ministries.Load("land")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return LandRegistry{SchemaSQL: m.SchemaSQL, Adapter: m.Connector.Adapter, Config: m.Connector.Config}
+}
 
 // BenchmarkPipeline pushes b.N records through validate → reconcile → publish
 // on the embedded broker and the same payloads through a bare producer, and
@@ -16,7 +30,7 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, ds := range []string{"land.land_use_right", "tax.taxpayer"} {
 		b.Run(ds, func(b *testing.B) {
 			n := max(b.N, 1000)
-			res, err := Run(context.Background(), Options{Records: n, Runs: 1, Population: 20_000, Dataset: ds})
+			res, err := Run(context.Background(), Options{Records: n, Runs: 1, Population: 20_000, Dataset: ds, Citizen: citizen})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -40,7 +54,7 @@ func BenchmarkPostgresToKafka(b *testing.B) {
 		rows = v
 	}
 	for i := 0; i < b.N; i++ {
-		res, err := RunCDC(b.Context(), CDCOptions{PostgresURL: url, Rows: rows, Updates: rows / 10, Population: 20_000})
+		res, err := RunCDC(b.Context(), CDCOptions{PostgresURL: url, Rows: rows, Updates: rows / 10, Population: 20_000, Citizen: citizen, Land: landRegistry(b)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -54,7 +68,7 @@ func BenchmarkPostgresToKafka(b *testing.B) {
 // acknowledged, none is dead-lettered.
 func TestRunCDC(t *testing.T) {
 	url := pgtest.URL(t)
-	res, err := RunCDC(t.Context(), CDCOptions{PostgresURL: url, Rows: 3000, Updates: 700, Population: 2000})
+	res, err := RunCDC(t.Context(), CDCOptions{PostgresURL: url, Rows: 3000, Updates: 700, Population: 2000, Citizen: citizen, Land: landRegistry(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

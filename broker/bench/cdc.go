@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -11,8 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
-	"github.com/lgsp-bus/lgsp/examples/ministries"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/broker/store"
 )
 
 // CDCOptions configures RunCDC.
@@ -31,6 +32,22 @@ type CDCOptions struct {
 	// Delivery also runs the agreements' delivery stage (off by default,
 	// as in the pipeline benchmark: the figure is ingest to Kafka).
 	Delivery bool
+	// Citizen is citizen i of the population of a seed, as Options.Citizen
+	// (required).
+	Citizen func(seed int64, i int) store.Citizen
+	// Land is the land registry's sample database (required; lgsp bench
+	// plugs in examples/ministries/land).
+	Land LandRegistry
+}
+
+// LandRegistry is the sample source database the CDC benchmark loads: the
+// DDL of schema dat_dai with its table giay_chung_nhan, and the connector
+// that reads it (adapter and config map; url, slot, publication and the
+// table's name are set per run).
+type LandRegistry struct {
+	SchemaSQL string
+	Adapter   string
+	Config    map[string]any
 }
 
 // CDCResult holds what RunCDC measured.
@@ -83,16 +100,16 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 		o.Progress = io.Discard
 	}
 	res := CDCResult{Rows: o.Rows, Updates: o.Updates}
+	if o.Citizen == nil || o.Land.SchemaSQL == "" {
+		return res, errors.New("bench: CDCOptions.Citizen and CDCOptions.Land are required")
+	}
+	land := o.Land
 
 	conn, err := pgx.Connect(ctx, o.PostgresURL)
 	if err != nil {
 		return res, fmt.Errorf("bench: connect to PostgreSQL: %w", err)
 	}
 	defer conn.Close(context.Background())
-	land, err := ministries.Load("land")
-	if err != nil {
-		return res, err
-	}
 	// The ministry's DDL names schema dat_dai; a run gets its own so that
 	// runs (and tests) never share a table, slot or publication.
 	tag := fmt.Sprintf("bench_%d", time.Now().UnixNano())
@@ -113,7 +130,7 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	n, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "giay_chung_nhan"},
 		[]string{"so_giay_chung_nhan", "so_hieu_thua", "ma_tinh", "dia_chi_thua_dat", "dien_tich", "muc_dich_su_dung", "so_dinh_danh_chu", "ho_ten_chu", "ngay_sinh_chu", "ngay_cap"},
 		pgx.CopyFromSlice(o.Rows, func(i int) ([]any, error) {
-			c := synthetic.Citizen(o.Seed, i%o.Population)
+			c := o.Citizen(o.Seed, i%o.Population)
 			dob, err := time.Parse(time.DateOnly, c.DOB)
 			if err != nil {
 				return nil, err
@@ -136,14 +153,14 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.API.Addr, cfg.Registry.Addr, cfg.Kafka.EmbeddedPort = dir, "127.0.0.1:0", "127.0.0.1:0", 0
 	cfg.Synthetic.Enabled, cfg.Synthetic.Population, cfg.Synthetic.Seed = false, o.Population, o.Seed
-	cc := land.Connector.Config
+	cc := maps.Clone(land.Config)
 	cc["url"], cc["slot"], cc["publication"] = o.PostgresURL, tag, tag
 	tables := cc["tables"].([]any)
 	tables[0].(map[string]any)["table"] = schema + ".giay_chung_nhan"
-	cfg.Connectors = []config.Connector{{Name: "land", Adapter: land.Connector.Adapter, Config: cc}}
+	cfg.Connectors = []config.Connector{{Name: "land", Adapter: land.Adapter, Config: cc}}
 	fmt.Fprintf(o.Progress, "starting an embedded bus with %d citizens and the postgres-cdc connector…\n", o.Population)
 	start := time.Now()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: !o.Delivery})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: !o.Delivery, Population: o.Citizen})
 	if err != nil {
 		return res, err
 	}

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 // benchPopulation returns n distinct citizens (n ≤ 1,000,000): serial i

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 

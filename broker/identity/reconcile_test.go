@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/reconcile.golden")

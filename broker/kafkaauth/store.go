@@ -32,6 +32,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/lgsp-bus/lgsp/internal/atomicfile"
 )
 
 // Mechanism is the SASL mechanism of every credential the bus issues.
@@ -269,28 +271,8 @@ func (s *Store) save() error {
 	if err != nil {
 		return fmt.Errorf("kafkaauth: encode credentials: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".kafka-credentials-*")
-	if err != nil {
-		return fmt.Errorf("kafkaauth: write credentials (is the data dir writable?): %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kafkaauth: chmod credentials: %w", err)
-	}
-	if _, err := tmp.Write(append(raw, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kafkaauth: write credentials: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kafkaauth: sync credentials: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("kafkaauth: write credentials: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.path); err != nil {
-		return fmt.Errorf("kafkaauth: replace %s: %w", s.path, err)
+	if err := atomicfile.WriteFile(s.path, append(raw, '\n'), 0o600); err != nil {
+		return fmt.Errorf("kafkaauth: save credentials (is the data dir writable?): %w", err)
 	}
 	return nil
 }

@@ -26,7 +26,7 @@ func TestCheckpointsOnKafkaAndCutStoreRefusesStart(t *testing.T) {
 	c.Synthetic = config.Synthetic{Enabled: true, Population: 500, Seed: 3, RatePerSecond: 0, Limit: 40}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Population: population, DevConnectors: devConnectors(c)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestCheckpointsOnKafkaAndCutStoreRefusesStart(t *testing.T) {
 	bus.Close(context.Background()) // signs and publishes a final checkpoint
 
 	// Restarting on the intact store works.
-	bus, err = runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err = runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Population: population, DevConnectors: devConnectors(c)})
 	if err != nil {
 		t.Fatalf("restart on the intact log: %v", err)
 	}
@@ -68,7 +68,7 @@ func TestCheckpointsOnKafkaAndCutStoreRefusesStart(t *testing.T) {
 		}
 	}
 	db.Close()
-	_, err = runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	_, err = runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Population: population, DevConnectors: devConnectors(c)})
 	if err == nil || !strings.Contains(err.Error(), "refusing to start") || !strings.Contains(err.Error(), "the log was cut") ||
 		!strings.Contains(err.Error(), "restore the database") {
 		t.Fatalf("start on a cut log: %v", err)

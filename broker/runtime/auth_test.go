@@ -218,7 +218,7 @@ func TestEveryRouteIsAuthenticated(t *testing.T) {
 func TestBannerNamesTheOperatorToken(t *testing.T) {
 	var banner syncBuffer
 	c := devConfig(t, t.TempDir())
-	bus, err := runtime.Start(context.Background(), runtime.Options{Mode: runtime.Dev, Config: c, Status: &banner, StatusEvery: time.Hour})
+	bus, err := runtime.Start(context.Background(), runtime.Options{Mode: runtime.Dev, Config: c, Population: population, DevConnectors: devConnectors(c), Status: &banner, StatusEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

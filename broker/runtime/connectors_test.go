@@ -61,7 +61,7 @@ func TestConfiguredFilesConnector(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c.DataDir = t.TempDir()
-	if _, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c}); err == nil || !strings.Contains(err.Error(), "connectors[0] (land)") || !strings.Contains(err.Error(), "path") {
+	if _, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Population: population, DevConnectors: devConnectors(c)}); err == nil || !strings.Contains(err.Error(), "connectors[0] (land)") || !strings.Contains(err.Error(), "path") {
 		t.Fatalf("bad connector config: %v", err)
 	}
 }

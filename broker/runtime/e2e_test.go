@@ -21,9 +21,19 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/segmentio/kafka-go"
 )
+
+// The tests plug in the synthetic world as lgsp dev does: the register's
+// population and, with synthetic.enabled, one synthetic connector per source.
+var population = synthetic.RegisteredCitizen
+
+func devConnectors(c config.Config) func([]string) []config.Connector {
+	return plug.Synthetic(runtime.Options{Config: c}).DevConnectors
+}
 
 // devConfig is a dev-mode config on free ports in a temp dir.
 func devConfig(t *testing.T, dir string) config.Config {
@@ -47,7 +57,7 @@ func startLogging(t *testing.T, c config.Config, logs io.Writer) *runtime.Bus {
 	if logs != nil {
 		logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	b, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Logger: logger})
+	b, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Population: population, DevConnectors: devConnectors(c), Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ import (
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
 	connrt "github.com/lgsp-bus/lgsp/connectors/runtime"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/internal/atomicfile"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/segmentio/kafka-go"
@@ -79,6 +79,19 @@ type Options struct {
 	StatusEvery time.Duration
 	// NoDelivery leaves the delivery stage off (benchmarks of the ingest path).
 	NoDelivery bool
+
+	// The synthetic world is plugged in by the binary (lgsp dev wires
+	// examples/synthetic), not imported by the bus.
+	//
+	// Population returns citizen i of the synthetic register of a seed,
+	// with its residence; Start writes citizens 0…synthetic.population-1
+	// into a register that has fewer (dev mode, or synthetic.enabled). A
+	// config that asks for a synthetic population without it fails.
+	Population func(seed int64, i int) store.Citizen
+	// DevConnectors returns, for the sources of the catalog, the connectors
+	// that synthetic.enabled runs besides config.connectors; each is built
+	// like a configured one, by its adapter's registered name and config map.
+	DevConnectors func(sources []string) []config.Connector
 }
 
 // Addrs says where everything listens.
@@ -280,7 +293,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 
 	// Population index.
 	if c.Synthetic.Enabled || (o.Mode == Dev && c.Synthetic.Population > 0) {
-		if err := seedPopulation(ctx, b.Store, c.Synthetic, b.log); err != nil {
+		if err := seedPopulation(ctx, b.Store, c.Synthetic, o.Population, b.log); err != nil {
 			return b, err
 		}
 	}
@@ -374,9 +387,12 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	cctx, cancelConn := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancelConn = cancelConn
 	if c.Synthetic.Enabled {
-		for _, s := range sources {
-			if err := b.startSynthetic(cctx, s); err != nil {
-				return b, err
+		if o.DevConnectors == nil {
+			return b, errors.New("synthetic.enabled: this program has no synthetic sources plugged in (lgsp dev and lgsp serve have)")
+		}
+		for _, cc := range o.DevConnectors(sources) {
+			if err := b.startConfigured(cctx, cc, sources); err != nil {
+				return b, fmt.Errorf("synthetic connector %s: %w", cc.Name, err)
 			}
 		}
 	}
@@ -472,26 +488,6 @@ func (b *Bus) connector(name string) *connrt.Connector {
 			return c
 		}
 	}
-	return nil
-}
-
-func (b *Bus) startSynthetic(ctx context.Context, source string) error {
-	spec, ok := connectors.Lookup("synthetic")
-	if !ok {
-		return errors.New("synthetic adapter not registered")
-	}
-	sc := b.opts.Config.Synthetic
-	newSource := func() (connectors.Source, error) {
-		cfg := spec.NewConfig().(*synthetic.Config)
-		cfg.Source, cfg.Seed, cfg.Population, cfg.RatePerSecond, cfg.Limit = source, sc.Seed, sc.Population, sc.RatePerSecond, sc.Limit
-		if v, ok := any(cfg).(connectors.Validator); ok {
-			if err := v.Validate(); err != nil {
-				return nil, err
-			}
-		}
-		return spec.New(connectors.NewEnv(source, b.log), cfg)
-	}
-	b.run(ctx, source, newSource, nil)
 	return nil
 }
 
@@ -802,8 +798,10 @@ func secretHex(dataDir, file string, size int) (string, error) {
 		return "", err
 	}
 	h := hex.EncodeToString(k)
-	if err := os.WriteFile(path, []byte(h+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+	// atomically: a crash mid-write must not leave a truncated key that the
+	// next start would read as the secret
+	if err := atomicfile.WriteFile(path, []byte(h+"\n"), 0o600); err != nil {
+		return "", err
 	}
 	return h, nil
 }
@@ -902,7 +900,10 @@ func hmacKey(c config.Config) ([]byte, error) {
 // seedPopulation writes the synthetic population into the store once,
 // each citizen with the registered residence of the synthetic geography
 // (the address lgsp gen's extracts are corrupted from).
-func seedPopulation(ctx context.Context, st store.Store, sc config.Synthetic, log *slog.Logger) error {
+func seedPopulation(ctx context.Context, st store.Store, sc config.Synthetic, citizen func(seed int64, i int) store.Citizen, log *slog.Logger) error {
+	if citizen == nil {
+		return errors.New("synthetic.population: this program has no synthetic population plugged in (lgsp dev and lgsp serve have); set it to 0")
+	}
 	n, err := st.CountCitizens(ctx)
 	if err != nil {
 		return fmt.Errorf("population: %w", err)
@@ -914,9 +915,7 @@ func seedPopulation(ctx context.Context, st store.Store, sc config.Synthetic, lo
 	const chunk = 10_000
 	batch := make([]store.Citizen, 0, chunk)
 	for i := 0; i < sc.Population; i++ {
-		c := synthetic.Citizen(sc.Seed, i)
-		c.Residence = synthetic.Residence(sc.Seed, i).Line
-		batch = append(batch, c)
+		batch = append(batch, citizen(sc.Seed, i))
 		if len(batch) == chunk || i == sc.Population-1 {
 			if err := st.PutCitizens(ctx, batch); err != nil {
 				return fmt.Errorf("population: %w", err)
@@ -928,18 +927,8 @@ func seedPopulation(ctx context.Context, st store.Store, sc config.Synthetic, lo
 }
 
 func loadIndex(ctx context.Context, st store.Store) (*identity.Index, error) {
-	n, err := st.CountCitizens(ctx)
+	idx, skipped, err := identity.LoadIndex(ctx, st, nil)
 	if err != nil {
-		return nil, err
-	}
-	idx := identity.NewIndex(int(n))
-	skipped := 0
-	if err := st.ScanCitizens(ctx, func(c store.Citizen) error {
-		if idx.Add(c) != nil {
-			skipped++ // a malformed register row must not stop the bus; it is counted
-		}
-		return nil
-	}); err != nil {
 		return nil, fmt.Errorf("population index: %w", err)
 	}
 	if skipped > 0 {

@@ -57,7 +57,7 @@ func TestServeAppliesKafkaUsersOnTheCluster(t *testing.T) {
 	var logs syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Serve, Config: c, Logger: jsonLogger(&logs)})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Serve, Config: c, Population: population, DevConnectors: devConnectors(c), Logger: jsonLogger(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestServeModeOnPostgres(t *testing.T) {
 	c.Synthetic = config.Synthetic{Enabled: true, Population: 1000, Seed: 7, RatePerSecond: 0, Limit: 40}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Serve, Config: c})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Serve, Config: c, Population: population, DevConnectors: devConnectors(c)})
 	if err != nil {
 		t.Fatal(err)
 	}

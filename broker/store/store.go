@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // ErrNotFound is returned when the asked-for row does not exist.
@@ -317,22 +319,9 @@ type StagedAudit interface {
 	Rollback(ctx context.Context)
 }
 
-// Citizen is one person of the population register.
-type Citizen struct {
-	ID            string // 12-digit personal identification number (CCCD)
-	OldID         string // 9-digit CMND number, "" if none
-	FullName      string // as registered, NFC
-	DOB           string // YYYY-MM-DD
-	Sex           string // "M" or "F"
-	BirthProvince string // 3-digit code, as in the CCCD prefix
-	Deceased      bool
-	// Residence is the registered permanent residence as one address line
-	// ("Số 12 Lê Lợi, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh"), ""
-	// when unknown. The stores' register keeps it (migration 0007) from the
-	// population stream, so identity linkage against the bus's register can
-	// compare an address with it; the exact-lookup index does not keep it.
-	Residence string
-}
+// Citizen is one person of the population register; the type is shared
+// with population sources (connectors/contract), which must not import the bus.
+type Citizen = contract.Citizen
 
 // PopulationStore holds the population register that feeds the index.
 type PopulationStore interface {

@@ -15,6 +15,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	_ "modernc.org/sqlite"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
 func TestAuditVerifyCommand(t *testing.T) {
@@ -24,7 +25,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	c.Synthetic = config.Synthetic{Enabled: true, Population: 500, Seed: 3, RatePerSecond: 0, Limit: 60}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestAuditWitnessAndVerifyAgainstIt(t *testing.T) {
 	c.Synthetic = config.Synthetic{Enabled: true, Population: 500, Seed: 3, RatePerSecond: 0, Limit: 40}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}

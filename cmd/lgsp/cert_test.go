@@ -19,6 +19,7 @@ import (
 
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
 // lgsp cert issues (from a CSR or with a generated key), lists and revokes
@@ -31,7 +32,7 @@ func TestCertCommand(t *testing.T) {
 	c.API.TLS.Enabled = true
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lgsp-bus/lgsp/examples/synthetic/gen"
 )
 
 // runCmd runs the binary's command line and returns stdout, stderr and
@@ -43,7 +45,7 @@ func TestGen(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var sum genSummary
+	var sum gen.Summary
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatal(err, out)
 	}
@@ -153,7 +155,7 @@ func TestGen(t *testing.T) {
 	if code != 0 {
 		t.Fatal(errs)
 	}
-	sum = genSummary{}
+	sum = gen.Summary{}
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,42 +10,33 @@ import (
 	"github.com/lgsp-bus/lgsp/policies"
 )
 
-// errFindings makes `lgsp policy check` exit non-zero after printing its findings.
-var errFindings = errors.New("agreement files have problems")
+const policyUsage = `usage: lgsp policy check [DIR [AGENCIES_FILE]]     lint agreement files (file and line of every problem)
+       lgsp policy diff OLD_DIR NEW_DIR [--json]  which agency gains or loses which fields, before applying
+DIR "builtin" = the agreements built into the binary`
 
-func loadAgreements(dir string) (*policies.Set, error) {
-	if dir == "" || dir == "builtin" {
-		return policies.LoadEmbedded()
-	}
-	return policies.LoadDir(dir)
+func init() {
+	register(command{Name: "policy", Summary: "lint agreement files (check) and show who gains or loses access (diff)", Usage: policyUsage,
+		Run: func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPolicy(args, stdout) }})
 }
 
 func runPolicy(args []string, stdout io.Writer) error {
-	usage := errors.New("usage: lgsp policy check [DIR [AGENCIES_FILE]] | lgsp policy diff OLD_DIR NEW_DIR [--json]  (DIR \"builtin\" = the agreements built into the binary)")
+	usage := errors.New(policyUsage)
 	if len(args) == 0 {
 		return usage
 	}
 	switch args[0] {
 	case "check":
-		dir := ""
+		dir, agenciesFile := "", ""
 		if len(args) > 1 {
 			dir = args[1]
 		}
-		set, err := loadAgreements(dir)
-		if err != nil {
-			fmt.Fprintln(stdout, err)
-			return errFindings
-		}
-		agencies, err := policies.LoadEmbeddedAgencies()
 		if len(args) > 2 {
-			agencies, err = policies.LoadAgenciesFile(args[2])
+			agenciesFile = args[2]
 		}
-		if err == nil {
-			err = agencies.CheckConsumers(set)
-		}
+		set, err := policies.Lint(dir, agenciesFile)
 		if err != nil {
 			fmt.Fprintln(stdout, err)
-			return errFindings
+			return errSilent
 		}
 		fmt.Fprintf(stdout, "%d agreements OK (%s), every consumer a registered agency\n", set.Len(), set.Digest())
 		return nil
@@ -52,11 +44,11 @@ func runPolicy(args []string, stdout io.Writer) error {
 		if len(args) < 3 {
 			return usage
 		}
-		old, err := loadAgreements(args[1])
+		old, err := policies.LoadDirOrBuiltin(args[1])
 		if err != nil {
 			return fmt.Errorf("old agreements: %w", err)
 		}
-		newSet, err := loadAgreements(args[2])
+		newSet, err := policies.LoadDirOrBuiltin(args[2])
 		if err != nil {
 			return fmt.Errorf("new agreements (not applied): %w", err)
 		}

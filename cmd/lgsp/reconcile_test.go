@@ -26,6 +26,8 @@ import (
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
 // A ministry reconciles its person file, with its own column names and
@@ -37,7 +39,7 @@ func TestReconcileCommand(t *testing.T) {
 	c.Synthetic = config.Synthetic{Population: 3000, Seed: 5}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestReconcileFiles(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var sum reconcileSummary
+	var sum reconcilerun.Summary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
 		t.Fatal(err, stdout)
 	}
@@ -419,7 +421,7 @@ func TestReconcileProgressRates(t *testing.T) {
 	if avg <= 0 {
 		t.Fatalf("no average rate in the log:\n%s", stderr.String())
 	}
-	throttle := barThrottle.Seconds()
+	throttle := reconcilerun.BarThrottle.Seconds()
 	var frames, running int
 	for _, seg := range strings.FieldsFunc(stderr.String(), func(r rune) bool { return r == '\r' || r == '\n' }) {
 		if m := recFrame.FindStringSubmatch(seg); m != nil {
@@ -436,7 +438,7 @@ func TestReconcileProgressRates(t *testing.T) {
 			if count < total { // drawn on the way
 				running++
 				if count == 0 || rate > count/throttle+1 {
-					t.Errorf("%q: %.0f records/s after %.0f records is more than they took at least %v for", seg, rate, count, barThrottle)
+					t.Errorf("%q: %.0f records/s after %.0f records is more than they took at least %v for", seg, rate, count, reconcilerun.BarThrottle)
 				}
 				eta, err := time.ParseDuration(m[6])
 				if err != nil || eta < 0 {
@@ -465,7 +467,7 @@ func TestReconcileProgressRates(t *testing.T) {
 			}
 			running++
 			if rate := siBytes(m[5], m[6]); rate > 1.1*read/throttle {
-				t.Errorf("%q: %s%s/s after %s%s is more than they took at least %v for", seg, m[5], m[6], m[1], unit, barThrottle)
+				t.Errorf("%q: %s%s/s after %s%s is more than they took at least %v for", seg, m[5], m[6], m[1], unit, reconcilerun.BarThrottle)
 			}
 		}
 	}
@@ -530,7 +532,7 @@ func TestReconcileRegisterResidence(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", filepath.Base(mapping), code, stderr)
 		}
-		var sum reconcileSummary
+		var sum reconcilerun.Summary
 		if err := json.Unmarshal([]byte(stdout), &sum); err != nil || sum.Quality == nil {
 			t.Fatalf("%s: summary %s (%v)", filepath.Base(mapping), stdout, err)
 		}

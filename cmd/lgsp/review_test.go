@@ -20,6 +20,8 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
 // cli runs a command function with captured output.
@@ -144,7 +146,7 @@ func TestReconcileReviewQueueSQLite(t *testing.T) {
 	c.Synthetic = config.Synthetic{Enabled: true, Population: 3000, Seed: 7, RatePerSecond: 100, Limit: 300}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func TestReconcileReviewQueueSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
-	var sum reconcileSummary
+	var sum reconcilerun.Summary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil || sum.ReviewSource != "moj-ho-tich" || sum.Outcomes["verified"] < 50 {
 		t.Fatalf("summary %s (%v)", stdout, err)
 	}
@@ -402,7 +404,7 @@ func TestReconcileReviewQueuePostgres(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
-	var sum reconcileSummary
+	var sum reconcilerun.Summary
 	if err := json.Unmarshal([]byte(stdout), &sum); err != nil || sum.Records != len(state) || sum.Outcomes["verified"] != 50 || sum.Outcomes["linked"] < 10 {
 		t.Fatalf("summary %s (%v)", stdout, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/examples/interconnected"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 
 // people picks, from the bus's population register, a child under 6, a
@@ -57,7 +58,7 @@ func TestBirthAndDeathFanOut(t *testing.T) {
 	c.Synthetic.Enabled, c.Synthetic.Population = false, 3000
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c, Population: synthetic.RegisteredCitizen})
 	if err != nil {
 		t.Fatal(err)
 	}

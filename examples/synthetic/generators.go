@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
-	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // generator knows one dataset's row shape (schemas/<source>/…): how to
@@ -17,8 +17,8 @@ type generator struct {
 	id, name, dob, sex string   // identity fields, as in the catalog; sex "" = none
 	legacy             bool     // the id field also accepts a 9-digit CMND
 	required           []string // required fields other than the key
-	want               func(store.Citizen) bool
-	create             func(w world, j uint64, c store.Citizen, r *rng) map[string]any
+	want               func(contract.Citizen) bool
+	create             func(w world, j uint64, c contract.Citizen, r *rng) map[string]any
 	update             func(w world, row map[string]any, r *rng)
 	wrongType          func(row map[string]any, r *rng)
 	badValue           func(row map[string]any, r *rng)
@@ -30,7 +30,7 @@ var generators = map[string]*generator{
 		id:      "holder_cccd", name: "holder_name", dob: "holder_dob",
 		legacy:   true,
 		required: []string{"parcel_id", "province_code", "area_m2", "land_use_purpose", "holder_cccd", "holder_name", "holder_dob", "issued_on"},
-		want:     func(c store.Citizen) bool { return birthYear(c) <= registerYear-18 },
+		want:     func(c contract.Citizen) bool { return birthYear(c) <= registerYear-18 },
 		create:   landCreate,
 		update: func(w world, row map[string]any, r *rng) {
 			row["area_m2"] = round(row["area_m2"].(float64)*(0.9+0.2*r.float()), 1) // re-measured
@@ -61,7 +61,7 @@ var generators = map[string]*generator{
 		id:      "cccd", name: "full_name", dob: "dob", sex: "sex",
 		legacy:   true,
 		required: []string{"cccd", "full_name", "dob", "sex", "tax_office", "status", "registered_on"},
-		want:     func(c store.Citizen) bool { return birthYear(c) <= registerYear-18 },
+		want:     func(c contract.Citizen) bool { return birthYear(c) <= registerYear-18 },
 		create:   taxCreate,
 		update: func(w world, row map[string]any, r *rng) {
 			if r.chance(0.5) {
@@ -89,7 +89,7 @@ var generators = map[string]*generator{
 		dataset: "insurance.health_insurance_card",
 		id:      "cccd", name: "full_name", dob: "dob", sex: "sex",
 		required: []string{"cccd", "full_name", "dob", "sex", "beneficiary_group", "benefit_level", "hospital_code", "valid_from", "valid_to"},
-		want:     func(c store.Citizen) bool { return true },
+		want:     func(c contract.Citizen) bool { return true },
 		create:   insuranceCreate,
 		update: func(w world, row map[string]any, r *rng) {
 			// renewal, sometimes with a change of primary care facility
@@ -116,7 +116,7 @@ var generators = map[string]*generator{
 		dataset: "civil_status.birth_registration",
 		id:      "child_cccd", name: "child_name", dob: "child_dob", sex: "child_sex",
 		required: []string{"child_cccd", "child_name", "child_dob", "child_sex", "birth_province", "mother_name", "registered_on"},
-		want:     func(c store.Citizen) bool { return birthYear(c) >= 2010 },
+		want:     func(c contract.Citizen) bool { return birthYear(c) >= 2010 },
 		create:   birthCreate,
 		update: func(w world, row map[string]any, r *rng) {
 			// acknowledgement of paternity, or a corrected father's name
@@ -145,7 +145,7 @@ var generators = map[string]*generator{
 		id:      "cccd", name: "full_name", dob: "dob", sex: "sex",
 		legacy:   true,
 		required: []string{"cccd", "full_name", "dob", "sex", "agency_code", "position", "salary_coefficient", "start_date"},
-		want: func(c store.Citizen) bool {
+		want: func(c contract.Citizen) bool {
 			y := birthYear(c)
 			return y >= 1965 && y <= 2003
 		},
@@ -174,9 +174,9 @@ var generators = map[string]*generator{
 	},
 }
 
-func adultFrom(c store.Citizen) time.Time { return mustDate(c.DOB).AddDate(18, 0, 0) }
+func adultFrom(c contract.Citizen) time.Time { return mustDate(c.DOB).AddDate(18, 0, 0) }
 
-func landCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any {
+func landCreate(w world, j uint64, c contract.Citizen, r *rng) map[string]any {
 	const space = 26 * 26 * 1_000_000
 	v := newPerm(space, w.seed, "land-certificate").Apply(j % space)
 	series := v / 1_000_000
@@ -208,7 +208,7 @@ func address(r *rng, province string) string {
 	return fmt.Sprintf("Số %d đường %s, %s", r.between(1, 300), pick(r, streets), name)
 }
 
-func taxCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any {
+func taxCreate(w world, j uint64, c contract.Citizen, r *rng) map[string]any {
 	row := map[string]any{
 		// personal tax codes are 10 digits starting with 8
 		"tax_code":      fmt.Sprintf("8%09d", newPerm(1_000_000_000, w.seed, "tax-code").Apply(j%1_000_000_000)),
@@ -223,7 +223,7 @@ func taxCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any {
 	return row
 }
 
-func insuranceCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any {
+func insuranceCreate(w world, j uint64, c contract.Citizen, r *rng) map[string]any {
 	dob := mustDate(c.DOB)
 	age := registerYear - 1 - dob.Year()
 	group, level := "", 4
@@ -258,7 +258,7 @@ func insuranceCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any 
 
 func birthYearOf(dob string) int { y, _, _ := splitDOB(dob); return y }
 
-func birthCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any {
+func birthCreate(w world, j uint64, c contract.Citizen, r *rng) map[string]any {
 	dob := mustDate(c.DOB)
 	registered := dob.AddDate(0, 0, r.between(1, 60))
 	row := map[string]any{
@@ -269,7 +269,7 @@ func birthCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any {
 		"registered_on":   registered.Format(dateLayout),
 	}
 	// the mother, from the population when one of the right age turns up
-	var mother store.Citizen
+	var mother contract.Citizen
 	for t := 0; t < 24; t++ {
 		m := w.pop.At(r.intn(w.pop.Len()))
 		if y := birthYear(m); m.Sex == "F" && y >= dob.Year()-45 && y <= dob.Year()-18 {
@@ -300,7 +300,7 @@ var (
 	positions = []string{"Chuyên viên", "Chuyên viên chính", "Chuyên viên cao cấp", "Trưởng phòng", "Phó trưởng phòng", "Văn thư", "Kế toán viên", "Thanh tra viên", "Giáo viên", "Bác sĩ", "Cán sự"}
 )
 
-func servantCreate(w world, j uint64, c store.Citizen, r *rng) map[string]any {
+func servantCreate(w world, j uint64, c contract.Citizen, r *rng) map[string]any {
 	return map[string]any{
 		"employee_id":        fmt.Sprintf("CB%08d", newPerm(100_000_000, w.seed, "employee").Apply(j%100_000_000)),
 		"agency_code":        pick(r, agencies),

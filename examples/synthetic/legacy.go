@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 // LegacyRecord is one person of a ministry's legacy extract, as written

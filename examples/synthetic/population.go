@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
-	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // serialSpace is the number of distinct 6-digit serials of a personal
@@ -119,11 +119,11 @@ func cmndPerm(seed int64) perm   { return newPerm(1_000_000_000, seed, "cmnd") }
 
 // Citizen returns citizen i (0-based) of the population of a seed. It
 // depends on (seed, i) only: the population of size n is citizens 0…n-1.
-func Citizen(seed int64, i int) store.Citizen {
+func Citizen(seed int64, i int) contract.Citizen {
 	d := demoOf(seed, i)
 	serial := serialPerm(seed).Apply(uint64(i % serialSpace))
 	r := newRNG(seed, strHash("citizen"), uint64(i))
-	c := store.Citizen{
+	c := contract.Citizen{
 		ID:            cccd.Make(d.province, d.year, d.sex, int(serial)),
 		FullName:      fullName(r, d.sex, d.year, d.province),
 		DOB:           d.dob(),
@@ -199,8 +199,8 @@ func containsWord(name, w string) bool {
 }
 
 // Population returns citizens 0…n-1 of a seed.
-func Population(seed int64, n int) []store.Citizen {
-	out := make([]store.Citizen, n)
+func Population(seed int64, n int) []contract.Citizen {
+	out := make([]contract.Citizen, n)
 	for i := range out {
 		out[i] = Citizen(seed, i)
 	}
@@ -212,7 +212,7 @@ type PopulationView interface {
 	// Len is the number of citizens.
 	Len() int
 	// At returns citizen i, 0 ≤ i < Len().
-	At(i int) store.Citizen
+	At(i int) contract.Citizen
 	// Has reports whether a 12-digit personal number or 9-digit CMND
 	// number belongs to a citizen.
 	Has(id string) bool
@@ -232,8 +232,8 @@ func NewPop(seed int64, n int) *Pop {
 	return &Pop{seed: seed, n: n, serial: serialPerm(seed), cmnd: cmndPerm(seed)}
 }
 
-func (p *Pop) Len() int               { return p.n }
-func (p *Pop) At(i int) store.Citizen { return Citizen(p.seed, i) }
+func (p *Pop) Len() int                  { return p.n }
+func (p *Pop) At(i int) contract.Citizen { return Citizen(p.seed, i) }
 
 // Has inverts the serial (or CMND) permutation to find the only citizens
 // who could hold id, instead of searching.

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
-	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 func TestPopulationDeterministic(t *testing.T) {
@@ -32,7 +32,7 @@ func TestPopulationDeterministic(t *testing.T) {
 }
 
 // checkCitizens verifies uniqueness and internal consistency.
-func checkCitizens(t *testing.T, cs []store.Citizen) {
+func checkCitizens(t *testing.T, cs []contract.Citizen) {
 	t.Helper()
 	ids, olds := map[string]bool{}, map[string]bool{}
 	for _, c := range cs {
@@ -116,7 +116,7 @@ func TestPopulationUniqueAndConsistent(t *testing.T) {
 // TestPopulationUniqueAcrossBlocks covers citizens sharing a serial (i and
 // i + 1,000,000), who must get different prefixes.
 func TestPopulationUniqueAcrossBlocks(t *testing.T) {
-	var cs []store.Citizen
+	var cs []contract.Citizen
 	for _, base := range []int{0, serialSpace, 2 * serialSpace, (MaxPopulation/serialSpace - 1) * serialSpace} {
 		for i := 0; i < 3000; i++ {
 			cs = append(cs, Citizen(3, base+i))

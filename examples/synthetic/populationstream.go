@@ -1,8 +1,8 @@
 package synthetic
 
 import (
-	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // PopulationSource is the source name of the population register's own
@@ -20,19 +20,25 @@ const PopulationDataset = "population.citizen"
 func PopulationChange(seed int64, n int, i uint64) (op connectors.Op, row map[string]any) {
 	if i%10 == 9 {
 		r := newRNG(seed, strHash(PopulationSource), i)
-		k := r.intn(n)
-		c := Citizen(seed, k)
-		c.Deceased = true
 		// a change carries the whole row: the residence too, or it is lost
-		c.Residence = Residence(seed, k).Line
+		c := RegisteredCitizen(seed, r.intn(n))
+		c.Deceased = true
 		return connectors.OpUpdate, citizenRow(c)
 	}
-	c := Citizen(seed, n+int(i))
-	c.Residence = Residence(seed, n+int(i)).Line
-	return connectors.OpCreate, citizenRow(c)
+	return connectors.OpCreate, citizenRow(RegisteredCitizen(seed, n+int(i)))
 }
 
-func citizenRow(c store.Citizen) map[string]any {
+// RegisteredCitizen is citizen i with the registered residence of the
+// synthetic geography (the address lgsp gen's extracts are corrupted
+// from): the row the register holds. lgsp dev seeds the bus's register
+// with citizens 0…n-1 of it.
+func RegisteredCitizen(seed int64, i int) contract.Citizen {
+	c := Citizen(seed, i)
+	c.Residence = Residence(seed, i).Line
+	return c
+}
+
+func citizenRow(c contract.Citizen) map[string]any {
 	row := map[string]any{"personal_id": c.ID, "full_name": c.FullName, "dob": c.DOB, "sex": c.Sex,
 		"birth_province": c.BirthProvince, "deceased": c.Deceased, "old_cmnd": nil}
 	if c.OldID != "" {

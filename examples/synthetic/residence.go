@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 // Residences. Each citizen has a registered permanent residence, drawn

@@ -42,6 +42,13 @@ type Config struct {
 	BatchSize int `json:"batch_size" yaml:"batch_size" mapstructure:"batch_size"`
 }
 
+// Raw is the config as the map a connector entry of the bus's config
+// holds: the bus builds the adapter by its name from it, like any other.
+func (c Config) Raw() map[string]any {
+	return map[string]any{"source": c.Source, "seed": c.Seed, "population": c.Population,
+		"rate_per_second": c.RatePerSecond, "limit": c.Limit, "batch_size": c.BatchSize}
+}
+
 // DefaultConfig returns the defaults: the land stream of seed 1 over
 // 100,000 citizens, unthrottled, unbounded, in batches of 500.
 func DefaultConfig() Config {

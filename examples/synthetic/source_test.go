@@ -262,3 +262,21 @@ func TestSourceConcurrentAck(t *testing.T) {
 		t.Errorf("Acked = %d, %v", i, ok)
 	}
 }
+
+// Raw is what the bus builds the adapter from by name (runtime.Options.
+// DevConnectors): decoding it gives back the same config.
+func TestConfigRawRoundTrip(t *testing.T) {
+	spec, ok := connectors.Lookup(AdapterName)
+	if !ok {
+		t.Fatal("synthetic adapter not registered")
+	}
+	for _, want := range []Config{DefaultConfig(), {Source: "tax", Seed: 7, Population: 1000, RatePerSecond: 2.5, Limit: 40, BatchSize: 10}} {
+		got, err := spec.DecodeConfig(want.Raw())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *got.(*Config) != want {
+			t.Errorf("decoded %+v, want %+v", *got.(*Config), want)
+		}
+	}
+}

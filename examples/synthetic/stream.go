@@ -9,9 +9,9 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
-	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 )
 
 // BadKind labels a deliberately bad record, so tests and demos can check
@@ -201,12 +201,12 @@ func (w world) badOf(i uint64, op connectors.Op) BadKind {
 
 // entity returns the holder and the row created at record j (the key and
 // everything an update does not change).
-func (w world) entity(j uint64) (store.Citizen, map[string]any) {
+func (w world) entity(j uint64) (contract.Citizen, map[string]any) {
 	r := w.rng("entity", j)
 	// a create that will swap the date of birth needs a holder whose day
 	// is a possible month
 	swap := w.badOf(j, connectors.OpCreate) == BadSwappedDOB
-	var c store.Citizen
+	var c contract.Citizen
 	for t := 0; t < 32; t++ {
 		c = w.pop.At(r.intn(w.pop.Len()))
 		if w.g.want(c) && (!swap || swappable(c.DOB)) {
@@ -231,7 +231,7 @@ func (w world) entity(j uint64) (store.Citizen, map[string]any) {
 // holder's birth year and sex, that belongs to nobody and differs from the
 // holder's own number in at least two digits (one digit is a typo, not an
 // unknown number).
-func (w world) unknownID(c store.Citizen, r *rng) string {
+func (w world) unknownID(c contract.Citizen, r *rng) string {
 	n, err := cccd.Parse(c.ID)
 	if err != nil {
 		panic("synthetic: population number does not parse: " + err.Error())
@@ -354,7 +354,7 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-func birthYear(c store.Citizen) int { y, _, _ := splitDOB(c.DOB); return y }
+func birthYear(c contract.Citizen) int { y, _, _ := splitDOB(c.DOB); return y }
 
 func round(x float64, places int) float64 {
 	p := math.Pow(10, float64(places))

@@ -5,7 +5,7 @@ import (
 	"unicode"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 // Address is a Vietnamese address in comparison form: folded (NFC, lower

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 // Comparisons, in the order of a comparison vector.

@@ -3,7 +3,7 @@ package linkage
 import (
 	"testing"
 
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 )
 
 func nameSide(s string) *side { var x side; x.setName(s); return &x }

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 

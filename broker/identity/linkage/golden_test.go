@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
-	"github.com/lgsp-bus/lgsp/broker/identity/cccd"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/cccd"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 

@@ -6,7 +6,11 @@
 // CMND numbers, and a constructor for generators.
 //
 // It is a leaf package (standard library only) so that every stage of the bus,
-// and the examples, can share one definition of what a valid number is.
+// an agency's connector and the examples share one definition of what a
+// valid number is. It sits beside the connector SDK, not in broker/, because
+// those outside the bus (an adapter checking numbers before it sends, the
+// synthetic sources generating them) need the rules too and must not import
+// the bus's internals.
 package cccd
 
 import (

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/broker/bench"
+	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/examples/ministries"
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
+)
+
+func init() {
+	register(command{Name: "dev", Summary: "run the whole bus on embedded parts (Kafka-protocol broker, SQLite)",
+		Run: func(ctx context.Context, a []string, o, e io.Writer) error { return runBus(ctx, runtime.Dev, a, o, e) }})
+	register(command{Name: "serve", Summary: "run the bus against Kafka and PostgreSQL (--config FILE, LGSP_* env)",
+		Run: func(ctx context.Context, a []string, o, e io.Writer) error {
+			return runBus(ctx, runtime.Serve, a, o, e)
+		}})
+	register(command{Name: "bench", Summary: "measure the ingest pipeline against a bare Kafka producer", Run: runBench})
+	register(command{Name: "citizen-token", Summary: "mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)", Run: runCitizenToken})
+	register(command{Name: "health", Summary: "exit 0 if URL answers 200 (container health checks)", Usage: "usage: lgsp health URL", Run: runHealth})
+}
+
+func runBus(ctx context.Context, mode runtime.Mode, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags(string(mode), stderr, "")
+	var cfgPath string
+	cfg := config.Defaults()
+	if mode == runtime.Serve {
+		fs.StringVar(&cfgPath, "config", "", "YAML config file (every setting also has an LGSP_* environment variable)")
+	}
+	dataDir := fs.String("data-dir", "", "data directory (default ./lgsp-data)")
+	apiAddr := fs.String("api-addr", "", "REST API listen address (default :8080)")
+	regAddr := fs.String("registry-addr", "", "schema registry listen address (default :8081)")
+	kafkaPort := fs.Int("kafka-port", -1, "embedded Kafka port (dev, default 9092)")
+	population := fs.Int("population", 0, "synthetic citizens (default 100000)")
+	rate := fs.Float64("rate", -1, "synthetic records per second per ministry (default 20, 0 = unlimited)")
+	limit := fs.Uint64("limit", 0, "stop each synthetic ministry stream after this many records (0 = unbounded)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if mode == runtime.Serve {
+		cfg, err = config.Load(cfgPath)
+	} else {
+		err = config.ApplyEnv(&cfg)
+	}
+	if err != nil {
+		return err
+	}
+	fs.Visit(func(f *flag.Flag) { // only the flags given override the config
+		switch f.Name {
+		case "data-dir":
+			cfg.DataDir = *dataDir
+		case "api-addr":
+			cfg.API.Addr = *apiAddr
+		case "registry-addr":
+			cfg.Registry.Addr = *regAddr
+		case "kafka-port":
+			cfg.Kafka.EmbeddedPort = *kafkaPort
+		case "population":
+			cfg.Synthetic.Population = *population
+		case "rate":
+			cfg.Synthetic.RatePerSecond = *rate
+		case "limit":
+			cfg.Synthetic.Limit = *limit
+		case "log-level":
+			cfg.Log.Level = *logLevel
+		}
+	})
+	if err := cfg.Validate(string(mode)); err != nil {
+		return err
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level)))
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return runtime.Run(ctx, plug.Synthetic(runtime.Options{Mode: mode, Config: cfg, Logger: logger, Status: stdout}))
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr, "")
+	n := fs.Int("n", 200_000, "records to push through each path")
+	runs := fs.Int("runs", 3, "repetitions; the median is reported")
+	dataset := fs.String("dataset", "land.land_use_right", "dataset pushed: land.land_use_right (JSON Schema) or tax.taxpayer (Avro)")
+	source := fs.String("source", "push", "push: records handed to the pipeline; postgres: a land registry table of -n rows snapshotted and streamed by the postgres-cdc connector")
+	pgURL := fs.String("postgres-url", os.Getenv("LGSP_TEST_POSTGRES_URL"), "PostgreSQL with wal_level=logical, for -source postgres")
+	updates := fs.Int("updates", 0, "rows updated after the snapshot, for -source postgres (default n/10)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var res fmt.Stringer
+	var err error
+	switch *source {
+	case "postgres":
+		if *updates == 0 {
+			*updates = max(*n/10, 1)
+		}
+		land, lerr := ministries.Load("land")
+		if lerr != nil {
+			return lerr
+		}
+		res, err = bench.RunCDC(ctx, bench.CDCOptions{PostgresURL: *pgURL, Rows: *n, Updates: *updates, Progress: stdout, Citizen: synthetic.RegisteredCitizen,
+			Land: bench.LandRegistry{SchemaSQL: land.SchemaSQL, Adapter: land.Connector.Adapter, Config: land.Connector.Config}})
+	case "push":
+		res, err = bench.Run(ctx, bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen})
+	default:
+		return fmt.Errorf("bench: -source must be push or postgres, got %q", *source)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, res)
+	return nil
+}
+
+func runHealth(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: lgsp health URL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", args[0], resp.Status)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}
+
+func runCitizenToken(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("citizen-token", stderr, "")
+	dataDir := fs.String("data-dir", "lgsp-data", "data dir holding citizen-token.key")
+	ttl := fs.Duration("ttl", time.Hour, "validity")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("usage: lgsp citizen-token [--data-dir DIR] [--ttl 1h] PERSONAL_NUMBER")
+	}
+	tok, err := runtime.MintCitizenToken(*dataDir, fs.Arg(0), *ttl)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
