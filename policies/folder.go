@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing/fstest"
 
+	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 	"go.yaml.in/yaml/v3"
-	"github.com/lgsp-bus/lgsp/internal/atomicfile"
 )
 
 // ErrNoSuchAgreement is a change of an agreement the folder does not hold.

@@ -33,7 +33,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/internal/atomicfile"
+	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 )
 
 // Mechanism is the SASL mechanism of every credential the bus issues.

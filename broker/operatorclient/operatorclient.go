@@ -19,7 +19,7 @@ import (
 
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
-	"github.com/lgsp-bus/lgsp/internal/atomicfile"
+	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 )
 
 // IssueRequest asks for an agency's client certificate.

@@ -36,7 +36,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/internal/atomicfile"
+	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 )
 
 // Files inside the CA directory.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
-	"github.com/lgsp-bus/lgsp/internal/atomicfile"
+	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 )
 
 // listedItem is one line of `lgsp review list`.

@@ -14,8 +14,8 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/audit/witness"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
-	_ "modernc.org/sqlite"
 	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
+	_ "modernc.org/sqlite"
 )
 
 func TestAuditVerifyCommand(t *testing.T) {

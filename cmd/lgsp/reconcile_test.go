@@ -20,14 +20,14 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
-	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
-	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
 // A ministry reconciles its person file, with its own column names and

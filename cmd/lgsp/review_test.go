@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
 	"github.com/lgsp-bus/lgsp/broker/review"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/pgstore"
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
-	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
 	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 

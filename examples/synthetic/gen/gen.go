@@ -20,8 +20,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 	"github.com/lgsp-bus/lgsp/examples/synthetic"
-	"github.com/lgsp-bus/lgsp/internal/atomicfile"
 )
 
 // Options are the settings of one run; the corruption rates are those of

@@ -25,7 +25,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/review"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
-	"github.com/lgsp-bus/lgsp/internal/atomicfile"
+	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/schollz/progressbar/v3"
 )
