@@ -51,3 +51,27 @@ func Delete(ctx context.Context, spec Spec, env Env, raw map[string]any) error {
 	}
 	return nil
 }
+
+// Operate runs `lgsp connector test` or `delete` (verb) on the connector
+// name of adapter spec with config raw, and says in one line what came of
+// it.
+func Operate(ctx context.Context, verb, name string, spec Spec, env Env, raw map[string]any) (string, error) {
+	if verb == "delete" {
+		err := Delete(ctx, spec, env, raw)
+		switch {
+		case errors.Is(err, ErrNotSupported):
+			return fmt.Sprintf("OK: %s (%s) holds nothing in its source system", name, spec.Name), nil
+		case err != nil:
+			return "", err
+		}
+		return fmt.Sprintf("OK: %s released what it held in its source system; remove it from the config (its stored position stays until reset)", name), nil
+	}
+	tested, err := Test(ctx, spec, env, raw)
+	switch {
+	case err != nil:
+		return "", err
+	case !tested:
+		return fmt.Sprintf("OK: %s config is valid (adapter %s has no connection test)", name, spec.Name), nil
+	}
+	return "OK: " + name, nil
+}

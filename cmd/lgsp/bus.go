@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -128,22 +127,11 @@ func runHealth(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	if len(args) != 1 {
 		return errors.New("usage: lgsp health URL")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
-	if err != nil {
-		return err
+	err := runtime.CheckHealth(ctx, args[0])
+	if err == nil {
+		fmt.Fprintln(stdout, "ok")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %s", args[0], resp.Status)
-	}
-	fmt.Fprintln(stdout, "ok")
-	return nil
+	return err
 }
 
 func runCitizenToken(_ context.Context, args []string, stdout, stderr io.Writer) error {

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
 
+	"github.com/lgsp-bus/lgsp/broker/config"
+	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/connectors"
 	// Adapters register themselves by name; the synthetic one is
 	// registered by examples/synthetic (bus.go).
@@ -26,7 +30,30 @@ func init() {
 func runConnector(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch {
 	case len(args) > 0 && (args[0] == "test" || args[0] == "delete"):
-		return runConnectorLive(ctx, args, stdout, stderr)
+		// NAME and --config FILE in either order.
+		var name, cfgPath string
+		for i := 1; i < len(args); i++ {
+			if a := strings.TrimLeft(args[i], "-"); a == "config" && i+1 < len(args) {
+				cfgPath, i = args[i+1], i+1
+			} else if name == "" && !strings.HasPrefix(args[i], "-") {
+				name = args[i]
+			} else {
+				name = ""
+				break
+			}
+		}
+		if name == "" || cfgPath == "" {
+			return fmt.Errorf("usage: lgsp connector %s NAME --config FILE", args[0])
+		}
+		cfg, err := config.Load(cfgPath)
+		if err != nil {
+			return err
+		}
+		msg, err := runtime.OperateConnector(ctx, cfg, args[0], name, slog.New(slog.NewTextHandler(stderr, nil)))
+		if err == nil {
+			fmt.Fprintln(stdout, msg)
+		}
+		return err
 	case len(args) == 1 && args[0] == "list":
 		for _, s := range connectors.Adapters() {
 			fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary)
