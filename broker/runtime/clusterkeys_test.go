@@ -42,3 +42,39 @@ func TestInstanceWithOtherKeysRefusesToStart(t *testing.T) {
 	bus = start(t, d)
 	bus.Close(context.Background())
 }
+
+// Two instances on one store: exactly one signs the audit log's
+// checkpoints, and /v1/status says which.
+func TestOneInstanceSignsCheckpoints(t *testing.T) {
+	shared := filepath.Join(t.TempDir(), "shared.db")
+	var buses []*runtime.Bus
+	for _, id := range []string{"a", "b"} {
+		c := devConfig(t, t.TempDir())
+		c.Store.URL, c.Instance.ID, c.Audit.CheckpointEvery = shared, id, time.Second
+		c.Audit.HMACKey, c.Audit.SigningKey = "0123456789abcdef0123456789abcdef", strings.Repeat("ab", 32)
+		c.Audit.CitizenTokenKey, c.API.OperatorToken = strings.Repeat("k", 32), strings.Repeat("t", 32)
+		bus := start(t, c)
+		defer bus.Close(context.Background())
+		buses = append(buses, bus)
+	}
+	deadline := time.Now().Add(30 * time.Second) // a bound against hanging; signing starts at the first tick
+	for {
+		signers := 0
+		for _, bus := range buses {
+			var st struct {
+				SignsCheckpoints bool `json:"signs_checkpoints"`
+			}
+			operatorGet(t, "http://"+bus.Addrs().API+"/v1/status", strings.Repeat("t", 32), &st)
+			if st.SignsCheckpoints {
+				signers++
+			}
+		}
+		if signers == 1 {
+			return
+		}
+		if signers > 1 || time.Now().After(deadline) {
+			t.Fatalf("%d instances sign checkpoints, want exactly 1", signers)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -149,7 +149,8 @@ type Bus struct {
 	dlvWG         sync.WaitGroup
 	miscWG        sync.WaitGroup
 	closeOnce     sync.Once
-	instanceID    string // config instance.id, or derived (instanceID)
+	instanceID    string      // config instance.id, or derived (instanceID)
+	signs         atomic.Bool // this instance holds the checkpoint signer's lease
 }
 
 // instanceID is the configured instance id, or one derived from the host
@@ -666,7 +667,7 @@ func (b *Bus) status() map[string]any {
 	s := b.Metrics.Snapshot()
 	return map[string]any{"records_in": s.In, "published": s.Published, "dead_lettered": s.DeadLettered, "delivered": s.Delivered,
 		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len(), "linkage": b.Linker.State(),
-		"instance": b.instanceID, "connector_owners": b.leases(ctx)}
+		"instance": b.instanceID, "connector_owners": b.leases(ctx), "signs_checkpoints": b.signs.Load()}
 }
 
 func (b *Bus) printBanner() {
@@ -851,6 +852,9 @@ func (b *Bus) checkpointLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !b.holdsSignerLease(ctx) {
+				continue // another instance signs the checkpoints and applies retention
+			}
 			if _, err := b.Audit.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				b.log.Error("audit checkpoint failed", "error", err)
 			}
@@ -864,6 +868,24 @@ func (b *Bus) checkpointLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// signerLease names the lease of the instance that signs checkpoints and
+// applies retention; "#" keeps it out of the connector view.
+const signerLease = "#audit-signer"
+
+// holdsSignerLease reports whether this instance signs the audit log's
+// checkpoints now: one instance at a time, taken over by another when its
+// holder stops renewing (two checkpoint periods).
+func (b *Bus) holdsSignerLease(ctx context.Context) bool {
+	ttl := 2*b.opts.Config.Audit.CheckpointEvery + leaseTTL
+	l, err := b.Store.AcquireLease(ctx, signerLease, b.instanceID, time.Now(), ttl)
+	held := err == nil && l.Owner == b.instanceID
+	if err != nil && ctx.Err() == nil {
+		b.log.Warn("audit signer lease not checked; no checkpoint this period", "error", err)
+	}
+	b.signs.Store(held)
+	return held
 }
 
 // SigningKeyPath is where the generated checkpoint signing key is kept.
