@@ -56,14 +56,15 @@ func (b *Bus) runLeased(ctx context.Context, name string, newSource func() (conn
 		b.keepLease(cctx, l, done)
 		cancel()
 		<-done
-		b.dropConnector(conn)
 		if ctx.Err() != nil {
-			// Stopping: let another instance take the connector at once.
+			// The bus stops: the connector keeps its last state in the
+			// view, and another instance may take it over at once.
 			rctx, rcancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = b.Store.ReleaseLease(rctx, name, b.instanceID, l.Epoch)
 			rcancel()
 			return
 		}
+		b.dropConnector(conn) // it runs elsewhere now
 		b.log.Warn("connector lease lost; stopped here", "connector", name, "instance", b.instanceID, "epoch", l.Epoch)
 	}
 }
