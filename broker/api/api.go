@@ -522,7 +522,7 @@ func decodePush(body []byte) ([]pushRecord, error) {
 	}
 	top, ok := v.(map[string]any)
 	if !ok {
-		return nil, fail(http.StatusBadRequest, "$", "body must be a JSON object: {\"records\":[…]} or one record, got %s", jsonKind(v))
+		return nil, fail(http.StatusBadRequest, "$", "body must be a JSON object: {\"records\":[…]} or one record, got %s", strictjson.Kind(v))
 	}
 	var items []any
 	batch := false
@@ -531,7 +531,7 @@ func decodePush(body []byte) ([]pushRecord, error) {
 			return nil, err
 		}
 		if items, ok = rs.([]any); !ok {
-			return nil, fail(http.StatusBadRequest, "$.records", "records must be an array of record objects, got %s", jsonKind(rs))
+			return nil, fail(http.StatusBadRequest, "$.records", "records must be an array of record objects, got %s", strictjson.Kind(rs))
 		}
 		if len(items) == 0 {
 			return nil, fail(http.StatusBadRequest, "$.records", "records is empty")
@@ -551,7 +551,7 @@ func decodePush(body []byte) ([]pushRecord, error) {
 		}
 		m, ok := it.(map[string]any)
 		if !ok {
-			return nil, fail(http.StatusBadRequest, path, "record %d is not a record object, got %s", i, jsonKind(it))
+			return nil, fail(http.StatusBadRequest, path, "record %d is not a record object, got %s", i, strictjson.Kind(it))
 		}
 		var hints []string
 		if !batch {
@@ -570,7 +570,7 @@ func decodePush(body []byte) ([]pushRecord, error) {
 				*f.dst = x
 			case nil:
 			default:
-				return nil, fail(http.StatusBadRequest, path+"."+f.name, "record %d: %s must be a string, got %s", i, f.name, jsonKind(x))
+				return nil, fail(http.StatusBadRequest, path+"."+f.name, "record %d: %s must be a string, got %s", i, f.name, strictjson.Kind(x))
 			}
 		}
 		for _, f := range []struct {
@@ -582,7 +582,7 @@ func decodePush(body []byte) ([]pushRecord, error) {
 				*f.dst = x
 			case nil:
 			default:
-				return nil, fail(http.StatusBadRequest, path+"."+f.name, "record %d: %s must be an object or null, got %s", i, f.name, jsonKind(x))
+				return nil, fail(http.StatusBadRequest, path+"."+f.name, "record %d: %s must be an object or null, got %s", i, f.name, strictjson.Kind(x))
 			}
 		}
 		if r.Dataset == "" {
@@ -628,20 +628,4 @@ func jsonProblem(err error) error {
 		return fail(http.StatusBadRequest, se.Path, "%s, at %s (byte %d)", se.Reason, se.Path, se.Offset)
 	}
 	return fail(http.StatusBadRequest, "", "malformed JSON")
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "a number"
-	case []any:
-		return "an array"
-	}
-	return "an object"
 }

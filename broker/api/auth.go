@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/prometheus/client_golang/prometheus"
@@ -249,18 +250,6 @@ func (h *handlers) authorizeRoute(next echo.HandlerFunc) echo.HandlerFunc {
 // without credentials is visible without growing the audit log (only
 // authenticated denials are audited).
 func deniedCounter(reg *prometheus.Registry) *prometheus.CounterVec {
-	cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lgsp_api_denied_total",
-		Help: "API calls refused by authentication (401) or authorization (403)."}, []string{"status"})
-	if reg == nil {
-		return cv
-	}
-	if err := reg.Register(cv); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing
-			}
-		}
-	}
-	return cv
+	return metrics.CounterVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lgsp_api_denied_total",
+		Help: "API calls refused by authentication (401) or authorization (403)."}, []string{"status"}))
 }

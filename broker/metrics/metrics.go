@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -105,4 +106,22 @@ func (s Snapshot) StatusLine() string {
 		parts[i] = fmt.Sprintf("%s=%d", k, s.Outcomes[k])
 	}
 	return fmt.Sprintf("in=%d published=%d dead-lettered=%d delivered=%d identity[%s]", s.In, s.Published, s.DeadLettered, s.Delivered, strings.Join(parts, " "))
+}
+
+// CounterVec registers cv with reg, or returns the one already registered
+// under its name (several handlers built on one registry in tests); a nil
+// reg leaves it unregistered.
+func CounterVec(reg prometheus.Registerer, cv *prometheus.CounterVec) *prometheus.CounterVec {
+	if reg == nil {
+		return cv
+	}
+	if err := reg.Register(cv); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing
+			}
+		}
+	}
+	return cv
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lgsp-bus/lgsp/broker/credentials"
@@ -162,20 +163,8 @@ func WithMetrics(reg prometheus.Registerer) HandlerOption {
 // credentials shows without growing the audit log (only authenticated
 // refusals are audited, as on the REST API).
 func registryDenied(reg prometheus.Registerer) *prometheus.CounterVec {
-	cv := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lgsp_registry_denied_total",
-		Help: "Schema registry calls refused by authentication (401) or authorization (403)."}, []string{"status"})
-	if reg == nil {
-		return cv
-	}
-	if err := reg.Register(cv); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing
-			}
-		}
-	}
-	return cv
+	return metrics.CounterVec(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lgsp_registry_denied_total",
+		Help: "Schema registry calls refused by authentication (401) or authorization (403)."}, []string{"status"}))
 }
 
 // access is what a route asks of its caller.

@@ -70,7 +70,7 @@ func (l Limits) DecodeObject(data []byte) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, &Error{Path: "$", Offset: int64(len(data) - len(bytes.TrimLeft(data, " \t\r\n"))), Reason: "expected a JSON object, got " + kind(v)}
+		return nil, &Error{Path: "$", Offset: int64(len(data) - len(bytes.TrimLeft(data, " \t\r\n"))), Reason: "expected a JSON object, got " + Kind(v)}
 	}
 	return m, nil
 }
@@ -335,7 +335,9 @@ func Member(name string) string {
 	return "[" + strconv.Quote(name) + "]"
 }
 
-func kind(v any) string {
+// Kind names the JSON type of a decoded value, with its article ("a
+// string", "an object", "null"), for error messages.
+func Kind(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
