@@ -74,7 +74,7 @@ func Start(o Options) (*Broker, error) {
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("devkafka: start embedded broker on port %d (is another process using it? pass another --kafka-port): %w", o.Port, err)
+		return nil, fmt.Errorf("devkafka: start embedded broker on port %d (is another process using it? pick another port): %w", o.Port, err)
 	}
 	addrs := c.ListenAddrs()
 	return &Broker{cluster: c, addr: addrs[0], auth: o.Auth}, nil

@@ -26,14 +26,8 @@ func runPolicy(args []string, stdout io.Writer) error {
 	}
 	switch args[0] {
 	case "check":
-		dir, agenciesFile := "", ""
-		if len(args) > 1 {
-			dir = args[1]
-		}
-		if len(args) > 2 {
-			agenciesFile = args[2]
-		}
-		set, err := policies.Lint(dir, agenciesFile)
+		opt := append(append([]string{}, args[1:]...), "", "") // [DIR [AGENCIES_FILE]], "" = built in
+		set, err := policies.Lint(opt[0], opt[1])
 		if err != nil {
 			fmt.Fprintln(stdout, err)
 			return errSilent
@@ -54,12 +48,9 @@ func runPolicy(args []string, stdout io.Writer) error {
 		}
 		changes := policies.Diff(old, newSet)
 		if len(args) > 3 && args[3] == "--json" {
-			if changes == nil {
-				changes = []policies.Change{}
-			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(changes)
+			return enc.Encode(append([]policies.Change{}, changes...)) // [] rather than null when nothing changes
 		}
 		if len(changes) == 0 {
 			fmt.Fprintln(stdout, "no agency gains or loses access")

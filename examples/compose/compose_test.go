@@ -5,6 +5,7 @@ package compose
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"reflect"
 	"regexp"
@@ -73,7 +74,7 @@ func TestComposeServicesArePinnedHealthyAndMatchConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	pinned := regexp.MustCompile(`^[a-z0-9./_-]+:[0-9][0-9A-Za-z._-]*$`)
-	for _, name := range []string{"kafka", "postgres", "lgsp"} {
+	for _, name := range append([]string{"kafka", "postgres"}, replicas...) {
 		s, ok := f.Services[name]
 		if !ok {
 			t.Fatalf("service %q missing", name)
@@ -96,56 +97,47 @@ func TestComposeServicesArePinnedHealthyAndMatchConfig(t *testing.T) {
 		t.Error("postgres must run with wal_level=logical for change data capture")
 	}
 
-	bus := f.Services["lgsp"]
 	known := map[string]bool{}
 	envNames(reflect.TypeOf(config.Config{}), "", known)
-	for k := range bus.Environment {
-		if !known[k] {
-			t.Errorf("lgsp: environment %s is not a setting of broker/config", k)
-		}
-	}
-	for _, dep := range []string{"kafka", "postgres"} {
-		if bus.DependsOn[dep].Condition != "service_healthy" {
-			t.Errorf("lgsp must wait for %s to be healthy", dep)
-		}
-	}
-	// The published ports are the ones the config listens on.
-	cfg, err := config.Load("serve.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range bus.Environment {
-		t.Setenv(k, interpolate(v))
-	}
-	cfg, err = config.Load("serve.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate("serve"); err != nil {
-		t.Fatalf("compose config does not validate: %v", err)
-	}
-	for _, addr := range []string{cfg.API.Addr, cfg.Registry.Addr} {
-		port := addr[strings.LastIndex(addr, ":")+1:]
-		found := false
-		for _, p := range bus.Ports {
-			if strings.HasSuffix(p, ":"+port) {
-				found = true
+	setSecrets(t)
+	var cfg config.Config
+	for _, name := range replicas {
+		bus := f.Services[name]
+		for k := range bus.Environment {
+			if !known[k] {
+				t.Errorf("%s: environment %s is not a setting of broker/config", name, k)
 			}
 		}
-		if !found {
-			t.Errorf("lgsp listens on %s but compose does not publish port %s", addr, port)
+		for _, dep := range []string{"kafka", "postgres"} {
+			if bus.DependsOn[dep].Condition != "service_healthy" {
+				t.Errorf("%s must wait for %s to be healthy", name, dep)
+			}
+		}
+		cfg = replicaConfig(t, bus.Environment)
+		// The published ports are the ones the config listens on.
+		for _, addr := range []string{cfg.API.Addr, cfg.Registry.Addr} {
+			port := addr[strings.LastIndex(addr, ":")+1:]
+			found := false
+			for _, p := range bus.Ports {
+				if strings.HasSuffix(p, ":"+port) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s listens on %s but compose does not publish port %s", name, addr, port)
+			}
+		}
+		if cfg.Kafka.Brokers[0] != "kafka:19092" {
+			t.Errorf("%s must use Kafka's internal listener, got %v", name, cfg.Kafka.Brokers)
+		}
+		if !strings.Contains(props["advertised.listeners"], "://"+cfg.Kafka.Brokers[0]) {
+			t.Errorf("Kafka does not advertise %s", cfg.Kafka.Brokers[0])
+		}
+		if !strings.Contains(cfg.Store.URL, "@postgres:5432/") {
+			t.Errorf("%s: store URL %s does not point at the postgres service", name, cfg.Store.URL)
 		}
 	}
-	if cfg.Kafka.Brokers[0] != "kafka:19092" {
-		t.Errorf("lgsp must use Kafka's internal listener, got %v", cfg.Kafka.Brokers)
-	}
-	if !strings.Contains(props["advertised.listeners"], "://"+cfg.Kafka.Brokers[0]) {
-		t.Errorf("Kafka does not advertise %s", cfg.Kafka.Brokers[0])
-	}
 	checkKafkaSecurity(t, f, props, cfg)
-	if !strings.Contains(cfg.Store.URL, "@postgres:5432/") {
-		t.Errorf("store URL %s does not point at the postgres service", cfg.Store.URL)
-	}
 	for _, v := range []string{"kafka-data", "postgres-data", "lgsp-data"} {
 		if _, ok := f.Volumes[v]; !ok {
 			t.Errorf("volume %s missing", v)
@@ -180,17 +172,98 @@ func kafkaProperties(t *testing.T) map[string]string {
 	return props
 }
 
-var composeVar = regexp.MustCompile(`\$\{([A-Z_]+)(?::-([^}]*))?\}`)
+var composeVar = regexp.MustCompile(`\$\{([A-Z_]+)(?::([-?])([^}]*))?\}`)
 
-// interpolate expands ${VAR:-default} as docker compose does.
-func interpolate(s string) string {
+// interpolate expands ${VAR:-default} and ${VAR:?message} as docker
+// compose does; a required variable that is unset is reported.
+func interpolate(t *testing.T, s string) string {
 	return composeVar.ReplaceAllStringFunc(s, func(m string) string {
 		p := composeVar.FindStringSubmatch(m)
 		if v := os.Getenv(p[1]); v != "" {
 			return v
 		}
-		return p[2]
+		if p[2] == "?" {
+			t.Errorf("%s is required (compose: %s) but not set", p[1], p[3])
+		}
+		return p[3]
 	})
+}
+
+// replicas are the bus services: one bus in two processes.
+var replicas = []string{"lgsp-a", "lgsp-b"}
+
+// sharedSecrets must be the same on every replica: each checks them
+// against the fingerprints the first recorded in the store.
+var sharedSecrets = []string{"LGSP_AUDIT_HMAC_KEY", "LGSP_AUDIT_SIGNING_KEY", "LGSP_AUDIT_CITIZEN_TOKEN_KEY", "LGSP_API_OPERATOR_TOKEN"}
+
+// setSecrets gives the shared secrets values as the README has the
+// operator generate them (openssl rand -hex 32).
+func setSecrets(t *testing.T) {
+	for i, v := range sharedSecrets {
+		t.Setenv(v, strings.Repeat(fmt.Sprintf("%02x", i+1), 32))
+	}
+}
+
+// replicaConfig is serve.yaml under a replica's environment, validated as
+// lgsp serve does at start.
+func replicaConfig(t *testing.T, env map[string]string) config.Config {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, interpolate(t, v))
+	}
+	cfg, err := config.Load("serve.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate("serve"); err != nil {
+		t.Fatalf("compose config does not validate: %v", err)
+	}
+	return cfg
+}
+
+// The replicas are one bus: the same secrets (given by the same variables,
+// never written in the file), Kafka login, store and data volume, and each
+// its own instance id and host ports; lgsp-b starts once lgsp-a is healthy,
+// so it reads the Kafka credentials lgsp-a issued.
+func TestComposeReplicasAreOneBus(t *testing.T) {
+	f := load(t)
+	setSecrets(t)
+	a := f.Services[replicas[0]]
+	ids, hostPorts := map[string]string{}, map[string]string{}
+	for _, name := range replicas {
+		s, ok := f.Services[name]
+		if !ok {
+			t.Fatalf("service %q missing", name)
+		}
+		for _, v := range sharedSecrets {
+			if want := "${" + v + ":?"; !strings.HasPrefix(s.Environment[v], want) {
+				t.Errorf("%s: %s = %q, want it from the operator's environment, required (%s…})", name, v, s.Environment[v], want)
+			}
+		}
+		for _, k := range []string{"LGSP_KAFKA_PASSWORD", "LGSP_STORE_URL", "LGSP_DATA_DIR"} {
+			if s.Environment[k] != a.Environment[k] {
+				t.Errorf("%s: %s differs from %s's", name, k, replicas[0])
+			}
+		}
+		if !slices.Equal(s.Volumes, a.Volumes) || s.Image != a.Image {
+			t.Errorf("%s: image or volumes differ from %s's: %s %v", name, replicas[0], s.Image, s.Volumes)
+		}
+		cfg := replicaConfig(t, s.Environment)
+		if cfg.Instance.ID == "" || ids[cfg.Instance.ID] != "" {
+			t.Errorf("%s: LGSP_INSTANCE_ID %q is empty or also %s's", name, cfg.Instance.ID, ids[cfg.Instance.ID])
+		}
+		ids[cfg.Instance.ID] = name
+		for _, p := range s.Ports {
+			host, _, _ := strings.Cut(p, ":")
+			if other := hostPorts[host]; other != "" {
+				t.Errorf("%s: host port %s is also published by %s", name, host, other)
+			}
+			hostPorts[host] = name
+		}
+	}
+	if f.Services["lgsp-b"].DependsOn["lgsp-a"].Condition != "service_healthy" {
+		t.Error("lgsp-b must start after lgsp-a is healthy, to read the Kafka credentials it issued into the shared volume")
+	}
 }
 
 // checkKafkaSecurity: Kafka authenticates every listener with SASL (SCRAM
@@ -200,7 +273,7 @@ func interpolate(s string) string {
 // given, and the bus manages the agencies' users and ACLs (kafka.auth).
 func checkKafkaSecurity(t *testing.T, f composeFile, props map[string]string, cfg config.Config) {
 	t.Helper()
-	k, bus := f.Services["kafka"], f.Services["lgsp"]
+	k, bus := f.Services["kafka"], f.Services[replicas[0]]
 	for _, l := range strings.Split(props["listener.security.protocol.map"], ",") {
 		name, proto, _ := strings.Cut(l, ":")
 		if !strings.HasPrefix(proto, "SASL_") {
@@ -231,7 +304,7 @@ func checkKafkaSecurity(t *testing.T, f composeFile, props map[string]string, cf
 	if !slices.Contains(strings.Split(props["super.users"], ";"), "User:"+cfg.Kafka.User) {
 		t.Errorf("the bus's user %s is not a Kafka super user (%s)", cfg.Kafka.User, props["super.users"])
 	}
-	if k.Environment["LGSP_KAFKA_USER"] != cfg.Kafka.User || interpolate(k.Environment["LGSP_KAFKA_PASSWORD"]) != cfg.Kafka.Password ||
+	if k.Environment["LGSP_KAFKA_USER"] != cfg.Kafka.User || interpolate(t, k.Environment["LGSP_KAFKA_PASSWORD"]) != cfg.Kafka.Password ||
 		k.Environment["LGSP_KAFKA_PASSWORD"] != bus.Environment["LGSP_KAFKA_PASSWORD"] {
 		t.Error("Kafka must create the bus's SCRAM credential from the same user and password the bus logs in with")
 	}
