@@ -112,7 +112,7 @@ func (s Snapshot) StatusLine() string {
 // under its name (several handlers built on one registry in tests); a nil
 // reg leaves it unregistered.
 func CounterVec(reg prometheus.Registerer, cv *prometheus.CounterVec) *prometheus.CounterVec {
-	if reg == nil {
+	if r, ok := reg.(*prometheus.Registry); reg == nil || ok && r == nil {
 		return cv
 	}
 	if err := reg.Register(cv); err != nil {
