@@ -110,6 +110,10 @@ type Deps struct {
 	// Logger receives the causes of 5xx answers, which clients see only
 	// as a reference (nil: discarded).
 	Logger *slog.Logger
+	// Role is this instance's part in the cluster, shown by /readyz: its
+	// id, the connectors it runs, whether it signs checkpoints, the
+	// cluster's members (nil: not shown).
+	Role func() any
 	// Console is the web console, served under /ui/ with / sent there (nil:
 	// no console). It authenticates its own sessions and calls this API.
 	Console http.Handler
@@ -252,7 +256,9 @@ func (h *handlers) readyz(c echo.Context) error {
 	ready := true
 	for name, check := range h.d.Ready {
 		if err := check(ctx); err != nil {
-			checks[name], ready = err.Error(), false
+			// Public endpoint: the cause goes to the operator's log only.
+			h.d.Logger.Warn("readiness check failed", "check", name, "error", err)
+			checks[name], ready = "unavailable", false
 		} else {
 			checks[name] = "ok"
 		}
@@ -261,7 +267,11 @@ func (h *handlers) readyz(c echo.Context) error {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	return c.JSON(status, map[string]any{"ready": ready, "checks": checks})
+	out := map[string]any{"ready": ready, "checks": checks}
+	if h.d.Role != nil {
+		out["role"] = h.d.Role()
+	}
+	return c.JSON(status, out)
 }
 
 func (h *handlers) status(c echo.Context) error { return c.JSON(http.StatusOK, h.d.Status()) }

@@ -2,6 +2,8 @@ package runtime_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,11 +72,40 @@ func TestOneInstanceSignsCheckpoints(t *testing.T) {
 			}
 		}
 		if signers == 1 {
-			return
+			break
 		}
 		if signers > 1 || time.Now().After(deadline) {
 			t.Fatalf("%d instances sign checkpoints, want exactly 1", signers)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	// /readyz (public) says each instance's role and the cluster's members.
+	for _, bus := range buses {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var ready struct {
+				Role struct {
+					Instance string
+					Members  []string
+				}
+			}
+			getJSON(t, "http://"+bus.Addrs().API+"/readyz", &ready)
+			if len(ready.Role.Members) == 2 && ready.Role.Instance != "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz role %+v, want both members", ready.Role)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		resp, err := http.Get("http://" + bus.Addrs().API + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(raw), "lgsp_cluster_members 2") || !strings.Contains(string(raw), "lgsp_signs_checkpoints ") {
+			t.Fatalf("metrics lack the cluster's members or the signer role")
+		}
 	}
 }

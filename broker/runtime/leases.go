@@ -9,6 +9,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
 	connrt "github.com/lgsp-bus/lgsp/connectors/runtime"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Every connector runs on exactly one instance: the one holding its lease
@@ -147,6 +148,71 @@ func (b *Bus) leases(ctx context.Context) []map[string]any {
 			"expires": l.Expires.UTC().Format(time.RFC3339), "here": l.Owner == b.instanceID && time.Now().Before(l.Expires)})
 	}
 	return out
+}
+
+// heartbeat keeps this instance's membership lease ("#member/<id>")
+// and the cached view of the cluster's members, every leaseRenew.
+func (b *Bus) heartbeat(ctx context.Context) {
+	for {
+		now := time.Now()
+		if _, err := b.Store.AcquireLease(ctx, memberLease+b.instanceID, b.instanceID, now, leaseTTL); err != nil && ctx.Err() == nil {
+			b.log.Warn("cluster membership not renewed; retrying", "error", err)
+		}
+		if ls, err := b.Store.Leases(ctx); err == nil {
+			var members []string
+			for _, l := range ls {
+				if id, ok := strings.CutPrefix(l.Name, memberLease); ok && now.Before(l.Expires) {
+					members = append(members, id)
+				}
+			}
+			b.members.Store(&members)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(leaseRenew):
+		}
+	}
+}
+
+// memberLease prefixes the lease each running instance keeps to be seen
+// as a member of the cluster.
+const memberLease = "#member/"
+
+// role is this instance's part in the cluster, for /readyz and metrics.
+func (b *Bus) role() map[string]any {
+	var owned []string
+	for _, c := range b.Connectors() {
+		owned = append(owned, c.Name)
+	}
+	members := []string{}
+	if m := b.members.Load(); m != nil {
+		members = *m
+	}
+	return map[string]any{"instance": b.instanceID, "connectors": owned, "signs_checkpoints": b.signs.Load(), "members": members}
+}
+
+// registerRoleMetrics exports the instance's role: the cluster's members,
+// whether it signs checkpoints, and each connector it runs.
+func (b *Bus) registerRoleMetrics(reg *prometheus.Registry) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lgsp_cluster_members", Help: "Bus instances seen alive in the shared store (this one included)."},
+			func() float64 {
+				if m := b.members.Load(); m != nil {
+					return float64(len(*m))
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lgsp_signs_checkpoints", Help: "1 when this instance signs the audit log's checkpoints."},
+			func() float64 {
+				if b.signs.Load() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lgsp_connectors_running", Help: "Connectors whose lease this instance holds and runs."},
+			func() float64 { return float64(len(b.Connectors())) }),
+	)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

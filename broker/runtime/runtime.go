@@ -149,8 +149,9 @@ type Bus struct {
 	dlvWG         sync.WaitGroup
 	miscWG        sync.WaitGroup
 	closeOnce     sync.Once
-	instanceID    string      // config instance.id, or derived (instanceID)
-	signs         atomic.Bool // this instance holds the checkpoint signer's lease
+	instanceID    string                   // config instance.id, or derived (instanceID)
+	signs         atomic.Bool              // this instance holds the checkpoint signer's lease
+	members       atomic.Pointer[[]string] // the cluster's live instances (heartbeat)
 }
 
 // instanceID is the configured instance id, or one derived from the host
@@ -369,6 +370,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 
 	b.Metrics.WatchConnectors(b.Connectors)
+	b.registerRoleMetrics(b.Metrics.Registry)
 
 	// The population change stream keeps the register and index current.
 	b.popUpdater = population.New(b.cluster, b.instanceID, b.Store, streamlink.Notifying(b.Index, b.Linker), b.log)
@@ -409,6 +411,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	go func() { defer b.miscWG.Done(); b.checkpointLoop(mctx) }()
 	b.miscWG.Add(1)
 	go func() { defer b.miscWG.Done(); b.followPolicies(mctx) }()
+	b.miscWG.Add(1)
+	go func() { defer b.miscWG.Done(); b.heartbeat(mctx) }()
 	if o.Status != nil {
 		b.printBanner()
 		b.miscWG.Add(1)
@@ -583,6 +587,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		State:               b.Store,
 		Review:              b.review,
 		Logger:              b.log,
+		Role:                func() any { return b.role() },
 		Idempotency:         b.Store,
 		ResetConnector: func(ctx context.Context, name string, pos []byte) error {
 			if c := b.connector(name); c != nil {
