@@ -969,15 +969,6 @@ func ratOf(v any) (*big.Rat, bool) {
 	return nil, false
 }
 
-func numberOf(v any) (float64, bool) {
-	r, ok := ratOf(v)
-	if !ok {
-		return 0, false
-	}
-	f, _ := r.Float64()
-	return f, true
-}
-
 // nbound is a bound on numbers; v nil is none.
 type nbound struct {
 	v    *big.Rat

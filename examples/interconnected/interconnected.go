@@ -181,7 +181,6 @@ type Insurance struct {
 	Cards    map[string]Card // by personal number
 	Pensions map[string]Pension
 	Received []Received
-	serial   int
 }
 
 // Pension is a pension being paid, in VSS's own system.
