@@ -19,6 +19,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/consumer"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
+	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -37,7 +38,7 @@ func startBus(t *testing.T) *runtime.Bus {
 	c.Synthetic.Enabled, c.Synthetic.Population = false, 2000
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	b, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: c})
+	b, err := runtime.Start(ctx, plug.Synthetic(runtime.Options{Mode: runtime.Dev, Config: c}))
 	if err != nil {
 		t.Fatal(err)
 	}
