@@ -107,7 +107,7 @@ func TestAgreementHidesAccessesFromTheCitizen(t *testing.T) {
 	}
 	code, out := call(t, "GET", api+"/v1/audit?citizen="+p.ID, operatorToken(t, bus), nil) // auditors: the operator or an auditor agency
 	// the search finds the entries and itself: it is recorded before it runs
-	if es, _ := out["entries"].([]any); code != 200 || len(es) != len(all)+1 || es[len(es)-1].(map[string]any)["Action"] != "audit.search" {
+	if es, _ := out["entries"].([]any); code != 200 || len(es) != len(all)+1 || es[len(es)-1].(map[string]any)["action"] != "audit.search" {
 		t.Fatalf("auditor search: %d, %d entries, want %d and the search itself: %v", code, len(es), len(all)+1, out)
 	}
 

@@ -251,25 +251,26 @@ type PositionStore interface {
 // AuditEntry is one row of the append-only access log. Seq, PrevHash and Hash
 // are set by the audit package before the entry is stored.
 type AuditEntry struct {
-	Seq         int64     // 1, 2, 3 … in append order, no gaps
-	Time        time.Time // UTC, microsecond precision is kept
-	Actor       string    // agency (and system) that acted or received
-	Action      string    // deliver, lookup, verify, schema.register, …
-	Dataset     string
-	Fields      []string // fields released
-	Purpose     string
-	LegalBasis  string
-	AgreementID string
-	Decision    string // allow | deny
-	Reason      string
-	RequestID   string // for deliveries: the CloudEvents id of the record
-	CitizenKey  string // keyed HMAC of the personal number, hex; never the number
+	Seq         int64     `json:"seq"`    // 1, 2, 3 … in append order, no gaps
+	Time        time.Time `json:"time"`   // UTC, microsecond precision is kept
+	Actor       string    `json:"actor"`  // agency (and system) that acted or received
+	Action      string    `json:"action"` // deliver, lookup, verify, schema.register, …
+	Dataset     string    `json:"dataset,omitempty"`
+	Fields      []string  `json:"fields,omitempty"` // fields released
+	Purpose     string    `json:"purpose,omitempty"`
+	LegalBasis  string    `json:"legal_basis,omitempty"`
+	AgreementID string    `json:"agreement_id,omitempty"`
+	Decision    string    `json:"decision"` // allow | deny
+	Reason      string    `json:"reason,omitempty"`
+	RequestID   string    `json:"request_id,omitempty"`  // for deliveries: the CloudEvents id of the record
+	CitizenKey  string    `json:"citizen_key,omitempty"` // keyed HMAC of the personal number, hex; never the number
 	// HiddenUntil, when not zero, hides the entry from the citizen's own
 	// view until that time (an agreement's investigation secrecy);
-	// auditors always see it. UTC, microsecond precision is kept.
-	HiddenUntil time.Time
-	PrevHash    []byte
-	Hash        []byte
+	// auditors always see it. UTC, microsecond precision is kept. Absent
+	// from JSON when zero.
+	HiddenUntil time.Time `json:"hidden_until,omitzero"`
+	PrevHash    []byte    `json:"prev_hash"`
+	Hash        []byte    `json:"hash"`
 }
 
 // AuditQuery filters ListAudit; zero fields do not filter.
