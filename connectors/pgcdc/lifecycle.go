@@ -14,6 +14,22 @@ import (
 // With snapshot "initial" the slot is created by the first Open, because
 // the snapshot must be exported by the slot's own creation.
 func (s *Source) OnCreate(ctx context.Context) error {
+	return s.withPublication(ctx, func(conn *pgx.Conn, slotExists bool) error {
+		if s.cfg.Snapshot != "never" || slotExists {
+			return nil
+		}
+		if _, err := conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, s.slot); err != nil {
+			return classify(fmt.Errorf("pgcdc: create slot %s: %w", s.slot, err))
+		}
+		s.log.Info("replication slot created; changes are kept from now on", "slot", s.slot)
+		return nil
+	})
+}
+
+// withPublication is what both hooks start with: connect, check the
+// tables, bring the publication to the configured tables, and look the
+// slot up; then fn runs on that connection.
+func (s *Source) withPublication(ctx context.Context, fn func(conn *pgx.Conn, slotExists bool) error) error {
 	conn, err := s.connect(ctx)
 	if err != nil {
 		return err
@@ -25,18 +41,11 @@ func (s *Source) OnCreate(ctx context.Context) error {
 	if err := s.ensurePublication(ctx, conn); err != nil {
 		return err
 	}
-	if s.cfg.Snapshot != "never" {
-		return nil
-	}
 	exists, _, err := s.slotState(ctx, conn)
-	if err != nil || exists {
+	if err != nil {
 		return err
 	}
-	if _, err := conn.Exec(ctx, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, s.slot); err != nil {
-		return classify(fmt.Errorf("pgcdc: create slot %s: %w", s.slot, err))
-	}
-	s.log.Info("replication slot created; changes are kept from now on", "slot", s.slot)
-	return nil
+	return fn(conn, exists)
 }
 
 // OnUpdate is called when the connector's config changed since its last
@@ -47,26 +56,13 @@ func (s *Source) OnCreate(ctx context.Context) error {
 // connector's position to take a new snapshot of every table), which is
 // logged as a warning so the operator is told.
 func (s *Source) OnUpdate(ctx context.Context) error {
-	conn, err := s.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	if err := s.inspect(ctx, conn); err != nil {
-		return err
-	}
-	if err := s.ensurePublication(ctx, conn); err != nil {
-		return err
-	}
-	exists, _, err := s.slotState(ctx, conn)
-	if err != nil {
-		return err
-	}
-	if exists && s.cfg.Snapshot == "initial" {
-		s.log.Warn("config changed: tables now listed are published; rows that were already in a newly listed table are not snapshotted (reset the connector's position for a new snapshot of every table)",
-			"slot", s.slot, "publication", s.pub)
-	}
-	return nil
+	return s.withPublication(ctx, func(_ *pgx.Conn, slotExists bool) error {
+		if slotExists && s.cfg.Snapshot == "initial" {
+			s.log.Warn("config changed: tables now listed are published; rows that were already in a newly listed table are not snapshotted (reset the connector's position for a new snapshot of every table)",
+				"slot", s.slot, "publication", s.pub)
+		}
+		return nil
+	})
 }
 
 // OnDelete drops the replication slot, so the database stops keeping WAL
