@@ -70,6 +70,9 @@ func Start(o Options) (*Broker, error) {
 			kfake.EnableSASL(),
 			kfake.EnableACLs(),
 			kfake.Superuser(kafkaauth.Mechanism, o.Auth.Superuser.User, o.Auth.Superuser.Password),
+			// librdkafka and KafkaJS clients need the SASL answers of a
+			// real broker (saslcompat.go).
+			kfake.ListenFn(saslCompatListen),
 		)
 	}
 	c, err := kfake.NewCluster(opts...)
