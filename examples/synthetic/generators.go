@@ -14,10 +14,11 @@ import (
 // create a row for a holder, how an update changes it, and how to break it.
 type generator struct {
 	dataset            string
-	id, name, dob, sex string   // identity fields, as in the catalog; sex "" = none
+	id, name, dob, sex string   // identity fields, as in the catalog; sex "" = none; id "" = names no person
 	legacy             bool     // the id field also accepts a 9-digit CMND
 	required           []string // required fields other than the key
 	want               func(contract.Citizen) bool
+	rare               bool // few citizens are wanted: search the register in order (entity)
 	create             func(w world, j uint64, c contract.Citizen, r *rng) map[string]any
 	update             func(w world, row map[string]any, r *rng)
 	wrongType          func(row map[string]any, r *rng)

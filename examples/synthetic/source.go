@@ -24,7 +24,11 @@ func init() {
 // Config configures one synthetic stream.
 type Config struct {
 	// Source is the ministry whose stream is generated: land, tax,
-	// insurance, civil_status or civil_servant.
+	// insurance, civil_status or civil_servant (population: the register's
+	// own changes). The stream interleaves every catalog dataset the
+	// ministry owns: land use rights, parcels and transfers; taxpayers;
+	// health insurance cards and social insurance participants; births,
+	// deaths and marriages; civil servants.
 	Source string `json:"source" yaml:"source" mapstructure:"source"`
 	// Seed selects the synthetic world. The population loaded into the
 	// register must be generated with the same Seed and Population for the

@@ -57,17 +57,50 @@ var Epoch = time.Date(registerYear, 7, 1, 0, 0, 0, 0, time.UTC)
 // RecordTime is the deterministic source time of record i.
 func RecordTime(i uint64) time.Time { return Epoch.Add(time.Duration(i) * time.Second) }
 
-// Sources lists the ministries that have a stream, and datasets their
-// dataset in schemas/catalog.yaml.
+// Sources lists the ministries that have a stream; Datasets lists the
+// catalog datasets of each.
 var Sources = []string{"land", "tax", "insurance", "civil_status", "civil_servant"}
 
-// Dataset returns the catalog dataset of a source's stream.
+// Dataset returns the catalog dataset of a source's first stream (the one
+// it had before it streamed several).
 func Dataset(source string) (string, bool) {
 	g, ok := generators[source]
 	if !ok {
 		return "", false
 	}
 	return g.dataset, true
+}
+
+// Datasets returns the catalog datasets a source's stream carries, in lane
+// order: record i is of Datasets(source)[i % len].
+func Datasets(source string) []string {
+	var out []string
+	for _, g := range lanes(source) {
+		out = append(out, g.dataset)
+	}
+	return out
+}
+
+// lanes are the generators of a source's stream: its first dataset, then
+// the others (datasets.go). Record i belongs to lane i % len(lanes) and is
+// record i / len(lanes) of that lane, so each dataset has its own creates,
+// updates and deletes with the shape described at Stream.
+func lanes(source string) []*generator {
+	g, ok := generators[source]
+	if !ok {
+		return nil
+	}
+	return append([]*generator{g}, moreGenerators[source]...)
+}
+
+// laneWorld is the world of lane l of a source; lane 0 keeps the source's
+// own hash, so a source with one dataset streams what it always did.
+func laneWorld(seed int64, source string, pop PopulationView, ls []*generator, l int) world {
+	src := strHash(source)
+	if l > 0 {
+		src = strHash(source + "/" + ls[l].dataset)
+	}
+	return world{seed: seed, src: src, pop: pop, g: ls[l]}
 }
 
 // Stream returns record i of a source's change stream: the dataset, the
@@ -79,15 +112,19 @@ func Dataset(source string) (string, bool) {
 // real citizens of pop. An unknown source or an empty population gives a
 // nil row.
 //
-// Shape: ~83% creates of a new key, ~15% updates of a key created at most
-// updateWindow records before, ~2% deletes of a key created deleteLag
-// records before (never updated after); no key is updated after its delete.
+// Shape, per dataset of the source (lanes): ~83% creates of a new key, ~15%
+// updates of a key created at most updateWindow records before, ~2% deletes
+// of a key created deleteLag records before (never updated after); no key is
+// updated after its delete.
 func Stream(seed int64, source string, pop PopulationView, i uint64) (dataset string, op connectors.Op, row map[string]any, bad BadKind) {
-	g, ok := generators[source]
-	if !ok || pop == nil || pop.Len() == 0 {
+	ls := lanes(source)
+	if len(ls) == 0 || pop == nil || pop.Len() == 0 {
 		return "", "", nil, Good
 	}
-	w := world{seed: seed, src: strHash(source), pop: pop, g: g}
+	l := int(i % uint64(len(ls)))
+	w := laneWorld(seed, source, pop, ls, l)
+	g := w.g
+	i /= uint64(len(ls)) // the record's index in its lane
 	op, target := w.opOf(i)
 	c, row := w.entity(target)
 	if op == connectors.OpDelete {
@@ -100,7 +137,7 @@ func Stream(seed int64, source string, pop PopulationView, i uint64) (dataset st
 	bad = w.badOf(i, op)
 	switch bad {
 	case Good:
-		if r.chance(toneRate) {
+		if r.chance(toneRate) && g.name != "" {
 			if v, ok := retone(row[g.name].(string)); ok {
 				row[g.name] = v
 			}
@@ -196,6 +233,9 @@ func (w world) badOf(i uint64, op connectors.Op) BadKind {
 	if !r.chance(BadRate) {
 		return Good
 	}
+	if w.g.id == "" { // names no person: only the schema can catch it
+		return pick(r, BadKinds[:3])
+	}
 	return pick(r, BadKinds)
 }
 
@@ -207,13 +247,28 @@ func (w world) entity(j uint64) (contract.Citizen, map[string]any) {
 	// is a possible month
 	swap := w.badOf(j, connectors.OpCreate) == BadSwappedDOB
 	var c contract.Citizen
-	for t := 0; t < 32; t++ {
-		c = w.pop.At(r.intn(w.pop.Len()))
-		if w.g.want(c) && (!swap || swappable(c.DOB)) {
-			break
+	if w.g.rare {
+		// few citizens qualify (the deceased): walk the register from a
+		// random start instead of drawing at random
+		start, n := r.intn(w.pop.Len()), w.pop.Len()
+		for t := 0; t < min(n, rareScan); t++ {
+			c = w.pop.At((start + t) % n)
+			if w.g.want(c) && (!swap || swappable(c.DOB)) {
+				break
+			}
+		}
+	} else {
+		for t := 0; t < 32; t++ {
+			c = w.pop.At(r.intn(w.pop.Len()))
+			if w.g.want(c) && (!swap || swappable(c.DOB)) {
+				break
+			}
 		}
 	}
 	row := w.g.create(w, j, c, r)
+	if w.g.id == "" {
+		return c, row
+	}
 	id := c.ID
 	if c.OldID != "" && w.g.legacy && r.chance(legacyRate) {
 		id = c.OldID

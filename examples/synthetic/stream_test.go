@@ -76,21 +76,37 @@ func validators(t testing.TB) map[string]validator {
 	return out
 }
 
+// Every dataset of the catalog but the register's own has a stream, owned
+// by the right ministry, with the catalog's identity fields.
 func TestDatasetsMatchCatalog(t *testing.T) {
 	cat := schemas.MustLoad()
+	streamed := map[string]bool{}
 	for _, src := range Sources {
-		g := generators[src]
-		d, ok := cat.Dataset(g.dataset)
-		if !ok {
-			t.Errorf("%s: dataset %s not in the catalog", src, g.dataset)
-			continue
+		for _, g := range lanes(src) {
+			if streamed[g.dataset] {
+				t.Errorf("%s: dataset %s streamed twice", src, g.dataset)
+			}
+			streamed[g.dataset] = true
+			d, ok := cat.Dataset(g.dataset)
+			if !ok {
+				t.Errorf("%s: dataset %s not in the catalog", src, g.dataset)
+				continue
+			}
+			if d.Owner != src {
+				t.Errorf("%s: dataset %s is owned by %s", src, d.Name, d.Owner)
+			}
+			want := schemas.Identity{ID: g.id, Name: g.name, DOB: g.dob, Sex: g.sex}
+			if d.Identity != want {
+				t.Errorf("%s: identity fields %+v, catalog says %+v", g.dataset, want, d.Identity)
+			}
 		}
-		if d.Owner != src {
-			t.Errorf("%s: dataset %s is owned by %s", src, d.Name, d.Owner)
+		if got := Datasets(src); len(got) != len(lanes(src)) || got[0] != generators[src].dataset {
+			t.Errorf("%s: Datasets %v", src, got)
 		}
-		want := schemas.Identity{ID: g.id, Name: g.name, DOB: g.dob, Sex: g.sex}
-		if d.Identity != want {
-			t.Errorf("%s: identity fields %+v, catalog says %+v", src, want, d.Identity)
+	}
+	for _, d := range cat.Datasets() {
+		if !streamed[d.Name] && d.Name != PopulationDataset {
+			t.Errorf("catalog dataset %s has no synthetic stream", d.Name)
 		}
 	}
 	if len(generators) != len(Sources) {
@@ -133,100 +149,118 @@ func TestStreamRows(t *testing.T) {
 	valid := validators(t)
 	cat := schemas.MustLoad()
 	for _, src := range Sources {
-		t.Run(src, func(t *testing.T) {
-			g := generators[src]
-			ds, _ := cat.Dataset(g.dataset)
-			ops := map[connectors.Op]int{}
-			kinds := map[BadKind]int{}
-			created, deleted := map[string]bool{}, map[string]bool{}
-			outcomes := map[string]int{}
-			retoned, proposed := 0, 0
-			for i := uint64(0); i < testRecs; i++ {
-				dataset, op, row, bad := Stream(testSeed, src, pop, i)
-				if dataset != g.dataset {
-					t.Fatalf("record %d: dataset %q", i, dataset)
-				}
-				ops[op]++
-				kinds[bad]++
-				key := fmt.Sprint(row[ds.Key[0]])
-				switch op {
-				case connectors.OpCreate:
-					if created[key] {
-						t.Fatalf("record %d creates key %s again", i, key)
-					}
-					created[key] = true
-				case connectors.OpUpdate, connectors.OpDelete:
-					if !created[key] || deleted[key] {
-						t.Fatalf("record %d: %s of key %s (created %v, deleted %v)", i, op, key, created[key], deleted[key])
-					}
-					if op == connectors.OpDelete {
-						deleted[key] = true
-						if bad != Good {
-							t.Fatalf("record %d: a bad delete", i)
-						}
-					}
-				default:
-					t.Fatalf("record %d: op %q", i, op)
-				}
-
-				err := valid[dataset](row)
-				if bad.Schema() {
-					if err == nil {
-						t.Errorf("record %d (%s) passes schema validation: %v", i, bad, row)
-					}
-					continue
-				}
-				if err != nil {
-					t.Fatalf("record %d (%q) fails its schema: %v\n%v", i, bad, err, row)
-				}
-
-				claim := identity.Claim{ID: row[g.id].(string), Name: row[g.name].(string), DOB: row[g.dob].(string)}
-				if g.sex != "" {
-					claim.Sex = row[g.sex].(string)
-				}
-				res := identity.Reconcile(idx, claim)
-				outcomes[string(bad)+"→"+string(res.Outcome)]++
-				if !expected(bad, res) {
-					t.Errorf("record %d (%q) reconciles as %+v; claim %+v", i, bad, res, claim)
-				}
-				if res.Proposed != "" {
-					// a proposal is the holder: one digit away, same name
-					c, ok := idx.Lookup(res.Proposed)
-					if !ok {
-						c, ok = idx.LookupOld(res.Proposed)
-					}
-					if !ok || hamming(res.Proposed, claim.ID) != 1 || identity.Normalize(c.FullName) != identity.Normalize(claim.Name) {
-						t.Errorf("record %d: proposal %s for %+v is not the holder", i, res.Proposed, claim)
-					}
-					proposed++
-				}
-				if bad == Good && op != connectors.OpDelete {
-					if c, ok := idx.Lookup(claim.ID); ok && c.FullName != claim.Name {
-						retoned++ // same name, other tone placement
-					}
-				}
-			}
-			badN := testRecs - kinds[Good]
-			if rate := float64(badN) / testRecs; rate < 0.02 || rate > 0.06 {
-				t.Errorf("bad-record rate %.3f, want 0.02-0.06", rate)
-			}
-			for _, k := range BadKinds {
-				if kinds[k] == 0 {
-					t.Errorf("no %s record in %d", k, testRecs)
-				}
-			}
-			if ops[connectors.OpCreate] < testRecs*7/10 || ops[connectors.OpUpdate] < testRecs/20 || ops[connectors.OpDelete] < testRecs/200 {
-				t.Errorf("op mix %v", ops)
-			}
-			if retoned == 0 {
-				t.Errorf("no good record used the other tone placement")
-			}
-			if proposed == 0 {
-				t.Errorf("no mistyped number got a proposed correction")
-			}
-			t.Logf("ops %v; kinds %v; outcomes %v; other tone placement %d; proposals %d", ops, kinds, outcomes, retoned, proposed)
-		})
+		ls := lanes(src)
+		for l, g := range ls {
+			t.Run(g.dataset, func(t *testing.T) {
+				checkLane(t, src, l, len(ls), g, pop, idx, valid, cat)
+			})
+		}
 	}
+}
+
+// checkLane checks testRecs records of lane l of a source's stream.
+func checkLane(t *testing.T, src string, l, nLanes int, g *generator, pop *Pop, idx *identity.Index, valid map[string]validator, cat *schemas.Catalog) {
+	ds, _ := cat.Dataset(g.dataset)
+	ops := map[connectors.Op]int{}
+	kinds := map[BadKind]int{}
+	created, deleted := map[string]bool{}, map[string]bool{}
+	outcomes := map[string]int{}
+	retoned, proposed := 0, 0
+	for k := uint64(0); k < testRecs; k++ {
+		i := k*uint64(nLanes) + uint64(l)
+		dataset, op, row, bad := Stream(testSeed, src, pop, i)
+		if dataset != g.dataset {
+			t.Fatalf("record %d: dataset %q", i, dataset)
+		}
+		ops[op]++
+		kinds[bad]++
+		key := fmt.Sprint(row[ds.Key[0]])
+		switch op {
+		case connectors.OpCreate:
+			if created[key] {
+				t.Fatalf("record %d creates key %s again", i, key)
+			}
+			created[key] = true
+		case connectors.OpUpdate, connectors.OpDelete:
+			if !created[key] || deleted[key] {
+				t.Fatalf("record %d: %s of key %s (created %v, deleted %v)", i, op, key, created[key], deleted[key])
+			}
+			if op == connectors.OpDelete {
+				deleted[key] = true
+				if bad != Good {
+					t.Fatalf("record %d: a bad delete", i)
+				}
+			}
+		default:
+			t.Fatalf("record %d: op %q", i, op)
+		}
+
+		err := valid[dataset](row)
+		if bad.Schema() {
+			if err == nil {
+				t.Errorf("record %d (%s) passes schema validation: %v", i, bad, row)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("record %d (%q) fails its schema: %v\n%v", i, bad, err, row)
+		}
+		if g.id == "" {
+			continue // names no person
+		}
+
+		claim := identity.Claim{ID: row[g.id].(string), Name: row[g.name].(string), DOB: row[g.dob].(string)}
+		if g.sex != "" {
+			claim.Sex = row[g.sex].(string)
+		}
+		res := identity.Reconcile(idx, claim)
+		outcomes[string(bad)+"→"+string(res.Outcome)]++
+		if !expected(bad, res) {
+			t.Errorf("record %d (%q) reconciles as %+v; claim %+v", i, bad, res, claim)
+		}
+		if g == deathGen && bad == Good && res.Outcome != identity.Deceased {
+			t.Errorf("record %d: death of a citizen the register has alive: %+v", i, res)
+		}
+		if res.Proposed != "" {
+			// a proposal is the holder: one digit away, same name
+			c, ok := idx.Lookup(res.Proposed)
+			if !ok {
+				c, ok = idx.LookupOld(res.Proposed)
+			}
+			if !ok || hamming(res.Proposed, claim.ID) != 1 || identity.Normalize(c.FullName) != identity.Normalize(claim.Name) {
+				t.Errorf("record %d: proposal %s for %+v is not the holder", i, res.Proposed, claim)
+			}
+			proposed++
+		}
+		if bad == Good && op != connectors.OpDelete {
+			if c, ok := idx.Lookup(claim.ID); ok && c.FullName != claim.Name {
+				retoned++ // same name, other tone placement
+			}
+		}
+	}
+	badN := testRecs - kinds[Good]
+	if rate := float64(badN) / testRecs; rate < 0.02 || rate > 0.06 {
+		t.Errorf("bad-record rate %.3f, want 0.02-0.06", rate)
+	}
+	want := BadKinds
+	if g.id == "" {
+		want = BadKinds[:3]
+	}
+	for _, k := range want {
+		if kinds[k] == 0 {
+			t.Errorf("no %s record in %d", k, testRecs)
+		}
+	}
+	if ops[connectors.OpCreate] < testRecs*7/10 || ops[connectors.OpUpdate] < testRecs/20 || ops[connectors.OpDelete] < testRecs/200 {
+		t.Errorf("op mix %v", ops)
+	}
+	if g.id != "" && retoned == 0 {
+		t.Errorf("no good record used the other tone placement")
+	}
+	if g.id != "" && proposed == 0 {
+		t.Errorf("no mistyped number got a proposed correction")
+	}
+	t.Logf("ops %v; kinds %v; outcomes %v; other tone placement %d; proposals %d", ops, kinds, outcomes, retoned, proposed)
 }
 
 // expected says which reconciliation outcomes a record of a bad kind (or a
