@@ -140,14 +140,17 @@ func (c *saslCompatConn) Write(p []byte) (int, error) {
 		}
 		frame := rest[:4+size]
 		rest = rest[4+size:]
-		corr := int32(binary.BigEndian.Uint32(frame[4:]))
-		c.mu.Lock()
-		req, ok := c.pending[corr]
-		delete(c.pending, corr)
-		c.mu.Unlock()
 		var fixed []byte
-		if ok {
-			fixed = rewrite(req, frame[8:])
+		var corr int32
+		if size >= 4 { // else no correlation id: nothing to answer, pass it
+			corr = int32(binary.BigEndian.Uint32(frame[4:]))
+			c.mu.Lock()
+			req, ok := c.pending[corr]
+			delete(c.pending, corr)
+			c.mu.Unlock()
+			if ok {
+				fixed = rewrite(req, frame[8:])
+			}
 		}
 		switch {
 		case fixed != nil:
