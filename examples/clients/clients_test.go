@@ -15,10 +15,15 @@ import (
 	"testing"
 	"time"
 
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry"
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/jsonschema"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/consumer"
 	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
@@ -208,6 +213,84 @@ func TestClientsReadTheirDeliveryTopic(t *testing.T) {
 				t.Errorf("kcat did not print %s:\n%s", no, out)
 			}
 		}
+	})
+
+	t.Run("go consumer SDK", func(t *testing.T) {
+		c, err := consumer.New(consumer.Config{
+			Brokers:       d.bus.Addrs().Kafka,
+			GroupID:       agency + ".sdk",
+			Agency:        agency,
+			Datasets:      []string{dataset},
+			RegistryURL:   "http://" + d.bus.Addrs().Registry,
+			RegistryToken: d.apiToken,
+			Username:      agency,
+			Password:      d.kafkaPass,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var lines []string
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		err = c.Run(ctx, func(_ context.Context, e consumer.Event) error {
+			line, _ := json.Marshal(map[string]any{"key": string(e.Key), "ce_id": e.ID, "event": map[string]any{"op": e.Op, "after": e.After}})
+			if lines = append(lines, string(line)); len(lines) == births {
+				cancel()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(lines), err)
+		}
+		d.checkEvents(t, strings.Join(lines, "\n"))
+	})
+
+	t.Run("go confluent-kafka-go", func(t *testing.T) {
+		c, err := ckafka.NewConsumer(&ckafka.ConfigMap{
+			"bootstrap.servers": strings.Join(d.bus.Addrs().Kafka, ","),
+			"security.protocol": "SASL_PLAINTEXT",
+			"sasl.mechanisms":   "SCRAM-SHA-512",
+			"sasl.username":     agency,
+			"sasl.password":     d.kafkaPass,
+			"group.id":          agency + ".ckg",
+			"auto.offset.reset": "earliest",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		rc, err := schemaregistry.NewClient(schemaregistry.NewConfigWithBasicAuthentication("http://"+d.bus.Addrs().Registry, agency, d.apiToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		de, err := jsonschema.NewDeserializer(rc, serde.ValueSerde, jsonschema.NewDeserializerConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Subscribe(topic, nil); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for len(lines) < births {
+			m, err := c.ReadMessage(60 * time.Second) // a hung client, not a speed goal
+			if err != nil {
+				t.Fatalf("after %d events: %v", len(lines), err)
+			}
+			var event map[string]any
+			if err := de.DeserializeInto(topic, m.Value, &event); err != nil {
+				t.Fatal(err)
+			}
+			ceID := ""
+			for _, h := range m.Headers {
+				if h.Key == "ce_id" {
+					ceID = string(h.Value)
+				}
+			}
+			line, _ := json.Marshal(map[string]any{"key": string(m.Key), "ce_id": ceID, "event": event})
+			lines = append(lines, string(line))
+		}
+		d.checkEvents(t, strings.Join(lines, "\n"))
 	})
 
 	t.Run("python confluent-kafka", func(t *testing.T) {
