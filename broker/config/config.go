@@ -6,7 +6,6 @@
 package config
 
 import (
-	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is the whole configuration.
@@ -302,10 +300,8 @@ func Load(path string) (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil {
-			return c, fmt.Errorf("config: %s: %w", path, err)
+		if err := decodeFile(path, raw, &c); err != nil {
+			return c, err
 		}
 	}
 	if err := ApplyEnv(&c); err != nil {
@@ -322,13 +318,14 @@ func ApplyEnv(c *Config) error {
 	}
 	// Parse each LGSP_* variable alone to name exactly the ones that are wrong.
 	var errs []error
+	keys := envKeys()
 	for k, v := range all {
 		if !strings.HasPrefix(k, "LGSP_") {
 			continue
 		}
 		var probe Config
 		if err := env.ParseWithOptions(&probe, env.Options{Environment: map[string]string{k: v}}); err != nil {
-			errs = append(errs, fmt.Errorf("config: environment %s=%q is not valid for its setting: %w", k, v, err))
+			errs = append(errs, envError(k, v, keys[k], err))
 		}
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })

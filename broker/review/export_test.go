@@ -198,3 +198,23 @@ func TestListSource(t *testing.T) {
 		t.Errorf("ParseID = %d %v", seq, err)
 	}
 }
+
+// An empty list says so on the notes (stderr), keeping stdout valid NDJSON.
+func TestWriteListEmptySaysSo(t *testing.T) {
+	st := openStore(t)
+	for _, tc := range []struct {
+		source, status string
+		want           string
+	}{
+		{"", "", "no items: the review queue is empty\n"},
+		{"gdt-2025-q1", "pending", "no items (source gdt-2025-q1, status pending)\n"},
+	} {
+		var out, notes bytes.Buffer
+		if err := review.WriteList(context.Background(), st, tc.source, tc.status, 0, 50, &out, &notes); err != nil {
+			t.Fatal(err)
+		}
+		if out.Len() != 0 || notes.String() != tc.want {
+			t.Errorf("%q %q: stdout %q, notes %q, want %q", tc.source, tc.status, out.String(), notes.String(), tc.want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -65,7 +66,28 @@ func WriteList(ctx context.Context, rs store.ReviewStore, source, status string,
 	if len(items) == store.ReviewListLimit(limit) {
 		fmt.Fprintf(notes, "more items: --after %s\n", ID(next))
 	}
+	if len(items) == 0 { // say so on the notes, keeping w valid NDJSON
+		fmt.Fprintf(notes, "no items%s\n", listFilter(source, status, after))
+	}
 	return nil
+}
+
+// listFilter describes what an empty list was asked for.
+func listFilter(source, status string, after int64) string {
+	var parts []string
+	if source != "" {
+		parts = append(parts, "source "+source)
+	}
+	if status != "" {
+		parts = append(parts, "status "+status)
+	}
+	if after > 0 {
+		parts = append(parts, "after "+ID(after))
+	}
+	if len(parts) == 0 {
+		return ": the review queue is empty"
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // ExportFile writes the decided items of source as NDJSON, appended to

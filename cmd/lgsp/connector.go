@@ -24,7 +24,7 @@ const connectorUsage = `usage: lgsp connector list                        the re
        lgsp connector delete NAME --config FILE   release what a removed connector holds in its source (slot, publication)`
 
 func init() {
-	register(command{Name: "connector", Summary: "connector adapters (list, spec NAME) and configured connectors (test NAME, delete NAME)", Usage: connectorUsage, Run: runConnector})
+	register(command{Name: "connector", Summary: "connector adapters (list, spec NAME) and configured connectors (test NAME, delete NAME)", Usage: connectorUsage, HelpAnywhere: true, Run: runConnector})
 }
 
 func runConnector(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -33,7 +33,11 @@ func realMain() int {
 type command struct {
 	Name, Summary string
 	Usage         string
-	Run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// HelpAnywhere: -h or --help after a sub-subcommand prints Usage too
+	// (`lgsp policy check --help`), for commands that parse no flags of
+	// their own and would take it for an argument.
+	HelpAnywhere bool
+	Run          func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 var commands []command
@@ -52,7 +56,9 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, "\nRun 'lgsp <command> -h' (or 'lgsp help <command>') for a command's flags.\n")
 }
 
-func isHelp(s string) bool { return s == "-h" || s == "--help" || s == "help" }
+func isHelp(s string) bool { return isHelpFlag(s) || s == "help" }
+
+func isHelpFlag(s string) bool { return s == "-h" || s == "--help" || s == "-help" }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -73,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	c := commands[i]
-	if c.Usage != "" && len(args) > 1 && isHelp(args[1]) {
+	if c.Usage != "" && len(args) > 1 && (isHelp(args[1]) || c.HelpAnywhere && slices.ContainsFunc(args[2:], isHelpFlag)) {
 		fmt.Fprintf(stdout, "lgsp %s: %s\n%s\n", c.Name, c.Summary, strings.TrimRight(c.Usage, "\n"))
 		return 0
 	}
@@ -92,8 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newFlags(name string, stderr io.Writer, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if usage != "" {
-		fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	if usage == "" {
+		usage = "usage: lgsp " + name + " [flags]\n\nflags:\n"
 	}
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	return fs
 }

@@ -15,7 +15,7 @@ const policyUsage = `usage: lgsp policy check [DIR [AGENCIES_FILE]]     lint agr
 DIR "builtin" = the agreements built into the binary`
 
 func init() {
-	register(command{Name: "policy", Summary: "lint agreement files (check) and show who gains or loses access (diff)", Usage: policyUsage,
+	register(command{Name: "policy", Summary: "lint agreement files (check) and show who gains or loses access (diff)", Usage: policyUsage, HelpAnywhere: true,
 		Run: func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPolicy(args, stdout) }})
 }
 
