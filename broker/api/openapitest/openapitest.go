@@ -104,6 +104,9 @@ func (v *Validator) Check(req *http.Request, status int, header http.Header, bod
 }
 
 func (v *Validator) check(req *http.Request, status int, header http.Header, body []byte) error {
+	if status == http.StatusBadRequest && bytes.HasPrefix(body, []byte("Client sent an HTTP request to an HTTPS server")) {
+		return nil // net/http's own answer on a TLS listener, before any route
+	}
 	route, params, err := v.router.FindRoute(req)
 	if err != nil {
 		var re *routers.RouteError
