@@ -214,31 +214,39 @@ func TestOpenAPIValidatorCatchesMismatches(t *testing.T) {
 		r, _ := http.NewRequest(http.MethodGet, "http://bus"+path, nil)
 		return r
 	}
-	json := http.Header{"Content-Type": {"application/json"}}
+	v, err := openapitest.New(openAPI) // its own, so these mismatches do not fail TestMain
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name   string
 		req    *http.Request
 		status int
 		body   string
 		ok     bool
+		ct     string // default application/json
 	}{
-		{"audit page in snake_case", get("/v1/audit"), 200, `{"entries":[{"seq":1,"time":"2026-01-01T00:00:00Z","actor":"operator","action":"x","decision":"allow","prev_hash":"","hash":"AA=="}]}`, true},
-		{"Go field names", get("/v1/audit"), 200, `{"entries":[{"Seq":1,"Time":"2026-01-01T00:00:00Z","Actor":"operator","Action":"x","Decision":"allow","PrevHash":"","Hash":"AA=="}]}`, false},
-		{"zero time left out", get("/v1/operator/review/r1"), 200, `{"id":"r1","source":"s","record_id":"x","personal_id":"1","score":1,"probability":0.5,"status":"pending","created":"2026-01-01T00:00:00Z"}`, true},
-		{"zero time sent as year 1", get("/v1/operator/review/r1"), 200, `{"id":"r1","source":"s","record_id":"x","personal_id":"1","score":1,"probability":0.5,"status":"pending","created":"2026-01-01T00:00:00Z","decided":"0001-01-01T00:00:00Z"}`, false},
-		{"status only a description", get("/v1/status"), 200, `{}`, false},
-		{"undeclared status", get("/healthz"), 418, `{"error":"teapot"}`, false},
-		{"error body of another shape", get("/v1/connectors/x"), 404, `{"message":"not found"}`, false},
-		{"undocumented route", get("/v1/nothing"), 200, `{}`, false},
-		{"unknown route answered 404", get("/v1/nothing"), 404, `{"error":"no such route"}`, true},
-		{"the registry's paths are not the API's", get("/subjects"), 200, `["a"]`, true},
+		{"audit page in snake_case", get("/v1/audit"), 200, `{"entries":[{"seq":1,"time":"2026-01-01T00:00:00Z","actor":"operator","action":"x","decision":"allow","prev_hash":"","hash":"AA=="}]}`, true, ""},
+		{"Go field names", get("/v1/audit"), 200, `{"entries":[{"Seq":1,"Time":"2026-01-01T00:00:00Z","Actor":"operator","Action":"x","Decision":"allow","PrevHash":"","Hash":"AA=="}]}`, false, ""},
+		{"zero time left out", get("/v1/operator/review/r1"), 200, `{"id":"r1","source":"s","record_id":"x","personal_id":"1","score":1,"probability":0.5,"status":"pending","created":"2026-01-01T00:00:00Z"}`, true, ""},
+		{"zero time sent as year 1", get("/v1/operator/review/r1"), 200, `{"id":"r1","source":"s","record_id":"x","personal_id":"1","score":1,"probability":0.5,"status":"pending","created":"2026-01-01T00:00:00Z","decided":"0001-01-01T00:00:00Z"}`, false, ""},
+		{"status only a description", get("/v1/status"), 200, `{}`, false, ""},
+		{"undeclared status", get("/healthz"), 418, `{"error":"teapot"}`, false, ""},
+		{"error body of another shape", get("/v1/connectors/x"), 404, `{"message":"not found"}`, false, ""},
+		{"undocumented route", get("/v1/nothing"), 200, `{}`, false, ""},
+		{"unknown route answered 404", get("/v1/nothing"), 404, `{"error":"no such route"}`, true, ""},
+		{"the registry's paths are not the API's", get("/subjects"), 200, `["a"]`, true, ""},
+		{"NDJSON export", get("/v1/audit/export"), 200, `{"export":{"public_key":"ab","entries":1,"exported_at":"2026-01-01T00:00:00Z"}}` + "\n" +
+			`{"entry":{"seq":1,"time":"2026-01-01T00:00:00Z","actor":"operator","action":"x","decision":"allow","prev_hash":null,"hash":"AA=="},"leaf_hash":"ab","inclusion_proof":[]}` + "\n", true, "application/x-ndjson"},
+		{"NDJSON export with a Go field name", get("/v1/audit/export"), 200, `{"export":{"public_key":"ab","entries":1,"exported_at":"2026-01-01T00:00:00Z"}}` + "\n" +
+			`{"entry":{"Seq":1},"leaf_hash":"ab","inclusion_proof":[]}` + "\n", false, "application/x-ndjson"},
+		{"metrics as text", get("/metrics"), 200, "lgsp_records_in_total 1\n", true, "text/plain; version=0.0.4; charset=utf-8"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			v, err := openapitest.New(openAPI) // its own, so these mismatches do not fail TestMain
-			if err != nil {
-				t.Fatal(err)
+			if c.ct == "" {
+				c.ct = "application/json"
 			}
-			err = v.Check(c.req, c.status, json, []byte(c.body))
+			err := v.Check(c.req, c.status, http.Header{"Content-Type": {c.ct}}, []byte(c.body))
 			if (err == nil) != c.ok {
 				t.Errorf("ok %v, got %v", c.ok, err)
 			}
