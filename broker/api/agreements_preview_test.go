@@ -50,7 +50,7 @@ func TestPreviewAgreement(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/yaml")
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		CheckedHandler(t, h).ServeHTTP(rec, req)
 		var p AgreementPreview
 		_ = json.Unmarshal(rec.Body.Bytes(), &p)
 		return rec.Code, p, rec.Body.String()
@@ -89,7 +89,7 @@ func TestPreviewAgreement(t *testing.T) {
 	req := httptest.NewRequest("POST", "/v1/operator/agreements/gdt-land-parcel/preview", strings.NewReader(string(orig)))
 	req.Header.Set("Authorization", "Bearer op")
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	CheckedHandler(t, h).ServeHTTP(rec, req)
 	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), "policies.dir") {
 		t.Errorf("built-in: %d %s", rec.Code, rec.Body)
 	}

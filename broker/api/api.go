@@ -42,6 +42,10 @@ import (
 //go:embed openapi.json
 var openAPI []byte
 
+// OpenAPIDocument is the OpenAPI 3.1 document served at /openapi.json (a
+// copy), for tools and for the tests that check every answer against it.
+func OpenAPIDocument() []byte { return slices.Clone(openAPI) }
+
 // Ingester is the pipeline's synchronous entry point.
 type Ingester interface {
 	Ingest(ctx context.Context, connector string, recs []connectors.Record) ([]pipeline.RecordResult, error)
@@ -285,7 +289,7 @@ func (h *handlers) datasets(c echo.Context) error {
 		SchemaID int    `json:"schema_id"`
 		Owner    string `json:"owner"`
 	}
-	var out []ds
+	out := []ds{} // [] rather than null when empty, as documented
 	for _, d := range h.d.Catalog.Datasets() {
 		out = append(out, ds{d.Name, d.Topic(), d.Subject(), string(d.Format), h.d.SchemaIDs[d.Name], d.Owner})
 	}
@@ -293,11 +297,19 @@ func (h *handlers) datasets(c echo.Context) error {
 }
 
 func (h *handlers) connectors(c echo.Context) error {
-	return c.JSON(http.StatusOK, h.d.Connectors())
+	out := h.d.Connectors()
+	if out == nil {
+		out = []runtime.State{} // [] rather than null, as documented
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (h *handlers) agreements(c echo.Context) error {
-	return c.JSON(http.StatusOK, h.d.Engine.Agreements())
+	out := h.d.Engine.Agreements()
+	if out == nil {
+		out = []policies.Agreement{}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // auditQuery reads the auditor's search parameters; each malformed one is a

@@ -61,7 +61,7 @@ func do(t *testing.T, h http.Handler, method, path, body string) (int, map[strin
 	req.Header.Set("Authorization", "Bearer "+testOperator)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	CheckedHandler(t, h).ServeHTTP(rec, req)
 	var out map[string]any
 	if strings.HasPrefix(strings.TrimSpace(rec.Body.String()), "{") {
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
@@ -133,7 +133,7 @@ func TestCertificateEndpoints(t *testing.T) {
 	req := httptest.NewRequest("GET", "/v1/operator/certificates", nil)
 	req.Header.Set("Authorization", "Bearer "+testOperator)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	CheckedHandler(t, h).ServeHTTP(rec, req)
 	var list []map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil || rec.Code != 200 || len(list) != 2 {
 		t.Fatalf("list: %d %s", rec.Code, rec.Body)
@@ -179,7 +179,7 @@ func TestCertificateEndpoints(t *testing.T) {
 	// Only the operator manages certificates.
 	req = httptest.NewRequest("GET", "/v1/operator/certificates", nil)
 	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	CheckedHandler(t, h).ServeHTTP(rec, req)
 	if rec.Code != 401 {
 		t.Fatalf("no operator token: %d", rec.Code)
 	}

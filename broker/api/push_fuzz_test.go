@@ -48,7 +48,7 @@ func FuzzPushPath(f *testing.F) {
 	// before, an update whose before and after differ in keys, …).
 	fx := newPushFixture(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		code, out, msgs := fx.call("/v1/sources/land/records", body)
+		code, out, msgs := fx.call(t, "/v1/sources/land/records", body)
 		switch code {
 		case 400, 413, 415:
 			if out["error"] == nil {

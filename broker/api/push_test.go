@@ -123,12 +123,12 @@ func newPushFixture(t testing.TB) *pushFixture {
 
 // call sends body to path and returns the status, the decoded answer and
 // what the pipeline wrote meanwhile.
-func (f *pushFixture) call(path string, body []byte) (int, map[string]any, []kafka.Message) {
+func (f *pushFixture) call(t testing.TB, path string, body []byte) (int, map[string]any, []kafka.Message) {
 	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 	req.Header.Set(echo.HeaderContentType, "application/json")
 	req.Header.Set(echo.HeaderAuthorization, "Bearer "+f.token)
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	CheckedHandler(t, f.e).ServeHTTP(rec, req)
 	var out map[string]any
 	_ = json.Unmarshal(rec.Body.Bytes(), &out)
 	var msgs []kafka.Message // canonical topics and dead letters, not feedback to the source
@@ -199,7 +199,7 @@ func TestPushRefusesLenientJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, msgs := f.call("/v1/sources/"+tt.source+"/records", tt.body)
+			code, out, msgs := f.call(t, "/v1/sources/"+tt.source+"/records", tt.body)
 			if code != tt.code {
 				t.Fatalf("status %d, want %d: %v", code, tt.code, out)
 			}
@@ -247,7 +247,7 @@ func TestAccessBodiesAreStrict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, _ := f.call(tt.path, []byte(tt.body))
+			code, out, _ := f.call(t, tt.path, []byte(tt.body))
 			if code != 400 || out["field"] != tt.field || !strings.Contains(out["error"].(string), tt.want) {
 				t.Fatalf("got %d %v, want 400 naming %s containing %q", code, out, tt.field, tt.want)
 			}

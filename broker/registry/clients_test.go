@@ -182,6 +182,14 @@ func TestFranzGoClient(t *testing.T) {
 	if err != nil || res.Is || !strings.Contains(strings.Join(res.Messages, " "), "ward") {
 		t.Fatalf("incompatible JSON check = %+v, %v", res, err)
 	}
+	// A schema of another type: "incompatible" with Confluent's reason,
+	// not an error (registering it is the 409).
+	res, err = cl.CheckCompatibility(verbose, "civil.person-value", 1, sr.Schema{Schema: `"string"`, Type: sr.TypeAvro})
+	if err != nil || res.Is || !strings.Contains(strings.Join(res.Messages, " "), "Incompatible because of different schema type") {
+		t.Fatalf("type mismatch check = %+v, %v; want not compatible, with the reason", res, err)
+	}
+	_, err = cl.CreateSchema(ctx, "civil.person-value", sr.Schema{Schema: `"string"`, Type: sr.TypeAvro})
+	wantSRErr(t, "register another type", err, http.StatusConflict, sr.ErrIncompatibleSchema)
 	_, err = cl.CreateSchema(ctx, "tax.person-value", sr.Schema{Schema: personAvroBad, References: sexRef})
 	wantSRErr(t, "register incompatible", err, http.StatusConflict, sr.ErrIncompatibleSchema)
 	v2, err := cl.CreateSchema(ctx, "tax.person-value", sr.Schema{Schema: personAvroV2, References: sexRef})
@@ -394,6 +402,9 @@ func TestConfluentClient(t *testing.T) {
 	}
 	if ok, err := cl.TestSubjectCompatibility("tax.person-value", schemaregistry.SchemaInfo{Schema: personAvroBad, References: sexRef}); err != nil || ok {
 		t.Fatalf("TestSubjectCompatibility(bad) = %v, %v", ok, err)
+	}
+	if ok, err := cl.TestCompatibility("civil.person-value", 1, schemaregistry.SchemaInfo{Schema: `"string"`}); err != nil || ok {
+		t.Fatalf("TestCompatibility(another type) = %v, %v; want false without an error, as from Confluent", ok, err)
 	}
 	_, err = cl.Register("tax.person-value", schemaregistry.SchemaInfo{Schema: personAvroBad, References: sexRef}, false)
 	wantConfluentErr(t, "register incompatible", err, 409)

@@ -64,7 +64,8 @@ type compiled struct {
 // unreadable with reader; none means compatible.
 func incompatibilities(reader, writer compiled) []string {
 	if reader.typ != writer.typ {
-		return []string{fmt.Sprintf("TYPE_MISMATCH: the schema types differ (%s, %s)", reader.typ, writer.typ)}
+		// Confluent's words, which tools look for; the types named after.
+		return []string{fmt.Sprintf("TYPE_MISMATCH: Incompatible because of different schema type (%s, %s)", reader.typ, writer.typ)}
 	}
 	if reader.typ == TypeAvro {
 		return avroIncompatibilities(reader.avro, writer.avro)

@@ -9,8 +9,11 @@ import (
 
 // TestCompatBadInputHTTP: a JSON Schema that does not parse is 422 naming
 // the JSON path of the fault; a schema of another type is refused with the
-// reason (409 on registration; the compatibility endpoint answers
-// is_compatible false with the reason, as Confluent does); an unsafe
+// reason (409 on registration; the compatibility endpoint answers 200
+// is_compatible false with the reason, as Confluent does: its
+// ParsedSchema.isBackwardCompatible returns "Incompatible because of
+// different schema type" as a compatibility message, and Confluent's
+// clients read a 409 there as an error, not as "incompatible"); an unsafe
 // change is refused on the compatibility endpoint with the path.
 func TestCompatBadInputHTTP(t *testing.T) {
 	srv := httptest.NewServer(New(newMemStore()).Handler())
@@ -29,9 +32,10 @@ func TestCompatBadInputHTTP(t *testing.T) {
 		{"bad bound", "/subjects/p-value/versions", "JSON", `{"properties":{"a":{"minimum":"x"}}}`, 422, `at #/properties/a/minimum: `},
 		{"dangling $ref", "/compatibility/subjects/p-value/versions/latest", "JSON", `{"properties":{"a":{"$ref":"#/definitions/nope"}}}`,
 			422, `at #/properties/a/$ref: `},
-		{"type mismatch, registration", "/subjects/p-value/versions", "AVRO", `"string"`, 409, `TYPE_MISMATCH: the schema types differ (AVRO, JSON)`},
+		{"type mismatch, registration", "/subjects/p-value/versions", "AVRO", `"string"`, 409, `TYPE_MISMATCH: Incompatible because of different schema type (AVRO, JSON)`},
 		{"type mismatch, compatibility", "/compatibility/subjects/p-value/versions/latest?verbose=true", "AVRO", `"string"`,
-			200, `TYPE_MISMATCH: the schema types differ (AVRO, JSON)`},
+			200, `"is_compatible":false,"messages":["{description:'the new schema cannot read data written with version 1: TYPE_MISMATCH: Incompatible because of different schema type (AVRO, JSON)'}"`},
+		{"type mismatch, compatibility, not verbose", "/compatibility/subjects/p-value/versions/latest", "AVRO", `"string"`, 200, `{"is_compatible":false}`},
 		{"exclusiveMinimum relaxed is compatible", "/compatibility/subjects/p-value/versions/latest", "JSON", `{"type":"number","minimum":5}`,
 			200, `{"is_compatible":true}`},
 		{"oneOf of overlapping branches refused with path", "/compatibility/subjects/p-value/versions/latest?verbose=true", "JSON",

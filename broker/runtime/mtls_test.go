@@ -49,7 +49,7 @@ func tlsCall(t *testing.T, c *http.Client, method, url, token string, body any) 
 
 func tlsClient(roots *x509.CertPool, cfg *tls.Config) *http.Client {
 	cfg.RootCAs = roots
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}
+	return &http.Client{Transport: apiCheck.Transport(&http.Transport{TLSClientConfig: cfg}), Timeout: 30 * time.Second}
 }
 
 // With api.tls on, an agency calls with a client certificate of the bus CA
