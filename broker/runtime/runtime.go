@@ -152,6 +152,7 @@ type Bus struct {
 	instanceID    string                   // config instance.id, or derived (instanceID)
 	signs         atomic.Bool              // this instance holds the checkpoint signer's lease
 	members       atomic.Pointer[[]string] // the cluster's live instances (heartbeat)
+	spread        spread                   // how many connectors run here, to even them out (leases.go)
 }
 
 // instanceID is the configured instance id, or one derived from the host
