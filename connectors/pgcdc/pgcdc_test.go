@@ -557,8 +557,8 @@ func TestSnapshotVisibility(t *testing.T) {
 		{"4294967390:4294967400:", 4294967390 - 4294967296 - 1, true},
 		{"4294967390:4294967400:", 4294967400 - 4294967296, false},
 		{"4294967290:4294967300:", 4294967295, true}, // wraps inside the window
-		{"4294967290:4294967300:", 3, true},  // 2^32+3: committed before xmax
-		{"4294967290:4294967300:", 4, false}, // 2^32+4 is xmax
+		{"4294967290:4294967300:", 3, true},          // 2^32+3: committed before xmax
+		{"4294967290:4294967300:", 4, false},         // 2^32+4 is xmax
 	} {
 		snap, err := parseSnapshot(c.snap)
 		if err != nil {

@@ -74,7 +74,7 @@ type Source struct {
 	}
 	// seen drops the stream's changes that resumed snapshot chunks already
 	// showed; set before the pump starts, then owned by it.
-	seen *chunkFilter
+	seen     *chunkFilter
 	snapRows atomic.Uint64
 	snapDone atomic.Bool
 	snapTbl  atomic.Value // string
