@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/devkafka"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
 	"github.com/segmentio/kafka-go"
@@ -36,29 +34,9 @@ func TestClusterOfProcesses(t *testing.T) {
 		t.Skip("builds the binary and runs three bus processes")
 	}
 	pg := pgtest.SchemaURL(t, "cluster")
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "lgsp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	broker, err := devkafka.Start(devkafka.Options{DataDir: filepath.Join(dir, "kafka"), Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-
-	// The shared agreements folder and the ministry's export.
+	r := newRig(t)
+	dir, bin, broker, operator, env := r.dir, r.bin, r.broker, r.operator, r.env
 	pol := filepath.Join(dir, "agreements")
-	if err := os.MkdirAll(pol, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob("../../policies/agreements/*.yaml")
-	for _, f := range files {
-		raw, _ := os.ReadFile(f)
-		if err := os.WriteFile(filepath.Join(pol, filepath.Base(f)), raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const rows = 3000
 	var sb strings.Builder
 	sb.WriteString("so_giay_chung_nhan,so_thua,ma_tinh,dien_tich,muc_dich,so_dinh_danh,ho_ten,ngay_sinh,ngay_cap\n")
@@ -119,70 +97,8 @@ connectors:
 `, broker.Addr(), pg, pol, export, pgtest.URL(t), slot, slot, table)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	operator := strings.Repeat("o", 40)
-	env := append(os.Environ(), "LGSP_AUDIT_HMAC_KEY=0123456789abcdef0123456789abcdef", "LGSP_AUDIT_SIGNING_KEY="+strings.Repeat("5a", 32),
-		"LGSP_AUDIT_CITIZEN_TOKEN_KEY="+strings.Repeat("c", 32), "LGSP_API_OPERATOR_TOKEN="+operator)
-
-	type instance struct {
-		id, api string
-		cmd     *exec.Cmd
-	}
-	startInstance := func(id string) *instance {
-		api, reg := freeAddr(t), freeAddr(t)
-		cmd := exec.Command(bin, "serve", "--config", cfg)
-		cmd.Env = append(env, "LGSP_INSTANCE_ID="+id, "LGSP_API_ADDR="+api, "LGSP_REGISTRY_ADDR="+reg, "LGSP_DATA_DIR="+filepath.Join(dir, id))
-		logf, _ := os.Create(filepath.Join(dir, id+".log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return &instance{id, api, cmd}
-	}
-	get := func(in *instance, path string, out any) int {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+in.api+path, nil)
-		req.Header.Set("Authorization", "Bearer "+operator)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if out != nil {
-			_ = json.Unmarshal(raw, out)
-		}
-		return resp.StatusCode
-	}
-	waitFor := func(what string, bound time.Duration, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(bound) // a bound against hanging; nothing here is a timing assertion
-		for !ok() {
-			if time.Now().After(deadline) {
-				logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-				for _, l := range logs {
-					raw, _ := os.ReadFile(l)
-					t.Logf("%s:\n%s", l, tail(string(raw), 3000))
-				}
-				t.Fatalf("%s: not within %s", what, bound)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	owner := func(in *instance, connector string) string {
-		var st struct {
-			Owners []struct {
-				Connector, Owner string
-				Here             bool
-			} `json:"connector_owners"`
-		}
-		get(in, "/v1/status", &st)
-		for _, o := range st.Owners {
-			if o.Connector == connector && o.Here {
-				return o.Owner
-			}
-		}
-		return ""
-	}
+	r.cfg = cfg
+	startInstance, get, post, waitFor, owner := r.start, r.get, r.post, r.waitFor, r.owner
 
 	ins := map[string]*instance{}
 	for _, id := range []string{"a", "b", "c"} {
@@ -247,18 +163,6 @@ connectors:
 	pgtest.Exec(t, pgc, fmt.Sprintf(`UPDATE %s SET chuc_vu = 'Chuyên viên chính' WHERE so_thu_tu <= %d`, table, changed))
 
 	// HTTP push to each surviving instance, with a token issued by one of them.
-	post := func(in *instance, path, token, body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+in.api+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(raw)
-	}
 	code, raw := post(rest[0], "/v1/operator/agencies/moj/tokens", operator, "")
 	var tok struct{ Token string }
 	if err := json.Unmarshal([]byte(raw), &tok); err != nil || tok.Token == "" {
