@@ -26,7 +26,7 @@ func TestClusterSurvivesPostgresRestart(t *testing.T) {
 		t.Skip("builds the binary, starts a PostgreSQL server and two bus processes")
 	}
 	url, restart := ownPostgres(t)
-	r := newRig(t)
+	r := newRig(t, nil)
 	const rows = 6000
 	var sb strings.Builder
 	sb.WriteString("so_giay_chung_nhan,so_thua,ma_tinh,dien_tich,muc_dich,so_dinh_danh,ho_ten,ngay_sinh,ngay_cap\n")

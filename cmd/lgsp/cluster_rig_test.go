@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
+	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 )
 
 // rig is what the cluster tests share: the bus binary built from the tree,
@@ -33,14 +34,16 @@ type instance struct {
 	cmd     *exec.Cmd
 }
 
-func newRig(t *testing.T) *rig {
+// newRig builds the binary and starts the broker; auth, when set, turns on
+// SASL/SCRAM and ACLs with auth.Superuser as the bus's login.
+func newRig(t *testing.T, auth *kafkaauth.Config) *rig {
 	t.Helper()
 	r := &rig{t: t, dir: t.TempDir(), operator: strings.Repeat("o", 40)}
 	r.bin = filepath.Join(r.dir, "lgsp")
 	if out, err := exec.Command("go", "build", "-o", r.bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	broker, err := devkafka.Start(devkafka.Options{DataDir: filepath.Join(r.dir, "kafka"), Partitions: 3})
+	broker, err := devkafka.Start(devkafka.Options{DataDir: filepath.Join(r.dir, "kafka"), Partitions: 3, Auth: auth})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func TestClusterOfProcesses(t *testing.T) {
 		t.Skip("builds the binary and runs three bus processes")
 	}
 	pg := pgtest.SchemaURL(t, "cluster")
-	r := newRig(t)
+	r := newRig(t, nil)
 	dir, bin, broker, operator, env := r.dir, r.bin, r.broker, r.operator, r.env
 	pol := filepath.Join(dir, "agreements")
 	const rows = 3000
