@@ -20,6 +20,7 @@
 package kafkaauth
 
 import (
+	"context"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha512"
@@ -33,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
 )
 
@@ -82,12 +84,141 @@ type fileData struct {
 	Users     map[string]Secret `json:"users"`
 }
 
-// Store is the credentials file. It is safe for concurrent use.
+// Store is the credentials document: a file in the data dir, or one
+// document in the shared store when several bus instances run as one
+// ([OpenShared]). It is safe for concurrent use.
 type Store struct {
 	path string
 	mu   sync.Mutex
 	data fileData
 	now  func() time.Time
+	// shared, when set, holds the document every instance reads and
+	// writes; version is the one data was read at (-1: read again).
+	shared  SharedDocs
+	version int64
+}
+
+// SharedDocs keeps named documents that every bus instance sees, written
+// with compare-and-swap on a version (store.SharedDocStore).
+type SharedDocs interface {
+	// SharedDoc returns a document and its version; version 0: none yet.
+	SharedDoc(ctx context.Context, name string) ([]byte, int64, error)
+	// PutSharedDoc writes a document read at version (0: a new one);
+	// store.ErrStale when another writer came first.
+	PutSharedDoc(ctx context.Context, name string, doc []byte, version int64) error
+}
+
+// SharedDocName is the name of the credentials document in the store.
+const SharedDocName = "kafka-credentials"
+
+// OpenShared opens the credentials document kept in the shared store, so
+// that a credential issued, rotated or revoked through any instance holds
+// on all of them. The first instance creates it, importing the credentials
+// file of its data dir when there is one (the single-instance form).
+func OpenShared(dataDir string, docs SharedDocs) (*Store, error) {
+	s := &Store{path: filepath.Join(dataDir, FileName), now: time.Now, shared: docs, version: -1}
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		raw, v, err := docs.SharedDoc(ctx, SharedDocName)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("kafkaauth: read the Kafka credentials from the store (retry): %w", err)
+		}
+		if v > 0 {
+			if err := s.decode(raw, "the store's "+SharedDocName+" document"); err != nil {
+				return nil, err
+			}
+			s.version = v
+			return s, nil
+		}
+		if dataDir != "" {
+			if _, err := os.Stat(s.path); err == nil {
+				file, err := OpenStore(dataDir)
+				if err != nil {
+					return nil, err
+				}
+				s.data = file.data
+			}
+		}
+		if s.data.Version == 0 {
+			pass, err := newPassword()
+			if err != nil {
+				return nil, err
+			}
+			s.data = fileData{Version: 1, Mechanism: Mechanism, Bus: Credential{User: DefaultBusUser, Password: pass}, Users: map[string]Secret{}}
+		}
+		s.version = 0
+		err = s.save()
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, store.ErrStale) {
+			return nil, err
+		}
+		s.data = fileData{} // another instance created it first: read theirs
+	}
+	return nil, errors.New("kafkaauth: the Kafka credentials document keeps changing under this instance; retry")
+}
+
+// refresh reads the shared document again when another instance changed
+// it. Callers hold s.mu.
+func (s *Store) refresh() error {
+	if s.shared == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, v, err := s.shared.SharedDoc(ctx, SharedDocName)
+	if err != nil {
+		return fmt.Errorf("kafkaauth: read the Kafka credentials from the store (retry): %w", err)
+	}
+	if v == s.version {
+		return nil
+	}
+	if err := s.decode(raw, "the store's "+SharedDocName+" document"); err != nil {
+		return err
+	}
+	s.version = v
+	return nil
+}
+
+// change applies f to fresh data and saves it, again on fresh data when
+// another instance wrote in between. f reports whether it changed
+// anything. Callers hold s.mu.
+func (s *Store) change(f func() (bool, error)) error {
+	for range 10 {
+		if err := s.refresh(); err != nil {
+			return err
+		}
+		changed, err := f()
+		if err != nil || !changed {
+			return err
+		}
+		err = s.save()
+		if s.shared != nil && err != nil {
+			s.version = -1 // what is in memory was not written: read it again
+		}
+		if !errors.Is(err, store.ErrStale) {
+			return err
+		}
+	}
+	return errors.New("kafkaauth: the Kafka credentials document keeps changing under this instance; retry")
+}
+
+// decode replaces data with a credentials document and checks it.
+func (s *Store) decode(raw []byte, what string) error {
+	var d fileData
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return fmt.Errorf("kafkaauth: %s is not a valid credentials document (%v); restore it from a backup, or move it away to issue new credentials to every agency", what, err)
+	}
+	if d.Version != 1 || d.Mechanism != Mechanism || d.Bus.User == "" || d.Bus.Password == "" {
+		return fmt.Errorf("kafkaauth: %s: unsupported version %d / mechanism %q or no bus credential; restore it from a backup, or move it away to issue new credentials", what, d.Version, d.Mechanism)
+	}
+	if d.Users == nil {
+		d.Users = map[string]Secret{}
+	}
+	s.data = d
+	return nil
 }
 
 // OpenStore opens the credentials file in dataDir, creating it (mode 0600)
@@ -123,14 +254,8 @@ func OpenStore(dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafkaauth: %w", err)
 	}
-	if err := json.Unmarshal(raw, &s.data); err != nil {
-		return nil, fmt.Errorf("kafkaauth: %s is not a valid credentials file (%v); restore it from a backup, or move it away to issue new credentials to every agency", s.path, err)
-	}
-	if s.data.Version != 1 || s.data.Mechanism != Mechanism || s.data.Bus.User == "" || s.data.Bus.Password == "" {
-		return nil, fmt.Errorf("kafkaauth: %s: unsupported version %d / mechanism %q or no bus credential; restore it from a backup, or move it away to issue new credentials", s.path, s.data.Version, s.data.Mechanism)
-	}
-	if s.data.Users == nil {
-		s.data.Users = map[string]Secret{}
+	if err := s.decode(raw, s.path); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -149,6 +274,7 @@ func (s *Store) Bus() Credential {
 func (s *Store) Secret(user string) (Secret, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.refresh() // unreachable store: answer from what was read last
 	sec, ok := s.data.Users[user]
 	return sec, ok
 }
@@ -157,6 +283,7 @@ func (s *Store) Secret(user string) (Secret, bool) {
 func (s *Store) Users() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_ = s.refresh() // unreachable store: answer from what was read last
 	out := make([]string, 0, len(s.data.Users))
 	for u := range s.data.Users {
 		out = append(out, u)
@@ -172,25 +299,29 @@ func (s *Store) Users() []string {
 func (s *Store) Issue(users ...string) (map[string]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	issued := map[string]string{}
-	for _, u := range users {
-		if u == s.data.Bus.User {
-			return nil, fmt.Errorf("kafkaauth: %q is the bus's own user and cannot be issued to an agency; rename the agency or source", u)
+	var issued map[string]string
+	err := s.change(func() (bool, error) {
+		issued = map[string]string{}
+		for _, u := range users {
+			if u == s.data.Bus.User {
+				return false, fmt.Errorf("kafkaauth: %q is the bus's own user and cannot be issued to an agency; rename the agency or source", u)
+			}
+			if sec, ok := s.data.Users[u]; ok && !sec.Revoked() {
+				continue
+			}
+			pass, sec, err := s.newSecret()
+			if err != nil {
+				return false, err
+			}
+			s.data.Users[u] = sec
+			issued[u] = pass
 		}
-		if sec, ok := s.data.Users[u]; ok && !sec.Revoked() {
-			continue
-		}
-		pass, sec, err := s.newSecret()
-		if err != nil {
-			return nil, err
-		}
-		s.data.Users[u] = sec
-		issued[u] = pass
+		return len(issued) > 0, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if len(issued) == 0 {
-		return issued, nil
-	}
-	return issued, s.save()
+	return issued, nil
 }
 
 // Rotate replaces the password of user (issuing one if it has none) and
@@ -201,12 +332,16 @@ func (s *Store) Rotate(user string) (string, error) {
 	if user == "" || user == s.data.Bus.User {
 		return "", fmt.Errorf("kafkaauth: cannot rotate %q: name an agency or source user", user)
 	}
-	pass, sec, err := s.newSecret()
-	if err != nil {
-		return "", err
-	}
-	s.data.Users[user] = sec
-	return pass, s.save()
+	var pass string
+	err := s.change(func() (bool, error) {
+		p, sec, err := s.newSecret()
+		if err != nil {
+			return false, err
+		}
+		s.data.Users[user], pass = sec, p
+		return true, nil
+	})
+	return pass, err
 }
 
 // Revoke marks the credential of user revoked: the next [Apply] deletes the
@@ -214,17 +349,19 @@ func (s *Store) Rotate(user string) (string, error) {
 func (s *Store) Revoke(user string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec, ok := s.data.Users[user]
-	if !ok {
-		return fmt.Errorf("kafkaauth: no credential for %q (see the users in %s)", user, s.path)
-	}
-	if sec.Revoked() {
-		return nil
-	}
-	now := s.now().UTC()
-	sec.RevokedAt = &now
-	s.data.Users[user] = sec
-	return s.save()
+	return s.change(func() (bool, error) {
+		sec, ok := s.data.Users[user]
+		if !ok {
+			return false, fmt.Errorf("kafkaauth: no credential for %q: none was ever issued to that user", user)
+		}
+		if sec.Revoked() {
+			return false, nil
+		}
+		now := s.now().UTC()
+		sec.RevokedAt = &now
+		s.data.Users[user] = sec
+		return true, nil
+	})
 }
 
 func (s *Store) newSecret() (string, Secret, error) {
@@ -265,11 +402,24 @@ func SaltedPassword(password string, salt []byte, iterations int) ([]byte, error
 // letters and digits, safe in any client config file).
 func newPassword() (string, error) { return rand.Text(), nil }
 
-// save writes the file atomically with mode 0600. Callers hold s.mu.
+// save writes the document: to the shared store at the version it was
+// read at, or the file atomically with mode 0600. Callers hold s.mu.
 func (s *Store) save() error {
 	raw, err := json.MarshalIndent(s.data, "", "  ")
 	if err != nil {
 		return fmt.Errorf("kafkaauth: encode credentials: %w", err)
+	}
+	if s.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.shared.PutSharedDoc(ctx, SharedDocName, raw, s.version); err != nil {
+			if errors.Is(err, store.ErrStale) {
+				return err
+			}
+			return fmt.Errorf("kafkaauth: save the Kafka credentials in the store (retry): %w", err)
+		}
+		s.version++
+		return nil
 	}
 	if err := atomicfile.WriteFile(s.path, append(raw, '\n'), 0o600); err != nil {
 		return fmt.Errorf("kafkaauth: save credentials (is the data dir writable?): %w", err)

@@ -30,10 +30,18 @@ type kafkaAuth struct {
 	super kafkaauth.Credential
 }
 
-// openKafkaAuth opens the credentials file in the data dir; super is the
-// bus's login (zero: the store's own superuser, for the embedded broker).
-func (b *Bus) openKafkaAuth(c config.Config, super kafkaauth.Credential) error {
-	st, err := kafkaauth.OpenStore(c.DataDir)
+// openKafkaAuth opens the credentials: the document in the shared store
+// when there is one (serve: several instances), else the file in the data
+// dir (dev); super is the bus's login (zero: the credentials' own
+// superuser, for the embedded broker).
+func (b *Bus) openKafkaAuth(c config.Config, super kafkaauth.Credential, shared kafkaauth.SharedDocs) error {
+	var st *kafkaauth.Store
+	var err error
+	if shared != nil {
+		st, err = kafkaauth.OpenShared(c.DataDir, shared)
+	} else {
+		st, err = kafkaauth.OpenStore(c.DataDir)
+	}
 	if err != nil {
 		return err
 	}
@@ -77,7 +85,7 @@ func (b *Bus) applyKafka(ctx context.Context, cfg *kafkaauth.Config) error {
 // startKafkaAuth puts the agencies' users and ACLs on an external cluster
 // at start (serve with kafka.auth), as the bus superuser kafka.user.
 func (b *Bus) startKafkaAuth(ctx context.Context, c config.Config, set *policies.Set) error {
-	if err := b.openKafkaAuth(c, kafkaauth.Credential{User: c.Kafka.User, Password: c.Kafka.Password}); err != nil {
+	if err := b.openKafkaAuth(c, kafkaauth.Credential{User: c.Kafka.User, Password: c.Kafka.Password}, b.Store); err != nil {
 		return err
 	}
 	cfg, _, err := b.kafkaConfig(set, b.Agencies())

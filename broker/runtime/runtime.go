@@ -243,15 +243,16 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if err := kafkaio.Ping(ctx, b.cluster); err != nil {
 		return b, err
 	}
-	if o.Mode == Serve && c.Kafka.Auth {
-		if err := b.startKafkaAuth(ctx, c, set); err != nil {
-			return b, err
-		}
-	}
-
 	// Store.
 	if b.Store, err = OpenStore(ctx, c); err != nil {
 		return b, err
+	}
+	if o.Mode == Serve && c.Kafka.Auth {
+		// The credentials live in the shared store, so a credential issued
+		// through any instance is the one every instance puts on Kafka.
+		if err := b.startKafkaAuth(ctx, c, set); err != nil {
+			return b, err
+		}
 	}
 
 	// Registry.
@@ -464,7 +465,7 @@ func loadPolicies(c config.Config) (*schemas.Catalog, *policies.Set, *policies.A
 // kafkaCredentials prepares the embedded broker's users and ACLs from the
 // agency registry and the stream agreements (see agreements.go).
 func (b *Bus) kafkaCredentials(c config.Config, set *policies.Set) (*kafkaauth.Config, error) {
-	if err := b.openKafkaAuth(c, kafkaauth.Credential{}); err != nil {
+	if err := b.openKafkaAuth(c, kafkaauth.Credential{}, nil); err != nil {
 		return nil, err
 	}
 	cfg, _, err := b.kafkaConfig(set, b.Agencies())

@@ -35,6 +35,7 @@ type Store interface {
 	ReviewStore
 	ClusterKeyStore
 	LeaseStore
+	SharedDocStore
 	// Ping checks the backend is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the connection(s).
@@ -83,6 +84,18 @@ type ClusterKeyStore interface {
 	// instance did before, and returns the fingerprint in force and the
 	// instance that recorded it.
 	ClaimClusterKey(ctx context.Context, name, fingerprint, instance string) (inForce, by string, err error)
+}
+
+// SharedDocStore keeps named documents that every bus instance sharing the
+// store reads and writes whole, with compare-and-swap on a version.
+type SharedDocStore interface {
+	// SharedDoc returns a document and its version; version 0 when there
+	// is none yet.
+	SharedDoc(ctx context.Context, name string) (doc []byte, version int64, err error)
+	// PutSharedDoc writes doc if the stored version is still version (0:
+	// there is none yet); the new version is version+1. ErrStale when
+	// another writer came first: read again and redo the change.
+	PutSharedDoc(ctx context.Context, name string, doc []byte, version int64) error
 }
 
 // ErrConflict is returned when a write contradicts what is stored: an

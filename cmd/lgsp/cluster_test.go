@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -15,45 +14,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/broker/devkafka"
+	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
 	"github.com/segmentio/kafka-go"
 )
 
 // Three real `lgsp serve` processes share one Kafka-protocol broker and one
-// PostgreSQL. A files connector feeds them; the instance running it is
-// killed with SIGKILL mid-stream. Another instance takes the connector
-// over and finishes the file: every row reaches the canonical topic and
-// the tax authority's delivery topic, duplicates come only from batches in
-// flight, and the one audit log verifies. The takeover time is printed.
+// PostgreSQL. A files connector and a postgres-cdc connector feed them; the
+// instance running the CDC connector is killed with SIGKILL in the middle
+// of its initial snapshot, and another one is stopped with SIGTERM; both
+// are restarted. The connectors are taken over and finish: every row
+// reaches the canonical topics and the tax authority's delivery topics,
+// duplicates come only from batches in flight and keep their ce_id, the
+// snapshot resumes instead of starting over, order per key holds, lookups
+// answer alike on every instance, and the one audit log verifies. The
+// takeover times are printed.
 func TestClusterOfProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three bus processes")
 	}
 	pg := pgtest.SchemaURL(t, "cluster")
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "lgsp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	broker, err := devkafka.Start(devkafka.Options{DataDir: filepath.Join(dir, "kafka"), Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer broker.Close()
-
-	// The shared agreements folder and the ministry's export.
+	r := newRig(t, nil)
+	dir, bin, broker, operator, env := r.dir, r.bin, r.broker, r.operator, r.env
 	pol := filepath.Join(dir, "agreements")
-	if err := os.MkdirAll(pol, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob("../../policies/agreements/*.yaml")
-	for _, f := range files {
-		raw, _ := os.ReadFile(f)
-		if err := os.WriteFile(filepath.Join(pol, filepath.Base(f)), raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const rows = 3000
 	var sb strings.Builder
 	sb.WriteString("so_giay_chung_nhan,so_thua,ma_tinh,dien_tich,muc_dich,so_dinh_danh,ho_ten,ngay_sinh,ngay_cap\n")
@@ -64,6 +47,21 @@ func TestClusterOfProcesses(t *testing.T) {
 	if err := os.WriteFile(export, []byte(sb.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The civil servant database's staff table, captured by postgres-cdc:
+	// large enough that its snapshot is cut by the kill.
+	const parcels = 20000
+	pgc := pgtest.Conn(t)
+	table, slot := pgtest.Name("can_bo"), pgtest.Name("cluster_slot")
+	pgtest.Exec(t, pgc, fmt.Sprintf(`CREATE TABLE %s (ma_can_bo text PRIMARY KEY, so_dinh_danh text, ho_ten text, ngay_sinh text,
+		gioi_tinh text, ma_co_quan text, chuc_vu text, he_so_luong double precision, ngay_bat_dau text, so_thu_tu int)`, table))
+	pgtest.Exec(t, pgc, fmt.Sprintf(`INSERT INTO %s SELECT 'CB'||lpad(i::text, 8, '0'), '0791900'||lpad(i::text, 5, '0'), 'Phạm Thị Lan',
+		'1985-03-01', 'F', 'G09.79', 'Chuyên viên', 2.34, '2010-09-01', i FROM generate_series(1, %d) i`, table, parcels))
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_, _ = pgc.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, slot)
+		_, _ = pgc.Exec(ctx, "DROP PUBLICATION IF EXISTS "+slot)
+		_, _ = pgc.Exec(ctx, "DROP TABLE IF EXISTS "+table)
+	})
 	cfg := filepath.Join(dir, "serve.yaml")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`kafka:
   brokers: [%q]
@@ -85,124 +83,86 @@ connectors:
       batch_size: 50
       types: {dien_tich: number}
       columns: {so_giay_chung_nhan: certificate_no, so_thua: parcel_id, ma_tinh: province_code, dien_tich: area_m2, muc_dich: land_use_purpose, so_dinh_danh: holder_cccd, ho_ten: holder_name, ngay_sinh: holder_dob, ngay_cap: issued_on}
-`, broker.Addr(), pg, pol, export)), 0o644); err != nil {
+  - name: civil_servant
+    adapter: postgres-cdc
+    config:
+      url: %q
+      slot: %s
+      publication: %s
+      batch_size: 200
+      tables:
+        - table: public.%s
+          dataset: civil_servant.employee
+          columns: {ma_can_bo: employee_id, so_dinh_danh: cccd, ho_ten: full_name, ngay_sinh: dob, gioi_tinh: sex, ma_co_quan: agency_code, chuc_vu: position, he_so_luong: salary_coefficient, ngay_bat_dau: start_date}
+`, broker.Addr(), pg, pol, export, pgtest.URL(t), slot, slot, table)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	operator := strings.Repeat("o", 40)
-	env := append(os.Environ(), "LGSP_AUDIT_HMAC_KEY=0123456789abcdef0123456789abcdef", "LGSP_AUDIT_SIGNING_KEY="+strings.Repeat("5a", 32),
-		"LGSP_AUDIT_CITIZEN_TOKEN_KEY="+strings.Repeat("c", 32), "LGSP_API_OPERATOR_TOKEN="+operator)
+	r.cfg = cfg
+	startInstance, get, post, waitFor, owner := r.start, r.get, r.post, r.waitFor, r.owner
 
-	type instance struct {
-		id, api string
-		cmd     *exec.Cmd
-	}
-	startInstance := func(id string) *instance {
-		api, reg := freeAddr(t), freeAddr(t)
-		cmd := exec.Command(bin, "serve", "--config", cfg)
-		cmd.Env = append(env, "LGSP_INSTANCE_ID="+id, "LGSP_API_ADDR="+api, "LGSP_REGISTRY_ADDR="+reg, "LGSP_DATA_DIR="+filepath.Join(dir, id))
-		logf, _ := os.Create(filepath.Join(dir, id+".log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		return &instance{id, api, cmd}
-	}
-	get := func(in *instance, path string, out any) int {
-		req, _ := http.NewRequest(http.MethodGet, "http://"+in.api+path, nil)
-		req.Header.Set("Authorization", "Bearer "+operator)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		if out != nil {
-			_ = json.Unmarshal(raw, out)
-		}
-		return resp.StatusCode
-	}
-	waitFor := func(what string, bound time.Duration, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(bound) // a bound against hanging; nothing here is a timing assertion
-		for !ok() {
-			if time.Now().After(deadline) {
-				logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-				for _, l := range logs {
-					raw, _ := os.ReadFile(l)
-					t.Logf("%s:\n%s", l, tail(string(raw), 3000))
-				}
-				t.Fatalf("%s: not within %s", what, bound)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	owner := func(in *instance) string {
-		var st struct {
-			Owners []struct {
-				Connector, Owner string
-				Here             bool
-			} `json:"connector_owners"`
-		}
-		get(in, "/v1/status", &st)
-		for _, o := range st.Owners {
-			if o.Connector == "land" && o.Here {
-				return o.Owner
-			}
-		}
-		return ""
-	}
-
-	var ins []*instance
+	ins := map[string]*instance{}
 	for _, id := range []string{"a", "b", "c"} {
 		in := startInstance(id)
 		waitFor("instance "+id+" ready", 90*time.Second, func() bool { return get(in, "/readyz", nil) == http.StatusOK })
-		ins = append(ins, in)
+		ins[id] = in
 	}
-	var running *instance
-	waitFor("some instance runs the land connector", 30*time.Second, func() bool {
-		for _, in := range ins {
-			if owner(in) != "" {
-				running = in
-				return true
+	ownerOf := func(connector string) *instance {
+		for _, id := range []string{"a", "b", "c"} {
+			if in := ins[id]; in != nil && owner(in, connector) != "" {
+				return in
 			}
 		}
-		return false
+		return nil
+	}
+	for _, c := range []string{"land", "civil_servant"} {
+		waitFor("some instance runs connector "+c, 30*time.Second, func() bool { return ownerOf(c) != nil })
+	}
+	canonical, parcelTopic := "land.land_use_right.v1", "civil_servant.employee.v1"
+	waitFor("a first part of the file and of the snapshot published", 60*time.Second, func() bool {
+		return topicEnd(broker.Addr(), canonical) >= 300 && topicEnd(broker.Addr(), parcelTopic) >= 2000
 	})
-	canonical := "land.land_use_right.v1"
-	waitFor("a first part of the file published", 60*time.Second, func() bool { return countMessages(t, broker.Addr(), canonical) >= 300 })
-	_ = running.cmd.Process.Signal(syscall.SIGKILL)
-	_, _ = running.cmd.Process.Wait()
-	killed := time.Now()
+	// SIGKILL the instance running the CDC connector, mid-snapshot.
+	killed := ownerOf("civil_servant")
+	midSnapshot := topicEnd(broker.Addr(), parcelTopic) < parcels
+	if !midSnapshot {
+		t.Logf("the snapshot was already published when the kill came: its resumption is not exercised in this run")
+	}
+	_ = killed.cmd.Process.Signal(syscall.SIGKILL)
+	_, _ = killed.cmd.Process.Wait()
+	ins[killed.id] = nil
+	at := time.Now()
+	waitFor("another instance takes the CDC connector over", 60*time.Second, func() bool { return ownerOf("civil_servant") != nil })
+	t.Logf("takeover of connector civil_servant (postgres-cdc) %s after instance %s was killed with SIGKILL", time.Since(at).Round(100*time.Millisecond), killed.id)
+	waitFor("another instance runs the files connector", 60*time.Second, func() bool { return ownerOf("land") != nil })
+	// SIGTERM one of the two left: it hands its connectors over at once.
+	var stopped *instance
+	for _, id := range []string{"a", "b", "c"} {
+		if in := ins[id]; in != nil && (stopped == nil || owner(in, "land") != "") {
+			stopped = in
+		}
+	}
+	_ = stopped.cmd.Process.Signal(syscall.SIGTERM)
+	if err := stopped.cmd.Wait(); err != nil {
+		t.Errorf("instance %s after SIGTERM: %v (want a clean exit)", stopped.id, err)
+	}
+	ins[stopped.id] = nil
+	at = time.Now()
+	waitFor("the last instance runs both connectors", 60*time.Second, func() bool { return ownerOf("land") != nil && ownerOf("civil_servant") != nil })
+	t.Logf("connectors taken over %s after instance %s stopped with SIGTERM", time.Since(at).Round(100*time.Millisecond), stopped.id)
+	for _, in := range []*instance{killed, stopped} {
+		again := startInstance(in.id)
+		waitFor("instance "+in.id+" ready again", 90*time.Second, func() bool { return get(again, "/readyz", nil) == http.StatusOK })
+		ins[in.id] = again
+	}
 	var rest []*instance
-	for _, in := range ins {
-		if in != running {
-			rest = append(rest, in)
-		}
+	for _, id := range []string{"a", "b", "c"} {
+		rest = append(rest, ins[id])
 	}
-	waitFor("another instance takes the connector over", 60*time.Second, func() bool {
-		for _, in := range rest {
-			if owner(in) != "" {
-				return true
-			}
-		}
-		return false
-	})
-	t.Logf("takeover of connector land %s after instance %s was killed with SIGKILL", time.Since(killed).Round(100*time.Millisecond), running.id)
+	// Changes after the snapshot stream in after it, in order per key.
+	const changed = 500
+	pgtest.Exec(t, pgc, fmt.Sprintf(`UPDATE %s SET chuc_vu = 'Chuyên viên chính' WHERE so_thu_tu <= %d`, table, changed))
 
 	// HTTP push to each surviving instance, with a token issued by one of them.
-	post := func(in *instance, path, token, body string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+in.api+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(raw)
-	}
 	code, raw := post(rest[0], "/v1/operator/agencies/moj/tokens", operator, "")
 	var tok struct{ Token string }
 	if err := json.Unmarshal([]byte(raw), &tok); err != nil || tok.Token == "" {
@@ -237,6 +197,22 @@ connectors:
 		return false
 	})
 
+	// A lookup agreement put through one instance answers alike on all.
+	lookupAgreement := `{"id":"gdt-land-use-right-lookup","dataset":"land.land_use_right","consumer":"gdt","title":"Land-use rights of a taxpayer",
+"legal_basis":"Law on Tax Administration No. 38/2019/QH14, Article 99","purposes":["tax_administration"],"mode":"lookup",
+"fields":["certificate_no","area_m2"],"valid_from":"2025-01-01","valid_until":"2030-12-31"}`
+	req, _ = http.NewRequest(http.MethodPut, "http://"+rest[2].api+"/v1/operator/agreements/gdt-land-use-right-lookup", strings.NewReader(lookupAgreement))
+	req.Header.Set("Authorization", "Bearer "+operator)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("lookup agreement through instance %s: %v %v", rest[2].id, resp, err)
+	}
+	code, raw = post(rest[1], "/v1/operator/agencies/gdt/tokens", operator, "")
+	var gdt struct{ Token string }
+	if err := json.Unmarshal([]byte(raw), &gdt); err != nil || gdt.Token == "" {
+		t.Fatalf("gdt token: %d %s", code, raw)
+	}
+
 	msgs := func(topic string) (total, distinct int) {
 		seen := map[string]bool{}
 		for _, m := range readMessages(t, broker.Addr(), topic) {
@@ -260,6 +236,71 @@ connectors:
 			t.Errorf("%s: %d messages for %d rows: more than the batches in flight at the kill", topic, total, rows)
 		}
 	}
+
+	// The staff rows: every row and every change, on the canonical topic
+	// and the home affairs ministry's, in order per key; a snapshot row read
+	// twice (published before the kill, not acknowledged) kept its ce_id.
+	deliveredParcels := "deliver.moha.civil_servant.employee"
+	for _, topic := range []string{parcelTopic, deliveredParcels} {
+		waitFor("every staff row and every change on "+topic, 180*time.Second, func() bool {
+			return parcelsDone(t, readMessages(t, broker.Addr(), topic), parcels, changed)
+		})
+		all := readMessages(t, broker.Addr(), topic)
+		ids := map[string]map[string]bool{}
+		last := map[string]float64{}
+		for _, m := range all {
+			op, area := parcelChange(t, m)
+			k := string(m.Key)
+			if area < last[k] {
+				t.Errorf("%s: employee %s went back from position rank %v to %v (offset %d): order per key broken", topic, k, last[k], area, m.Offset)
+			}
+			last[k] = area
+			if op == "r" && area == 0 { // a row changed before it was read again gets a new id, rightly
+				if ids[k] == nil {
+					ids[k] = map[string]bool{}
+				}
+				ids[k][header(m, contract.HeaderID)] = true
+			}
+		}
+		for k, set := range ids {
+			if len(set) > 1 && topic == parcelTopic {
+				t.Errorf("%s: snapshot row %s published under %d ce_ids: a row read twice must keep its id", topic, k, len(set))
+			}
+		}
+		t.Logf("%s: %d messages for %d rows and %d changes (%.1f%% repeated)", topic, len(all), parcels, changed,
+			100*float64(len(all)-parcels-changed)/float64(parcels+changed))
+		if len(all) > parcels+parcels/5+changed {
+			t.Errorf("%s: %d messages for %d rows and %d changes: the snapshot started over instead of resuming", topic, len(all), parcels, changed)
+		}
+	}
+
+	if midSnapshot {
+		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		resumed := false
+		for _, l := range logs {
+			raw, _ := os.ReadFile(l)
+			resumed = resumed || strings.Contains(string(raw), "resuming the initial snapshot where it was acknowledged")
+		}
+		if !resumed {
+			t.Errorf("no instance resumed the interrupted snapshot (no \"resuming the initial snapshot\" in the logs)")
+		}
+	}
+
+	// Lookups give the same answer on every instance.
+	var answers []string
+	for _, in := range rest {
+		var body string
+		waitFor("a lookup answered by instance "+in.id, 30*time.Second, func() bool {
+			var code int
+			code, body = post(in, "/v1/lookup", gdt.Token, `{"dataset":"land.land_use_right","citizen":"079090000007","purpose":"tax_administration"}`)
+			return code == http.StatusOK && strings.Contains(body, "CS000007")
+		})
+		answers = append(answers, body)
+	}
+	if answers[0] != answers[1] || answers[1] != answers[2] {
+		t.Errorf("lookups differ between instances:\n%s\n%s\n%s", answers[0], answers[1], answers[2])
+	}
+
 	for _, in := range rest {
 		_ = in.cmd.Process.Signal(syscall.SIGTERM)
 		_, _ = in.cmd.Process.Wait()
@@ -269,6 +310,83 @@ connectors:
 	if out, err := verify.CombinedOutput(); err != nil {
 		t.Fatalf("lgsp audit verify: %v\n%s", err, out)
 	}
+}
+
+// parcelChange is the op of a staff message and the rank of its position
+// (1 after the promotion); canonical or delivered, both are JSON in the
+// Confluent wire format.
+func parcelChange(t *testing.T, m kafka.Message) (string, float64) {
+	t.Helper()
+	_, payload, err := contract.SplitWire(m.Value)
+	if err != nil {
+		t.Fatalf("%s offset %d: %v", m.Topic, m.Offset, err)
+	}
+	var v struct {
+		Op    string
+		After struct {
+			Position string
+		}
+	}
+	if err := json.Unmarshal(payload, &v); err != nil {
+		t.Fatalf("%s offset %d: %v", m.Topic, m.Offset, err)
+	}
+	if v.After.Position == "Chuyên viên chính" {
+		return v.Op, 1
+	}
+	return v.Op, 0
+}
+
+// parcelsDone reports whether every staff row is there and the changed
+// ones show their change last.
+func parcelsDone(t *testing.T, all []kafka.Message, parcels, changed int) bool {
+	last := map[string]float64{}
+	for _, m := range all {
+		_, area := parcelChange(t, m)
+		last[string(m.Key)] = area
+	}
+	if len(last) != parcels {
+		return false
+	}
+	for i := 1; i <= changed; i++ {
+		if last[fmt.Sprintf("CB%08d", i)] != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+func header(m kafka.Message, key string) string {
+	for _, h := range m.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// topicEnd is the number of messages a topic holds (the sum of its
+// partitions' end offsets), without reading them.
+func topicEnd(broker, topic string) int64 {
+	conn, err := kafka.Dial("tcp", broker)
+	if err != nil {
+		return 0
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(context.Background(), "tcp", broker, topic, p.ID)
+		if err != nil {
+			continue
+		}
+		last, _ := pc.ReadLastOffset()
+		pc.Close()
+		n += last
+	}
+	return n
 }
 
 func freeAddr(t *testing.T) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -371,11 +372,13 @@ func TestPosition(t *testing.T) {
 	for _, p := range []position{
 		{snapshot: true, consistent: 42, done: true, row: 7},
 		{snapshot: true, consistent: 42, row: 1},
+		{snapshot: true, keyed: true, consistent: 42, table: 2, xmin: 991, key: []string{"079090000001", "a|b"}},
+		{snapshot: true, keyed: true, consistent: 42, done: true, key: []string{""}},
 		{commit: 100, end: 120, index: 3, last: true},
 		{commit: 100, end: 120, index: 0},
 	} {
 		got, err := decodePosition(p.encode())
-		if err != nil || got != p {
+		if err != nil || !reflect.DeepEqual(got, p) {
 			t.Errorf("round trip %v = %v, %v", p, got, err)
 		}
 	}
@@ -448,4 +451,145 @@ func TestServerDropsConnection(t *testing.T) {
 	if got := readN(t, s2, 1); got[0].After["key"] != "b" {
 		t.Fatalf("after reopen read %v, want b", got[0].After)
 	}
+}
+
+// TestSnapshotResumesAfterTakeover: a snapshot interrupted after some rows
+// were acknowledged continues after the last acknowledged key instead of
+// starting over. Rows read again keep their position (so their ce_id) when
+// they did not change and get a new one when they did; changes that the
+// resumed read already shows are not streamed again, the others are.
+func TestSnapshotResumesAfterTakeover(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s SELECT 'r'||lpad(i::text, 3, '0'), 1, 'seed' FROM generate_series(1, 100) i`, f.table))
+	cfg := f.config()
+	cfg.BatchSize = 10
+	open := func(pos connectors.Position) *Source {
+		s, err := New(connectors.Env{Name: "test"}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Open(t.Context(), pos); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := open(nil)
+	var read []connectors.Record
+	for len(read) < 30 {
+		recs, err := first.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		read = append(read, recs...)
+	}
+	first.Close(context.Background()) // the owner goes away mid-snapshot
+	acked := read[19]                 // r020: what the bus had acknowledged
+	inFlight := map[string]connectors.Position{}
+	for _, r := range read[20:] {
+		k, _, _ := identify(r)
+		inFlight[k] = r.Position
+	}
+	if k, _, _ := identify(acked); k != "r020" {
+		t.Fatalf("snapshot not in key order: 20th record is %s", k)
+	}
+	for _, q := range []string{
+		`UPDATE %s SET version = 2 WHERE id = 'r005'`,  // acknowledged region: streamed
+		`UPDATE %s SET version = 2 WHERE id = 'r025'`,  // re-read region: shown by the resumed read
+		`DELETE FROM %s WHERE id = 'r026'`,             // deletes always stream
+		`INSERT INTO %s VALUES ('r0255', 1, 'late')`,   // shown by the resumed read
+		`INSERT INTO %s VALUES ('r0055', 1, 'before')`, // acknowledged region: streamed
+	} {
+		pgtest.Exec(t, f.conn, fmt.Sprintf(q, f.table))
+	}
+	second := open(acked.Position)
+	defer second.Close(context.Background())
+	rest := readN(t, second, 80)
+	var keys []string
+	for _, r := range rest {
+		k, v, _ := identify(r)
+		keys = append(keys, k)
+		if r.Op != connectors.OpRead {
+			t.Fatalf("record %s: op %s, want the snapshot first", k, r.Op)
+		}
+		if want := map[string]int{"r025": 2}[k]; want != 0 && v != want {
+			t.Errorf("%s version %d, want %d", k, v, want)
+		}
+		if old, ok := inFlight[k]; ok && k != "r025" && k != "r030" && string(old) != string(r.Position) {
+			t.Errorf("%s read again unchanged but its position changed (consumers could not drop the repeat)", k)
+		}
+	}
+	if string(inFlight["r025"]) == string(rest[4].Position) {
+		t.Errorf("r025 changed between the reads but kept its position: consumers would drop the new version")
+	}
+	if strings.Join(keys[:7], ",") != "r021,r022,r023,r024,r025,r0255,r027" {
+		t.Errorf("resumed at %v, want after r020 in key order", keys[:7])
+	}
+	if p, _ := decodePosition(rest[len(rest)-1].Position); !p.done {
+		t.Errorf("last snapshot record not marked done: %v", p)
+	}
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`UPDATE %s SET version = 3 WHERE id = 'r025'`, f.table))
+	var got []string
+	for _, r := range readN(t, second, 4) {
+		k, v, _ := identify(r)
+		if r.Op == connectors.OpDelete {
+			k, _ = r.Before["key"].(string)
+		}
+		got = append(got, fmt.Sprintf("%s %s v%d", r.Op, k, v))
+	}
+	want := "u r005 v2,d r026 v0,c r0055 v1,u r025 v3"
+	if strings.Join(got, ",") != want {
+		t.Errorf("stream after the resumed snapshot: %v, want %s", got, want)
+	}
+}
+
+func TestSnapshotVisibility(t *testing.T) {
+	for _, c := range []struct {
+		snap string
+		xid  uint32
+		sees bool
+	}{
+		{"100:105:101,103", 99, true},   // committed before the oldest running
+		{"100:105:101,103", 101, false}, // running when the snapshot was taken
+		{"100:105:101,103", 102, true},
+		{"100:105:101,103", 105, false}, // began after
+		{"100:100:", 200, false},
+		// 64-bit ids past the first wraparound compare by their low 32 bits.
+		{"4294967390:4294967400:", 4294967390 - 4294967296 - 1, true},
+		{"4294967390:4294967400:", 4294967400 - 4294967296, false},
+		{"4294967290:4294967300:", 4294967295, true}, // wraps inside the window
+		{"4294967290:4294967300:", 3, true},          // 2^32+3: committed before xmax
+		{"4294967290:4294967300:", 4, false},         // 2^32+4 is xmax
+	} {
+		snap, err := parseSnapshot(c.snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := snap.sees(c.xid); got != c.sees {
+			t.Errorf("%s sees %d = %v, want %v", c.snap, c.xid, got, c.sees)
+		}
+	}
+	for _, bad := range []string{"", "1:2", "a:2:", "1:2:x"} {
+		if _, err := parseSnapshot(bad); err == nil {
+			t.Errorf("parseSnapshot(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzDecodePosition(f *testing.F) {
+	for _, p := range []position{
+		{snapshot: true, keyed: true, consistent: 42, table: 1, xmin: 7, key: []string{"079090000001"}},
+		{snapshot: true, consistent: 42, row: 1},
+		{commit: 100, end: 120, index: 3, last: true},
+	} {
+		f.Add([]byte(p.encode()))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decodePosition(b)
+		if err != nil {
+			return
+		}
+		if again, err := decodePosition(p.encode()); err != nil || !reflect.DeepEqual(again, p) {
+			t.Fatalf("%x decodes to %v, which does not round-trip: %v %v", b, p, again, err)
+		}
+	})
 }

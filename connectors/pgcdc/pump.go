@@ -14,6 +14,7 @@ import (
 
 // pendingTx is a transaction being received; it is handed out at commit.
 type pendingTx struct {
+	xid    uint32
 	commit pglogrepl.LSN
 	time   time.Time
 	recs   []connectors.Record
@@ -152,10 +153,13 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 	case *pglogrepl.RelationMessage:
 		st.relations[m.RelationID] = m
 	case *pglogrepl.BeginMessage:
-		st.tx = &pendingTx{commit: m.FinalLSN, time: m.CommitTime}
+		st.tx = &pendingTx{xid: m.Xid, commit: m.FinalLSN, time: m.CommitTime}
+		if s.seen != nil && m.FinalLSN >= s.seen.until {
+			s.seen = nil // no resumed snapshot chunk saw this transaction or any after it
+		}
 	case *pglogrepl.InsertMessage:
 		rel, info := s.relation(st, m.RelationID)
-		if info != nil && st.tx != nil {
+		if info != nil && st.tx != nil && !s.seen.shown(info, tupleKey(rel, m.Tuple, info.pk), st.tx.xid) {
 			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate,
 				After: info.mapping.Apply(tupleRow(rel, m.Tuple, false, nil))})
 		}
@@ -167,13 +171,20 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 				before = tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey, nil)
 			}
 			after := tupleRow(rel, m.NewTuple, false, before)
+			shown := s.seen.shown(info, tupleKey(rel, m.NewTuple, info.pk), st.tx.xid)
 			if keyChanged(info.pk, m.OldTupleType, before, after) {
 				// A changed primary key is another entity, as Debezium has it:
 				// a delete of the old key, then a create of the new one.
 				st.tx.recs = append(st.tx.recs,
-					connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete, Before: info.mapping.Apply(before)},
-					connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate, After: info.mapping.Apply(after)})
+					connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete, Before: info.mapping.Apply(before)})
+				if !shown {
+					st.tx.recs = append(st.tx.recs,
+						connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate, After: info.mapping.Apply(after)})
+				}
 				break
+			}
+			if shown {
+				break // a resumed snapshot chunk read this row after the change
 			}
 			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpUpdate,
 				Before: info.mapping.Apply(before), After: info.mapping.Apply(after)})
@@ -279,6 +290,23 @@ func keyChanged(pk []string, oldType uint8, before, after map[string]any) bool {
 		}
 	}
 	return false
+}
+
+// tupleKey is the primary key of a tuple as text, as the snapshot reads it.
+func tupleKey(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData, pk []string) []string {
+	if rel == nil || t == nil {
+		return nil
+	}
+	key := make([]string, 0, len(pk))
+	for _, name := range pk {
+		for i, c := range rel.Columns {
+			if c.Name == name && i < len(t.Columns) {
+				key = append(key, string(t.Columns[i].Data))
+				break
+			}
+		}
+	}
+	return key
 }
 
 func tupleRow(rel *pglogrepl.RelationMessage, t *pglogrepl.TupleData, keyOnly bool, old map[string]any) map[string]any {

@@ -7,6 +7,8 @@
 // exactly where the snapshot ends. Then inserts, updates and deletes stream
 // as ops c, u and d, with the row before the change when the table's
 // REPLICA IDENTITY provides it (FULL: the whole row; DEFAULT: the key).
+// The snapshot reads each table in primary-key order and resumes after the
+// last acknowledged key when it is interrupted (snapshot.go).
 //
 // A position is an LSN (see position.go). The server is told a position is
 // flushed only after the bus acknowledged it (Ack): the slot then releases
@@ -65,9 +67,14 @@ type Source struct {
 		consistent pglogrepl.LSN
 		table      int
 		cursorOpen bool
+		resumed    bool     // read chunk by chunk, each in its own snapshot (the exported one is gone)
+		after      []string // the last key read of the current table, as text; nil: from its start
 		row        uint64
 		held       *connectors.Record
 	}
+	// seen drops the stream's changes that resumed snapshot chunks already
+	// showed; set before the pump starts, then owned by it.
+	seen     *chunkFilter
 	snapRows atomic.Uint64
 	snapDone atomic.Bool
 	snapTbl  atomic.Value // string
@@ -326,7 +333,22 @@ func (s *Source) Open(ctx context.Context, pos connectors.Position) error {
 	s.repl = repl
 
 	needSnapshot := s.cfg.Snapshot == "initial" && (p == nil || p.snapshot && !p.done)
+	resumable := needSnapshot && p != nil && p.keyed && exists && int(p.table) < len(s.cfg.Tables) && len(p.key) == len(s.tableAt(int(p.table)).pk) &&
+		(confirmed == 0 || confirmed <= p.consistent)
 	switch {
+	case resumable:
+		// The slot has not moved since the snapshot began, so the WAL
+		// from its consistent point is still there: read the rows after
+		// the last acknowledged key, then stream from the consistent point.
+		s.log.Info("resuming the initial snapshot where it was acknowledged", "slot", s.slot, "consistent_lsn", p.consistent.String(),
+			"table", s.cfg.Tables[p.table].Table)
+		s.snap.active, s.snap.consistent, s.snap.resumed = true, p.consistent, true
+		s.snap.table, s.snap.after = int(p.table), p.key
+		s.seen = &chunkFilter{keys: map[string]int{}}
+		s.snapTbl.Store(s.cfg.Tables[p.table].Table)
+		s.acked.Store(uint64(p.consistent))
+		s.pumped.Store(uint64(p.consistent))
+		return nil
 	case needSnapshot:
 		if exists {
 			if err := s.dropSlot(ctx, conn); err != nil {
@@ -439,84 +461,6 @@ func (s *Source) Read(ctx context.Context) ([]connectors.Record, error) {
 		default:
 		}
 		break
-	}
-	return out, nil
-}
-
-// readSnapshot reads the next batch of the snapshot. The last record read
-// is held back until the next one is known, so that the final record of
-// the snapshot can carry the done flag.
-func (s *Source) readSnapshot(ctx context.Context) ([]connectors.Record, error) {
-	var out []connectors.Record
-	emit := func(r connectors.Record) {
-		if s.snap.held != nil {
-			out = append(out, *s.snap.held)
-		}
-		s.snap.held = &r
-	}
-	for s.snap.table < len(s.cfg.Tables) && len(out) < s.cfg.BatchSize {
-		t := s.cfg.Tables[s.snap.table]
-		schema, name := splitTable(t.Table)
-		info := s.tables[schema+"."+name]
-		if !s.snap.cursorOpen {
-			s.snapTbl.Store(t.Table)
-			if _, err := s.conn.Exec(ctx, "DECLARE lgsp_snapshot NO SCROLL CURSOR FOR SELECT * FROM "+info.qualified); err != nil {
-				return nil, classify(fmt.Errorf("pgcdc: snapshot %s: %w", t.Table, err))
-			}
-			s.snap.cursorOpen = true
-		}
-		n := s.cfg.BatchSize - len(out)
-		rows, err := s.conn.Query(ctx, fmt.Sprintf("FETCH %d FROM lgsp_snapshot", n))
-		if err != nil {
-			return nil, classify(fmt.Errorf("pgcdc: snapshot %s: %w", t.Table, err))
-		}
-		fds := rows.FieldDescriptions()
-		got := 0
-		for rows.Next() {
-			raw := rows.RawValues()
-			row := make(map[string]any, len(fds))
-			for i, fd := range fds {
-				row[fd.Name] = pgvalue.Decode(fd.DataTypeOID, raw[i])
-			}
-			got++
-			s.snap.row++
-			meta := info.meta()
-			meta[connectors.MetaLSN] = s.snap.consistent.String()
-			emit(connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpRead, After: info.mapping.Apply(row), Metadata: meta,
-				Position: position{snapshot: true, consistent: s.snap.consistent, row: s.snap.row}.encode()})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, classify(fmt.Errorf("pgcdc: snapshot %s: %w", t.Table, err))
-		}
-		s.snapRows.Store(s.snap.row)
-		if got < n {
-			if _, err := s.conn.Exec(ctx, "CLOSE lgsp_snapshot"); err != nil {
-				return nil, classify(fmt.Errorf("pgcdc: snapshot %s: %w", t.Table, err))
-			}
-			s.snap.cursorOpen = false
-			s.snap.table++
-		}
-	}
-	if s.snap.table < len(s.cfg.Tables) {
-		return out, nil
-	}
-	// Snapshot complete: the held record closes it.
-	if s.snap.held != nil {
-		last := *s.snap.held
-		last.Position = position{snapshot: true, consistent: s.snap.consistent, done: true, row: s.snap.row}.encode()
-		out = append(out, last)
-		s.snap.held = nil
-	}
-	if _, err := s.conn.Exec(ctx, "COMMIT"); err != nil {
-		return nil, classify(fmt.Errorf("pgcdc: end snapshot: %w", err))
-	}
-	s.snap.active = false
-	s.snapDone.Store(true)
-	s.snapTbl.Store("")
-	s.log.Info("initial snapshot done; streaming changes", "rows", s.snap.row, "slot", s.slot)
-	if err := s.startStreaming(ctx, s.snap.consistent); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

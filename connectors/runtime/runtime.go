@@ -464,7 +464,7 @@ func (c *Connector) ackLoop(ctx context.Context, src connectors.Source, queue <-
 // in between, it resumes from the checkpoint and the source re-sends at most
 // what it had not released.
 func (c *Connector) ack(ctx context.Context, src connectors.Source, pos connectors.Position, n int) error {
-	if err := c.cp.Save(ctx, c.name, pos); err != nil {
+	if err := c.savePosition(ctx, pos); err != nil {
 		return fmt.Errorf("save position: %w", err)
 	}
 	if err := src.Ack(ctx, pos); err != nil {
@@ -473,6 +473,33 @@ func (c *Connector) ack(ctx context.Context, src connectors.Source, pos connecto
 	c.active.Store(time.Now().UnixNano())
 	c.update(func(s *State) { s.Acked += uint64(n); s.Position = hex.EncodeToString(pos) })
 	return nil
+}
+
+// saveRetryFor is how long a failing position save is retried before the
+// connector stops and restarts from its last saved position.
+const saveRetryFor = 30 * time.Second
+
+// savePosition saves the checkpoint, retrying with back-off while the
+// store is unreachable (a database restart): the batch is already durable
+// in Kafka, and giving up at once would re-read and publish again every
+// batch since the last saved position. A write refused because another
+// instance took the connector over ends the retries through ctx (the lease
+// keeper cancels it) or after saveRetryFor.
+func (c *Connector) savePosition(ctx context.Context, pos connectors.Position) error {
+	wait, deadline := 100*time.Millisecond, time.Now().Add(saveRetryFor)
+	for {
+		err := c.cp.Save(ctx, c.name, pos)
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		c.opts.Logger.Warn("position not saved; retrying", "connector", c.name, "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // heartbeatLoop calls Heartbeat whenever the connector has been idle for

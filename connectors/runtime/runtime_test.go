@@ -347,3 +347,41 @@ func TestRuntimeHeartbeatsIdleSource(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// flakyCheckpoints fails its first saves, as a database that restarts does.
+type flakyCheckpoints struct {
+	memCheckpoints
+	failures int
+}
+
+func (f *flakyCheckpoints) Save(ctx context.Context, name string, p connectors.Position) error {
+	f.mu.Lock()
+	if f.failures > 0 {
+		f.failures--
+		f.mu.Unlock()
+		return errors.New("connection refused")
+	}
+	f.mu.Unlock()
+	return f.memCheckpoints.Save(ctx, name, p)
+}
+
+// A position save that fails for a while (the store restarting) is
+// retried: the connector neither restarts nor sends anything twice.
+func TestRuntimeRetriesAFailedPositionSave(t *testing.T) {
+	src := &sequence{n: 300, batch: 10}
+	cp := &flakyCheckpoints{memCheckpoints: memCheckpoints{pos: map[string]connectors.Position{}}, failures: 4}
+	sk := &sink{failAt: -1}
+	c := New("seq", func() (connectors.Source, error) { return src, nil }, sk.submit, cp, Options{MaxInFlight: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	waitAcked(t, c, 300)
+	cancel()
+	<-done
+	if len(sk.got) != 300 {
+		t.Errorf("the sink got %d records for 300: a failed save made the connector read again", len(sk.got))
+	}
+	if p, _, _ := cp.Load(context.Background(), "seq"); binary.BigEndian.Uint64(p) != 299 {
+		t.Errorf("saved position %d, want 299", binary.BigEndian.Uint64(p))
+	}
+}

@@ -27,3 +27,10 @@ func TestLeases(t *testing.T) {
 		return open(t, freshSchema(t))
 	})
 }
+
+func TestSharedDocs(t *testing.T) {
+	testURL(t)
+	storetest.RunSharedDocs(t, func(t *testing.T) store.Store {
+		return open(t, freshSchema(t))
+	})
+}

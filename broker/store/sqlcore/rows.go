@@ -353,6 +353,40 @@ func (s *Store) ClaimClusterKey(ctx context.Context, name, fingerprint, instance
 	return fp, by, nil
 }
 
+// ---- shared documents ---------------------------------------------------------
+
+// SharedDoc implements store.SharedDocStore.
+func (s *Store) SharedDoc(ctx context.Context, name string) ([]byte, int64, error) {
+	var doc string
+	var v int64
+	err := s.d.Write().QueryRow(ctx, `SELECT doc, version FROM shared_docs WHERE name = ?`, name).Scan(&doc, &v)
+	if noRows(err) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, s.errorf("read shared document %s (retry): %w", name, err)
+	}
+	return []byte(doc), v, nil
+}
+
+// PutSharedDoc implements store.SharedDocStore.
+func (s *Store) PutSharedDoc(ctx context.Context, name string, doc []byte, version int64) error {
+	var n int64
+	var err error
+	if version == 0 {
+		n, err = s.d.Write().Exec(ctx, `INSERT INTO shared_docs (name, doc, version) VALUES (?, ?, 1) ON CONFLICT (name) DO NOTHING`, name, string(doc))
+	} else {
+		n, err = s.d.Write().Exec(ctx, `UPDATE shared_docs SET doc = ?, version = version + 1 WHERE name = ? AND version = ?`, string(doc), name, version)
+	}
+	if err != nil {
+		return s.errorf("write shared document %s (retry): %w", name, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("shared document %s changed since version %d: %w", name, version, store.ErrStale)
+	}
+	return nil
+}
+
 // ---- connector leases ---------------------------------------------------------
 
 // AcquireLease implements store.LeaseStore.

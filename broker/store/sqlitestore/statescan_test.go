@@ -25,3 +25,9 @@ func TestLeases(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "store.db"))
 	})
 }
+
+func TestSharedDocs(t *testing.T) {
+	storetest.RunSharedDocs(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "store.db"))
+	})
+}

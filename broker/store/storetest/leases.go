@@ -77,3 +77,37 @@ func RunLeases(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Fatalf("Leases = %+v, %v", ls, err)
 	}
 }
+
+// RunSharedDocs checks store.SharedDocStore: a document is created once,
+// and a write based on a version another writer already replaced is
+// refused as ErrStale.
+func RunSharedDocs(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := ctxFor(t)
+	st := open(t)
+	if doc, v, err := st.SharedDoc(ctx, "creds"); err != nil || v != 0 || doc != nil {
+		t.Fatalf("absent document: %q %d %v", doc, v, err)
+	}
+	if err := st.PutSharedDoc(ctx, "creds", []byte(`{"a":1}`), 0); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if err := st.PutSharedDoc(ctx, "creds", []byte(`{"b":1}`), 0); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("second create: %v, want ErrStale", err)
+	}
+	doc, v, err := st.SharedDoc(ctx, "creds")
+	if err != nil || v != 1 || string(doc) != `{"a":1}` {
+		t.Fatalf("after create: %q %d %v", doc, v, err)
+	}
+	// Two instances read version 1; the first write wins, the second is stale.
+	if err := st.PutSharedDoc(ctx, "creds", []byte(`{"a":2}`), 1); err != nil {
+		t.Fatalf("update at the version read: %v", err)
+	}
+	if err := st.PutSharedDoc(ctx, "creds", []byte(`{"c":2}`), 1); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("update at an old version: %v, want ErrStale", err)
+	}
+	if doc, v, _ := st.SharedDoc(ctx, "creds"); v != 2 || string(doc) != `{"a":2}` {
+		t.Fatalf("after the race: %q %d", doc, v)
+	}
+	if _, v, _ := st.SharedDoc(ctx, "other"); v != 0 {
+		t.Fatalf("documents are independent: version %d", v)
+	}
+}
