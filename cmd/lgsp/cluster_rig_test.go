@@ -20,7 +20,7 @@ import (
 // secrets every instance holds alike, and helpers to start real `lgsp
 // serve` processes and talk to them.
 type rig struct {
-	t        *testing.T
+	t        testing.TB
 	dir, bin string
 	cfg      string // the config file every instance runs with
 	broker   *devkafka.Broker
@@ -36,7 +36,7 @@ type instance struct {
 
 // newRig builds the binary and starts the broker; auth, when set, turns on
 // SASL/SCRAM and ACLs with auth.Superuser as the bus's login.
-func newRig(t *testing.T, auth *kafkaauth.Config) *rig {
+func newRig(t testing.TB, auth *kafkaauth.Config) *rig {
 	t.Helper()
 	r := &rig{t: t, dir: t.TempDir(), operator: strings.Repeat("o", 40)}
 	r.bin = filepath.Join(r.dir, "lgsp")
