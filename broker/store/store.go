@@ -35,6 +35,7 @@ type Store interface {
 	ReviewStore
 	ClusterKeyStore
 	LeaseStore
+	QualityStore
 	// Ping checks the backend is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the connection(s).
