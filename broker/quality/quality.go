@@ -149,6 +149,15 @@ func (q *Quality) Day(t time.Time) int64 {
 	return floorDiv(t.Unix()+int64(off), 86400)
 }
 
+// DayOfDate is the day number of a date, YYYY-MM-DD.
+func (q *Quality) DayOfDate(s string) (int64, error) {
+	t, err := time.ParseInLocation(time.DateOnly, s, q.cfg.Zone)
+	if err != nil {
+		return 0, err
+	}
+	return q.Day(t), nil
+}
+
 // DayStart is the first instant of day d in the configured zone.
 func (q *Quality) DayStart(d int64) time.Time {
 	t := time.Unix(d*86400, 0).UTC() // midnight UTC carries the zone's date of day d
