@@ -48,7 +48,9 @@ func newQualityFixture(t *testing.T) *qualityFixture {
 	}
 	var p *pipeline.Pipeline
 	f.q, err = quality.New(quality.Config{Store: f.st, Catalog: cat, Reconcile: verify, CitizenKey: f.audit.CitizenKey, Audit: f.audit.Append,
-		Ingest: func(ctx context.Context, c string, recs []connectors.Record) ([]pipeline.RecordResult, error) { return p.Ingest(ctx, c, recs) }})
+		Ingest: func(ctx context.Context, c string, recs []connectors.Record) ([]pipeline.RecordResult, error) {
+			return p.Ingest(ctx, c, recs)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
