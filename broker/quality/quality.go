@@ -102,8 +102,12 @@ type aggKey struct {
 }
 
 type agg struct {
-	c        store.QualityCounts
-	present  map[string]int64
+	c store.QualityCounts
+	// present counts, per field of the dataset's schema (dataset.fields,
+	// same order), the valid rows carrying it: a slice, as this is the
+	// per-record work.
+	present  []int64
+	fields   []string
 	mismatch map[string]int64
 	reasons  map[[2]string]*store.QualityReason
 }
@@ -203,7 +207,7 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 		r, res := &recs[i], &results[i]
 		ds := q.datasets[r.Dataset]
 		source := q.sourceOf(connector, r.Dataset)
-		a := q.agg(aggKey{source, r.Dataset, day})
+		a := q.agg(aggKey{source, r.Dataset, day}, ds)
 		a.c.Received++
 		at := r.Time
 		if at.IsZero() || at.After(now) {
@@ -231,9 +235,9 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 		countOutcome(&a.c, res.Identity, 1)
 		row := r.Row()
 		if ds != nil {
-			for _, f := range ds.fields {
+			for j, f := range ds.fields {
 				if v, ok := row[f]; ok && v != nil && v != "" {
-					a.present[f]++
+					a.present[j]++
 				}
 			}
 			if r.Op == connectors.OpUpdate && r.Before != nil && equalRows(r.Before, r.After) {
@@ -269,10 +273,13 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 	q.items = append(q.items, items...)
 }
 
-func (q *Quality) agg(k aggKey) *agg {
+func (q *Quality) agg(k aggKey, ds *dataset) *agg {
 	a := q.aggs[k]
 	if a == nil {
-		a = &agg{present: map[string]int64{}, mismatch: map[string]int64{}, reasons: map[[2]string]*store.QualityReason{}}
+		a = &agg{mismatch: map[string]int64{}, reasons: map[[2]string]*store.QualityReason{}}
+		if ds != nil {
+			a.fields, a.present = ds.fields, make([]int64, len(ds.fields))
+		}
 		q.aggs[k] = a
 	}
 	return a
@@ -435,8 +442,8 @@ func (q *Quality) Flush(ctx context.Context) error {
 	deltas := make([]store.QualityDelta, 0, len(aggs))
 	for k, a := range aggs {
 		d := store.QualityDelta{Source: k.source, Dataset: k.dataset, Day: k.day, QualityCounts: a.c}
-		for f, n := range a.present {
-			d.Fields = append(d.Fields, store.QualityFieldCount{Kind: FieldPresent, Field: f, N: n})
+		for j, n := range a.present {
+			d.Fields = append(d.Fields, store.QualityFieldCount{Kind: FieldPresent, Field: a.fields[j], N: n})
 		}
 		for f, n := range a.mismatch {
 			d.Fields = append(d.Fields, store.QualityFieldCount{Kind: FieldMismatch, Field: f, N: n})
@@ -476,10 +483,12 @@ func (q *Quality) Flush(ctx context.Context) error {
 }
 
 func (q *Quality) merge(k aggKey, from *agg) {
-	a := q.agg(k)
+	a := q.agg(k, q.datasets[k.dataset])
 	a.c.Add(from.c)
-	for f, n := range from.present {
-		a.present[f] += n
+	for j, n := range from.present {
+		if j < len(a.present) {
+			a.present[j] += n
+		}
 	}
 	for f, n := range from.mismatch {
 		a.mismatch[f] += n

@@ -537,7 +537,7 @@ func (q *Quality) aliveFindings(ctx context.Context, citizenKey string) error {
 			if added == 1 {
 				q.cfg.Metrics.ItemsCreated(1)
 				q.mu.Lock()
-				q.agg(aggKey{d.Owner, d.Name, q.Day(now)}).c.DeceasedActive++
+				q.agg(aggKey{d.Owner, d.Name, q.Day(now)}, d).c.DeceasedActive++
 				q.mu.Unlock()
 			}
 		}
