@@ -31,7 +31,10 @@ var qualityMessages = map[string][2]string{
 	"quality.days":           {"ngày gần nhất", "last days"},
 	"quality.show":           {"Xem", "Show"},
 	"quality.trend":          {"Diễn biến theo ngày", "Day by day"},
-	"quality.chart.desc":     {"Cột: số bản ghi nhận được mỗi ngày. Đường liền: tỷ lệ đúng; đường đứt: tỷ lệ sạch.", "Bars: records received each day. Solid line: share correct; dashed line: share clean."},
+	"quality.chart.desc":     {"Cột: số bản ghi nhận được mỗi ngày, so với ngày nhiều nhất (bản ghi):", "Bars: records received each day, against the busiest day (records):"},
+	"quality.chart.lines":    {"Đường liền: tỷ lệ đúng; đường đứt: tỷ lệ sạch (thang 0–100 %).", "Solid line: share correct; dashed line: share clean (scale 0–100 %)."},
+	"quality.corrected":      {"Bản ghi đã sửa", "The corrected record"},
+	"quality.summary":        {"Tổng hợp", "Summary"},
 	"quality.datasets":       {"Theo bộ dữ liệu", "Per dataset"},
 	"quality.none":           {"Chưa có bản ghi nào trong khoảng thời gian này.", "No record in this period."},
 	"quality.source":         {"Nguồn", "Source"},
@@ -185,6 +188,14 @@ func trendChart(sc qualityScorecard) qualityChart {
 	return ch
 }
 
+// longDate is 2026-03-01 as 01/03/2026, the Vietnamese way.
+func longDate(d string) string {
+	if t, err := time.Parse(time.DateOnly, d); err == nil {
+		return t.Format("02/01/2006")
+	}
+	return d
+}
+
 // shortDate is 2026-03-01 as 01/03.
 func shortDate(d string) string {
 	if t, err := time.Parse(time.DateOnly, d); err == nil {
@@ -215,6 +226,7 @@ func (c *Console) quality(w http.ResponseWriter, r *http.Request) {
 	if a := c.restJSON(r, s, "/v1/quality?"+q.Encode(), &sc); c.restFailed(w, r, s, a) {
 		return
 	}
+	sc.From, sc.To = longDate(sc.From), longDate(sc.To)
 	c.render(w, r, http.StatusOK, "quality", pageData{Title: "quality.title", Data: qualityData{Days: days, Card: sc, Chart: trendChart(sc)}, s: s})
 }
 
