@@ -515,6 +515,9 @@ func (q *Quality) Run(ctx context.Context) {
 	q.jobsMu.Lock()
 	q.runCtx = ctx
 	q.jobsMu.Unlock()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second) // even when stopped at once
+	q.reopenStale(sctx)
+	cancel()
 	tick := time.NewTicker(q.cfg.FlushEvery)
 	defer tick.Stop()
 	var refreshed time.Time
@@ -534,6 +537,40 @@ func (q *Quality) Run(ctx context.Context) {
 			refreshed = time.Now()
 			q.refreshIndicators(ctx)
 		}
+	}
+}
+
+// staleResubmission is how long an item may stay resubmitted before Run,
+// at start, takes it for one whose bus stopped before the record's fate
+// was known, and opens it again.
+const staleResubmission = 10 * time.Minute
+
+// reopenStale opens again the items left resubmitted by a bus that
+// stopped (or crashed) between sending a correction and settling it.
+func (q *Quality) reopenStale(ctx context.Context) {
+	cutoff := q.cfg.Now().Add(-staleResubmission)
+	iq := store.QualityItemQuery{Status: store.ItemResubmitted}
+	for ctx.Err() == nil {
+		items, err := q.cfg.Store.ListQualityItems(ctx, iq)
+		if err != nil {
+			q.cfg.Logger.Warn("quality: stale resubmissions not checked", "error", err)
+			return
+		}
+		for _, it := range items {
+			if it.Updated.After(cutoff) {
+				continue
+			}
+			_, err := q.cfg.Store.ChangeQualityItem(ctx, it.ID, store.QualityItemChange{From: []string{store.ItemResubmitted}, Status: store.ItemOpen,
+				Actor: "bus", Action: "resubmit_lost", Note: "the bus stopped before the resubmission was settled; if the record is not on the canonical topic, resubmit it again",
+				At: q.cfg.Now()})
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				q.cfg.Logger.Warn("quality: a stale resubmission was not reopened", "item", it.ID, "error", err)
+			}
+		}
+		if len(items) < store.QualityListLimit(0) {
+			return
+		}
+		iq.AfterID = items[len(items)-1].ID
 	}
 }
 

@@ -495,3 +495,28 @@ func TestMask(t *testing.T) {
 		}
 	}
 }
+
+// An item left resubmitted by a bus that stopped before settling it is
+// opened again when Run starts, with the reason in its history.
+func TestStaleResubmissionReopened(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if _, err := f.p.Ingest(ctx, "civil_status", []connectors.Record{rec(3, birth(3, "001224000099", "Hoa"))}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.q.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	it := openItem(t, f, "not_found")
+	if _, err := f.st.ChangeQualityItem(ctx, it.ID, store.QualityItemChange{From: []string{store.ItemOpen}, Status: store.ItemResubmitted,
+		Actor: "civil-status-agency", Action: "resubmit", At: now.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	run, stop := context.WithCancel(ctx)
+	stop() // Run checks at start, then stops at once
+	f.q.Run(run)
+	got, err := f.q.Get(ctx, owner, it.ID)
+	if err != nil || got.Status != store.ItemOpen || got.History[len(got.History)-1].Action != "resubmit_lost" {
+		t.Fatalf("after a restart: %+v %v", got, err)
+	}
+}
