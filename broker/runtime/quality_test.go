@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +73,16 @@ func TestQualityThroughDevBus(t *testing.T) {
 	}
 	if len(sc.Datasets) != conns || len(sc.Reasons) == 0 || sc.Total.Indicators.Correct == nil || *sc.Total.Indicators.Correct >= 1 {
 		t.Fatalf("scorecard: %d datasets (%+v), %d reasons, correct %v", len(sc.Datasets), sc.Datasets, len(sc.Reasons), *sc.Total.Indicators.Correct)
+	}
+	// The same figures as Prometheus metrics.
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf(`lgsp_quality_records_total{class="received",dataset="tax.taxpayer",source="tax"} %d`, limit); !strings.Contains(string(metricsText), want) {
+		t.Errorf("metrics lack %s", want)
 	}
 	// The items follow the counters in the same flush.
 	for rejected := -1; rejected != int(snap.DeadLettered); {
