@@ -1,7 +1,9 @@
 package sqlcore
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,11 +55,25 @@ var upsertCounts = func() string {
 		last_seen_ms = CASE WHEN excluded.last_seen_ms > quality_counts.last_seen_ms THEN excluded.last_seen_ms ELSE quality_counts.last_seen_ms END`
 }()
 
-// AddQuality implements store.QualityStore.
+// AddQuality implements store.QualityStore. The rows are upserted in key
+// order, so two instances adding to the same rows at once wait for each
+// other instead of deadlocking (PostgreSQL).
 func (s *Store) AddQuality(ctx context.Context, deltas []store.QualityDelta) error {
+	deltas = slices.Clone(deltas)
+	slices.SortFunc(deltas, func(a, b store.QualityDelta) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.Day, b.Day))
+	})
 	var stmts []Stmt
 	for i := range deltas {
 		d := &deltas[i]
+		d.Fields = slices.Clone(d.Fields)
+		slices.SortFunc(d.Fields, func(a, b store.QualityFieldCount) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Field, b.Field))
+		})
+		d.Reasons = slices.Clone(d.Reasons)
+		slices.SortFunc(d.Reasons, func(a, b store.QualityReason) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Path, b.Path))
+		})
 		args := append([]any{d.Source, d.Dataset, d.Day}, counterArgs(&d.QualityCounts)...)
 		stmts = append(stmts, Stmt{upsertCounts, append(args, millis(d.LastSeen))})
 		for _, f := range d.Fields {
@@ -189,6 +205,10 @@ func insertHistory(ctx context.Context, db DB, id int64, at time.Time, actor, ac
 
 // AddQualityItems implements store.QualityStore.
 func (s *Store) AddQualityItems(ctx context.Context, items []store.QualityItem, at time.Time) (int, error) {
+	// in event id order, so instances adding the same items wait for each
+	// other rather than deadlock
+	items = slices.Clone(items)
+	slices.SortFunc(items, func(a, b store.QualityItem) int { return cmp.Compare(a.EventID, b.EventID) })
 	added := 0
 	err := s.d.WithTx(ctx, func(tx Tx) error {
 		added = 0
