@@ -12,7 +12,7 @@ import (
 
 // ---- data quality: scorecard counters and redrive items ----------------------------
 //
-// Times are integer milliseconds on both backends (migration 0012), so the
+// Times are integer milliseconds on both backends (migration 0013), so the
 // statements need no dialect names.
 
 var qualityCounterCols = []string{"received", "valid", "duplicates", "verified", "mismatch", "not_found", "invalid_id",

@@ -1,4 +1,4 @@
--- 0012: data quality (broker/quality). quality_counts holds the scorecard
+-- 0013: data quality (broker/quality). quality_counts holds the scorecard
 -- counters per source, dataset and day (days since 1970-01-01, UTC); every
 -- instance adds its batch of increments with an upsert, so several
 -- instances and restarts add up rather than overwrite. quality_fields
@@ -49,7 +49,7 @@ CREATE TABLE quality_reasons (
 -- record's ce_id, or the finding's own id) makes an item once, however often
 -- its batch is re-read.
 CREATE TABLE quality_items (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id      text   NOT NULL UNIQUE,
     source        text   NOT NULL,
     connector     text   NOT NULL,
@@ -58,7 +58,7 @@ CREATE TABLE quality_items (
     path          text   NOT NULL,
     reason        text   NOT NULL,
     status        text   NOT NULL CHECK (status IN ('open', 'resubmitted', 'accepted', 'discarded')),
-    record        bytea  NOT NULL,
+    record        BLOB   NOT NULL,
     entity_key    text   NOT NULL,
     citizen_key   text   NOT NULL,
     attempts      integer NOT NULL DEFAULT 0,
@@ -69,7 +69,7 @@ CREATE TABLE quality_items (
 CREATE INDEX quality_items_list ON quality_items (source, status, id);
 CREATE INDEX quality_items_citizen ON quality_items (citizen_key) WHERE citizen_key <> '' AND status = 'open';
 CREATE TABLE quality_item_history (
-    seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
     item_id  bigint NOT NULL REFERENCES quality_items (id),
     at_ms    bigint NOT NULL,
     actor    text   NOT NULL,
