@@ -79,7 +79,7 @@ func (f *qualityFixture) do(t *testing.T, kind, method, path, body string) (int,
 		req.Header.Set(echo.HeaderAuthorization, "Bearer "+tok)
 	}
 	rec := httptest.NewRecorder()
-	f.e.ServeHTTP(rec, req)
+	CheckedHandler(t, f.e).ServeHTTP(rec, req)
 	var out map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 		t.Fatalf("%s %s: not JSON: %s", method, path, rec.Body.String())
