@@ -28,6 +28,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/broker/pki"
+	"github.com/lgsp-bus/lgsp/broker/quality"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/connectors/runtime"
@@ -118,6 +119,9 @@ type Deps struct {
 	// id, the connectors it runs, whether it signs checkpoints, the
 	// cluster's members (nil: not shown).
 	Role func() any
+	// Quality keeps the data-quality scorecards and the redrive items,
+	// under /v1/quality (nil: those routes answer 503).
+	Quality *quality.Quality
 	// Console is the web console, served under /ui/ with / sent there (nil:
 	// no console). It authenticates its own sessions and calls this API.
 	Console http.Handler
@@ -179,6 +183,7 @@ func New(d Deps) *echo.Echo {
 	op.POST("/kafka/users/:user/password", h.rotateKafkaPassword)
 	e.POST("/v1/lookup", h.lookup)
 	e.POST("/v1/verify", h.verify)
+	h.qualityRoutes(e)
 	return e
 }
 

@@ -76,6 +76,17 @@ var routeRoles = map[string]routeRule{
 	"GET /v1/audit/export":                {RoleAuditor, "audit.export"},
 	"POST /v1/operator/agreements/reload": {RoleOperator, "operator"},
 
+	// data quality and redrive (quality.go): an agency sees and acts on its
+	// own sources only, the handler decides per item
+	"GET /v1/quality":                     {RoleAny, "quality.read"},
+	"GET /v1/quality/items":               {RoleAny, "quality.read"},
+	"GET /v1/quality/items/:id":           {RoleAny, "quality.read"},
+	"POST /v1/quality/items/:id/resubmit": {RoleAny, "quality.resubmit"},
+	"POST /v1/quality/items/:id/discard":  {RoleAny, "quality.discard"},
+	"POST /v1/quality/resubmissions":      {RoleAny, "quality.resubmit"},
+	"GET /v1/quality/resubmissions":       {RoleAny, "quality.read"},
+	"GET /v1/quality/resubmissions/:id":   {RoleAny, "quality.read"},
+
 	// the console's look before an agreement edit is applied
 	"POST /v1/operator/agreements/:id/preview": {RoleOperator, "operator"},
 }

@@ -175,6 +175,11 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/review", c.withSession(c.reviewList))
 	m.HandleFunc("GET /ui/review/{id}", c.withSession(c.reviewItem))
 	m.HandleFunc("POST /ui/review/{id}/{decision}", c.withSession(c.reviewDecide))
+	m.HandleFunc("GET /ui/quality", c.withSession(c.quality))
+	m.HandleFunc("GET /ui/quality/items", c.withSession(c.qualityItems))
+	m.HandleFunc("GET /ui/quality/items/{id}", c.withSession(c.qualityItem))
+	m.HandleFunc("POST /ui/quality/items/{id}/resubmit", c.withSession(c.qualityResubmit))
+	m.HandleFunc("POST /ui/quality/items/{id}/discard", c.withSession(c.qualityDiscard))
 	m.HandleFunc("/ui/", c.notFound)
 	c.mux = m
 }

@@ -76,12 +76,15 @@ func (p pageData) Nav() []navItem {
 	var keys []string
 	switch p.s.kind {
 	case KindOperator:
-		keys = []string{"overview", "connectors", "audit", "agreements", "agencies", "schemas", "review"}
+		keys = []string{"overview", "connectors", "audit", "agreements", "agencies", "schemas", "review", "quality"}
 	case KindAgency:
 		keys = []string{"overview", "agreements", "schemas"}
 		if reg := p.c.registry(); reg != nil {
 			if a, ok := reg.Get(p.s.who); ok && a.HasRole("auditor") {
 				keys = append(keys, "audit")
+			}
+			if a, ok := reg.Get(p.s.who); ok && len(a.Sources) > 0 {
+				keys = append(keys, "quality") // a ministry: its sources' data quality
 			}
 		}
 	case KindCitizen:
@@ -150,12 +153,13 @@ func (c *Console) registry() *policies.Agencies {
 }
 
 var pageNames = []string{"signin", "message", "overview", "connectors", "audit", "me", "agreements",
-	"agreement_edit", "agencies", "secret", "schemas", "schema", "review", "review_item"}
+	"agreement_edit", "agencies", "secret", "schemas", "schema", "review", "review_item",
+	"quality", "quality_items", "quality_item"}
 
 func parsePages() (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(template.FuncMap{"list": func(xs ...string) []string { return xs }}).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(template.FuncMap{"list": func(xs ...string) []string { return xs }, "Pct": Pct}).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, err
 		}

@@ -90,6 +90,15 @@ type Observer interface {
 	Latency(d time.Duration)
 }
 
+// BatchObserver, when the Observer implements it too, sees each batch once
+// Kafka has acknowledged all of it, record by record (broker/quality keeps
+// the data-quality scorecards from it). It runs on the Kafka writer's
+// completion path, so it must be quick, and it must not keep recs or
+// results after it returns.
+type BatchObserver interface {
+	Batch(connector string, recs []connectors.Record, results []RecordResult)
+}
+
 // Config wires a pipeline.
 type Config struct {
 	Datasets  []DatasetSchema
@@ -129,6 +138,9 @@ type RecordResult struct {
 	Error    string `json:"error,omitempty"`
 	Path     string `json:"path,omitempty"`
 	Kind     string `json:"kind,omitempty"`
+	// IdentityFields are, for a mismatch, the fields that disagree with
+	// the register ("name:spelling,dob:different").
+	IdentityFields string `json:"identity_fields,omitempty"`
 
 	review *ReviewRequest // for Config.Review, when the outcome is "review"
 }
@@ -206,6 +218,8 @@ type Ticket struct {
 	start     time.Time
 	obs       Observer
 	published map[string]int
+	connector string              // for a BatchObserver
+	recs      []connectors.Record // for a BatchObserver
 }
 
 // Wait blocks until every message of the batch is acknowledged by Kafka or
@@ -240,6 +254,9 @@ func (t *Ticket) finish(n int) {
 				t.obs.Published(ds, n)
 			}
 			t.obs.Latency(time.Since(t.start))
+			if bo, ok := t.obs.(BatchObserver); ok {
+				bo.Batch(t.connector, t.recs, t.results)
+			}
 		}
 		close(t.done)
 	}
@@ -277,6 +294,7 @@ func (p *Pipeline) Ingest(ctx context.Context, connector string, recs []connecto
 // per-source order must call Submit for one source from one goroutine.
 func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connectors.Record) (*Ticket, error) {
 	t := &Ticket{results: make([]RecordResult, len(recs)), done: make(chan struct{}), start: time.Now(), obs: p.cfg.Observer, published: map[string]int{}}
+	t.connector, t.recs = connector, recs
 	now := p.cfg.Now()
 	type processed struct {
 		msg   kafka.Message
@@ -540,6 +558,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	}
 	ev.Identity, ev.IdentityFields, ev.Citizen = v.Outcome, v.Fields, v.Citizen
 	res.Status, res.Topic, res.Identity = StatusPublished, st.topic, v.Outcome
+	res.IdentityFields = v.Fields
 	if v.Outcome == OutcomeReview && p.cfg.Review != nil {
 		res.review = &ReviewRequest{Connector: connector, Dataset: r.Dataset, Key: key, EventID: id, Candidate: v.Candidate}
 	}

@@ -46,6 +46,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/broker/pki"
 	"github.com/lgsp-bus/lgsp/broker/population"
+	"github.com/lgsp-bus/lgsp/broker/quality"
 	"github.com/lgsp-bus/lgsp/broker/registry"
 	"github.com/lgsp-bus/lgsp/broker/review"
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -113,6 +114,7 @@ type Bus struct {
 	Audit   *audit.Log
 	Metrics *metrics.Metrics
 	Pipe    *pipeline.Pipeline
+	Quality *quality.Quality // data-quality scorecards and redrive (quality.go)
 	Index   *identity.Index
 	// Linker links streamed records without a usable personal number.
 	Linker *streamlink.Linker
@@ -348,11 +350,14 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 	b.pubWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{Async: true, Completion: pipeline.Completion})
 	idx := b.Index
+	if b.Quality, err = b.newQuality(); err != nil {
+		return b, err
+	}
 	b.Pipe, err = pipeline.New(pipeline.Config{
 		Datasets:  dss,
 		Reconcile: reconciler(idx, b.Linker, b.Audit.CitizenKey),
 		Review:    queueReviews(b.review),
-		Observer:  b.Metrics,
+		Observer:  b.Quality.Observer(b.Metrics),
 		MaxRecord: c.Pipeline.MaxRecordBytes,
 		Logger:    b.log,
 	}, b.pubWriter)
@@ -375,7 +380,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	b.registerRoleMetrics(b.Metrics.Registry)
 
 	// The population change stream keeps the register and index current.
-	b.popUpdater = population.New(b.cluster, b.instanceID, b.Store, streamlink.Notifying(b.Index, b.Linker), b.log)
+	b.popUpdater = population.New(b.cluster, b.instanceID, b.Store, b.Quality.WatchRegister(streamlink.Notifying(b.Index, b.Linker)), b.log)
 	pctx, cancelPop := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancelPop = cancelPop
 	b.popWG.Add(1)
@@ -415,6 +420,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	go func() { defer b.miscWG.Done(); b.followPolicies(mctx) }()
 	b.miscWG.Add(1)
 	go func() { defer b.miscWG.Done(); b.heartbeat(mctx) }()
+	b.miscWG.Add(1)
+	go func() { defer b.miscWG.Done(); b.Quality.Run(mctx) }()
 	if o.Status != nil {
 		b.printBanner()
 		b.miscWG.Add(1)
@@ -588,6 +595,7 @@ func (b *Bus) serveHTTP(sources []string) error {
 		Registry:            b.Agencies,
 		State:               b.Store,
 		Review:              b.review,
+		Quality:             b.Quality,
 		Logger:              b.log,
 		Role:                func() any { return b.role() },
 		Idempotency:         b.Store,

@@ -36,6 +36,7 @@ type Store interface {
 	ClusterKeyStore
 	LeaseStore
 	SharedDocStore
+	QualityStore
 	// Ping checks the backend is reachable (used by /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the connection(s).

@@ -1,0 +1,4 @@
+package quality
+
+// MaskJSON exposes maskJSON to the fuzz target.
+var MaskJSON = maskJSON
