@@ -95,13 +95,24 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	source := fs.String("source", "push", "push: records handed to the pipeline; postgres: a land registry table of -n rows snapshotted and streamed by the postgres-cdc connector")
 	pgURL := fs.String("postgres-url", os.Getenv("LGSP_TEST_POSTGRES_URL"), "PostgreSQL with wal_level=logical, for -source postgres")
 	updates := fs.Int("updates", 0, "rows updated after the snapshot, for -source postgres (default n/10)")
+	e2e := fs.Bool("e2e", false, "end to end: delivery and audit on; a record counts once it is on every delivery topic its agreements name and audited")
+	storeKind := fs.String("store", "sqlite", "with -e2e: the bus's store, sqlite or postgres (on -postgres-url, in a schema of its own)")
+	brokers := fs.String("brokers", "", "with -e2e: comma-separated external Kafka brokers (e.g. an `lgsp kafka`), so the broker's CPU is not counted; default embedded")
+	keep := fs.String("keep", "", "with -e2e: keep the bus's data dir here (and the PostgreSQL schema), for `lgsp audit verify`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var res fmt.Stringer
 	var err error
-	switch *source {
-	case "postgres":
+	switch {
+	case *e2e:
+		var bl []string
+		if *brokers != "" {
+			bl = strings.Split(*brokers, ",")
+		}
+		res, err = bench.RunE2E(ctx, bench.E2EOptions{Options: bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen},
+			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep})
+	case *source == "postgres":
 		if *updates == 0 {
 			*updates = max(*n/10, 1)
 		}
@@ -111,7 +122,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		res, err = bench.RunCDC(ctx, bench.CDCOptions{PostgresURL: *pgURL, Rows: *n, Updates: *updates, Progress: stdout, Citizen: synthetic.RegisteredCitizen,
 			Land: bench.LandRegistry{SchemaSQL: land.SchemaSQL, Adapter: land.Connector.Adapter, Config: land.Connector.Config}})
-	case "push":
+	case *source == "push":
 		res, err = bench.Run(ctx, bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen})
 	default:
 		return fmt.Errorf("bench: -source must be push or postgres, got %q", *source)
