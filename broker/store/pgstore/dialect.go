@@ -202,7 +202,7 @@ func (t *tx) InsertAudit(ctx context.Context, entries []store.AuditEntry, refs [
 	return copyAudit(ctx, t.tx, entries, refs)
 }
 
-// copyAudit writes text_id and leaves legal_basis ” and fields NULL where
+// copyAudit writes text_id and leaves legal_basis empty and fields NULL where
 // refs[i] != 0 (migration 0013).
 func copyAudit(ctx context.Context, t pgx.Tx, entries []store.AuditEntry, refs []int64) error {
 	i := 0

@@ -60,7 +60,7 @@ type Tx interface {
 	// trip).
 	ExecBatch(ctx context.Context, stmts []Stmt) error
 	// InsertAudit inserts the rows of entries, checked by the caller;
-	// where refs[i] != 0 it writes text_id and leaves legal_basis '' and
+	// where refs[i] != 0 it writes text_id and leaves legal_basis empty and
 	// fields NULL (see AuditTextRefs).
 	InsertAudit(ctx context.Context, entries []store.AuditEntry, refs []int64) error
 	// UpsertCitizens inserts or replaces cs by ID, the later entry of an ID
