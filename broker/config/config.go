@@ -138,6 +138,13 @@ type Kafka struct {
 	Brokers []string `yaml:"brokers" env:"BROKERS" envSeparator:","`
 	// EmbeddedPort is the embedded broker's port in dev mode (default 9092).
 	EmbeddedPort int `yaml:"embedded_port" env:"EMBEDDED_PORT"`
+	// EmbeddedRetention is how long the embedded broker (dev mode) keeps a
+	// record (default 6h; 0 keeps everything), and EmbeddedRetentionBytes
+	// how many bytes per partition (default 256 MiB; 0: no cap), so a dev
+	// bus left running does not fill the disk. A consumer that stays away
+	// longer restarts at the oldest record kept. No effect on real Kafka.
+	EmbeddedRetention      time.Duration `yaml:"embedded_retention" env:"EMBEDDED_RETENTION"`
+	EmbeddedRetentionBytes int64         `yaml:"embedded_retention_bytes" env:"EMBEDDED_RETENTION_BYTES"`
 	// Partitions of each topic the bus creates (default 3).
 	Partitions int `yaml:"partitions" env:"PARTITIONS"`
 	// Replication factor of topics the bus creates (default 1; use 3 in production).
@@ -281,7 +288,7 @@ func Defaults() Config {
 		API:       API{Addr: ":8080"},
 		Registry:  Registry{Addr: ":8081"},
 		HTTP:      HTTPLimits{HeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10, UploadsPerCredential: 4, Uploads: 32},
-		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
+		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1, EmbeddedRetention: 6 * time.Hour, EmbeddedRetentionBytes: 256 << 20},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8, LinkageRefresh: time.Minute},
 		Policies:  Policies{FollowEvery: 2 * time.Second},
@@ -395,6 +402,9 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Kafka.Partitions < 1 {
 		bad("kafka.partitions", "LGSP_KAFKA_PARTITIONS", "must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if c.Kafka.EmbeddedRetention < 0 || c.Kafka.EmbeddedRetentionBytes < 0 {
+		bad("kafka.embedded_retention", "LGSP_KAFKA_EMBEDDED_RETENTION", "embedded_retention and embedded_retention_bytes must be 0 (keep everything) or positive, got %s and %d", c.Kafka.EmbeddedRetention, c.Kafka.EmbeddedRetentionBytes)
 	}
 	if c.Kafka.Replication < 1 {
 		bad("kafka.replication", "LGSP_KAFKA_REPLICATION", "must be at least 1, got %d", c.Kafka.Replication)
