@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/audit/auditcheck"
 	"github.com/lgsp-bus/lgsp/connectors/pgtest"
@@ -127,7 +128,7 @@ func TestRunE2E(t *testing.T) {
 			}
 			dir := t.TempDir()
 			res, err := RunE2E(t.Context(), E2EOptions{Options: Options{Records: 1500, Runs: 2, Population: 2000, Citizen: citizen},
-				Store: st, PostgresURL: url, DataDir: dir})
+				Store: st, PostgresURL: url, DataDir: dir, LoadRate: 200, LoadDuration: time.Second})
 			if res.PostgresSchema != "" {
 				t.Cleanup(func() { pgtest.Exec(t, pgtest.Conn(t), "DROP SCHEMA "+res.PostgresSchema+" CASCADE") })
 			}
@@ -145,6 +146,9 @@ func TestRunE2E(t *testing.T) {
 			}
 			if res.StoreBytes["audit_log"] == 0 || res.AuditBytesPerEntry <= 0 {
 				t.Fatalf("store sizes not measured: %v", res.StoreBytes)
+			}
+			if res.Load == nil || res.Load.Sent != 200 || res.Load.Failed != 0 || res.Load.P99 <= 0 {
+				t.Fatalf("lookups and verifications: %+v", res.Load)
 			}
 			verifyKept(t, res)
 		})

@@ -44,6 +44,14 @@ type E2EOptions struct {
 	// DataDir, when set, is kept after the run (with lgsp.yaml for a
 	// PostgreSQL store), so `lgsp audit verify` can check the log it wrote.
 	DataDir string
+	// LoadRate, when set, also measures lookup and verify answered from
+	// the dataset state, with the durable audit, at this many requests/s
+	// for LoadDuration (default 10s), after the runs.
+	LoadRate     int
+	LoadDuration time.Duration
+	// Load runs the load generator; `lgsp bench` runs it in a process of
+	// its own (`lgsp bench -load`). Nil: RunLoad in this process.
+	Load func(ctx context.Context, o LoadOptions) (LoadResult, error)
 }
 
 // E2EResult holds what RunE2E measured; rates are medians over the runs.
@@ -76,6 +84,8 @@ type E2EResult struct {
 	KeptDataDir, Verify string
 	VerifyConfig        string // the config file for `lgsp audit verify` (PostgreSQL store)
 	PostgresSchema      string // the run's schema (kept with DataDir)
+	Load                *LoadResult
+	LoadRSS             int64 // the bus's RSS after the load
 }
 
 func (r E2EResult) String() string {
@@ -106,6 +116,9 @@ func (r E2EResult) String() string {
 		r.AuditEntries, r.AuditBytesPerEntry, r.StoreBytesPerRecord, r.StoreBytes)
 	if r.KafkaBytesPerRecord > 0 {
 		fmt.Fprintf(&b, "  embedded broker: %.0f bytes per record ingested (its data dir)\n", r.KafkaBytesPerRecord)
+	}
+	if r.Load != nil {
+		fmt.Fprintf(&b, "  lookup + verify (alternating, durable audit, http.uploads_per_credential 1024, load generator in another process unless in a Go benchmark), RSS after %d MiB:\n%s\n", r.LoadRSS>>20, r.Load)
 	}
 	if r.KeptDataDir != "" {
 		fmt.Fprintf(&b, "  data dir kept: %s; check the log with: %s\n", r.KeptDataDir, r.Verify)
@@ -140,6 +153,13 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 	cfg := config.Defaults()
 	cfg.DataDir, cfg.API.Addr, cfg.Registry.Addr, cfg.Kafka.EmbeddedPort = dir, "127.0.0.1:0", "127.0.0.1:0", 0
 	cfg.Synthetic.Enabled, cfg.Synthetic.Population, cfg.Synthetic.Seed = false, o.Population, o.Seed
+	if o.LoadRate > 0 {
+		// One token per agency sends every request of the load: the
+		// default of 4 bodies at once per credential (meant for uploads)
+		// would refuse most of them, so the bench allows as many as its
+		// generator keeps open (stated with the figures).
+		cfg.HTTP.UploadsPerCredential, cfg.HTTP.Uploads = 1024, 2048
+	}
 	mode := runtime.Dev
 	if len(o.Brokers) > 0 {
 		mode, cfg.Kafka.Brokers = runtime.Serve, o.Brokers
@@ -264,6 +284,22 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 	res.StoreBytesPerRecord = float64(auditBytes+stateBytes) / float64(o.Records*o.Runs)
 	if mode == runtime.Dev {
 		res.KafkaBytesPerRecord = float64(dirSize(filepath.Join(dir, "kafka"))) / float64(o.Records*o.Runs)
+	}
+	if o.LoadRate > 0 {
+		fmt.Fprintf(o.Progress, "preparing lookups and verifications…\n")
+		reqs, err := prepareLoad(ctx, bus, o.Citizen, o.Seed, min(o.Population, 20_000), dir)
+		if err != nil {
+			return res, err
+		}
+		load := o.Load
+		if load == nil {
+			load = RunLoad
+		}
+		lr, err := load(ctx, LoadOptions{API: "http://" + bus.Addrs().API, Requests: reqs, Rate: o.LoadRate, Duration: o.LoadDuration})
+		if err != nil {
+			return res, err
+		}
+		res.Load, res.LoadRSS = &lr, procStatus("VmRSS")
 	}
 	return res, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -99,19 +100,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	storeKind := fs.String("store", "sqlite", "with -e2e: the bus's store, sqlite or postgres (on -postgres-url, in a schema of its own)")
 	brokers := fs.String("brokers", "", "with -e2e: comma-separated external Kafka brokers (e.g. an `lgsp kafka`), so the broker's CPU is not counted; default embedded")
 	keep := fs.String("keep", "", "with -e2e: keep the bus's data dir here (and the PostgreSQL schema), for `lgsp audit verify`")
+	loadRate := fs.Int("load-rate", 0, "with -e2e: then send lookups and verifications at this many requests/s from another process (e.g. 5000)")
+	loadFor := fs.Duration("load-duration", 10*time.Second, "with -load-rate: how long")
+	loadAPI := fs.String("load", "", "run only the load generator against this API base URL (what -load-rate starts in another process)")
+	loadReqs := fs.String("requests", "", "with -load: the requests file (PATH<TAB>TOKEN<TAB>BODY lines)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var res fmt.Stringer
 	var err error
 	switch {
+	case *loadAPI != "":
+		res, err = bench.RunLoad(ctx, bench.LoadOptions{API: *loadAPI, Requests: *loadReqs, Rate: *loadRate, Duration: *loadFor})
 	case *e2e:
 		var bl []string
 		if *brokers != "" {
 			bl = strings.Split(*brokers, ",")
 		}
 		res, err = bench.RunE2E(ctx, bench.E2EOptions{Options: bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen},
-			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep})
+			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep, LoadRate: *loadRate, LoadDuration: *loadFor, Load: bench.LoadCommand("bench", "-load")})
 	case *source == "postgres":
 		if *updates == 0 {
 			*updates = max(*n/10, 1)
@@ -129,6 +137,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
 	}
 	fmt.Fprintln(stdout, res)
 	return nil
