@@ -49,10 +49,11 @@ type Options struct {
 	// kafkaauth.Store.Config. Nil keeps the broker open.
 	Auth *kafkaauth.Config
 	// Retention drops a partition's records older than this (0: keep
-	// everything), and RetentionBytes its oldest records past this many
-	// bytes (0: no cap), so a dev bus left running does not fill the
-	// disk. Checked every RetentionEvery (default a tenth of Retention,
-	// between 1s and 1 min).
+	// everything), by each record's own timestamp (CreateTime, as Kafka),
+	// and RetentionBytes its oldest records past this many bytes (0: no
+	// cap), so a dev bus left running does not fill the disk. Checked
+	// every RetentionEvery (default a tenth of Retention, between 1s and
+	// 1 min; 1 min with RetentionBytes alone).
 	Retention      time.Duration
 	RetentionBytes int64
 	RetentionEvery time.Duration
@@ -84,16 +85,15 @@ func Start(o Options) (*Broker, error) {
 			kfake.Superuser(kafkaauth.Mechanism, o.Auth.Superuser.User, o.Auth.Superuser.Password),
 		)
 	}
-	if o.Retention > 0 || o.RetentionBytes > 0 {
-		ms, bytes := int64(-1), int64(-1)
-		if o.Retention > 0 {
-			ms = o.Retention.Milliseconds()
-		}
-		if o.RetentionBytes > 0 {
-			bytes = o.RetentionBytes
-		}
-		opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.retention.ms": fmt.Sprint(ms), "log.retention.bytes": fmt.Sprint(bytes)}))
+	// Always explicit: kfake's own default is Kafka's 7 days by timestamp.
+	ms, bytes := int64(-1), int64(-1)
+	if o.Retention > 0 {
+		ms = o.Retention.Milliseconds()
 	}
+	if o.RetentionBytes > 0 {
+		bytes = o.RetentionBytes
+	}
+	opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.retention.ms": fmt.Sprint(ms), "log.retention.bytes": fmt.Sprint(bytes)}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("devkafka: start embedded broker on port %d (is another process using it? pick another port): %w", o.Port, err)
@@ -103,7 +103,10 @@ func Start(o Options) (*Broker, error) {
 	if o.Retention > 0 || o.RetentionBytes > 0 {
 		every := o.RetentionEvery
 		if every <= 0 {
-			every = min(max(o.Retention/10, time.Second), time.Minute)
+			every = time.Minute
+			if o.Retention > 0 {
+				every = min(max(o.Retention/10, time.Second), time.Minute)
+			}
 		}
 		go b.retain(every)
 	} else {

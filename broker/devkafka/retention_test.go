@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/segmentio/kafka-go"
@@ -21,11 +22,15 @@ func TestRetentionDropsOldest(t *testing.T) {
 	}{
 		{"capped", 2048, func(first int64) bool { return first > 0 }},
 		{"kept", 0, func(first int64) bool { return first == 0 }},
+		// Regression: time retention on by default dropped at once the
+		// records whose (source event) timestamp was old.
+		{"under the default cap, old events kept", config.Defaults().Kafka.EmbeddedRetentionBytes, func(first int64) bool { return first == 0 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			b, err := devkafka.Start(devkafka.Options{DataDir: t.TempDir(), RetentionBytes: tc.capBytes, RetentionEvery: time.Hour})
+			def := config.Defaults().Kafka
+			b, err := devkafka.Start(devkafka.Options{DataDir: t.TempDir(), Retention: def.EmbeddedRetention, RetentionBytes: tc.capBytes, RetentionEvery: time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +42,7 @@ func TestRetentionDropsOldest(t *testing.T) {
 			w := kafkaio.NewWriter(cl, kafkaio.WriterOptions{})
 			defer w.Close()
 			for i := 0; i < 40; i++ { // one batch each, ~1 KB
-				if err := w.WriteMessages(ctx, kafka.Message{Topic: "t.ret", Value: make([]byte, 1000)}); err != nil {
+				if err := w.WriteMessages(ctx, kafka.Message{Topic: "t.ret", Value: make([]byte, 1000), Time: time.Unix(1_700_000_000, 0)}); err != nil {
 					t.Fatal(err)
 				}
 			}
