@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,6 +53,8 @@ type E2EOptions struct {
 	// Load runs the load generator; `lgsp bench` runs it in a process of
 	// its own (`lgsp bench -load`). Nil: RunLoad in this process.
 	Load func(ctx context.Context, o LoadOptions) (LoadResult, error)
+	// Logger receives the bus's log (nil: discarded).
+	Logger *slog.Logger
 }
 
 // E2EResult holds what RunE2E measured; rates are medians over the runs.
@@ -202,7 +205,7 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 		return res, fmt.Errorf("bench: dataset must be land.land_use_right or tax.taxpayer, got %q", o.Dataset)
 	}
 	fmt.Fprintf(o.Progress, "starting a bus (store %s, broker %s) with %d citizens and delivery on…\n", o.Store, res.Broker, o.Population)
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: mode, Config: cfg, Population: o.Citizen})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: mode, Config: cfg, Population: o.Citizen, Logger: o.Logger})
 	if err != nil {
 		return res, err
 	}

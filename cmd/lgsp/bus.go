@@ -119,7 +119,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			bl = strings.Split(*brokers, ",")
 		}
 		res, err = bench.RunE2E(ctx, bench.E2EOptions{Options: bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen},
-			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep, LoadRate: *loadRate, LoadDuration: *loadFor, Load: bench.LoadCommand("bench", "-load")})
+			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep, LoadRate: *loadRate, LoadDuration: *loadFor, Load: bench.LoadCommand("bench", "-load"),
+			Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	case *source == "postgres":
 		if *updates == 0 {
 			*updates = max(*n/10, 1)
