@@ -415,11 +415,9 @@ func waitDelivered(ctx context.Context, bus *runtime.Bus, topics map[string]int,
 	defer tick.Stop()
 	last := time.Now()
 	for {
+		// A slow answer of a loaded broker is asked again, not fatal.
 		ends, err := topicEnds(ctx, bus.Cluster(), topics)
-		if err != nil {
-			return err
-		}
-		done := bus.Audit.Size() >= auditSize
+		done := err == nil && bus.Audit.Size() >= auditSize
 		for t, n := range topics {
 			if ends[t]-base[t] < int64(n) {
 				done = false
