@@ -27,7 +27,7 @@ func init() {
 		Run: func(ctx context.Context, a []string, o, e io.Writer) error {
 			return runBus(ctx, runtime.Serve, a, o, e)
 		}})
-	register(command{Name: "bench", Summary: "measure the ingest pipeline against a bare Kafka producer", Run: runBench})
+	register(command{Name: "bench", Summary: "measure the ingest pipeline against a minimal parse + validate + produce program, or end to end with -e2e", Run: runBench})
 	register(command{Name: "citizen-token", Summary: "mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)", Run: runCitizenToken})
 	register(command{Name: "health", Summary: "exit 0 if URL answers 200 (container health checks)", Usage: "usage: lgsp health URL", Run: runHealth})
 }
