@@ -47,12 +47,12 @@ type Options struct {
 
 // Result holds the medians.
 type Result struct {
-	Records                int
-	RecordBytes            int // mean encoded row size
+	Records                   int
+	RecordBytes               int // mean encoded row size
 	PipelineRate, MinimalRate float64
 	PipelineRuns, MinimalRuns []float64
 	Ratio                     float64 // pipeline / minimal program
-	Dataset                string
+	Dataset                   string
 }
 
 func (r Result) String() string {

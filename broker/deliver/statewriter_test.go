@@ -71,7 +71,9 @@ func TestStateWriterFailureReachesEveryCaller(t *testing.T) {
 // real one cannot be made to have on cue).
 type failingState struct{ err error }
 
-func (f failingState) ApplyState(context.Context, []store.StateRow, []store.StateKey) error { return f.err }
+func (f failingState) ApplyState(context.Context, []store.StateRow, []store.StateKey) error {
+	return f.err
+}
 func (f failingState) StateByCitizen(context.Context, string, string, int) ([]store.StateRow, error) {
 	return nil, f.err
 }
