@@ -166,7 +166,7 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 	mode := runtime.Dev
 	if len(o.Brokers) > 0 {
 		mode, cfg.Kafka.Brokers = runtime.Serve, o.Brokers
-		cfg.Synthetic.Enabled = true // serve seeds the population only when asked
+		cfg.Synthetic.Enabled = true // see DevConnectors below
 	}
 	switch o.Store {
 	case "sqlite":
@@ -205,7 +205,10 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 		return res, fmt.Errorf("bench: dataset must be land.land_use_right or tax.taxpayer, got %q", o.Dataset)
 	}
 	fmt.Fprintf(o.Progress, "starting a bus (store %s, broker %s) with %d citizens and delivery on…\n", o.Store, res.Broker, o.Population)
-	bus, err := runtime.Start(ctx, runtime.Options{Mode: mode, Config: cfg, Population: o.Citizen, Logger: o.Logger})
+	bus, err := runtime.Start(ctx, runtime.Options{Mode: mode, Config: cfg, Population: o.Citizen, Logger: o.Logger,
+		// serve seeds the population only with synthetic.enabled, which
+		// also runs the synthetic sources this returns: none here.
+		DevConnectors: func([]string) []config.Connector { return nil }})
 	if err != nil {
 		return res, err
 	}
