@@ -124,7 +124,7 @@ func fill(t *testing.T, st store.Store, priv ed25519.PrivateKey) {
 	}
 	for i := 1; i <= 12; i++ {
 		e := store.AuditEntry{Actor: "vss", Action: "deliver", Dataset: "civil_status.birth_registration", Fields: []string{"child_name"},
-			Decision: "allow", RequestID: fmt.Sprint("ev-", i), CitizenKey: l.CitizenKey(fmt.Sprintf("0010900%05d", i))}
+			LegalBasis: "Law on Social Insurance No. 41/2024/QH15", Decision: "allow", RequestID: fmt.Sprint("ev-", i), CitizenKey: l.CitizenKey(fmt.Sprintf("0010900%05d", i))}
 		if err := l.Append(ctx, []store.AuditEntry{e}); err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestVerifyLogCatchesTamperingInBothStores(t *testing.T) {
 				// Make room at 3 and insert a copy of entry 2 there.
 				b.exec(t, b.tamperOK)
 				b.exec(t, "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 3")
-				b.exec(t, "INSERT INTO audit_log SELECT 3, "+b.timeCol+", actor, action, dataset, fields, purpose, legal_basis, agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, "+b.hidCol+" FROM audit_log WHERE seq = 2")
+				b.exec(t, "INSERT INTO audit_log SELECT 3, "+b.timeCol+", actor, action, dataset, fields, purpose, legal_basis, agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, "+b.hidCol+", text_id FROM audit_log WHERE seq = 2")
 				b.exec(t, "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 103")
 			}, 3, "chain"},
 			{"reordered rows", func(t *testing.T, b backend, _ store.Store) {
@@ -169,6 +169,9 @@ func TestVerifyLogCatchesTamperingInBothStores(t *testing.T) {
 				b.exec(t, "UPDATE audit_log SET seq = 3 WHERE seq = 4")
 				b.exec(t, "UPDATE audit_log SET seq = 4 WHERE seq = 1000")
 			}, 3, "chain"},
+			{"edited legal basis, stored once for all entries (migration 0013)", func(t *testing.T, b backend, _ store.Store) {
+				b.exec(t, "UPDATE audit_texts SET legal_basis = 'no law at all'")
+			}, 1, "altered"},
 			{"chain recomputed after an edit", func(t *testing.T, b backend, st store.Store) {
 				es, err := st.ListAudit(context.Background(), store.AuditQuery{Limit: 100})
 				if err != nil {

@@ -136,6 +136,17 @@ type Kafka struct {
 	Brokers []string `yaml:"brokers" env:"BROKERS" envSeparator:","`
 	// EmbeddedPort is the embedded broker's port in dev mode (default 9092).
 	EmbeddedPort int `yaml:"embedded_port" env:"EMBEDDED_PORT"`
+	// EmbeddedRetentionBytes is how many bytes of records the embedded
+	// broker (dev mode) keeps per partition, oldest dropped first (default
+	// 256 MiB; 0: no cap), so a dev bus left running does not fill the
+	// disk; EmbeddedRetention also drops records older than this (default
+	// 0: off). Kafka ages a record by its own timestamp, which the bus sets
+	// to the source's event time, so records about old events would go at
+	// once: turn it on only for sources that send current events. A
+	// consumer that stays away longer than what is kept restarts at the
+	// oldest record kept. No effect on an external Kafka.
+	EmbeddedRetention      time.Duration `yaml:"embedded_retention" env:"EMBEDDED_RETENTION"`
+	EmbeddedRetentionBytes int64         `yaml:"embedded_retention_bytes" env:"EMBEDDED_RETENTION_BYTES"`
 	// Partitions of each topic the bus creates (default 3).
 	Partitions int `yaml:"partitions" env:"PARTITIONS"`
 	// Replication factor of topics the bus creates (default 1; use 3 in production).
@@ -279,7 +290,7 @@ func Defaults() Config {
 		API:       API{Addr: ":8080"},
 		Registry:  Registry{Addr: ":8081"},
 		HTTP:      HTTPLimits{HeaderTimeout: 10 * time.Second, BodyTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10, UploadsPerCredential: 4, Uploads: 32},
-		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1},
+		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1, EmbeddedRetentionBytes: 256 << 20},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8, LinkageRefresh: time.Minute},
 		Policies:  Policies{FollowEvery: 2 * time.Second},
@@ -392,6 +403,9 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Kafka.Partitions < 1 {
 		bad("kafka.partitions", "LGSP_KAFKA_PARTITIONS", "must be at least 1, got %d", c.Kafka.Partitions)
+	}
+	if c.Kafka.EmbeddedRetention < 0 || c.Kafka.EmbeddedRetentionBytes < 0 {
+		bad("kafka.embedded_retention", "LGSP_KAFKA_EMBEDDED_RETENTION", "embedded_retention and embedded_retention_bytes must be 0 (keep everything) or positive, got %s and %d", c.Kafka.EmbeddedRetention, c.Kafka.EmbeddedRetentionBytes)
 	}
 	if c.Kafka.Replication < 1 {
 		bad("kafka.replication", "LGSP_KAFKA_REPLICATION", "must be at least 1, got %d", c.Kafka.Replication)

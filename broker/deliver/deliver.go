@@ -75,6 +75,7 @@ type Deliverer struct {
 
 	topicNames []string
 	lag        atomic.Int64
+	state      stateWriter
 }
 
 // New prepares the deliverer; Run starts consuming.
@@ -98,6 +99,7 @@ func New(cfg Config) *Deliverer {
 		cfg.Observer = nopObserver{}
 	}
 	d := &Deliverer{cfg: cfg, topics: map[string]schemas.Dataset{}, derived: map[string]int{}}
+	d.state = stateWriter{st: cfg.State, slot: make(chan struct{}, 1)}
 	var topics []string
 	for _, ds := range cfg.Catalog.Datasets() {
 		d.topics[ds.Topic()] = ds
@@ -294,7 +296,7 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 			if ch.op == "d" || ch.after == nil {
 				deletes = append(deletes, store.StateKey{Dataset: ds.Name, Key: string(m.Key),
 					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time, Version: m.Offset})
-			} else if doc, err := json.Marshal(ch.after); err == nil {
+			} else if doc, err := ch.afterJSON(); err == nil {
 				upserts = append(upserts, store.StateRow{Dataset: ds.Name, Key: string(m.Key), CitizenKey: citizen, Row: doc,
 					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time, Version: m.Offset})
 			}
@@ -333,16 +335,31 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 			entries = append(entries, e)
 		}
 	}
+	// The state write (group-committed with the other partitions') and the
+	// audit append run at once; the delivery topics are written only once
+	// both are durable, so nothing is served unaudited, and a failure of
+	// either retries the whole batch (state writes are idempotent by
+	// version; the audit may then hold an entry twice, as after a failed
+	// produce).
+	var stateDone chan error
 	if len(upserts)+len(deletes) > 0 {
-		if err := d.cfg.State.ApplyState(ctx, upserts, deletes); err != nil {
+		stateDone = make(chan error, 1)
+		go func() { stateDone <- d.state.apply(ctx, upserts, deletes) }()
+	}
+	var auditErr error
+	if len(out) > 0 {
+		auditErr = d.cfg.Audit.Append(ctx, entries)
+	}
+	if stateDone != nil {
+		if err := <-stateDone; err != nil {
 			return err
 		}
 	}
+	if auditErr != nil {
+		return auditErr
+	}
 	if len(out) == 0 {
 		return nil
-	}
-	if err := d.cfg.Audit.Append(ctx, entries); err != nil {
-		return err
 	}
 	if err := d.cfg.Writer.WriteMessages(ctx, out...); err != nil {
 		return fmt.Errorf("deliver: produce %d messages: %w", len(out), err)
@@ -385,6 +402,17 @@ type change struct {
 	before, after map[string]any
 	source        map[string]any
 	tsMs          int64
+	// afterRaw is the row as the pipeline encoded it (JSON datasets), kept
+	// as the dataset state instead of encoding the decoded map again.
+	afterRaw json.RawMessage
+}
+
+// afterJSON is the row after the change as JSON.
+func (c change) afterJSON() ([]byte, error) {
+	if len(c.afterRaw) > 0 {
+		return c.afterRaw, nil
+	}
+	return json.Marshal(c.after)
 }
 
 // decode reads a canonical value (Confluent wire format, JSON or Avro).
@@ -396,16 +424,25 @@ func (d *Deliverer) decode(ctx context.Context, ds schemas.Dataset, v []byte) (c
 	switch ds.Format {
 	case schemas.FormatJSON:
 		var raw struct {
-			Op     string         `json:"op"`
-			Before map[string]any `json:"before"`
-			After  map[string]any `json:"after"`
-			Source map[string]any `json:"source"`
-			TsMs   int64          `json:"ts_ms"`
+			Op     string          `json:"op"`
+			Before map[string]any  `json:"before"`
+			After  json.RawMessage `json:"after"`
+			Source map[string]any  `json:"source"`
+			TsMs   int64           `json:"ts_ms"`
 		}
 		if err := json.Unmarshal(payload, &raw); err != nil {
 			return change{}, err
 		}
-		return change{raw.Op, raw.Before, raw.After, raw.Source, raw.TsMs}, nil
+		ch := change{op: raw.Op, before: raw.Before, source: raw.Source, tsMs: raw.TsMs}
+		if len(raw.After) > 0 && string(raw.After) != "null" {
+			if err := json.Unmarshal(raw.After, &ch.after); err != nil {
+				return change{}, err
+			}
+			// payload is the reader's buffer of this message alone; the
+			// slice is kept only until the state is written.
+			ch.afterRaw = raw.After
+		}
+		return ch, nil
 	default:
 		sch, err := d.cfg.Schemas.LookupAvro(ctx, id)
 		if err != nil {
@@ -584,3 +621,56 @@ type nopObserver struct{}
 
 func (nopObserver) Delivered(string, string, int) {}
 func (nopObserver) Filtered(string, string)       {}
+
+// stateWriter group-commits the dataset state of the partitions' batches:
+// whichever caller gets the slot writes everything queued in one
+// ApplyState (one transaction, one fsync on SQLite) and answers the
+// others, as the audit log does with its appends.
+type stateWriter struct {
+	st    store.StateStore
+	mu    sync.Mutex
+	queue []*statePending
+	slot  chan struct{}
+}
+
+type statePending struct {
+	rows    []store.StateRow
+	deletes []store.StateKey
+	done    chan error
+}
+
+func (w *stateWriter) apply(ctx context.Context, rows []store.StateRow, deletes []store.StateKey) error {
+	me := &statePending{rows: rows, deletes: deletes, done: make(chan error, 1)}
+	w.mu.Lock()
+	w.queue = append(w.queue, me)
+	w.mu.Unlock()
+	for {
+		select {
+		case err := <-me.done:
+			return err
+		case w.slot <- struct{}{}:
+			w.flush(ctx)
+			<-w.slot
+		}
+	}
+}
+
+func (w *stateWriter) flush(ctx context.Context) {
+	w.mu.Lock()
+	pend := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	if len(pend) == 0 {
+		return
+	}
+	var rows []store.StateRow
+	var deletes []store.StateKey
+	for _, p := range pend {
+		rows = append(rows, p.rows...)
+		deletes = append(deletes, p.deletes...)
+	}
+	err := w.st.ApplyState(ctx, rows, deletes)
+	for _, p := range pend {
+		p.done <- err
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
@@ -27,6 +28,9 @@ type Broker struct {
 	cluster *kfake.Cluster
 	addr    string
 	auth    *kafkaauth.Config
+	// stop ends the retention loop, which closes stopped.
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
 }
 
 // Options configures the embedded broker.
@@ -44,6 +48,15 @@ type Options struct {
 	// clients and wrong passwords are refused. Build it with
 	// kafkaauth.Store.Config. Nil keeps the broker open.
 	Auth *kafkaauth.Config
+	// Retention drops a partition's records older than this (0: keep
+	// everything), by each record's own timestamp (CreateTime, as Kafka),
+	// and RetentionBytes its oldest records past this many bytes (0: no
+	// cap), so a dev bus left running does not fill the disk. Checked
+	// every RetentionEvery (default a tenth of Retention, between 1s and
+	// 1 min; 1 min with RetentionBytes alone).
+	Retention      time.Duration
+	RetentionBytes int64
+	RetentionEvery time.Duration
 }
 
 // Start opens (or reopens) the broker.
@@ -75,13 +88,56 @@ func Start(o Options) (*Broker, error) {
 			kfake.ListenFn(saslCompatListen),
 		)
 	}
+	// Always explicit: kfake's own default is Kafka's 7 days by timestamp.
+	ms, bytes := int64(-1), int64(-1)
+	if o.Retention > 0 {
+		ms = o.Retention.Milliseconds()
+	}
+	if o.RetentionBytes > 0 {
+		bytes = o.RetentionBytes
+	}
+	opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.retention.ms": fmt.Sprint(ms), "log.retention.bytes": fmt.Sprint(bytes)}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("devkafka: start embedded broker on port %d (is another process using it? pick another port): %w", o.Port, err)
 	}
 	addrs := c.ListenAddrs()
-	return &Broker{cluster: c, addr: addrs[0], auth: o.Auth}, nil
+	b := &Broker{cluster: c, addr: addrs[0], auth: o.Auth, stop: make(chan struct{}), stopped: make(chan struct{})}
+	if o.Retention > 0 || o.RetentionBytes > 0 {
+		every := o.RetentionEvery
+		if every <= 0 {
+			every = time.Minute
+			if o.Retention > 0 {
+				every = min(max(o.Retention/10, time.Second), time.Minute)
+			}
+		}
+		go b.retain(every)
+	} else {
+		close(b.stopped)
+	}
+	return b, nil
 }
+
+// retain applies the retention every period: kfake checks broker-wide
+// retention only for topics with their own retention settings, which the
+// bus's topics do not have.
+func (b *Broker) retain(every time.Duration) {
+	defer close(b.stopped)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.cluster.ApplyRetention()
+		}
+	}
+}
+
+// ApplyRetention drops what Options.Retention and RetentionBytes no
+// longer keep, now rather than at the next periodic check.
+func (b *Broker) ApplyRetention() { b.cluster.ApplyRetention() }
 
 // prepareAuth writes the users and ACLs of o.Auth into the broker's state
 // before it serves anyone. kfake seeds users and ACLs from its options only
@@ -141,4 +197,8 @@ func (b *Broker) ApplyAuth(ctx context.Context, cfg *kafkaauth.Config) error {
 func (b *Broker) Addr() string { return b.addr }
 
 // Close stops the broker and flushes its state to the data dir.
-func (b *Broker) Close() { b.cluster.Close() }
+func (b *Broker) Close() {
+	b.closeOnce.Do(func() { close(b.stop) })
+	<-b.stopped
+	b.cluster.Close()
+}

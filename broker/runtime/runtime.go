@@ -231,7 +231,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 				return b, err
 			}
 		}
-		b.kafkaDev, err = devkafka.Start(devkafka.Options{DataDir: filepath.Join(c.DataDir, "kafka"), Port: c.Kafka.EmbeddedPort, Partitions: c.Kafka.Partitions, Auth: auth})
+		b.kafkaDev, err = devkafka.Start(devkafka.Options{DataDir: filepath.Join(c.DataDir, "kafka"), Port: c.Kafka.EmbeddedPort, Partitions: c.Kafka.Partitions, Auth: auth,
+			Retention: c.Kafka.EmbeddedRetention, RetentionBytes: c.Kafka.EmbeddedRetentionBytes})
 		if err != nil {
 			return b, err
 		}

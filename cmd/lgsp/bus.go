@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,7 +27,7 @@ func init() {
 		Run: func(ctx context.Context, a []string, o, e io.Writer) error {
 			return runBus(ctx, runtime.Serve, a, o, e)
 		}})
-	register(command{Name: "bench", Summary: "measure the ingest pipeline against a bare Kafka producer", Run: runBench})
+	register(command{Name: "bench", Summary: "measure the ingest pipeline against a minimal parse + validate + produce program, or end to end with -e2e", Run: runBench})
 	register(command{Name: "citizen-token", Summary: "mint a citizen's token for /v1/citizen/accesses (dev stand-in for the e-ID sign-in)", Run: runCitizenToken})
 	register(command{Name: "health", Summary: "exit 0 if URL answers 200 (container health checks)", Usage: "usage: lgsp health URL", Run: runHealth})
 }
@@ -95,13 +96,32 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	source := fs.String("source", "push", "push: records handed to the pipeline; postgres: a land registry table of -n rows snapshotted and streamed by the postgres-cdc connector")
 	pgURL := fs.String("postgres-url", os.Getenv("LGSP_TEST_POSTGRES_URL"), "PostgreSQL with wal_level=logical, for -source postgres")
 	updates := fs.Int("updates", 0, "rows updated after the snapshot, for -source postgres (default n/10)")
+	e2e := fs.Bool("e2e", false, "end to end: delivery and audit on; a record counts once it is on every delivery topic its agreements name and audited")
+	storeKind := fs.String("store", "sqlite", "with -e2e: the bus's store, sqlite or postgres (on -postgres-url, in a schema of its own)")
+	brokers := fs.String("brokers", "", "with -e2e: comma-separated external Kafka brokers (e.g. an `lgsp kafka`), so the broker's CPU is not counted; default embedded")
+	keep := fs.String("keep", "", "with -e2e: keep the bus's data dir here (and the PostgreSQL schema), for `lgsp audit verify`")
+	loadRate := fs.Int("load-rate", 0, "with -e2e: then send lookups and verifications at this many requests/s from another process (e.g. 5000)")
+	loadFor := fs.Duration("load-duration", 10*time.Second, "with -load-rate: how long")
+	loadAPI := fs.String("load", "", "run only the load generator against this API base URL (what -load-rate starts in another process)")
+	loadReqs := fs.String("requests", "", "with -load: the requests file (PATH<TAB>TOKEN<TAB>BODY lines)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var res fmt.Stringer
 	var err error
-	switch *source {
-	case "postgres":
+	switch {
+	case *loadAPI != "":
+		res, err = bench.RunLoad(ctx, bench.LoadOptions{API: *loadAPI, Requests: *loadReqs, Rate: *loadRate, Duration: *loadFor})
+	case *e2e:
+		var bl []string
+		if *brokers != "" {
+			bl = strings.Split(*brokers, ",")
+		}
+		res, err = bench.RunE2E(ctx, bench.E2EOptions{Options: bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen},
+			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep, LoadRate: *loadRate, LoadDuration: *loadFor, Load: bench.LoadCommand("bench", "-load"),
+			Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	case *source == "postgres":
 		if *updates == 0 {
 			*updates = max(*n/10, 1)
 		}
@@ -111,13 +131,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		res, err = bench.RunCDC(ctx, bench.CDCOptions{PostgresURL: *pgURL, Rows: *n, Updates: *updates, Progress: stdout, Citizen: synthetic.RegisteredCitizen,
 			Land: bench.LandRegistry{SchemaSQL: land.SchemaSQL, Adapter: land.Connector.Adapter, Config: land.Connector.Config}})
-	case "push":
+	case *source == "push":
 		res, err = bench.Run(ctx, bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen})
 	default:
 		return fmt.Errorf("bench: -source must be push or postgres, got %q", *source)
 	}
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
 	}
 	fmt.Fprintln(stdout, res)
 	return nil

@@ -155,25 +155,34 @@ func (d *dialect) AuditPurpose(purpose string) (string, []any) {
 	return `? = ANY (string_to_array(purpose, ','))`, []any{purpose}
 }
 
-func (d *dialect) QueryAudit(ctx context.Context, q string, args []any, _ int) ([]store.AuditEntry, error) {
+func (d *dialect) QueryAudit(ctx context.Context, q string, args []any, sizeHint int) ([]store.AuditEntry, []int64, error) {
 	rows, err := d.pool.Query(ctx, d.rw.SQL(q), args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return pgx.CollectRows(rows, scanAudit)
-}
-
-func scanAudit(row pgx.CollectableRow) (store.AuditEntry, error) {
-	var e store.AuditEntry
-	var hidden *time.Time
-	err := row.Scan(&e.Seq, &e.Time, &e.Actor, &e.Action, &e.Dataset, &e.Fields, &e.Purpose,
-		&e.LegalBasis, &e.AgreementID, &e.Decision, &e.Reason, &e.RequestID, &e.CitizenKey,
-		&e.PrevHash, &e.Hash, &hidden)
-	e.Time = e.Time.UTC() // pgx returns timestamptz in time.Local
-	if hidden != nil {
-		e.HiddenUntil = hidden.UTC()
+	defer rows.Close()
+	out := make([]store.AuditEntry, 0, min(max(sizeHint, 0), 5000))
+	refs := make([]int64, 0, cap(out))
+	for rows.Next() {
+		var e store.AuditEntry
+		var hidden *time.Time
+		var textID *int64
+		if err := rows.Scan(&e.Seq, &e.Time, &e.Actor, &e.Action, &e.Dataset, &e.Fields, &e.Purpose,
+			&e.LegalBasis, &e.AgreementID, &e.Decision, &e.Reason, &e.RequestID, &e.CitizenKey,
+			&e.PrevHash, &e.Hash, &hidden, &textID); err != nil {
+			return nil, nil, err
+		}
+		e.Time = e.Time.UTC() // pgx returns timestamptz in time.Local
+		if hidden != nil {
+			e.HiddenUntil = hidden.UTC()
+		}
+		var ref int64
+		if textID != nil {
+			ref = *textID
+		}
+		out, refs = append(out, e), append(refs, ref)
 	}
-	return e, err
+	return out, refs, rows.Err()
 }
 
 // ExecBatch sends the statements in one round trip.
@@ -186,14 +195,16 @@ func (t *tx) ExecBatch(ctx context.Context, stmts []sqlcore.Stmt) error {
 }
 
 var auditColumnNames = []string{"seq", "time", "actor", "action", "dataset", "fields", "purpose",
-	"legal_basis", "agreement_id", "decision", "reason", "request_id", "citizen_key", "prev_hash", "hash", "hidden_until"}
+	"legal_basis", "agreement_id", "decision", "reason", "request_id", "citizen_key", "prev_hash", "hash", "hidden_until", "text_id"}
 
 // InsertAudit sends the rows with COPY.
-func (t *tx) InsertAudit(ctx context.Context, entries []store.AuditEntry) error {
-	return copyAudit(ctx, t.tx, entries)
+func (t *tx) InsertAudit(ctx context.Context, entries []store.AuditEntry, refs []int64) error {
+	return copyAudit(ctx, t.tx, entries, refs)
 }
 
-func copyAudit(ctx context.Context, t pgx.Tx, entries []store.AuditEntry) error {
+// copyAudit writes text_id and leaves legal_basis empty and fields NULL where
+// refs[i] != 0 (migration 0013).
+func copyAudit(ctx context.Context, t pgx.Tx, entries []store.AuditEntry, refs []int64) error {
 	i := 0
 	_, err := t.CopyFrom(ctx, pgx.Identifier{"audit_log"}, auditColumnNames,
 		pgx.CopyFromFunc(func() ([]any, error) {
@@ -206,9 +217,13 @@ func copyAudit(ctx context.Context, t pgx.Tx, entries []store.AuditEntry) error 
 			if !e.HiddenUntil.IsZero() {
 				hidden = &e.HiddenUntil
 			}
-			return []any{e.Seq, e.Time, e.Actor, e.Action, e.Dataset, e.Fields, e.Purpose,
-				e.LegalBasis, e.AgreementID, e.Decision, e.Reason, e.RequestID, e.CitizenKey,
-				e.PrevHash, e.Hash, hidden}, nil
+			fields, legal, textID := e.Fields, e.LegalBasis, (*int64)(nil)
+			if refs[i-1] != 0 {
+				fields, legal, textID = nil, "", &refs[i-1]
+			}
+			return []any{e.Seq, e.Time, e.Actor, e.Action, e.Dataset, fields, e.Purpose,
+				legal, e.AgreementID, e.Decision, e.Reason, e.RequestID, e.CitizenKey,
+				e.PrevHash, e.Hash, hidden, textID}, nil
 		}))
 	return err
 }

@@ -26,6 +26,10 @@ func (s *Store) StageAudit(ctx context.Context, entries []store.AuditEntry) (sto
 	if err := store.CheckAuditBatch(entries); err != nil {
 		return nil, fmt.Errorf("pgstore: append audit: %w", err)
 	}
+	refs, err := s.AuditTextRefs(ctx, entries)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
@@ -38,7 +42,7 @@ func (s *Store) StageAudit(ctx context.Context, entries []store.AuditEntry) (sto
 		_ = tx.Rollback(ctx)
 		return nil, fmt.Errorf("pgstore: append audit (nothing was stored): %w", err)
 	}
-	if err := copyAudit(ctx, tx, entries); err != nil {
+	if err := copyAudit(ctx, tx, entries, refs); err != nil {
 		_ = tx.Rollback(ctx)
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && (pe.Code == "23505" || pe.Code == "55P03") {

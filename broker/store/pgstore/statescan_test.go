@@ -34,3 +34,10 @@ func TestSharedDocs(t *testing.T) {
 		return open(t, freshSchema(t))
 	})
 }
+
+func TestStateBatch(t *testing.T) {
+	testURL(t)
+	storetest.RunStateBatch(t, func(t *testing.T) store.Store {
+		return open(t, freshSchema(t))
+	})
+}

@@ -12,7 +12,7 @@ import (
 // AuditColumns are the audit_log columns a Dialect's QueryAudit reads, in
 // order, in the core's spelling.
 const AuditColumns = `seq, {time}, actor, action, dataset, fields, purpose, legal_basis,
-	agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, {hidden_until}`
+	agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, {hidden_until}, text_id`
 
 // AppendAudit implements store.AuditStore. Besides rejecting a duplicate
 // Seq it checks that the batch is consecutive and starts right after the
@@ -27,7 +27,11 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 	if err := store.CheckAuditBatch(entries); err != nil {
 		return s.errorf("append audit: %w", err)
 	}
-	err := s.d.WithTx(ctx, func(tx Tx) error {
+	refs, err := s.AuditTextRefs(ctx, entries)
+	if err != nil {
+		return s.errorf("append audit (nothing was stored): %w", err)
+	}
+	err = s.d.WithTx(ctx, func(tx Tx) error {
 		last, err := maxSeq(ctx, tx)
 		if err != nil {
 			return err
@@ -35,7 +39,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 		if entries[0].Seq != last+1 {
 			return fmt.Errorf("batch starts at seq %d but the log ends at %d; reload LastAudit and rebuild the batch: %w", entries[0].Seq, last, store.ErrChainMoved)
 		}
-		return s.insertAudit(ctx, tx, entries)
+		return s.insertAudit(ctx, tx, entries, refs)
 	})
 	if err != nil {
 		return s.errorf("append audit (nothing was stored): %w", err)
@@ -52,8 +56,8 @@ func (s *Store) Appended(first, last int64) {
 	}
 }
 
-func (s *Store) insertAudit(ctx context.Context, tx Tx, entries []store.AuditEntry) error {
-	err := tx.InsertAudit(ctx, entries)
+func (s *Store) insertAudit(ctx context.Context, tx Tx, entries []store.AuditEntry, refs []int64) error {
+	err := tx.InsertAudit(ctx, entries, refs)
 	if s.d.IsUniqueViolation(err) {
 		return fmt.Errorf("another writer appended seq %d..%d first (%w); reload LastAudit and rebuild the batch: %w",
 			entries[0].Seq, entries[len(entries)-1].Seq, store.ErrChainMoved, err)
@@ -72,7 +76,7 @@ func maxSeq(ctx context.Context, db DB) (int64, error) {
 
 // LastAudit implements store.AuditStore.
 func (s *Store) LastAudit(ctx context.Context) (store.AuditEntry, error) {
-	es, err := s.d.QueryAudit(ctx, `SELECT `+AuditColumns+` FROM audit_log ORDER BY seq DESC LIMIT 1`, nil, 1)
+	es, err := s.readAudit(ctx, `SELECT `+AuditColumns+` FROM audit_log ORDER BY seq DESC LIMIT 1`, nil, 1)
 	if err != nil {
 		return store.AuditEntry{}, s.errorf("last audit entry: %w", err)
 	}
@@ -181,7 +185,20 @@ func (s *Store) queryAudit(ctx context.Context, q store.AuditSearch, limit int) 
 		sqlText += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	sqlText += ` ORDER BY ` + order + ` LIMIT ?`
-	return s.d.QueryAudit(ctx, sqlText, append(args, limit), limit)
+	return s.readAudit(ctx, sqlText, append(args, limit), limit)
+}
+
+// readAudit runs a SELECT of AuditColumns and puts each entry's legal
+// basis and fields back where they are stored apart.
+func (s *Store) readAudit(ctx context.Context, q string, args []any, sizeHint int) ([]store.AuditEntry, error) {
+	es, refs, err := s.d.QueryAudit(ctx, q, args, sizeHint)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ResolveAuditTexts(ctx, es, refs); err != nil {
+		return nil, err
+	}
+	return es, nil
 }
 
 // PruneAudit implements store.AuditPruner: the checks, the deletion past
@@ -194,7 +211,11 @@ func (s *Store) PruneAudit(ctx context.Context, through int64, record []store.Au
 	if err := store.CheckAuditBatch(record); err != nil {
 		return s.errorf("prune audit: %w", err)
 	}
-	err := s.d.WithTx(ctx, func(tx Tx) error {
+	refs, err := s.AuditTextRefs(ctx, record)
+	if err != nil {
+		return s.errorf("prune audit through %d (nothing was deleted): %w", through, err)
+	}
+	err = s.d.WithTx(ctx, func(tx Tx) error {
 		last, err := maxSeq(ctx, tx)
 		if err != nil {
 			return err
@@ -208,7 +229,7 @@ func (s *Store) PruneAudit(ctx context.Context, through int64, record []store.Au
 		if err := s.d.DeleteAuditThrough(ctx, tx, through); err != nil {
 			return err
 		}
-		return s.insertAudit(ctx, tx, record)
+		return s.insertAudit(ctx, tx, record, refs)
 	})
 	if err != nil {
 		return s.errorf("prune audit through %d (nothing was deleted): %w", through, err)

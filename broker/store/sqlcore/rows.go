@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -60,27 +61,86 @@ func scanState(r Rows) (store.StateRow, error) {
 	return sr, err
 }
 
-// ApplyState implements store.StateStore.
+// ApplyState implements store.StateStore: one transaction, one multi-row
+// upsert per stateRows keys (a statement per row made the delivery stage
+// spend most of its time in the store).
 func (s *Store) ApplyState(ctx context.Context, rows []store.StateRow, deletes []store.StateKey) error {
-	stmts := make([]Stmt, 0, len(rows)+len(deletes))
-	// One statement for upserts and deletes (a delete is a tombstone), so
-	// both obey the same rule: only a version at least as new as the
-	// stored one is written.
-	const upsert = `INSERT INTO dataset_state (` + stateColumns + `, version, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (dataset, entity_key) DO UPDATE SET citizen_key = excluded.citizen_key, row_json = excluded.row_json,
-			event_id = excluded.event_id, {updated} = excluded.{updated}, version = excluded.version, deleted = excluded.deleted
-			WHERE excluded.version >= dataset_state.version`
-	for _, r := range rows {
-		stmts = append(stmts, Stmt{upsert, []any{r.Dataset, r.Key, r.CitizenKey, r.Row, r.EventID, s.d.Time(r.Updated), r.Version, false}})
+	batch := latestPerKey(rows, deletes)
+	if len(batch) == 0 {
+		return nil
 	}
-	for _, d := range deletes {
-		stmts = append(stmts, Stmt{upsert, []any{d.Dataset, d.Key, "", []byte{}, d.EventID, s.d.Time(d.Updated), d.Version, true}})
+	stmts := make([]Stmt, 0, (len(batch)+stateRows-1)/stateRows)
+	for len(batch) > 0 {
+		n := min(len(batch), stateRows)
+		args := make([]any, 0, 8*n)
+		for _, r := range batch[:n] {
+			args = append(args, r.Dataset, r.Key, r.CitizenKey, r.Row, r.EventID, s.d.Time(r.Updated), r.Version, r.deleted)
+		}
+		stmts = append(stmts, Stmt{upsertStateSQL(n), args})
+		batch = batch[n:]
 	}
 	err := s.d.WithTx(ctx, func(tx Tx) error { return tx.ExecBatch(ctx, stmts) })
 	if err != nil {
 		return s.errorf("apply state (retry): %w", err)
 	}
 	return nil
+}
+
+// stateRows is how many keys one upsert statement carries: 8 parameters
+// each, far below SQLite's limit of 32,766.
+const stateRows = 128
+
+// upsertStateSQL is the upsert of n rows. Upserts and deletes share it (a
+// delete is a tombstone), so both obey the same rule: only a version at
+// least as new as the stored one is written.
+func upsertStateSQL(n int) string {
+	if n == stateRows {
+		return upsertStateFull
+	}
+	return buildUpsertState(n)
+}
+
+var upsertStateFull = buildUpsertState(stateRows)
+
+func buildUpsertState(n int) string {
+	return `INSERT INTO dataset_state (` + stateColumns + `, version, deleted) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?),`, n), ",") + `
+			ON CONFLICT (dataset, entity_key) DO UPDATE SET citizen_key = excluded.citizen_key, row_json = excluded.row_json,
+			event_id = excluded.event_id, {updated} = excluded.{updated}, version = excluded.version, deleted = excluded.deleted
+			WHERE excluded.version >= dataset_state.version`
+}
+
+// stateChange is an upsert or a tombstone.
+type stateChange struct {
+	store.StateRow
+	deleted bool
+}
+
+// latestPerKey keeps, per (dataset, key), the change a statement per
+// change in order (rows, then deletes) would have left: the highest
+// version, the later one among equals. One statement cannot upsert a row
+// twice (PostgreSQL refuses), so the batch is reduced first.
+func latestPerKey(rows []store.StateRow, deletes []store.StateKey) []stateChange {
+	out := make([]stateChange, 0, len(rows)+len(deletes))
+	at := make(map[[2]string]int, len(rows)+len(deletes))
+	put := func(c stateChange) {
+		k := [2]string{c.Dataset, c.Key}
+		if i, ok := at[k]; ok {
+			if c.Version >= out[i].Version {
+				out[i] = c
+			}
+			return
+		}
+		at[k] = len(out)
+		out = append(out, c)
+	}
+	for _, r := range rows {
+		put(stateChange{StateRow: r})
+	}
+	for _, d := range deletes {
+		put(stateChange{StateRow: store.StateRow{Dataset: d.Dataset, Key: d.Key, Row: []byte{}, EventID: d.EventID, Updated: d.Updated, Version: d.Version}, deleted: true})
+	}
+	return out
 }
 
 // StateByCitizen implements store.StateStore.

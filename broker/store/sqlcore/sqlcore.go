@@ -59,8 +59,10 @@ type Tx interface {
 	// ExecBatch runs stmts in order (PostgreSQL sends them in one round
 	// trip).
 	ExecBatch(ctx context.Context, stmts []Stmt) error
-	// InsertAudit inserts the rows of entries, checked by the caller.
-	InsertAudit(ctx context.Context, entries []store.AuditEntry) error
+	// InsertAudit inserts the rows of entries, checked by the caller;
+	// where refs[i] != 0 it writes text_id and leaves legal_basis empty and
+	// fields NULL (see AuditTextRefs).
+	InsertAudit(ctx context.Context, entries []store.AuditEntry, refs []int64) error
 	// UpsertCitizens inserts or replaces cs by ID, the later entry of an ID
 	// given twice winning.
 	UpsertCitizens(ctx context.Context, cs []store.Citizen) error
@@ -108,14 +110,16 @@ type Dialect interface {
 	// an entry include purpose.
 	AuditPurpose(purpose string) (cond string, args []any)
 	// QueryAudit runs a SELECT of AuditColumns on the read pool and reads
-	// its rows (sizeHint of them expected).
-	QueryAudit(ctx context.Context, query string, args []any, sizeHint int) ([]store.AuditEntry, error)
+	// its rows (sizeHint of them expected), with each row's text_id (0 for
+	// NULL), which the core resolves (ResolveAuditTexts).
+	QueryAudit(ctx context.Context, query string, args []any, sizeHint int) ([]store.AuditEntry, []int64, error)
 }
 
 // Store implements store.Store, but Ping and Close, over a Dialect.
 type Store struct {
 	d       Dialect
 	filters *store.AuditFilters
+	texts   auditTexts
 }
 
 // New returns the core over d; the backend's Close must call Close.

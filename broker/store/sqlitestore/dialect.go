@@ -155,10 +155,10 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-func (d *dialect) QueryAudit(ctx context.Context, q string, args []any, sizeHint int) ([]store.AuditEntry, error) {
+func (d *dialect) QueryAudit(ctx context.Context, q string, args []any, sizeHint int) ([]store.AuditEntry, []int64, error) {
 	rows, err := d.r.QueryContext(ctx, names.SQL(q), args...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return scanAudit(rows, sizeHint)
 }
@@ -172,8 +172,8 @@ func (t *tx) ExecBatch(ctx context.Context, stmts []sqlcore.Stmt) error {
 	return nil
 }
 
-func (t *tx) InsertAudit(ctx context.Context, entries []store.AuditEntry) error {
-	return insertAudit(ctx, t.tx, entries)
+func (t *tx) InsertAudit(ctx context.Context, entries []store.AuditEntry, refs []int64) error {
+	return insertAudit(ctx, t.tx, entries, refs)
 }
 
 func (t *tx) UpsertCitizens(ctx context.Context, cs []store.Citizen) error {
@@ -201,21 +201,21 @@ func (t *tx) UpsertCitizens(ctx context.Context, cs []store.Citizen) error {
 const insertRows = 64
 
 // insertAudit inserts entries with multi-row INSERT statements.
-func insertAudit(ctx context.Context, tx *sql.Tx, entries []store.AuditEntry) error {
+func insertAudit(ctx context.Context, tx *sql.Tx, entries []store.AuditEntry, refs []int64) error {
 	stmts := map[int]*sql.Stmt{}
 	defer func() {
 		for _, st := range stmts {
 			st.Close()
 		}
 	}()
-	args := make([]any, 0, 16*insertRows)
+	args := make([]any, 0, 17*insertRows)
 	for len(entries) > 0 {
 		n := min(len(entries), insertRows)
 		st := stmts[n]
 		if st == nil {
 			var err error
 			q := `INSERT INTO audit_log (` + auditColumns + `) VALUES ` +
-				strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, n), ",")
+				strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, n), ",")
 			if st, err = tx.PrepareContext(ctx, q); err != nil {
 				return err
 			}
@@ -224,14 +224,21 @@ func insertAudit(ctx context.Context, tx *sql.Tx, entries []store.AuditEntry) er
 		args = args[:0]
 		for i := range entries[:n] {
 			e := &entries[i]
-			fields, err := encodeFields(e.Fields)
-			if err != nil {
-				return fmt.Errorf("seq %d: %w", e.Seq, err)
+			var fields, textID any
+			legal := e.LegalBasis
+			if refs[i] != 0 { // stored once in audit_texts (migration 0014)
+				legal, textID = "", refs[i]
+			} else {
+				var err error
+				if fields, err = encodeFields(e.Fields); err != nil {
+					return fmt.Errorf("seq %d: %w", e.Seq, err)
+				}
 			}
 			args = append(args, e.Seq, e.Time.UnixMicro(), e.Actor, e.Action, e.Dataset,
-				fields, e.Purpose, e.LegalBasis, e.AgreementID, e.Decision, e.Reason, e.RequestID,
-				e.CitizenKey, blobArg(e.PrevHash), blobArg(e.Hash), hiddenArg(e.HiddenUntil))
+				fields, e.Purpose, legal, e.AgreementID, e.Decision, e.Reason, e.RequestID,
+				e.CitizenKey, blobArg(e.PrevHash), blobArg(e.Hash), hiddenArg(e.HiddenUntil), textID)
 		}
+		refs = refs[n:]
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("seq %d..%d: %w", entries[0].Seq, entries[n-1].Seq, err)
 		}
@@ -249,11 +256,12 @@ func hiddenArg(t time.Time) any {
 }
 
 const auditColumns = `seq, time_us, actor, action, dataset, fields, purpose, legal_basis,
-	agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, hidden_until_us`
+	agreement_id, decision, reason, request_id, citizen_key, prev_hash, hash, hidden_until_us, text_id`
 
-func scanAudit(rows *sql.Rows, sizeHint int) ([]store.AuditEntry, error) {
+func scanAudit(rows *sql.Rows, sizeHint int) ([]store.AuditEntry, []int64, error) {
 	defer rows.Close()
 	out := make([]store.AuditEntry, 0, min(max(sizeHint, 0), 5000))
+	refs := make([]int64, 0, cap(out))
 	// Most columns repeat from entry to entry (a handful of agencies,
 	// actions, datasets, purposes, legal bases, agreements, field lists):
 	// reading them as raw bytes and keeping one string per distinct value
@@ -279,12 +287,14 @@ func scanAudit(rows *sql.Rows, sizeHint int) ([]store.AuditEntry, error) {
 			fields         sql.RawBytes
 			prevHash, hash any
 			hiddenUS       sql.NullInt64
+			textID         sql.NullInt64
 		)
 		if err := rows.Scan(&e.Seq, &timeUS, &actor, &action, &dataset, &fields,
 			&purpose, &legal, &agreement, &decision, &e.Reason, &e.RequestID,
-			&e.CitizenKey, &prevHash, &hash, &hiddenUS); err != nil {
-			return nil, err
+			&e.CitizenKey, &prevHash, &hash, &hiddenUS, &textID); err != nil {
+			return nil, nil, err
 		}
+		refs = append(refs, textID.Int64)
 		e.Actor, e.Action, e.Dataset, e.Purpose = str(actor), str(action), str(dataset), str(purpose)
 		e.LegalBasis, e.AgreementID, e.Decision = str(legal), str(agreement), str(decision)
 		e.Time = time.UnixMicro(timeUS).UTC()
@@ -296,7 +306,7 @@ func scanAudit(rows *sql.Rows, sizeHint int) ([]store.AuditEntry, error) {
 			if !ok {
 				var err error
 				if fs, err = decodeFields(sql.NullString{String: string(fields), Valid: true}); err != nil {
-					return nil, fmt.Errorf("seq %d: %w", e.Seq, err)
+					return nil, nil, fmt.Errorf("seq %d: %w", e.Seq, err)
 				}
 				if len(fieldLists) < 1024 {
 					fieldLists[string(fields)] = fs
@@ -310,7 +320,7 @@ func scanAudit(rows *sql.Rows, sizeHint int) ([]store.AuditEntry, error) {
 		e.PrevHash, e.Hash = blobValue(prevHash), blobValue(hash)
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, refs, rows.Err()
 }
 
 // encodeFields stores the slice as a JSON array, keeping nil (NULL) apart

@@ -31,3 +31,9 @@ func TestSharedDocs(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "store.db"))
 	})
 }
+
+func TestStateBatch(t *testing.T) {
+	storetest.RunStateBatch(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "store.db"))
+	})
+}

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -128,6 +130,12 @@ func RunStateVersions(t *testing.T, open func(t *testing.T) store.Store) {
 		{"older upsert does not resurrect", []store.StateRow{row(10)}, nil, "deleted"},
 		{"newer upsert after a delete applies", []store.StateRow{row(12)}, nil, `{"v":12}`},
 		{"a delete of a key never seen leaves a tombstone", nil, []store.StateKey{{Dataset: "tax.taxpayer", Key: "k2", Version: 4, Updated: t0}}, `{"v":12}`},
+		// One batch naming a key twice (the upsert is one multi-row
+		// statement): the newest change wins whatever its place.
+		{"newest of two in a batch wins, listed first", []store.StateRow{row(20), row(14)}, nil, `{"v":20}`},
+		{"a delete newer than an upsert of the same batch wins", []store.StateRow{row(21)}, []store.StateKey{del(22)}, "deleted"},
+		{"an upsert newer than a delete of the same batch wins", []store.StateRow{row(24)}, []store.StateKey{del(23)}, `{"v":24}`},
+		{"a batch older than the stored row changes nothing", []store.StateRow{row(15), row(16)}, []store.StateKey{del(17)}, `{"v":24}`},
 	}
 	for _, s := range steps {
 		if err := st.ApplyState(ctx, s.rows, s.deletes); err != nil {
@@ -142,5 +150,53 @@ func RunStateVersions(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if rows, _ := st.StateByCitizen(ctx, "tax.taxpayer", "d", 10); len(rows) != 0 {
 		t.Fatal("an upsert older than the key's tombstone brought it back")
+	}
+}
+
+// RunStateBatch checks an ApplyState batch larger than one statement's
+// rows, with keys repeated across and within the statements: every key
+// ends at its newest change.
+func RunStateBatch(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	st, ok := open(t).(interface {
+		store.StateStore
+		store.StateScanner
+	})
+	if !ok {
+		t.Fatal("the store does not implement StateStore and StateScanner")
+	}
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	const keys, per = 300, 3
+	var rows []store.StateRow
+	var deletes []store.StateKey
+	for v := 0; v < per; v++ {
+		for k := 0; k < keys; k++ {
+			version := int64(v*keys + k)
+			if k%10 == 0 && v == per-1 {
+				deletes = append(deletes, store.StateKey{Dataset: "tax.taxpayer", Key: fmt.Sprint(k), Updated: t0, Version: version})
+				continue
+			}
+			rows = append(rows, store.StateRow{Dataset: "tax.taxpayer", Key: fmt.Sprint(k), CitizenKey: "c", Row: []byte(fmt.Sprintf(`{"v":%d}`, version)), Updated: t0, Version: version})
+		}
+	}
+	// newest first, so the order of the input cannot be what decides
+	slices.Reverse(rows)
+	if err := st.ApplyState(ctx, rows, deletes); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.CountState(ctx, "tax.taxpayer")
+	if err != nil || n != keys-keys/10 {
+		t.Fatalf("%d rows (%v), want %d: the deleted keys must stay deleted", n, err, keys-keys/10)
+	}
+	err = st.ScanState(ctx, "tax.taxpayer", func(r store.StateRow) error {
+		var k int
+		fmt.Sscan(r.Key, &k)
+		if want := fmt.Sprintf(`{"v":%d}`, (per-1)*keys+k); string(r.Row) != want {
+			return fmt.Errorf("key %s is %s, want %s", r.Key, r.Row, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
