@@ -58,7 +58,10 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.ReportJSON, "report-json", "", "where to write the report's JSON (default: --report with the extension .json)")
 	fs.StringVar(&o.Truth, "truth", "", "ground truth (record_id, personal_id; as written by lgsp gen): adds precision and recall to the summary and report")
 	progress := fs.Bool("progress", false, "show the progress bar even when stderr is not a terminal")
-	fs.IntVar(&o.Batch, "batch", 50_000, "records linked together (each citizen is linked at most once per batch)")
+	fs.IntVar(&o.Batch, "batch", 50_000, "records linked together (one_to_one: each citizen is linked at most once per batch)")
+	fs.StringVar(&o.Cardinality, "cardinality", "", "one_to_one (a person appears once: a register) or many_to_one (a person may appear in several records: a transactional file); default: the dataset's in schemas/catalog.yaml, else one_to_one")
+	fs.Float64Var(&o.LinkProbability, "link-probability", 0, "link a record when its best candidate's probability is at least this (default: the dataset's, else 0.9); the report shows the expected precision and recall at each threshold")
+	fs.Float64Var(&o.ReviewProbability, "review-probability", 0, "send a record to review when its best candidate's probability is at least this and below --link-probability (default: the dataset's, else 0.05)")
 	fs.IntVar(&o.Sample, "sample", 20_000, "records read first to estimate the linkage model")
 	if err := fs.Parse(args); err != nil {
 		return err

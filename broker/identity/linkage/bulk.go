@@ -313,6 +313,11 @@ type Result struct {
 	Explanation *Explanation         `json:"explanation"`
 	Reason      string               `json:"reason"`
 	ReviewID    string               `json:"review_id,omitempty"`
+	// byLink: decided by linkage; best is then the probability of the
+	// best candidate, cand that candidate (for the threshold table)
+	byLink bool
+	best   float64
+	cand   string
 }
 
 // Summary counts the outcomes of a bulk reconciliation and keeps the
@@ -325,6 +330,9 @@ type Summary struct {
 	Model     *Model                   `json:"model,omitempty"`
 	Quality   *Quality                 `json:"quality,omitempty"` // with BulkOptions.Truth
 	Elapsed   time.Duration            `json:"elapsed_ns"`
+	// probs tallies the records decided by linkage by their best
+	// candidate's probability (Report.Thresholds).
+	probs probTally
 }
 
 // HistogramBins covers weights -40 … +40 bits.
@@ -354,6 +362,7 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 	}
 	if opt.Truth != nil {
 		sum.Quality = &Quality{}
+		sum.probs.truth = true
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 50_000
@@ -439,10 +448,12 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 		}
 		for _, r := range results {
 			sum.add(r)
-			if sum.Quality != nil {
-				if tr, ok := opt.Truth[r.RecordID]; ok {
-					sum.Quality.add(r, tr)
-				}
+			tr, known := opt.Truth[r.RecordID]
+			if sum.Quality != nil && known {
+				sum.Quality.add(r, tr)
+			}
+			if r.byLink {
+				sum.probs.add(r.best, known && tr != "" && r.cand == tr, known && tr != "")
 			}
 			if r.Outcome == identity.Verified && r.Fields != nil {
 				sum.Confirmed++
@@ -507,10 +518,12 @@ func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string,
 		k := linkAt[j]
 		prev := out[k]
 		if prev.Outcome != "" && d.Outcome == identity.Unmatched {
+			out[k].byLink, out[k].best = true, d.Probability
 			continue // keep not_found / invalid_id: nobody fits the rest either
 		}
 		res := Result{RecordID: recs[k].ID, Outcome: d.Outcome, PersonalID: d.PersonalID, Score: d.Score,
-			Probability: d.Probability, Explanation: d.Explanation, Reason: d.Reason, Proposed: prev.Proposed}
+			Probability: d.Probability, Explanation: d.Explanation, Reason: d.Reason, Proposed: prev.Proposed,
+			byLink: true, best: d.Probability, cand: d.PersonalID}
 		if d.Deceased {
 			res.Reason = joinReason(res.Reason, "the citizen is recorded as deceased")
 		}

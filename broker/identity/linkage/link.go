@@ -40,12 +40,48 @@ type Record struct {
 type Config struct {
 	LinkProbability   float64 // at or above: linked
 	ReviewProbability float64 // at or above: review; below: unmatched
+	// Cardinality says how often one citizen may appear in the records:
+	// OneToOne (the zero value: a register merge, a civil-servant roll)
+	// links each citizen to at most one record of a batch and sends the
+	// others to review; ManyToOne (land, tax, insurance files, where a
+	// person holds several certificates or registrations) links every
+	// record on its own merits, so several records may link to one citizen.
+	Cardinality Cardinality
 	MaxBlock          int     // blocks larger than this are skipped (counted in Decision.Skipped)
 	TopK              int     // candidates kept per record for the 1:1 assignment
 	MaxTF             float64 // bound on each term-frequency adjustment, bits
 	RandomPairs       int     // pairs of citizens sampled for u
 	EMIterations      int
 	Seed              uint64
+}
+
+// Cardinality is how many records of one batch may link to one citizen.
+type Cardinality string
+
+const (
+	OneToOne  Cardinality = "one_to_one"
+	ManyToOne Cardinality = "many_to_one"
+)
+
+// ParseCardinality accepts one_to_one / many_to_one (also written with
+// dashes, or "1:1" / "n:1"); "" is OneToOne.
+func ParseCardinality(s string) (Cardinality, error) {
+	switch strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "-", "_")) {
+	case "", "one_to_one", "1:1", "1_1":
+		return OneToOne, nil
+	case "many_to_one", "n:1", "m:1", "n_1":
+		return ManyToOne, nil
+	}
+	return "", fmt.Errorf("linkage: unknown cardinality %q: one_to_one (each person appears once: a register) or many_to_one (a person may appear in several records: a transactional file)", s)
+}
+
+// CheckThresholds fails, saying what to change, unless 0 < ReviewProbability
+// ≤ LinkProbability ≤ 1.
+func (c Config) CheckThresholds() error {
+	if !(c.LinkProbability > 0 && c.LinkProbability <= 1) || !(c.ReviewProbability > 0 && c.ReviewProbability <= c.LinkProbability) {
+		return fmt.Errorf("linkage: thresholds link %g, review %g: need 0 < review ≤ link ≤ 1 (a record is linked at or above link, sent to review at or above review)", c.LinkProbability, c.ReviewProbability)
+	}
+	return nil
 }
 
 // DefaultConfig returns the thresholds used by the benchmarks.
@@ -646,8 +682,9 @@ func (l *Linker) Link(rec Record) Decision {
 }
 
 // LinkBatch decides a batch: every record is ranked against its candidates
-// (in parallel), then pairs are assigned best weight first so that each
-// citizen is linked to at most one record of the batch.
+// (in parallel), then pairs are assigned best weight first; with
+// Config.Cardinality OneToOne each citizen is linked to at most one record
+// of the batch, with ManyToOne every record takes its best candidate.
 func (l *Linker) LinkBatch(recs []Record) []Decision {
 	return l.linkBatch(recs, nil)
 }
@@ -695,11 +732,12 @@ func (l *Linker) linkBatch(recs []Record, tick func(int)) []Decision {
 	out := make([]Decision, len(recs))
 	assigned := make([]bool, len(recs))
 	taken := map[uint32]int{}
+	many := l.cfg.Cardinality == ManyToOne
 	for _, p := range pairs {
 		if assigned[p.rec] {
 			continue
 		}
-		if _, ok := taken[p.i]; ok {
+		if _, ok := taken[p.i]; ok && !many {
 			continue
 		}
 		assigned[p.rec] = true

@@ -9,6 +9,7 @@ package reconcilerun
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,33 @@ type Options struct {
 	Truth            string // ground truth file ("" = none)
 	Progress         bool   // draw progress bars on stderr
 	Batch, Sample    int
+	// Cardinality, LinkProbability and ReviewProbability override the
+	// dataset's settings in the catalog (--dataset) and the linker's
+	// defaults ("" and 0: not given).
+	Cardinality                        string
+	LinkProbability, ReviewProbability float64
+}
+
+// linkConfig is the linker's configuration for a run: the defaults, then
+// the dataset's catalog settings (nil for a file), then the run's flags.
+func linkConfig(o Options, ds *schemas.Linkage) (linkage.Config, error) {
+	cfg := linkage.DefaultConfig()
+	card, link, rev := o.Cardinality, o.LinkProbability, o.ReviewProbability
+	if ds != nil {
+		card = cmp.Or(card, ds.Cardinality)
+		link = cmp.Or(link, ds.LinkProbability)
+		rev = cmp.Or(rev, ds.ReviewProbability)
+	}
+	var err error
+	if cfg.Cardinality, err = linkage.ParseCardinality(card); err != nil {
+		return cfg, err
+	}
+	cfg.LinkProbability = cmp.Or(link, cfg.LinkProbability)
+	cfg.ReviewProbability = cmp.Or(rev, cfg.ReviewProbability)
+	if err := cfg.CheckThresholds(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
 }
 
 // Run reconciles and prints the summary as JSON on stdout; progress and
@@ -100,12 +128,17 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		defer st.Close()
 	}
 	var src recordSource
+	var dsLinkage *schemas.Linkage
 	if o.Dataset != "" {
-		if src, mapping, err = datasetSource(ctx, st, o.Dataset, mapping); err != nil {
+		if src, mapping, dsLinkage, err = datasetSource(ctx, st, o.Dataset, mapping); err != nil {
 			return err
 		}
 	} else {
 		src = fileSource(o.Records, f, enc)
+	}
+	cfg, err := linkConfig(o, dsLinkage)
+	if err != nil {
+		return err
 	}
 	if o.Population == "" {
 		if err := checkRegisterColumns(mapping); err != nil {
@@ -158,7 +191,6 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	logf("population: %d citizens in %.1f s", pop.Len(), time.Since(t0).Seconds())
 	logf("estimating the linkage model from %d records…", len(sample))
-	cfg := linkage.DefaultConfig()
 	linker := linkage.Train(pop, sample, cfg)
 	if in, err = src.open(ctx); err != nil {
 		return err
@@ -480,10 +512,10 @@ const datasetKeyColumn = "@key"
 // NDJSON objects with the entity key added, and the mapping to read them
 // with: the one given (record_id defaults to the entity key), or the
 // dataset's identity fields from the catalog.
-func datasetSource(ctx context.Context, st store.Store, name string, given *linkage.Mapping) (recordSource, *linkage.Mapping, error) {
+func datasetSource(ctx context.Context, st store.Store, name string, given *linkage.Mapping) (recordSource, *linkage.Mapping, *schemas.Linkage, error) {
 	cat, err := schemas.Load()
 	if err != nil {
-		return recordSource{}, nil, err
+		return recordSource{}, nil, nil, err
 	}
 	d, ok := cat.Dataset(name)
 	if !ok {
@@ -491,14 +523,14 @@ func datasetSource(ctx context.Context, st store.Store, name string, given *link
 		for _, d := range cat.Datasets() {
 			names = append(names, d.Name)
 		}
-		return recordSource{}, nil, fmt.Errorf("unknown dataset %q: the catalog (schemas/catalog.yaml) has %s", name, strings.Join(names, ", "))
+		return recordSource{}, nil, nil, fmt.Errorf("unknown dataset %q: the catalog (schemas/catalog.yaml) has %s", name, strings.Join(names, ", "))
 	}
 	var m linkage.Mapping
 	switch {
 	case given != nil:
 		m = *given
 	case d.Identity.Name == "":
-		return recordSource{}, nil, fmt.Errorf("dataset %s names no person to reconcile (no identity name in schemas/catalog.yaml); give --mapping with the fields that hold the name and the date of birth", name)
+		return recordSource{}, nil, nil, fmt.Errorf("dataset %s names no person to reconcile (no identity name in schemas/catalog.yaml); give --mapping with the fields that hold the name and the date of birth", name)
 	default:
 		m = linkage.Mapping{PersonalID: d.Identity.ID, FullName: d.Identity.Name, DOB: d.Identity.DOB, Sex: d.Identity.Sex}
 	}
@@ -507,21 +539,21 @@ func datasetSource(ctx context.Context, st store.Store, name string, given *link
 	}
 	sc, ok := st.(store.StateScanner)
 	if !ok {
-		return recordSource{}, nil, fmt.Errorf("the store (%T) cannot list a dataset's rows", st)
+		return recordSource{}, nil, nil, fmt.Errorf("the store (%T) cannot list a dataset's rows", st)
 	}
 	n, err := sc.CountState(ctx, name)
 	if err != nil {
-		return recordSource{}, nil, err
+		return recordSource{}, nil, nil, err
 	}
 	if n == 0 {
-		return recordSource{}, nil, fmt.Errorf("dataset %s has no rows in the store: the bus keeps a dataset's current rows once its source has published some (see GET /v1/connectors)", name)
+		return recordSource{}, nil, nil, fmt.Errorf("dataset %s has no rows in the store: the bus keeps a dataset's current rows once its source has published some (see GET /v1/connectors)", name)
 	}
 	src := recordSource{
 		name:  name,
 		open:  func(ctx context.Context) (io.ReadCloser, error) { return streamState(ctx, sc, name), nil },
 		count: func(ctx context.Context) (int, error) { n, err := sc.CountState(ctx, name); return int(n), err },
 	}
-	return src, &m, nil
+	return src, &m, &d.Linkage, nil
 }
 
 // streamState writes a dataset's rows as NDJSON into a pipe, from a
