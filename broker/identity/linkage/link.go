@@ -46,13 +46,13 @@ type Config struct {
 	// others to review; ManyToOne (land, tax, insurance files, where a
 	// person holds several certificates or registrations) links every
 	// record on its own merits, so several records may link to one citizen.
-	Cardinality Cardinality
-	MaxBlock          int     // blocks larger than this are skipped (counted in Decision.Skipped)
-	TopK              int     // candidates kept per record for the 1:1 assignment
-	MaxTF             float64 // bound on each term-frequency adjustment, bits
-	RandomPairs       int     // pairs of citizens sampled for u
-	EMIterations      int
-	Seed              uint64
+	Cardinality  Cardinality
+	MaxBlock     int     // blocks larger than this are skipped (counted in Decision.Skipped)
+	TopK         int     // candidates kept per record for the 1:1 assignment
+	MaxTF        float64 // bound on each term-frequency adjustment, bits
+	RandomPairs  int     // pairs of citizens sampled for u
+	EMIterations int
+	Seed         uint64
 }
 
 // Cardinality is how many records of one batch may link to one citizen.
