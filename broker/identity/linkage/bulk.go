@@ -147,6 +147,14 @@ func (m Mapping) Record(get func(col string) string) Record {
 		r.OldID = "0" + r.OldID
 		r.notes = append(r.notes, "CMND number of 8 digits: leading zero restored")
 	}
+	if r.OldID != "" && len(r.OldID) != 9 {
+		// not a CMND: said, not silently dropped
+		r.notes = append(r.notes, fmt.Sprintf("CMND number of %d characters, not 9 digits (ignored)", len(r.OldID)))
+		r.OldID, r.badID = "", true
+	}
+	if n := len(r.PersonalID); n > 0 && n != 12 && n != 9 {
+		r.badID = true // the register answers invalid_id (length); the record is linked on its other fields
+	}
 	r.Name = g(m.FullName)
 	if r.Name == "" {
 		r.Name = strings.Join(strings.Fields(g(m.Surname)+" "+g(m.Middle)+" "+g(m.Given)), " ")
@@ -171,12 +179,13 @@ func (m Mapping) Record(get func(col string) string) Record {
 		}
 		if r.DOB == "" {
 			r.notes = append(r.notes, fmt.Sprintf("date of birth %q not understood (ignored)", clip(raw)))
+			r.badDOB = true
 		}
 	} else if r.DOB != "" {
 		var s side
 		if s.setDOB(r.DOB); !s.dobOK {
 			r.notes = append(r.notes, fmt.Sprintf("date of birth %q not understood (ignored)", clip(r.DOB)))
-			r.DOB = ""
+			r.DOB, r.badDOB = "", true
 		}
 	}
 	if r.Sex != "" && normSex(r.Sex) == "" {

@@ -30,6 +30,9 @@ type Record struct {
 	Extra []string `json:"extra,omitempty"`
 	// notes say what of the input could not be used (see Mapping.Record)
 	notes []string
+	// badDOB, badID: the date, the personal or CMND number was given but
+	// could not be read (what CheckSample looks for in a whole sample)
+	badDOB, badID bool
 }
 
 // Config holds the decision thresholds and the work bounds. A record's
