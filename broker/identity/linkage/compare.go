@@ -9,6 +9,7 @@
 package linkage
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,7 +42,7 @@ var compNames = [nBase]string{"name", "dob", "sex", "province", "old_id"}
 // last level of each is full disagreement.
 var levelNames = [nBase][]string{
 	CompName:     {"exact", "diacritics", "reordered", "middle_dropped", "one_word_slip", "dropped_and_slip", "jw_0.92", "jw_0.80", "different"},
-	CompDOB:      {"exact", "day_month_swapped", "one_digit", "same_year", "different"},
+	CompDOB:      {"exact", "day_month_swapped", "within_days", "digits_transposed", "one_digit_day_month", "one_digit_year", "same_year", "different"},
 	CompSex:      {"exact", "different"},
 	CompProvince: {"exact", "merged_2025", "different"},
 	CompOldID:    {"exact", "one_edit", "different"},
@@ -338,14 +339,25 @@ func has(a []string, w string) bool {
 	return false
 }
 
-// Date levels.
+// Date levels. within_days: at most dateNearDays apart (a day typo across
+// a decade boundary, 1996-02-19 / 1996-02-20, differs in two digits but is
+// one day off); digits_transposed: two adjacent digits of YYYYMMDD swapped
+// (1969 / 1996); a changed digit of the year is weighed apart from one of
+// the day or month, as clerks' slips and wrong years are not equally
+// likely between the same person's records.
 const (
 	dobExact = iota
 	dobSwapped
-	dobOneDigit
+	dobNear
+	dobTransposed
+	dobOneDigitDM
+	dobOneDigitYear
 	dobSameYear
 	dobDifferent
 )
+
+// dateNearDays is the distance of the within_days level.
+const dateNearDays = 7
 
 func dobLevel(r, c *side) int {
 	if !r.dobOK || !c.dobOK {
@@ -356,12 +368,58 @@ func dobLevel(r, c *side) int {
 		return dobExact
 	case r.y == c.y && r.m == c.d && r.d == c.m:
 		return dobSwapped
-	case digitDiff(r.y, c.y, 4)+digitDiff(r.m, c.m, 2)+digitDiff(r.d, c.d, 2) == 1:
-		return dobOneDigit
+	case r.m <= 12 && c.m <= 12 && abs(dayNumber(r.y, r.m, r.d)-dayNumber(c.y, c.m, c.d)) <= dateNearDays:
+		return dobNear
+	case transposed(r.y*10000+r.m*100+r.d, c.y*10000+c.m*100+c.d):
+		return dobTransposed
+	}
+	dy, dmd := digitDiff(r.y, c.y, 4), digitDiff(r.m, c.m, 2)+digitDiff(r.d, c.d, 2)
+	switch {
+	case dy == 0 && dmd == 1:
+		return dobOneDigitDM
+	case dy == 1 && dmd == 0:
+		return dobOneDigitYear
 	case r.y == c.y:
 		return dobSameYear
 	}
 	return dobDifferent
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// dayNumber is the day count of a proleptic Gregorian date (days from
+// civil, H. Hinnant); only differences are used.
+func dayNumber(y, m, d int) int {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe
+}
+
+// transposed reports whether two 8-digit numbers differ by one swap of
+// adjacent digits.
+func transposed(a, b int) bool {
+	var x, y [8]int
+	for i := 7; i >= 0; i-- {
+		x[i], y[i] = a%10, b%10
+		a, b = a/10, b/10
+	}
+	for i := range 7 {
+		if x[i] != y[i] {
+			return x[i] == y[i+1] && x[i+1] == y[i] && slices.Equal(x[i+2:], y[i+2:])
+		}
+	}
+	return false
 }
 
 // digitDiff counts the differing decimal digits of a and b over width.

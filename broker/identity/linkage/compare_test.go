@@ -49,8 +49,16 @@ func TestDOBLevels(t *testing.T) {
 		{"1985-03-14", "1985-03-14", "exact"},
 		{"1985-14-03", "1985-03-14", "day_month_swapped"}, // month 14: a swap, still read
 		{"1985-04-03", "1985-03-04", "day_month_swapped"},
-		{"1986-03-14", "1985-03-14", "one_digit"},
-		{"1985-03-19", "1985-03-14", "one_digit"},
+		{"1986-03-14", "1985-03-14", "one_digit_year"},
+		{"1985-03-24", "1985-03-14", "one_digit_day_month"},
+		{"1985-03-19", "1985-03-14", "within_days"},
+		{"1996-02-20", "1996-02-19", "within_days"}, // two digits differ, one day apart (issue 16)
+		{"1996-03-01", "1996-02-28", "within_days"}, // across a month
+		{"1969-02-19", "1996-02-19", "digits_transposed"},
+		{"1985-03-41", "1985-03-14", "missing"}, // day 41: not a date
+		{"1985-12-03", "1985-21-03", "digits_transposed"}, // month 21 read as written
+		{"1985-03-12", "1985-03-21", "digits_transposed"},
+		{"1975-03-14", "1985-03-14", "one_digit_year"},
 		{"1985-07-22", "1985-03-14", "same_year"},
 		{"1990-03-14", "1985-03-14", "different"},
 		{"14/03/1985", "1985-03-14", "missing"},

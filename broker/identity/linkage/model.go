@@ -134,6 +134,19 @@ func (m *Model) set(which byte, p probs) {
 		// levels are ordered from the strongest agreement down: a weaker
 		// level never weighs more than a stronger one (a rare level, such
 		// as a reordered name, can otherwise out-score an exact one)
+		if c == CompDOB {
+			// the date's partial levels are kinds of error, not degrees
+			// of agreement (a transposition the data never shows says
+			// nothing of a changed year digit): each is capped by exact
+			// only, and different by every other level
+			lvs := m.Comparisons[c].Levels
+			last := len(lvs) - 1
+			for l := 1; l < last; l++ {
+				lvs[l].Weight = math.Min(lvs[l].Weight, lvs[0].Weight)
+				lvs[last].Weight = math.Min(lvs[last].Weight, lvs[l].Weight)
+			}
+			continue
+		}
 		if c < nBase {
 			for l := 1; l < len(m.Comparisons[c].Levels); l++ {
 				lv := &m.Comparisons[c].Levels[l]
