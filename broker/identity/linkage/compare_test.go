@@ -55,7 +55,7 @@ func TestDOBLevels(t *testing.T) {
 		{"1996-02-20", "1996-02-19", "within_days"}, // two digits differ, one day apart (issue 16)
 		{"1996-03-01", "1996-02-28", "within_days"}, // across a month
 		{"1969-02-19", "1996-02-19", "digits_transposed"},
-		{"1985-03-41", "1985-03-14", "missing"}, // day 41: not a date
+		{"1985-03-41", "1985-03-14", "missing"},           // day 41: not a date
 		{"1985-12-03", "1985-21-03", "digits_transposed"}, // month 21 read as written
 		{"1985-03-12", "1985-03-21", "digits_transposed"},
 		{"1975-03-14", "1985-03-14", "one_digit_year"},
