@@ -103,7 +103,7 @@ func parseKind(s string) (extraKind, bool) {
 const maxExtra = maxComp - nBase
 
 // reservedNames are the field names explanations already use.
-var reservedNames = map[string]bool{"name": true, "dob": true, "sex": true, "province": true, "old_id": true,
+var reservedNames = map[string]bool{"name": true, "dob": true, "sex": true, "province": true, "old_id": true, "personal_id": true,
 	"name_spelling": true, "given_name_tf": true, "surname_tf": true}
 
 // checkExtras validates the extra fields of a mapping.

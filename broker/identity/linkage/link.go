@@ -343,6 +343,7 @@ func prepare(rec Record) prepared {
 	r.setSex(rec.Sex)
 	r.setProvince(rec.Province)
 	r.setOld(rec.OldID)
+	r.setPID(rec.PersonalID)
 	return r
 }
 

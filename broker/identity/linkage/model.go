@@ -134,6 +134,21 @@ func (m *Model) set(which byte, p probs) {
 		// levels are ordered from the strongest agreement down: a weaker
 		// level never weighs more than a stronger one (a rare level, such
 		// as a reordered name, can otherwise out-score an exact one)
+		if c == CompPersonalID {
+			// a record whose number the register has is verified, not
+			// linked: the levels below exact weigh what they say given
+			// that the numbers differ, m and u renormalised without exact.
+			// When (almost) every true match has the exact number, the
+			// data say little about how wrong numbers are wrong: m then
+			// leans on pidPrior, with the weight of pidPriorMass matches
+			lvs := m.Comparisons[c].Levels
+			m0, u0 := math.Min(lvs[0].M, 1-minProb), math.Min(lvs[0].U, 1-minProb)
+			for l := 1; l < len(lvs); l++ {
+				mc := (lvs[l].M + pidPriorMass*pidPrior[l]) / (1 - m0 + pidPriorMass)
+				lvs[l].Weight = math.Log2(mc / (lvs[l].U / (1 - u0)))
+			}
+			continue
+		}
 		if c == CompDOB {
 			// the date's partial levels are kinds of error, not degrees
 			// of agreement (a transposition the data never shows says
@@ -167,6 +182,15 @@ func (m *Model) set(which byte, p probs) {
 		}
 	}
 }
+
+// pidPrior is the assumed share of each personal-number level among true
+// matches whose number is wrong (one_edit, same_facts, different: a typo,
+// a number built from the right facts, someone else's number), and
+// pidPriorMass its weight against the estimated m (the share of true
+// matches with a wrong number).
+var pidPrior = [...]float64{0, 0.5, 0.3, 0.2}
+
+const pidPriorMass = 0.01
 
 // Validate checks that the model has every built-in comparison, then
 // extra fields of known comparisons, each with its levels, with
@@ -348,11 +372,11 @@ func emSession(cp candidatePatterns, sh shape, u probs, exclude [maxComp]bool, i
 			if exclude[c] {
 				continue
 			}
+			if den[c] == 0 {
+				continue // no pair has the field: keep the starting guess
+			}
 			for l := range sh.levels[c] {
-				v := minProb
-				if den[c] > 0 {
-					v = math.Max(num[c][l]/den[c], minProb)
-				}
+				v := math.Max(num[c][l]/den[c], minProb)
 				delta = math.Max(delta, math.Abs(v-mp[c][l]))
 				mp[c][l] = v
 			}
