@@ -18,6 +18,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,15 +39,19 @@ type Options struct {
 	QueueSource      string // queue review outcomes under this source ("" = no)
 	Format, Encoding string // of Records ("" = from the extension; "" = utf-8)
 	MappingPath      string
-	Out              string // results file ("" = <records or dataset>.results.ndjson)
-	Population       string // population snapshot file ("" = the bus's register)
-	PopulationFormat string
-	DataDir, Config  string // where the bus's store is
-	Report           string // HTML report ("" = none)
-	ReportJSON       string
-	Truth            string // ground truth file ("" = none)
-	Progress         bool   // draw progress bars on stderr
-	Batch, Sample    int
+	// PopulationMappingPath maps the columns of a --population file of
+	// another shape (another ministry's file): see
+	// linkage.ScanPopulationMapped ("" = PopulationColumns).
+	PopulationMappingPath string
+	Out                   string // results file ("" = <records or dataset>.results.ndjson)
+	Population            string // population snapshot file ("" = the bus's register)
+	PopulationFormat      string
+	DataDir, Config       string // where the bus's store is
+	Report                string // HTML report ("" = none)
+	ReportJSON            string
+	Truth                 string // ground truth file ("" = none)
+	Progress              bool   // draw progress bars on stderr
+	Batch, Sample         int
 	// Cardinality, LinkProbability and ReviewProbability override the
 	// dataset's settings in the catalog (--dataset) and the linker's
 	// defaults ("" and 0: not given).
@@ -113,6 +118,25 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 			return fmt.Errorf("mapping %s: %w", o.MappingPath, err)
 		}
 		mapping = &m
+	}
+	var popMapping *linkage.Mapping
+	if o.PopulationMappingPath != "" {
+		if o.Population == "" {
+			return errors.New("--population-mapping maps the columns of a --population file: give --population FILE")
+		}
+		mf, err := os.Open(o.PopulationMappingPath)
+		if err != nil {
+			return err
+		}
+		m, err := linkage.ParseMapping(mf)
+		mf.Close()
+		if err != nil {
+			return fmt.Errorf("population mapping %s: %w", o.PopulationMappingPath, err)
+		}
+		if len(m.Extra) > 0 {
+			return fmt.Errorf("population mapping %s: extra fields belong in --mapping (each names its population_column)", o.PopulationMappingPath)
+		}
+		popMapping = &m
 	}
 	showBar := o.Progress
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
@@ -182,7 +206,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	var idx *identity.Index
 	var pop *linkage.Population
 	if o.Population != "" {
-		idx, pop, err = loadPopulationFile(o.Population, o.PopulationFormat, mapping, showBar, stderr, logf)
+		idx, pop, err = loadPopulationFile(o.Population, o.PopulationFormat, popMapping, mapping, showBar, stderr, logf)
 	} else {
 		idx, pop, err = loadPopulationStore(ctx, st, mapping, logf)
 	}
@@ -320,7 +344,7 @@ func countRecords(f *os.File, format linkage.Format) (int, error) {
 // loadPopulationFile builds the exact-lookup index and the linkage
 // population from a snapshot file in one pass, keeping the values of the
 // mapping's extra fields (nil mapping: none).
-func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar bool, stderr io.Writer, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
+func loadPopulationFile(path, format string, popMapping, mapping *linkage.Mapping, showBar bool, stderr io.Writer, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
 	pf, err := fileFormat(format, path, "--population-format")
 	if err != nil {
 		return nil, nil, err
@@ -345,12 +369,16 @@ func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar b
 	}
 	idx := identity.NewIndex(hint)
 	rejected := 0
+	reasons := map[string]int{}
 	var scan linkage.PopulationScan
 	var scanErr error
 	seq := iter.Seq2[store.Citizen, []string](func(yield func(store.Citizen, []string) bool) {
-		scan, scanErr = linkage.ScanPopulationRows(r, pf, mapping.PopulationColumns(), func(c store.Citizen, extra []string) bool {
-			if idx.Add(c) != nil {
+		scan, scanErr = linkage.ScanPopulationMapped(r, pf, popMapping, mapping.PopulationColumns(), func(c store.Citizen, extra []string) bool {
+			if err := idx.Add(c); err != nil {
 				rejected++
+				for _, why := range rejectReasons(err) {
+					reasons[why]++
+				}
 				return true
 			}
 			return yield(c, extra)
@@ -363,13 +391,58 @@ func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar b
 	if err != nil && pop == nil {
 		return nil, nil, err
 	}
+	why := reasonList(scan.Unreadable, reasons)
 	if scan.Unreadable > 0 || rejected > 0 {
-		logf("population: %d of %d rows skipped (%d unreadable, %d malformed: number, date, sex or name)", scan.Unreadable+rejected, scan.Rows, scan.Unreadable, rejected)
+		logf("population: %d of %d rows skipped (%s)", scan.Unreadable+rejected, scan.Rows, why)
 	}
 	if pop.Len() == 0 {
-		return nil, nil, fmt.Errorf("%s: no usable citizen in the population file", path)
+		return nil, nil, fmt.Errorf("%s: no usable citizen in the population file (%s); see --population-mapping for a file with other columns or layouts", path, cmp.Or(why, "no rows"))
 	}
 	return idx, pop, nil
+}
+
+// rejectReasons names what identity.Index.Add refused in a citizen, one
+// reason per field, without the values (they are personal data).
+func rejectReasons(err error) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimPrefix(err.Error(), "identity: cannot index citizen: "), "\n") {
+		switch {
+		case strings.HasPrefix(line, "personal number"):
+			out = append(out, "personal number not 12 digits")
+		case strings.HasPrefix(line, "CMND"):
+			out = append(out, "CMND not 9 digits")
+		case strings.HasPrefix(line, "date of birth"):
+			out = append(out, "date of birth missing or not read")
+		case strings.HasPrefix(line, "sex"):
+			out = append(out, "sex missing or not M/F")
+		case strings.HasPrefix(line, "name"):
+			out = append(out, "name empty or over 255 bytes")
+		default:
+			out = append(out, "other")
+		}
+	}
+	return out
+}
+
+// reasonList writes the counts of skipped rows by reason, most first.
+func reasonList(unreadable int, reasons map[string]int) string {
+	type kv struct {
+		k string
+		n int
+	}
+	var all []kv
+	for k, n := range reasons {
+		all = append(all, kv{k, n})
+	}
+	if unreadable > 0 {
+		all = append(all, kv{"unreadable (not CSV / JSON)", unreadable})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Or(b.n-a.n, strings.Compare(a.k, b.k)) })
+	var parts []string
+	for _, e := range all {
+		parts = append(parts, fmt.Sprintf("%d %s", e.n, e.k))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // registerColumn is the one population column, beyond the fields every
