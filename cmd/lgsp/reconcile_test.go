@@ -655,7 +655,7 @@ func TestReconcilePopulationMapping(t *testing.T) {
 	namNu := func(s string) string { return map[string]string{"M": "Nam", "F": "Nữ"}[s] }
 	other := write("bhxh.csv", dmy, namNu, [][]string{
 		{"1234567", "", "Lê", "Văn", "Bảy", "01/01/1980", "Nam", "001"},        // a 7-digit number
-		{"001080012345", "", "Lê", "Văn", "Tám", "31/02/1980", "Nam", "001"},  // no such date
+		{"001080012345", "", "Lê", "Văn", "Tám", "31/02/1980", "Nam", "001"},   // no such date
 		{"001080012346", "", "Lê", "Văn", "Chín", "01/01/1980", "khác", "001"}, // sex not understood
 	})
 	pm := filepath.Join(dir, "pm.json")
