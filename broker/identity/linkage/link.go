@@ -167,7 +167,62 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 	l.setPrior(clampRate(rate))
 	l.setWeights()
 	l.setPrior(l.estimateRate(sample, m.MatchRate))
+	m.Blocking = l.ruleCoverage(sample)
 	return l
+}
+
+// ruleCoverage estimates each blocking rule's share of the true pairs of
+// the sample (see RuleCoverage).
+func (l *Linker) ruleCoverage(sample []Record) []RuleCoverage {
+	type part struct {
+		share, only [nRulesAll]float64
+		total       float64
+	}
+	parts := make([]part, max(runtime.GOMAXPROCS(0), 1))
+	var next sync.Mutex
+	slot := 0
+	parallel(len(sample), func(lo, hi int) {
+		next.Lock()
+		pt := &parts[slot%len(parts)]
+		slot++
+		next.Unlock()
+		var buf []uint32
+		for k := lo; k < hi; k++ {
+			r, rk := l.rank(sample[k])
+			if len(rk.top) == 0 {
+				continue
+			}
+			p, best := rk.posterior(0), rk.top[0].i
+			pt.total += p
+			found, n := -1, 0
+			for rule := range nRulesAll {
+				buf, _ = l.candidatesBy(&r, 1<<rule, buf[:0])
+				if _, ok := slices.BinarySearch(buf, best); ok {
+					pt.share[rule] += p
+					found, n = rule, n+1
+				}
+			}
+			if n == 1 {
+				pt.only[found] += p
+			}
+		}
+	})
+	var sum part
+	for _, pt := range parts {
+		sum.total += pt.total
+		for r := range nRulesAll {
+			sum.share[r] += pt.share[r]
+			sum.only[r] += pt.only[r]
+		}
+	}
+	if sum.total == 0 {
+		return nil
+	}
+	out := make([]RuleCoverage, nRulesAll)
+	for r := range nRulesAll {
+		out[r] = RuleCoverage{Rule: RuleNames[r], Share: round4(sum.share[r] / sum.total), Only: round4(sum.only[r] / sum.total)}
+	}
+	return out
 }
 
 // Bounds of the estimated share of records that are in the register: an

@@ -20,6 +20,21 @@ type Model struct {
 	MatchRate   float64     `json:"match_rate"`          // estimated share of records that are in the register
 	TFGiven     float64     `json:"tf_given_baseline"`   // P(two random citizens share the given name)
 	TFSurname   float64     `json:"tf_surname_baseline"` // P(… share the surname)
+	// Blocking is what each blocking rule contributes, estimated on the
+	// training sample (see RuleCoverage).
+	Blocking []RuleCoverage `json:"blocking,omitempty"`
+}
+
+// RuleCoverage is one blocking rule's share of the true pairs, estimated
+// from the model: over the training records, each record's best candidate
+// counts with its probability of being the record's person; Share is the
+// part of that mass the rule's block holds, Only the part no other rule
+// holds (what dropping the rule would lose). True pairs that no rule
+// finds are not seen, so the shares are of the pairs some rule finds.
+type RuleCoverage struct {
+	Rule  string  `json:"rule"`
+	Share float64 `json:"share"`
+	Only  float64 `json:"only"`
 }
 
 // EMSession is one expectation–maximisation run: the blocking rule whose

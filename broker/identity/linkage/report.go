@@ -69,6 +69,7 @@ type ReportModel struct {
 	RandomPairs int                `json:"random_pairs"`
 	Comparisons []ComparisonParams `json:"comparisons"`
 	Sessions    []EMSession        `json:"em_sessions"`
+	Blocking    []RuleCoverage     `json:"blocking,omitempty"`
 }
 
 // Outcomes in the order reports list them.
@@ -99,7 +100,7 @@ func NewReport(title string, sum Summary, cfg Config) Report {
 	}
 	if m := sum.Model; m != nil {
 		r.Population = m.Population
-		r.Model = ReportModel{PriorWeight: round2(m.PriorWeight), MatchRate: m.MatchRate, RandomPairs: m.RandomPairs, Sessions: m.Sessions}
+		r.Model = ReportModel{PriorWeight: round2(m.PriorWeight), MatchRate: m.MatchRate, RandomPairs: m.RandomPairs, Sessions: m.Sessions, Blocking: m.Blocking}
 		for _, c := range m.Comparisons {
 			cp := ComparisonParams{Field: c.Field, Comparison: c.Comparison}
 			for _, l := range c.Levels {
@@ -286,6 +287,14 @@ weight = log2(m/u). Prior weight {{.Model.PriorWeight}} bits; estimated share of
 <table id="sessions"><tr><th>EM session (blocking rule)</th><th>pairs</th><th>records</th><th>expected matches</th><th>iterations</th><th>estimated</th></tr>
 {{range .Model.Sessions}}<tr><td>{{.Rule}}</td><td>{{.Pairs}}</td><td>{{.Records}}</td><td>{{.Matches}}</td><td>{{.Iterations}}</td><td>{{range .Estimated}}{{.}} {{end}}</td></tr>
 {{end}}</table>
+{{with .Model.Blocking}}
+<h2>Blocking rules</h2>
+<p class="note">The share of the true pairs (each training record's best candidate, counted with its probability) that each rule's
+block holds, and the share only that rule holds: what dropping it would lose. Pairs no rule finds are not seen.</p>
+<table id="blocking"><tr><th>rule</th><th>share of true pairs</th><th>found by this rule only</th></tr>
+{{range .}}<tr><td>{{.Rule}}</td><td>{{pct .Share}}</td><td>{{pct .Only}}</td></tr>
+{{end}}</table>
+{{end}}
 </body></html>
 `))
 

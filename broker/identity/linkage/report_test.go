@@ -139,6 +139,16 @@ func TestReport(t *testing.T) {
 			t.Errorf("at the link threshold %d linked, the run linked %d", r.Linked, rep.Quality.Linked)
 		}
 	}
+	// the blocking rules' shares of the true pairs: every rule listed,
+	// dob+sex finds most, and what only one rule finds is part of its share
+	if len(rep.Model.Blocking) != nRulesAll || rep.Model.Blocking[RuleDOBSex].Share < 0.8 || !strings.Contains(h, `<table id="blocking">`) {
+		t.Errorf("blocking coverage %+v", rep.Model.Blocking)
+	}
+	for _, b := range rep.Model.Blocking {
+		if b.Only > b.Share || b.Share > 1 || !strings.Contains(h, fmt.Sprintf("</td><td>%.2f%%</td><td>%.2f%%</td></tr>", 100*b.Share, 100*b.Only)) {
+			t.Errorf("rule %+v (or not in the HTML)", b)
+		}
+	}
 	// self-contained: no script, nothing fetched
 	for _, s := range []string{"<script", "src=", "href=", "@import", "url("} {
 		if strings.Contains(h, s) {
