@@ -43,6 +43,10 @@ type Mapping struct {
 	// and Comparisons). The population must be built with the same list
 	// (BuildPopulation with PopulationFields).
 	Extra []ExtraField `json:"extra,omitempty"`
+	// Blocking are blocking rules of one's own on the mapped fields,
+	// besides the built-in ones (see BlockingRule), e.g.
+	// [{"name":"postcode+surname","keys":["postcode","surname"]}].
+	Blocking []BlockingRule `json:"blocking,omitempty"`
 }
 
 // DefaultMapping is the mapping used without a mapping file: columns
@@ -65,6 +69,9 @@ func ParseMapping(r io.Reader) (Mapping, error) {
 		return m, errors.New("linkage: mapping names no name column (full_name or given_name)")
 	}
 	if err := checkExtras(m.Extra); err != nil {
+		return m, err
+	}
+	if err := m.CheckBlocking(); err != nil {
 		return m, err
 	}
 	return m, nil

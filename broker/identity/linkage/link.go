@@ -113,6 +113,7 @@ type Linker struct {
 	// matches written without diacritics (see spelling)
 	logM    [maxLvl]float64
 	noMarks float64
+	rules   []*ruleIndex // Config.Blocking, built
 }
 
 // Train fits a model to the population and a sample of the records to be
@@ -125,12 +126,24 @@ type Linker struct {
 // name rules instead. The prior is the estimated share of records in the
 // register over the population size.
 func Train(pop *Population, sample []Record, cfg Config) *Linker {
+	l, _ := TrainWith(pop, sample, cfg, nil)
+	return l
+}
+
+// TrainWith is Train with blocking rules of one's own besides the built-in
+// ones (a mapping's Blocking, see BlockingRule): each is indexed first, and
+// the linker proposes its blocks' citizens too. It fails when a rule names
+// a field the population does not keep.
+func TrainWith(pop *Population, sample []Record, cfg Config, rules []BlockingRule) (*Linker, error) {
 	m := newModel(pop.extras)
 	m.TFGiven, m.TFSurname = pop.tfGiven, pop.tfSur
 	m.Population = pop.Len()
 	m.estimateU(pop, cfg.RandomPairs, cfg.Seed)
 	u := m.get('u')
 	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
+	if err := l.buildRules(rules); err != nil {
+		return nil, err
+	}
 	final := initialM(l.sh)
 	session := func(rules uint8, name string, exclude [maxComp]bool) (float64, int) {
 		cp := l.patterns(sample, rules)
@@ -168,17 +181,21 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 	l.setWeights()
 	l.setPrior(l.estimateRate(sample, m.MatchRate))
 	m.Blocking = l.ruleCoverage(sample)
-	return l
+	return l, nil
 }
 
 // ruleCoverage estimates each blocking rule's share of the true pairs of
 // the sample (see RuleCoverage).
 func (l *Linker) ruleCoverage(sample []Record) []RuleCoverage {
+	nr := nRulesAll + len(l.rules)
 	type part struct {
-		share, only [nRulesAll]float64
+		share, only []float64
 		total       float64
 	}
 	parts := make([]part, max(runtime.GOMAXPROCS(0), 1))
+	for k := range parts {
+		parts[k] = part{share: make([]float64, nr), only: make([]float64, nr)}
+	}
 	var next sync.Mutex
 	slot := 0
 	parallel(len(sample), func(lo, hi int) {
@@ -195,8 +212,13 @@ func (l *Linker) ruleCoverage(sample []Record) []RuleCoverage {
 			p, best := rk.posterior(0), rk.top[0].i
 			pt.total += p
 			found, n := -1, 0
-			for rule := range nRulesAll {
-				buf, _ = l.candidatesBy(&r, 1<<rule, buf[:0])
+			for rule := range nr {
+				if rule < nRulesAll {
+					buf, _ = l.candidatesBy(&r, 1<<rule, buf[:0])
+				} else {
+					buf = append(buf[:0], l.ruleBlock(&r, rule-nRulesAll)...)
+					slices.Sort(buf)
+				}
 				if _, ok := slices.BinarySearch(buf, best); ok {
 					pt.share[rule] += p
 					found, n = rule, n+1
@@ -207,10 +229,10 @@ func (l *Linker) ruleCoverage(sample []Record) []RuleCoverage {
 			}
 		}
 	})
-	var sum part
+	sum := part{share: make([]float64, nr), only: make([]float64, nr)}
 	for _, pt := range parts {
 		sum.total += pt.total
-		for r := range nRulesAll {
+		for r := range nr {
 			sum.share[r] += pt.share[r]
 			sum.only[r] += pt.only[r]
 		}
@@ -218,9 +240,13 @@ func (l *Linker) ruleCoverage(sample []Record) []RuleCoverage {
 	if sum.total == 0 {
 		return nil
 	}
-	out := make([]RuleCoverage, nRulesAll)
-	for r := range nRulesAll {
-		out[r] = RuleCoverage{Rule: RuleNames[r], Share: round4(sum.share[r] / sum.total), Only: round4(sum.only[r] / sum.total)}
+	out := make([]RuleCoverage, nr)
+	for r := range nr {
+		name := RuleNames[min(r, nRulesAll-1)]
+		if r >= nRulesAll {
+			name = l.rules[r-nRulesAll].name
+		}
+		out[r] = RuleCoverage{Rule: name, Share: round4(sum.share[r] / sum.total), Only: round4(sum.only[r] / sum.total)}
 	}
 	return out
 }
@@ -543,6 +569,11 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 			if i := p.byOldID(v); i >= 0 {
 				out = append(out, uint32(i))
 			}
+		}
+	}
+	if rules == allRules {
+		for k := range l.rules {
+			add(l.ruleBlock(r, k))
 		}
 	}
 	slices.Sort(out)

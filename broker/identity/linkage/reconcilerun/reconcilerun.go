@@ -215,7 +215,14 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	logf("population: %d citizens in %.1f s", pop.Len(), time.Since(t0).Seconds())
 	logf("estimating the linkage model from %d records…", len(sample))
-	linker := linkage.Train(pop, sample, cfg)
+	var rules []linkage.BlockingRule
+	if mapping != nil {
+		rules = mapping.Blocking
+	}
+	linker, err := linkage.TrainWith(pop, sample, cfg, rules)
+	if err != nil {
+		return err
+	}
 	if in, err = src.open(ctx); err != nil {
 		return err
 	}
