@@ -116,6 +116,11 @@ type ruleIndex struct {
 	ids   []uint32 // citizen of each key
 }
 
+// dated reports whether the rule's key has a part of the date.
+func (ri *ruleIndex) dated() bool {
+	return slices.ContainsFunc(ri.parts, func(p keyPart) bool { return strings.HasPrefix(p.field, "dob") })
+}
+
 // key hashes the parts of one side; ok is false when a part is missing.
 // ext gives the side's probe of extra field k.
 func (ri *ruleIndex) key(s *side, ext func(k int) *extProbe) (uint32, bool) {

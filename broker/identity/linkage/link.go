@@ -167,7 +167,16 @@ func TrainWith(pop *Population, sample []Record, cfg Config, rules []BlockingRul
 	// (the extra fields too: the first session estimates them, after the
 	// second has had them in its likelihood)
 	if _, recs := session(1<<RuleOldID, RuleNames[RuleOldID], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true}); recs < 50 {
-		session(1<<RuleNameYearMonth, RuleNames[RuleNameYearMonth], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+		// too few CMND numbers: the custom rules that do not block on
+		// the date (their pairs show its errors, a name+date block's
+		// cannot), else the name rule
+		undated := slices.ContainsFunc(l.rules, func(ri *ruleIndex) bool { return !ri.dated() })
+		if recs := 0; !undated || func() bool {
+			_, recs = session(customNoDOB, "custom rules without the date", [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+			return recs < 50
+		}() {
+			session(1<<RuleNameYearMonth, RuleNames[RuleNameYearMonth], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+		}
 	}
 	matches, recs := session(1<<RuleDOBSex, RuleNames[RuleDOBSex], [maxComp]bool{CompDOB: true, CompSex: true})
 	m.set('m', final)
@@ -465,10 +474,18 @@ func (l *Linker) prepare(rec Record) prepared {
 // candidates returns the union of the blocks of r (sorted, distinct) and
 // how many oversized blocks were skipped.
 func (l *Linker) candidates(r *prepared, out []uint32) ([]uint32, int) {
-	return l.candidatesBy(r, allRules, out)
+	return l.candidatesBy(r, allRules|customAll, out)
 }
 
 const allRules = 1<<nRulesAll - 1
+
+// Bits of candidatesBy's rules beyond the built-in ones: every custom rule
+// (BlockingRule), or only those whose key has no part of the date (their
+// pairs can estimate the date's levels).
+const (
+	customAll   = 1 << nRulesAll
+	customNoDOB = 1 << (nRulesAll + 1)
+)
 
 // maxNamedScan bounds the citizens of one surname and given name that
 // RuleFullNameSex reads through (a common name is too ambiguous without a
@@ -571,8 +588,8 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 			}
 		}
 	}
-	if rules == allRules {
-		for k := range l.rules {
+	for k, ri := range l.rules {
+		if rules&customAll != 0 || (rules&customNoDOB != 0 && !ri.dated()) {
 			add(l.ruleBlock(r, k))
 		}
 	}

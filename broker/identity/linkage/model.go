@@ -178,9 +178,18 @@ func (m *Model) set(which byte, p probs) {
 			continue
 		}
 		if c < nBase {
-			for l := 1; l < len(m.Comparisons[c].Levels); l++ {
-				lv := &m.Comparisons[c].Levels[l]
-				lv.Weight = math.Min(lv.Weight, m.Comparisons[c].Levels[l-1].Weight)
+			// a level neither true matches nor random pairs show (m and
+			// u at the floor: diacritics in an English register) weighs
+			// nothing and does not cap the levels below it
+			lvs := m.Comparisons[c].Levels
+			limit := lvs[0].Weight
+			for l := 1; l < len(lvs); l++ {
+				if lvs[l].M <= 2*minProb && lvs[l].U <= unseenU {
+					lvs[l].Weight = 0
+					continue
+				}
+				lvs[l].Weight = math.Min(lvs[l].Weight, limit)
+				limit = lvs[l].Weight
 			}
 			continue
 		}
@@ -197,6 +206,10 @@ func (m *Model) set(which byte, p probs) {
 		}
 	}
 }
+
+// unseenU bounds the u of a level no random pair showed (pseudo-count ½
+// over at least 100,000 pairs).
+const unseenU = 5e-6
 
 // pidPrior is the assumed share of each personal-number level among true
 // matches whose number is wrong (one_edit, same_facts, different: a typo,
