@@ -256,3 +256,47 @@ func TestEnglishBenchmark(t *testing.T) {
 		t.Errorf("F1 %.4f < 0.997", f1)
 	}
 }
+
+// TestExtraFieldFrequency: an exact agreement on a text field's common
+// value weighs less than on a rare one (term-frequency adjustment of every
+// name-like field, issue 16), and the explanation says so per field.
+func TestExtraFieldFrequency(t *testing.T) {
+	orig, _ := englishWorld(5, 4000)
+	for k := range orig {
+		if k%2 == 0 {
+			orig[k].street = "main street" // half the register
+		}
+	}
+	orig[1].street = "jacaranda crescent north" // one citizen
+	pop, err := BuildPopulation(func(yield func(store.Citizen, []string) bool) {
+		for _, p := range orig {
+			if !yield(store.Citizen{ID: p.id, FullName: p.surname + " " + p.given, DOB: p.dob, Sex: p.sex}, []string{p.street, p.number, p.suburb, p.postcode}) {
+				return
+			}
+		}
+	}, len(orig), englishFields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := TrainWith(pop, englishRecords(orig[:1000]), DefaultConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := func(k int) float64 {
+		d := l.Link(englishRecords(orig[k : k+1])[0])
+		if d.PersonalID != orig[k].id {
+			t.Fatalf("citizen %d: %s %s", k, d.Outcome, d.PersonalID)
+		}
+		for _, f := range d.Explanation.Fields {
+			if f.Field == "street_tf" {
+				return f.Weight
+			}
+		}
+		t.Fatalf("citizen %d: no street_tf in %+v", k, d.Explanation.Fields)
+		return 0
+	}
+	common, rare := tf(0), tf(1)
+	if !(common < 0 && rare > 0 && rare <= DefaultConfig().MaxTF) {
+		t.Errorf("street_tf: common value %.2f, rare value %.2f", common, rare)
+	}
+}

@@ -675,6 +675,21 @@ func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Ex
 			ex.Fields = append(ex.Fields, FieldWeight{Field: cp.Field, Level: name, Weight: round2(w)})
 		}
 	}
+	// term frequency of the name-like extra fields (exact, jaro_winkler)
+	// agreeing exactly: a common value weighs less than a rare one
+	if ci != noWord {
+		for k, col := range l.pop.cols {
+			if g[nBase+k] != 0 || col.counts == nil {
+				continue
+			}
+			if w := col.tf(ci, l.cfg.MaxTF); w != 0 {
+				total += w
+				if want {
+					ex.Fields = append(ex.Fields, FieldWeight{Field: col.field.Name + "_tf", Level: "frequency", Weight: round2(w)})
+				}
+			}
+		}
+	}
 	if lv := int(g[CompName]); lv >= nameMiddle && lv <= nameJW92 && r.logFreq != 0 {
 		if adj := l.spelling(r, lv); adj < 0 {
 			total += adj
