@@ -162,6 +162,13 @@ func (m *Model) set(which byte, p probs) {
 				mc := (lvs[l].M + pidPriorMass*pidPrior[l]) / (1 - m0 + pidPriorMass)
 				lvs[l].Weight = math.Log2(mc / (lvs[l].U / (1 - u0)))
 			}
+			// the encoded facts are the province, sex and birth year the
+			// other comparisons already weigh: agreeing on them adds
+			// nothing (it would count that evidence twice: an outsider's
+			// own number agrees with every namesake born in their year and
+			// province); contradicting them weighs against
+			lvs[pidFacts].Weight = 0
+			lvs[pidDifferent].Weight = math.Min(lvs[pidDifferent].Weight, 0)
 			continue
 		}
 		if c == CompDOB {
@@ -217,6 +224,14 @@ const unseenU = 5e-6
 // pidPriorMass its weight against the estimated m (the share of true
 // matches with a wrong number).
 var pidPrior = [...]float64{0, 0.5, 0.3, 0.2}
+
+// Personal-number levels.
+const (
+	pidExact = iota
+	pidOneEdit
+	pidFacts
+	pidDifferent
+)
 
 const pidPriorMass = 0.01
 
