@@ -37,6 +37,18 @@ type Identity struct {
 	Sex  string `yaml:"sex"`  // M or F
 }
 
+// Linkage are a dataset's identity-linkage settings.
+type Linkage struct {
+	// Cardinality: one_to_one (default; a person appears once: a register,
+	// a roll) or many_to_one (a person may appear in several rows: land
+	// certificates, tax or insurance registrations).
+	Cardinality string `yaml:"cardinality"`
+	// LinkProbability and ReviewProbability: at or above, a record is
+	// linked / sent to review (0: the linker's defaults, 0.9 and 0.05).
+	LinkProbability   float64 `yaml:"link_probability"`
+	ReviewProbability float64 `yaml:"review_probability"`
+}
+
 // Dataset is one shared dataset.
 type Dataset struct {
 	Name     string   `yaml:"name"`    // "<domain>.<dataset>"
@@ -50,6 +62,9 @@ type Dataset struct {
 	// not reconciled (they are what the index is built from), but the
 	// identity mapping still keys the audit log by citizen.
 	Register bool `yaml:"register"`
+	// Linkage are the dataset's identity-linkage settings (lgsp reconcile
+	// --dataset); zero values take the linker's defaults.
+	Linkage Linkage `yaml:"linkage"`
 	// Schema is the row schema text, read from File.
 	Schema string `yaml:"-"`
 }
@@ -131,6 +146,13 @@ func checkFields(where string, d Dataset) []error {
 		if !fields[k] {
 			errs = append(errs, fmt.Errorf("%s: key field %q is not a field of %s", where, k, d.File))
 		}
+	}
+	switch lk := d.Linkage; {
+	case lk.Cardinality != "" && lk.Cardinality != "one_to_one" && lk.Cardinality != "many_to_one":
+		errs = append(errs, fmt.Errorf("%s: linkage cardinality %q: one_to_one or many_to_one", where, lk.Cardinality))
+	case lk.LinkProbability < 0 || lk.LinkProbability > 1 || lk.ReviewProbability < 0 || lk.ReviewProbability > 1 ||
+		(lk.LinkProbability > 0 && lk.ReviewProbability > lk.LinkProbability):
+		errs = append(errs, fmt.Errorf("%s: linkage probabilities must lie in [0, 1] with review_probability ≤ link_probability", where))
 	}
 	id := d.Identity
 	if id.ID == "" && id != (Identity{}) {

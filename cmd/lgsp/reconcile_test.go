@@ -204,7 +204,7 @@ func TestReconcileFiles(t *testing.T) {
 	if err := json.Unmarshal(js, &figures); err != nil {
 		t.Fatal(err)
 	}
-	if figures.Records != 3000 || len(figures.Histogram) == 0 || len(figures.Model.Comparisons) != 5 {
+	if figures.Records != 3000 || len(figures.Histogram) == 0 || len(figures.Model.Comparisons) != 6 { // name, dob, sex, province, old_id, personal_id
 		t.Fatalf("report figures %s", js)
 	}
 	for _, o := range figures.Outcomes {
@@ -617,5 +617,95 @@ func TestReconcileRegisterResidence(t *testing.T) {
 				t.Errorf("extra field on a column the register lacks: exit %d, %s", code, stderr)
 			}
 		})
+	}
+}
+
+// Another ministry's file as the population side: its own column names,
+// the name in parts, dates as dd/mm/yyyy and sex as Nam/Nữ, read with
+// --population-mapping, links as well as the register's own file; a
+// mapping wrong for the whole file fails before the run, naming what to
+// change, and skipped rows are counted by reason.
+func TestReconcilePopulationMapping(t *testing.T) {
+	dir := genWorld(t, "--citizens", "8000", "--records", "1500", "--seed", "21")
+	pop := readCSV(t, filepath.Join(dir, "population.csv"))
+	col := map[string]int{}
+	for k, h := range pop[0] {
+		col[h] = k
+	}
+	write := func(name string, dob func(string) string, sex func(string) string, extra [][]string) string {
+		var sb strings.Builder
+		cw := csv.NewWriter(&sb)
+		cw.Write([]string{"so_dinh_danh", "cmnd_cu", "ho", "ten_dem", "ten", "ngay_sinh", "gioi_tinh", "tinh"})
+		for _, r := range pop[1:] {
+			w := strings.Fields(r[col["full_name"]])
+			cw.Write([]string{r[col["personal_id"]], r[col["old_cmnd"]], w[0], strings.Join(w[1:len(w)-1], " "), w[len(w)-1],
+				dob(r[col["dob"]]), sex(r[col["sex"]]), r[col["birth_province"]]})
+		}
+		for _, r := range extra {
+			cw.Write(r)
+		}
+		cw.Flush()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	dmy := func(d string) string { return d[8:10] + "/" + d[5:7] + "/" + d[:4] }
+	namNu := func(s string) string { return map[string]string{"M": "Nam", "F": "Nữ"}[s] }
+	other := write("bhxh.csv", dmy, namNu, [][]string{
+		{"1234567", "", "Lê", "Văn", "Bảy", "01/01/1980", "Nam", "001"},        // a 7-digit number
+		{"001080012345", "", "Lê", "Văn", "Tám", "31/02/1980", "Nam", "001"},   // no such date
+		{"001080012346", "", "Lê", "Văn", "Chín", "01/01/1980", "khác", "001"}, // sex not understood
+	})
+	pm := filepath.Join(dir, "pm.json")
+	os.WriteFile(pm, []byte(`{"personal_id":"so_dinh_danh","old_id":"cmnd_cu","surname":"ho","middle_name":"ten_dem","given_name":"ten",
+		"dob":"ngay_sinh","dob_layouts":["02/01/2006"],"sex":"gioi_tinh","province_code":"tinh"}`), 0o644)
+	run := func(popFile string, extra ...string) (reconcilerun.Summary, string, int) {
+		args := append([]string{"reconcile", "--population", popFile, "--records", filepath.Join(dir, "records.csv"),
+			"--out", filepath.Join(dir, "out.ndjson"), "--truth", filepath.Join(dir, "truth.csv")}, extra...)
+		stdout, stderr, code := runCmd(t, args...)
+		var sum reconcilerun.Summary
+		if code == 0 {
+			if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+				t.Fatal(err, stdout)
+			}
+		}
+		return sum, stderr, code
+	}
+	own, stderr, code := run(filepath.Join(dir, "population.csv"))
+	if code != 0 {
+		t.Fatalf("register's own file: exit %d: %s", code, stderr)
+	}
+	mapped, stderr, code := run(other, "--population-mapping", pm)
+	if code != 0 {
+		t.Fatalf("mapped file: exit %d: %s", code, stderr)
+	}
+	if q, o := mapped.Quality, own.Quality; q.Precision < o.Precision-0.002 || q.Recall < o.Recall-0.002 || q.LinkRecall < 0.95 {
+		t.Errorf("mapped population: %+v; the register's own file: %+v", q, o)
+	}
+	for _, s := range []string{"3 of 8003 rows skipped", "1 personal number not 12 digits", "1 date of birth missing or not read", "1 sex missing or not M/F"} {
+		if !strings.Contains(stderr, s) {
+			t.Errorf("stderr lacks %q: %s", s, stderr)
+		}
+	}
+	if strings.Contains(stderr, "1234567") {
+		t.Error("a number of the population file is in the log")
+	}
+
+	// a mapping wrong for the whole file: an error before the run
+	iso := write("iso.csv", func(d string) string { return d[:4] + "." + d[5:7] + "." + d[8:] }, namNu, nil)
+	for _, c := range []struct {
+		what, file, mapping, want string
+	}{
+		{"a column the file lacks", other, `{"personal_id":"so_dinh_danh","full_name":"ho_ten","dob":"ngay_sinh","sex":"gioi_tinh"}`, `"ho_ten"`},
+		{"dates in a layout not listed", iso, `{"personal_id":"so_dinh_danh","given_name":"ten","dob":"ngay_sinh","dob_layouts":["02/01/2006"],"sex":"gioi_tinh"}`, "dob_layouts"},
+		{"no sex column", other, `{"personal_id":"so_dinh_danh","given_name":"ten","dob":"ngay_sinh"}`, "no sex column"},
+		{"the CMND as the number", other, `{"personal_id":"cmnd_cu","given_name":"ten","dob":"ngay_sinh","dob_layouts":["02/01/2006"],"sex":"gioi_tinh"}`, "no usable citizen in the population file (8003 personal number not 12 digits"},
+	} {
+		os.WriteFile(pm, []byte(c.mapping), 0o644)
+		if _, stderr, code := run(c.file, "--population-mapping", pm); code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, %s", c.what, code, stderr)
+		}
 	}
 }

@@ -399,7 +399,10 @@ func TestReconcileReviewQueuePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	results := filepath.Join(t.TempDir(), "bhyt.results.ndjson")
-	args := []string{"--dataset", dataset, "--config", cfg, "--queue-review", "vss-bhyt", "--out", results}
+	// the catalog links many health-insurance rows to one person
+	// (many_to_one); --cardinality one_to_one overrides it, so that the
+	// second row of each person goes to review
+	args := []string{"--dataset", dataset, "--config", cfg, "--queue-review", "vss-bhyt", "--out", results, "--cardinality", "one_to_one"}
 	stdout, stderr, err := cli(ctx, reconcileCmd, args...)
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr)
@@ -433,6 +436,19 @@ func TestReconcileReviewQueuePostgres(t *testing.T) {
 	}
 	if out, _, err := cli(ctx, reviewCmd, exp...); err != nil || out != "" {
 		t.Fatalf("second export: %v %q", err, out)
+	}
+	// with the catalog's many_to_one, both rows of a person link to them
+	many := filepath.Join(t.TempDir(), "many.ndjson")
+	stdout, stderr, err = cli(ctx, reconcileCmd, "--dataset", dataset, "--config", cfg, "--out", many)
+	var msum reconcilerun.Summary
+	if err != nil || json.Unmarshal([]byte(stdout), &msum) != nil || msum.Outcomes["linked"] <= sum.Outcomes["linked"] || msum.Outcomes["review"] >= sum.Outcomes["review"] {
+		t.Fatalf("many_to_one from the catalog: %v %s; one_to_one gave %v", err, stdout+stderr, sum.Outcomes)
+	}
+	if _, _, err := cli(ctx, reconcileCmd, "--dataset", dataset, "--config", cfg, "--out", many, "--cardinality", "1:n"); err == nil || !strings.Contains(err.Error(), "many_to_one") {
+		t.Errorf("bad --cardinality: %v", err)
+	}
+	if _, _, err := cli(ctx, reconcileCmd, "--dataset", dataset, "--config", cfg, "--out", many, "--link-probability", "0.5", "--review-probability", "0.8"); err == nil || !strings.Contains(err.Error(), "review ≤ link") {
+		t.Errorf("review above link: %v", err)
 	}
 	if _, _, err := cli(ctx, reconcileCmd, "--dataset", "insurance.health_card", "--config", cfg); err == nil || !strings.Contains(err.Error(), `unknown dataset "insurance.health_card"`) {
 		t.Errorf("unknown dataset: %v", err)

@@ -43,6 +43,10 @@ type Mapping struct {
 	// and Comparisons). The population must be built with the same list
 	// (BuildPopulation with PopulationFields).
 	Extra []ExtraField `json:"extra,omitempty"`
+	// Blocking are blocking rules of one's own on the mapped fields,
+	// besides the built-in ones (see BlockingRule), e.g.
+	// [{"name":"postcode+surname","keys":["postcode","surname"]}].
+	Blocking []BlockingRule `json:"blocking,omitempty"`
 }
 
 // DefaultMapping is the mapping used without a mapping file: columns
@@ -65,6 +69,9 @@ func ParseMapping(r io.Reader) (Mapping, error) {
 		return m, errors.New("linkage: mapping names no name column (full_name or given_name)")
 	}
 	if err := checkExtras(m.Extra); err != nil {
+		return m, err
+	}
+	if err := m.CheckBlocking(); err != nil {
 		return m, err
 	}
 	return m, nil
@@ -147,6 +154,14 @@ func (m Mapping) Record(get func(col string) string) Record {
 		r.OldID = "0" + r.OldID
 		r.notes = append(r.notes, "CMND number of 8 digits: leading zero restored")
 	}
+	if r.OldID != "" && len(r.OldID) != 9 {
+		// not a CMND: said, not silently dropped
+		r.notes = append(r.notes, fmt.Sprintf("CMND number of %d characters, not 9 digits (ignored)", len(r.OldID)))
+		r.OldID, r.badID = "", true
+	}
+	if n := len(r.PersonalID); n > 0 && n != 12 && n != 9 {
+		r.badID = true // the register answers invalid_id (length); the record is linked on its other fields
+	}
 	r.Name = g(m.FullName)
 	if r.Name == "" {
 		r.Name = strings.Join(strings.Fields(g(m.Surname)+" "+g(m.Middle)+" "+g(m.Given)), " ")
@@ -171,12 +186,13 @@ func (m Mapping) Record(get func(col string) string) Record {
 		}
 		if r.DOB == "" {
 			r.notes = append(r.notes, fmt.Sprintf("date of birth %q not understood (ignored)", clip(raw)))
+			r.badDOB = true
 		}
 	} else if r.DOB != "" {
 		var s side
 		if s.setDOB(r.DOB); !s.dobOK {
 			r.notes = append(r.notes, fmt.Sprintf("date of birth %q not understood (ignored)", clip(r.DOB)))
-			r.DOB = ""
+			r.DOB, r.badDOB = "", true
 		}
 	}
 	if r.Sex != "" && normSex(r.Sex) == "" {
@@ -313,6 +329,11 @@ type Result struct {
 	Explanation *Explanation         `json:"explanation"`
 	Reason      string               `json:"reason"`
 	ReviewID    string               `json:"review_id,omitempty"`
+	// byLink: decided by linkage; best is then the probability of the
+	// best candidate, cand that candidate (for the threshold table)
+	byLink bool
+	best   float64
+	cand   string
 }
 
 // Summary counts the outcomes of a bulk reconciliation and keeps the
@@ -325,6 +346,9 @@ type Summary struct {
 	Model     *Model                   `json:"model,omitempty"`
 	Quality   *Quality                 `json:"quality,omitempty"` // with BulkOptions.Truth
 	Elapsed   time.Duration            `json:"elapsed_ns"`
+	// probs tallies the records decided by linkage by their best
+	// candidate's probability (Report.Thresholds).
+	probs probTally
 }
 
 // HistogramBins covers weights -40 … +40 bits.
@@ -354,6 +378,7 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 	}
 	if opt.Truth != nil {
 		sum.Quality = &Quality{}
+		sum.probs.truth = true
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 50_000
@@ -439,10 +464,12 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 		}
 		for _, r := range results {
 			sum.add(r)
-			if sum.Quality != nil {
-				if tr, ok := opt.Truth[r.RecordID]; ok {
-					sum.Quality.add(r, tr)
-				}
+			tr, known := opt.Truth[r.RecordID]
+			if sum.Quality != nil && known {
+				sum.Quality.add(r, tr)
+			}
+			if r.byLink {
+				sum.probs.add(r.best, known && tr != "" && r.cand == tr, known && tr != "")
 			}
 			if r.Outcome == identity.Verified && r.Fields != nil {
 				sum.Confirmed++
@@ -507,10 +534,12 @@ func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string,
 		k := linkAt[j]
 		prev := out[k]
 		if prev.Outcome != "" && d.Outcome == identity.Unmatched {
+			out[k].byLink, out[k].best = true, d.Probability
 			continue // keep not_found / invalid_id: nobody fits the rest either
 		}
 		res := Result{RecordID: recs[k].ID, Outcome: d.Outcome, PersonalID: d.PersonalID, Score: d.Score,
-			Probability: d.Probability, Explanation: d.Explanation, Reason: d.Reason, Proposed: prev.Proposed}
+			Probability: d.Probability, Explanation: d.Explanation, Reason: d.Reason, Proposed: prev.Proposed,
+			byLink: true, best: d.Probability, cand: d.PersonalID}
 		if d.Deceased {
 			res.Reason = joinReason(res.Reason, "the citizen is recorded as deceased")
 		}

@@ -9,6 +9,7 @@
 package linkage
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,14 @@ const (
 	CompSex
 	CompProvince
 	CompOldID
+	// CompPersonalID compares a record's 12-digit number that the
+	// register does not know (a typo, or an invalid number) with the
+	// candidate's: one digit changed or two adjacent ones swapped, or the
+	// same encoded facts (the first six digits: province of birth, century
+	// and sex, year of birth). Records whose number is found never reach
+	// the linker, so its weights are those given that the numbers differ
+	// (see Model.set).
+	CompPersonalID
 	nBase // the built-in comparisons; a mapping's extra fields follow them
 )
 
@@ -35,16 +44,17 @@ const maxComp = 16
 type vector [maxComp]int8
 
 // compNames are the field names used in explanations and models.
-var compNames = [nBase]string{"name", "dob", "sex", "province", "old_id"}
+var compNames = [nBase]string{"name", "dob", "sex", "province", "old_id", "personal_id"}
 
 // levelNames are the agreement levels of each comparison, best first. The
 // last level of each is full disagreement.
 var levelNames = [nBase][]string{
-	CompName:     {"exact", "diacritics", "reordered", "middle_dropped", "one_word_slip", "dropped_and_slip", "jw_0.92", "jw_0.80", "different"},
-	CompDOB:      {"exact", "day_month_swapped", "one_digit", "same_year", "different"},
-	CompSex:      {"exact", "different"},
-	CompProvince: {"exact", "merged_2025", "different"},
-	CompOldID:    {"exact", "one_edit", "different"},
+	CompName:       {"exact", "diacritics", "reordered", "middle_dropped", "one_word_slip", "dropped_and_slip", "jw_0.92", "jw_0.80", "different"},
+	CompDOB:        {"exact", "day_month_swapped", "within_days", "digits_transposed", "one_digit_day_month", "one_digit_year", "same_year", "different"},
+	CompSex:        {"exact", "different"},
+	CompProvince:   {"exact", "merged_2025", "different"},
+	CompOldID:      {"exact", "one_edit", "different"},
+	CompPersonalID: {"exact", "one_edit", "same_facts", "different"},
 }
 
 // Name levels.
@@ -72,6 +82,25 @@ type side struct {
 	prov       int  // province code as a number, 0 = not given
 	old        uint64
 	hasOld     bool
+	pid        uint64 // 12-digit personal number, when hasPID
+	hasPID     bool
+}
+
+// setPID reads a 12-digit personal number (valid or not: an invalid one
+// still encodes facts).
+func (s *side) setPID(id string) {
+	id = strings.TrimSpace(id)
+	if len(id) != 12 {
+		return
+	}
+	var v uint64
+	for i := 0; i < 12; i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return
+		}
+		v = v*10 + uint64(id[i]-'0')
+	}
+	s.pid, s.hasPID = v, true
 }
 
 // setName fills the name forms of s.
@@ -171,10 +200,22 @@ func compare(r, c *side) (g vector) {
 		g[CompOldID] = null
 	case r.old == c.old:
 		g[CompOldID] = 0
-	case oneEdit(r.old, c.old):
+	case oneEdit(r.old, c.old, 9):
 		g[CompOldID] = 1
 	default:
 		g[CompOldID] = 2
+	}
+	switch {
+	case !r.hasPID || !c.hasPID:
+		g[CompPersonalID] = null
+	case r.pid == c.pid:
+		g[CompPersonalID] = 0
+	case oneEdit(r.pid, c.pid, 12):
+		g[CompPersonalID] = 1
+	case r.pid/1e6 == c.pid/1e6:
+		g[CompPersonalID] = 2
+	default:
+		g[CompPersonalID] = 3
 	}
 	return g
 }
@@ -338,14 +379,25 @@ func has(a []string, w string) bool {
 	return false
 }
 
-// Date levels.
+// Date levels. within_days: at most dateNearDays apart (a day typo across
+// a decade boundary, 1996-02-19 / 1996-02-20, differs in two digits but is
+// one day off); digits_transposed: two adjacent digits of YYYYMMDD swapped
+// (1969 / 1996); a changed digit of the year is weighed apart from one of
+// the day or month, as clerks' slips and wrong years are not equally
+// likely between the same person's records.
 const (
 	dobExact = iota
 	dobSwapped
-	dobOneDigit
+	dobNear
+	dobTransposed
+	dobOneDigitDM
+	dobOneDigitYear
 	dobSameYear
 	dobDifferent
 )
+
+// dateNearDays is the distance of the within_days level.
+const dateNearDays = 7
 
 func dobLevel(r, c *side) int {
 	if !r.dobOK || !c.dobOK {
@@ -356,12 +408,58 @@ func dobLevel(r, c *side) int {
 		return dobExact
 	case r.y == c.y && r.m == c.d && r.d == c.m:
 		return dobSwapped
-	case digitDiff(r.y, c.y, 4)+digitDiff(r.m, c.m, 2)+digitDiff(r.d, c.d, 2) == 1:
-		return dobOneDigit
+	case r.m <= 12 && c.m <= 12 && abs(dayNumber(r.y, r.m, r.d)-dayNumber(c.y, c.m, c.d)) <= dateNearDays:
+		return dobNear
+	case transposed(r.y*10000+r.m*100+r.d, c.y*10000+c.m*100+c.d):
+		return dobTransposed
+	}
+	dy, dmd := digitDiff(r.y, c.y, 4), digitDiff(r.m, c.m, 2)+digitDiff(r.d, c.d, 2)
+	switch {
+	case dy == 0 && dmd == 1:
+		return dobOneDigitDM
+	case dy == 1 && dmd == 0:
+		return dobOneDigitYear
 	case r.y == c.y:
 		return dobSameYear
 	}
 	return dobDifferent
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// dayNumber is the day count of a proleptic Gregorian date (days from
+// civil, H. Hinnant); only differences are used.
+func dayNumber(y, m, d int) int {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe
+}
+
+// transposed reports whether two 8-digit numbers differ by one swap of
+// adjacent digits.
+func transposed(a, b int) bool {
+	var x, y [8]int
+	for i := 7; i >= 0; i-- {
+		x[i], y[i] = a%10, b%10
+		a, b = a/10, b/10
+	}
+	for i := range 7 {
+		if x[i] != y[i] {
+			return x[i] == y[i+1] && x[i+1] == y[i] && slices.Equal(x[i+2:], y[i+2:])
+		}
+	}
+	return false
 }
 
 // digitDiff counts the differing decimal digits of a and b over width.
@@ -376,17 +474,17 @@ func digitDiff(a, b, width int) int {
 	return n
 }
 
-// oneEdit reports whether two 9-digit numbers differ by one digit or by
+// oneEdit reports whether two numbers of width digits (at most 12) differ by one digit or by
 // one swap of adjacent digits.
-func oneEdit(a, b uint64) bool {
-	var da, db [9]byte
-	for i := 8; i >= 0; i-- {
+func oneEdit(a, b uint64, width int) bool {
+	var da, db [12]byte
+	for i := width - 1; i >= 0; i-- {
 		da[i], db[i] = byte(a%10), byte(b%10)
 		a, b = a/10, b/10
 	}
 	diff := -1
 	n := 0
-	for i := range da {
+	for i := range width {
 		if da[i] != db[i] {
 			if n == 0 {
 				diff = i
@@ -398,7 +496,7 @@ func oneEdit(a, b uint64) bool {
 	case 1:
 		return true
 	case 2:
-		return diff+1 < 9 && da[diff] == db[diff+1] && da[diff+1] == db[diff]
+		return diff+1 < width && da[diff] == db[diff+1] && da[diff+1] == db[diff]
 	}
 	return false
 }

@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"github.com/lgsp-bus/lgsp/broker/store"
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/connectors/cccd"
@@ -49,8 +50,16 @@ func TestDOBLevels(t *testing.T) {
 		{"1985-03-14", "1985-03-14", "exact"},
 		{"1985-14-03", "1985-03-14", "day_month_swapped"}, // month 14: a swap, still read
 		{"1985-04-03", "1985-03-04", "day_month_swapped"},
-		{"1986-03-14", "1985-03-14", "one_digit"},
-		{"1985-03-19", "1985-03-14", "one_digit"},
+		{"1986-03-14", "1985-03-14", "one_digit_year"},
+		{"1985-03-24", "1985-03-14", "one_digit_day_month"},
+		{"1985-03-19", "1985-03-14", "within_days"},
+		{"1996-02-20", "1996-02-19", "within_days"}, // two digits differ, one day apart (issue 16)
+		{"1996-03-01", "1996-02-28", "within_days"}, // across a month
+		{"1969-02-19", "1996-02-19", "digits_transposed"},
+		{"1985-03-41", "1985-03-14", "missing"},           // day 41: not a date
+		{"1985-12-03", "1985-21-03", "digits_transposed"}, // month 21 read as written
+		{"1985-03-12", "1985-03-21", "digits_transposed"},
+		{"1975-03-14", "1985-03-14", "one_digit_year"},
 		{"1985-07-22", "1985-03-14", "same_year"},
 		{"1990-03-14", "1985-03-14", "different"},
 		{"14/03/1985", "1985-03-14", "missing"},
@@ -94,12 +103,12 @@ func TestProvinceAndOldID(t *testing.T) {
 		{123456789, 123456789, false}, {123456789, 123456780, true}, {123456789, 123456798, true},
 		{123456789, 213456789, true}, {123456789, 123456700, false}, {123456789, 132456798, false},
 	} {
-		if got := oneEdit(tc.a, tc.b); got != tc.want && tc.a != tc.b {
+		if got := oneEdit(tc.a, tc.b, 9); got != tc.want && tc.a != tc.b {
 			t.Errorf("oneEdit(%d, %d) = %v", tc.a, tc.b, got)
 		}
 	}
 	for _, v := range oneEditVariants(123456789) {
-		if !oneEdit(v, 123456789) {
+		if !oneEdit(v, 123456789, 9) {
 			t.Errorf("variant %09d is not one edit away", v)
 		}
 	}
@@ -143,5 +152,78 @@ func TestWithinOneEdit(t *testing.T) {
 		if got := withinOneEdit(tc.b, tc.a); got != tc.want {
 			t.Errorf("withinOneEdit(%q, %q) = %v (reversed)", tc.b, tc.a, got)
 		}
+	}
+}
+
+func TestPersonalIDLevels(t *testing.T) {
+	for _, tc := range []struct {
+		rec, reg, want string
+	}{
+		{"001090012345", "001090012345", "exact"},
+		{"001090012346", "001090012345", "one_edit"},
+		{"001090012354", "001090012345", "one_edit"}, // adjacent digits swapped
+		{"010090012345", "001090012345", "one_edit"}, // swap within the province code
+		{"001090999999", "001090012345", "same_facts"},
+		{"001190012399", "001090012345", "different"}, // century/sex digit differs
+		{"00109001234", "001090012345", "missing"},    // 11 digits: no number to compare
+		{"00109001234x", "001090012345", "missing"},
+	} {
+		var a, b side
+		a.setPID(tc.rec)
+		b.setPID(tc.reg)
+		lv := int(compare(&a, &b)[CompPersonalID])
+		got := "missing"
+		if lv >= 0 {
+			got = levelNames[CompPersonalID][lv]
+		}
+		if got != tc.want {
+			t.Errorf("%q vs %q: %s, want %s", tc.rec, tc.reg, got, tc.want)
+		}
+	}
+}
+
+// TestPersonalIDEvidence: a record whose number the register does not
+// know still carries evidence: one digit off the candidate's weighs for
+// it; a number whose encoded province, century, sex and year contradict
+// the candidate weighs against; the same facts weigh nothing more than the
+// fields they encode. Regression for issue 16
+// (a mistyped personal number did not change the score).
+func TestPersonalIDEvidence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 200,000-citizen population")
+	}
+	l := testLinker(t)
+	c := findCitizen(t, 9000, func(c store.Citizen) bool { return !c.Deceased && len(words(c.FullName)) == 3 })
+	typo := []byte(c.ID)
+	typo[11] = '0' + (typo[11]-'0'+1)%10
+	facts := c.ID[:6] + "999999"
+	o := []byte(c.ID) // province of birth changed in two digits: not one edit
+	o[1], o[2] = '0'+(o[1]-'0'+1)%10, '0'+(o[2]-'0'+1)%10
+	other := string(o)
+	weight := func(id string) (float64, string) {
+		d := l.Link(Record{ID: "r", Name: c.FullName, DOB: c.DOB, Sex: c.Sex, PersonalID: id})
+		if d.PersonalID != c.ID || d.Explanation == nil {
+			t.Fatalf("number %s: %s %s, want %s", id, d.Outcome, d.PersonalID, c.ID)
+		}
+		for _, f := range d.Explanation.Fields {
+			if f.Field == "personal_id" {
+				return d.Score, f.Level
+			}
+		}
+		t.Fatalf("number %s: no personal_id in the explanation %+v", id, d.Explanation)
+		return 0, ""
+	}
+	none, lvNone := weight("")
+	wTypo, lvTypo := weight(string(typo))
+	wFacts, lvFacts := weight(facts)
+	wOther, lvOther := weight(other)
+	if lvNone != "missing" || lvTypo != "one_edit" || lvFacts != "same_facts" || lvOther != "different" {
+		t.Errorf("levels: %s %s %s %s", lvNone, lvTypo, lvFacts, lvOther)
+	}
+	// agreeing facts weigh nothing: dob, sex and province already count
+	// them (an outsider's own number agrees with every namesake born in
+	// their year and province)
+	if !(wTypo > wFacts && wFacts == none && none > wOther) {
+		t.Errorf("weights: one digit off %.2f, same facts %.2f, none %.2f, contradicting %.2f", wTypo, wFacts, none, wOther)
 	}
 }

@@ -2,6 +2,7 @@ package linkage
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"unicode"
@@ -103,7 +104,7 @@ func parseKind(s string) (extraKind, bool) {
 const maxExtra = maxComp - nBase
 
 // reservedNames are the field names explanations already use.
-var reservedNames = map[string]bool{"name": true, "dob": true, "sex": true, "province": true, "old_id": true,
+var reservedNames = map[string]bool{"name": true, "dob": true, "sex": true, "province": true, "old_id": true, "personal_id": true,
 	"name_spelling": true, "given_name_tf": true, "surname_tf": true}
 
 // checkExtras validates the extra fields of a mapping.
@@ -182,6 +183,12 @@ type popColumn struct {
 	// values that do not pack into a number
 	strs  []string
 	strID map[string]uint32
+	// exact, jaro_winkler: citizens of each distinct value, and the
+	// chance that two citizens with a value share it (the baseline of the
+	// term-frequency adjustment, see Linker.score)
+	counts []uint32
+	tfBase float64
+	with   float64 // citizens with a value
 }
 
 func newColumn(f ExtraField, n int) *popColumn {
@@ -252,6 +259,19 @@ func (c *popColumn) finish() {
 		}
 		c.addrs = slices.Clip(c.addrs)
 	case kindExact, kindJW:
+		c.counts = make([]uint32, len(c.raws))
+		with := 0
+		for _, id := range c.ids {
+			if id != 0 {
+				c.counts[id-1]++
+				with++
+			}
+		}
+		for _, n := range c.counts {
+			f := float64(n) / float64(max(with, 1))
+			c.tfBase += f * f
+		}
+		c.with = float64(with)
 		c.strs = make([]string, len(c.raws))
 		parallel(len(c.raws), func(lo, hi int) {
 			for k := lo; k < hi; k++ {
@@ -265,6 +285,21 @@ func (c *popColumn) finish() {
 	}
 	c.raws, c.rawID, c.strID = nil, nil, nil
 	c.ids, c.nums = slices.Clip(c.ids), slices.Clip(c.nums)
+}
+
+// tf is the term-frequency adjustment of an exact agreement on citizen
+// i's value: log2(baseline / frequency), bounded by maxTF (0 for other
+// kinds or no value). A common street or suburb weighs less than a rare one.
+func (c *popColumn) tf(i uint32, maxTF float64) float64 {
+	if c.counts == nil || c.tfBase == 0 {
+		return 0
+	}
+	id := c.ids[i]
+	if id == 0 {
+		return 0
+	}
+	f := float64(c.counts[id-1]) / c.with
+	return math.Max(-maxTF, math.Min(maxTF, math.Log2(c.tfBase/f)))
 }
 
 // comp interns an address component (prefixed with its level, so that

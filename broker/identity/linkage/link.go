@@ -30,6 +30,9 @@ type Record struct {
 	Extra []string `json:"extra,omitempty"`
 	// notes say what of the input could not be used (see Mapping.Record)
 	notes []string
+	// badDOB, badID: the date, the personal or CMND number was given but
+	// could not be read (what CheckSample looks for in a whole sample)
+	badDOB, badID bool
 }
 
 // Config holds the decision thresholds and the work bounds. A record's
@@ -40,12 +43,48 @@ type Record struct {
 type Config struct {
 	LinkProbability   float64 // at or above: linked
 	ReviewProbability float64 // at or above: review; below: unmatched
-	MaxBlock          int     // blocks larger than this are skipped (counted in Decision.Skipped)
-	TopK              int     // candidates kept per record for the 1:1 assignment
-	MaxTF             float64 // bound on each term-frequency adjustment, bits
-	RandomPairs       int     // pairs of citizens sampled for u
-	EMIterations      int
-	Seed              uint64
+	// Cardinality says how often one citizen may appear in the records:
+	// OneToOne (the zero value: a register merge, a civil-servant roll)
+	// links each citizen to at most one record of a batch and sends the
+	// others to review; ManyToOne (land, tax, insurance files, where a
+	// person holds several certificates or registrations) links every
+	// record on its own merits, so several records may link to one citizen.
+	Cardinality  Cardinality
+	MaxBlock     int     // blocks larger than this are skipped (counted in Decision.Skipped)
+	TopK         int     // candidates kept per record for the 1:1 assignment
+	MaxTF        float64 // bound on each term-frequency adjustment, bits
+	RandomPairs  int     // pairs of citizens sampled for u
+	EMIterations int
+	Seed         uint64
+}
+
+// Cardinality is how many records of one batch may link to one citizen.
+type Cardinality string
+
+const (
+	OneToOne  Cardinality = "one_to_one"
+	ManyToOne Cardinality = "many_to_one"
+)
+
+// ParseCardinality accepts one_to_one / many_to_one (also written with
+// dashes, or "1:1" / "n:1"); "" is OneToOne.
+func ParseCardinality(s string) (Cardinality, error) {
+	switch strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), "-", "_")) {
+	case "", "one_to_one", "1:1", "1_1":
+		return OneToOne, nil
+	case "many_to_one", "n:1", "m:1", "n_1":
+		return ManyToOne, nil
+	}
+	return "", fmt.Errorf("linkage: unknown cardinality %q: one_to_one (each person appears once: a register) or many_to_one (a person may appear in several records: a transactional file)", s)
+}
+
+// CheckThresholds fails, saying what to change, unless 0 < ReviewProbability
+// ≤ LinkProbability ≤ 1.
+func (c Config) CheckThresholds() error {
+	if !(c.LinkProbability > 0 && c.LinkProbability <= 1) || !(c.ReviewProbability > 0 && c.ReviewProbability <= c.LinkProbability) {
+		return fmt.Errorf("linkage: thresholds link %g, review %g: need 0 < review ≤ link ≤ 1 (a record is linked at or above link, sent to review at or above review)", c.LinkProbability, c.ReviewProbability)
+	}
+	return nil
 }
 
 // DefaultConfig returns the thresholds used by the benchmarks.
@@ -74,6 +113,7 @@ type Linker struct {
 	// matches written without diacritics (see spelling)
 	logM    [maxLvl]float64
 	noMarks float64
+	rules   []*ruleIndex // Config.Blocking, built
 }
 
 // Train fits a model to the population and a sample of the records to be
@@ -86,12 +126,24 @@ type Linker struct {
 // name rules instead. The prior is the estimated share of records in the
 // register over the population size.
 func Train(pop *Population, sample []Record, cfg Config) *Linker {
+	l, _ := TrainWith(pop, sample, cfg, nil)
+	return l
+}
+
+// TrainWith is Train with blocking rules of one's own besides the built-in
+// ones (a mapping's Blocking, see BlockingRule): each is indexed first, and
+// the linker proposes its blocks' citizens too. It fails when a rule names
+// a field the population does not keep.
+func TrainWith(pop *Population, sample []Record, cfg Config, rules []BlockingRule) (*Linker, error) {
 	m := newModel(pop.extras)
 	m.TFGiven, m.TFSurname = pop.tfGiven, pop.tfSur
 	m.Population = pop.Len()
 	m.estimateU(pop, cfg.RandomPairs, cfg.Seed)
 	u := m.get('u')
 	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
+	if err := l.buildRules(rules); err != nil {
+		return nil, err
+	}
 	final := initialM(l.sh)
 	session := func(rules uint8, name string, exclude [maxComp]bool) (float64, int) {
 		cp := l.patterns(sample, rules)
@@ -115,7 +167,16 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 	// (the extra fields too: the first session estimates them, after the
 	// second has had them in its likelihood)
 	if _, recs := session(1<<RuleOldID, RuleNames[RuleOldID], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true}); recs < 50 {
-		session(1<<RuleNameYearMonth, RuleNames[RuleNameYearMonth], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+		// too few CMND numbers: the custom rules that do not block on
+		// the date (their pairs show its errors, a name+date block's
+		// cannot), else the name rule
+		undated := slices.ContainsFunc(l.rules, func(ri *ruleIndex) bool { return !ri.dated() })
+		if recs := 0; !undated || func() bool {
+			_, recs = session(customNoDOB, "custom rules without the date", [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+			return recs < 50
+		}() {
+			session(1<<RuleNameYearMonth, RuleNames[RuleNameYearMonth], [maxComp]bool{CompName: true, CompProvince: true, CompOldID: true})
+		}
 	}
 	matches, recs := session(1<<RuleDOBSex, RuleNames[RuleDOBSex], [maxComp]bool{CompDOB: true, CompSex: true})
 	m.set('m', final)
@@ -128,7 +189,75 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 	l.setPrior(clampRate(rate))
 	l.setWeights()
 	l.setPrior(l.estimateRate(sample, m.MatchRate))
-	return l
+	m.Blocking = l.ruleCoverage(sample)
+	return l, nil
+}
+
+// ruleCoverage estimates each blocking rule's share of the true pairs of
+// the sample (see RuleCoverage).
+func (l *Linker) ruleCoverage(sample []Record) []RuleCoverage {
+	nr := nRulesAll + len(l.rules)
+	type part struct {
+		share, only []float64
+		total       float64
+	}
+	parts := make([]part, max(runtime.GOMAXPROCS(0), 1))
+	for k := range parts {
+		parts[k] = part{share: make([]float64, nr), only: make([]float64, nr)}
+	}
+	var next sync.Mutex
+	slot := 0
+	parallel(len(sample), func(lo, hi int) {
+		next.Lock()
+		pt := &parts[slot%len(parts)]
+		slot++
+		next.Unlock()
+		var buf []uint32
+		for k := lo; k < hi; k++ {
+			r, rk := l.rank(sample[k])
+			if len(rk.top) == 0 {
+				continue
+			}
+			p, best := rk.posterior(0), rk.top[0].i
+			pt.total += p
+			found, n := -1, 0
+			for rule := range nr {
+				if rule < nRulesAll {
+					buf, _ = l.candidatesBy(&r, 1<<rule, buf[:0])
+				} else {
+					buf = append(buf[:0], l.ruleBlock(&r, rule-nRulesAll)...)
+					slices.Sort(buf)
+				}
+				if _, ok := slices.BinarySearch(buf, best); ok {
+					pt.share[rule] += p
+					found, n = rule, n+1
+				}
+			}
+			if n == 1 {
+				pt.only[found] += p
+			}
+		}
+	})
+	sum := part{share: make([]float64, nr), only: make([]float64, nr)}
+	for _, pt := range parts {
+		sum.total += pt.total
+		for r := range nr {
+			sum.share[r] += pt.share[r]
+			sum.only[r] += pt.only[r]
+		}
+	}
+	if sum.total == 0 {
+		return nil
+	}
+	out := make([]RuleCoverage, nr)
+	for r := range nr {
+		name := RuleNames[min(r, nRulesAll-1)]
+		if r >= nRulesAll {
+			name = l.rules[r-nRulesAll].name
+		}
+		out[r] = RuleCoverage{Rule: name, Share: round4(sum.share[r] / sum.total), Only: round4(sum.only[r] / sum.total)}
+	}
+	return out
 }
 
 // Bounds of the estimated share of records that are in the register: an
@@ -304,6 +433,7 @@ func prepare(rec Record) prepared {
 	r.setSex(rec.Sex)
 	r.setProvince(rec.Province)
 	r.setOld(rec.OldID)
+	r.setPID(rec.PersonalID)
 	return r
 }
 
@@ -344,10 +474,18 @@ func (l *Linker) prepare(rec Record) prepared {
 // candidates returns the union of the blocks of r (sorted, distinct) and
 // how many oversized blocks were skipped.
 func (l *Linker) candidates(r *prepared, out []uint32) ([]uint32, int) {
-	return l.candidatesBy(r, allRules, out)
+	return l.candidatesBy(r, allRules|customAll, out)
 }
 
 const allRules = 1<<nRulesAll - 1
+
+// Bits of candidatesBy's rules beyond the built-in ones: every custom rule
+// (BlockingRule), or only those whose key has no part of the date (their
+// pairs can estimate the date's levels).
+const (
+	customAll   = 1 << nRulesAll
+	customNoDOB = 1 << (nRulesAll + 1)
+)
 
 // maxNamedScan bounds the citizens of one surname and given name that
 // RuleFullNameSex reads through (a common name is too ambiguous without a
@@ -450,6 +588,11 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 			}
 		}
 	}
+	for k, ri := range l.rules {
+		if rules&customAll != 0 || (rules&customNoDOB != 0 && !ri.dated()) {
+			add(l.ruleBlock(r, k))
+		}
+	}
 	slices.Sort(out)
 	return slices.Compact(out), skipped
 }
@@ -530,6 +673,21 @@ func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Ex
 				name = cp.Levels[lv].Level
 			}
 			ex.Fields = append(ex.Fields, FieldWeight{Field: cp.Field, Level: name, Weight: round2(w)})
+		}
+	}
+	// term frequency of the name-like extra fields (exact, jaro_winkler)
+	// agreeing exactly: a common value weighs less than a rare one
+	if ci != noWord {
+		for k, col := range l.pop.cols {
+			if g[nBase+k] != 0 || col.counts == nil {
+				continue
+			}
+			if w := col.tf(ci, l.cfg.MaxTF); w != 0 {
+				total += w
+				if want {
+					ex.Fields = append(ex.Fields, FieldWeight{Field: col.field.Name + "_tf", Level: "frequency", Weight: round2(w)})
+				}
+			}
 		}
 	}
 	if lv := int(g[CompName]); lv >= nameMiddle && lv <= nameJW92 && r.logFreq != 0 {
@@ -646,8 +804,9 @@ func (l *Linker) Link(rec Record) Decision {
 }
 
 // LinkBatch decides a batch: every record is ranked against its candidates
-// (in parallel), then pairs are assigned best weight first so that each
-// citizen is linked to at most one record of the batch.
+// (in parallel), then pairs are assigned best weight first; with
+// Config.Cardinality OneToOne each citizen is linked to at most one record
+// of the batch, with ManyToOne every record takes its best candidate.
 func (l *Linker) LinkBatch(recs []Record) []Decision {
 	return l.linkBatch(recs, nil)
 }
@@ -695,11 +854,12 @@ func (l *Linker) linkBatch(recs []Record, tick func(int)) []Decision {
 	out := make([]Decision, len(recs))
 	assigned := make([]bool, len(recs))
 	taken := map[uint32]int{}
+	many := l.cfg.Cardinality == ManyToOne
 	for _, p := range pairs {
 		if assigned[p.rec] {
 			continue
 		}
-		if _, ok := taken[p.i]; ok {
+		if _, ok := taken[p.i]; ok && !many {
 			continue
 		}
 		assigned[p.rec] = true

@@ -20,6 +20,21 @@ type Model struct {
 	MatchRate   float64     `json:"match_rate"`          // estimated share of records that are in the register
 	TFGiven     float64     `json:"tf_given_baseline"`   // P(two random citizens share the given name)
 	TFSurname   float64     `json:"tf_surname_baseline"` // P(… share the surname)
+	// Blocking is what each blocking rule contributes, estimated on the
+	// training sample (see RuleCoverage).
+	Blocking []RuleCoverage `json:"blocking,omitempty"`
+}
+
+// RuleCoverage is one blocking rule's share of the true pairs, estimated
+// from the model: over the training records, each record's best candidate
+// counts with its probability of being the record's person; Share is the
+// part of that mass the rule's block holds, Only the part no other rule
+// holds (what dropping the rule would lose). True pairs that no rule
+// finds are not seen, so the shares are of the pairs some rule finds.
+type RuleCoverage struct {
+	Rule  string  `json:"rule"`
+	Share float64 `json:"share"`
+	Only  float64 `json:"only"`
 }
 
 // EMSession is one expectation–maximisation run: the blocking rule whose
@@ -134,10 +149,54 @@ func (m *Model) set(which byte, p probs) {
 		// levels are ordered from the strongest agreement down: a weaker
 		// level never weighs more than a stronger one (a rare level, such
 		// as a reordered name, can otherwise out-score an exact one)
+		if c == CompPersonalID {
+			// a record whose number the register has is verified, not
+			// linked: the levels below exact weigh what they say given
+			// that the numbers differ, m and u renormalised without exact.
+			// When (almost) every true match has the exact number, the
+			// data say little about how wrong numbers are wrong: m then
+			// leans on pidPrior, with the weight of pidPriorMass matches
+			lvs := m.Comparisons[c].Levels
+			m0, u0 := math.Min(lvs[0].M, 1-minProb), math.Min(lvs[0].U, 1-minProb)
+			for l := 1; l < len(lvs); l++ {
+				mc := (lvs[l].M + pidPriorMass*pidPrior[l]) / (1 - m0 + pidPriorMass)
+				lvs[l].Weight = math.Log2(mc / (lvs[l].U / (1 - u0)))
+			}
+			// the encoded facts are the province, sex and birth year the
+			// other comparisons already weigh: agreeing on them adds
+			// nothing (it would count that evidence twice: an outsider's
+			// own number agrees with every namesake born in their year and
+			// province); contradicting them weighs against
+			lvs[pidFacts].Weight = 0
+			lvs[pidDifferent].Weight = math.Min(lvs[pidDifferent].Weight, 0)
+			continue
+		}
+		if c == CompDOB {
+			// the date's partial levels are kinds of error, not degrees
+			// of agreement (a transposition the data never shows says
+			// nothing of a changed year digit): each is capped by exact
+			// only, and different by every other level
+			lvs := m.Comparisons[c].Levels
+			last := len(lvs) - 1
+			for l := 1; l < last; l++ {
+				lvs[l].Weight = math.Min(lvs[l].Weight, lvs[0].Weight)
+				lvs[last].Weight = math.Min(lvs[last].Weight, lvs[l].Weight)
+			}
+			continue
+		}
 		if c < nBase {
-			for l := 1; l < len(m.Comparisons[c].Levels); l++ {
-				lv := &m.Comparisons[c].Levels[l]
-				lv.Weight = math.Min(lv.Weight, m.Comparisons[c].Levels[l-1].Weight)
+			// a level neither true matches nor random pairs show (m and
+			// u at the floor: diacritics in an English register) weighs
+			// nothing and does not cap the levels below it
+			lvs := m.Comparisons[c].Levels
+			limit := lvs[0].Weight
+			for l := 1; l < len(lvs); l++ {
+				if lvs[l].M <= 2*minProb && lvs[l].U <= unseenU {
+					lvs[l].Weight = 0
+					continue
+				}
+				lvs[l].Weight = math.Min(lvs[l].Weight, limit)
+				limit = lvs[l].Weight
 			}
 			continue
 		}
@@ -154,6 +213,27 @@ func (m *Model) set(which byte, p probs) {
 		}
 	}
 }
+
+// unseenU bounds the u of a level no random pair showed (pseudo-count ½
+// over at least 100,000 pairs).
+const unseenU = 5e-6
+
+// pidPrior is the assumed share of each personal-number level among true
+// matches whose number is wrong (one_edit, same_facts, different: a typo,
+// a number built from the right facts, someone else's number), and
+// pidPriorMass its weight against the estimated m (the share of true
+// matches with a wrong number).
+var pidPrior = [...]float64{0, 0.5, 0.3, 0.2}
+
+// Personal-number levels.
+const (
+	pidExact = iota
+	pidOneEdit
+	pidFacts
+	pidDifferent
+)
+
+const pidPriorMass = 0.01
 
 // Validate checks that the model has every built-in comparison, then
 // extra fields of known comparisons, each with its levels, with
@@ -335,11 +415,11 @@ func emSession(cp candidatePatterns, sh shape, u probs, exclude [maxComp]bool, i
 			if exclude[c] {
 				continue
 			}
+			if den[c] == 0 {
+				continue // no pair has the field: keep the starting guess
+			}
 			for l := range sh.levels[c] {
-				v := minProb
-				if den[c] > 0 {
-					v = math.Max(num[c][l]/den[c], minProb)
-				}
+				v := math.Max(num[c][l]/den[c], minProb)
 				delta = math.Max(delta, math.Abs(v-mp[c][l]))
 				mp[c][l] = v
 			}

@@ -66,10 +66,56 @@ const ndjsonColumnRows = 10_000
 // one of them, and after the first rows of NDJSON when none of them has the
 // key, naming the column.
 func ScanPopulationRows(in io.Reader, f Format, columns []string, fn func(c store.Citizen, extra []string) bool) (PopulationScan, error) {
+	return ScanPopulationMapped(in, f, nil, columns, fn)
+}
+
+// populationCheckRows: a mapped population file's first rows are checked
+// together (CheckSample) before the rest is read.
+const populationCheckRows = 1000
+
+// ScanPopulationMapped is ScanPopulationRows for a register with columns of
+// its own, such as another ministry's file: pm says which columns hold the
+// personal number (12 digits; the index and the blocking key on it), the
+// CMND, the name or its parts, the date of birth and its layouts, the sex
+// (M/F, Nam/Nữ, …) and the province of birth, as a Mapping does for the
+// records (its record_id is not read). nil reads PopulationColumns. It
+// fails at the start when the mapping names a column the file lacks or
+// leaves out the number, the name, the date or the sex, and after the
+// first rows when no date is read by the layouts, no number has 12 digits,
+// or the names are in another encoding (see CheckSample). A "deceased"
+// column, when the file has one, is read as in PopulationColumns.
+func ScanPopulationMapped(in io.Reader, f Format, pm *Mapping, columns []string, fn func(c store.Citizen, extra []string) bool) (PopulationScan, error) {
 	var st PopulationScan
 	rows, err := newRowReader(in, f)
 	if err != nil {
 		return st, err
+	}
+	if pm != nil {
+		switch {
+		case pm.PersonalID == "":
+			return st, errors.New("linkage: the population mapping names no personal_id column: the register is keyed by the 12-digit personal number")
+		case pm.FullName == "" && pm.Given == "":
+			return st, errors.New("linkage: the population mapping names no name column (full_name or given_name)")
+		case pm.DOB == "":
+			return st, errors.New("linkage: the population mapping names no dob column: the register's blocking keys on the date of birth")
+		case pm.Sex == "":
+			return st, errors.New("linkage: the population mapping names no sex column: the register's index keeps every citizen's sex (a file without one cannot be the population side; reconcile it as the records instead)")
+		}
+		if h := rows.header(); h != nil {
+			if err := pm.Check(h, true); err != nil {
+				return st, fmt.Errorf("%w (population file)", err)
+			}
+			have := map[string]bool{}
+			for _, c := range h {
+				have[strings.TrimSpace(strings.TrimPrefix(c, "\uFEFF"))] = true
+			}
+			for _, c := range columns {
+				if !have[c] {
+					return st, fmt.Errorf("linkage: the mapping compares with population column %q, which the population file does not have", c)
+				}
+			}
+		}
+		return scanMapped(rows, *pm, columns, fn)
 	}
 	prov := "birth_province"
 	if h := rows.header(); h != nil {
@@ -154,3 +200,80 @@ func checkSeen(seen map[string]bool, columns []string, rows int) error {
 	}
 	return nil
 }
+
+// scanMapped reads a population file through a mapping; the first rows are
+// held back until CheckSample has seen them.
+func scanMapped(rows rowReader, pm Mapping, columns []string, fn func(c store.Citizen, extra []string) bool) (PopulationScan, error) {
+	var st PopulationScan
+	type row struct {
+		c     store.Citizen
+		extra []string
+	}
+	var held []row
+	var sample []Record
+	checked := false
+	emit := func(r row) bool { return fn(r.c, r.extra) }
+	check := func() error {
+		checked = true
+		if err := CheckSample(sample, pm); err != nil {
+			return fmt.Errorf("%w (population file)", err)
+		}
+		for _, r := range held {
+			if !emit(r) {
+				return errStopScan
+			}
+		}
+		held, sample = nil, nil
+		return nil
+	}
+	for {
+		get, err := rows.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		st.Rows++
+		if err != nil {
+			if !isRowError(err) {
+				return st, fmt.Errorf("linkage: reading the population file: %w", err)
+			}
+			st.Unreadable++
+			continue
+		}
+		rec := pm.Record(get)
+		c := store.Citizen{ID: rec.PersonalID, OldID: rec.OldID, FullName: rec.Name, DOB: rec.DOB, Sex: normSex(rec.Sex), BirthProvince: rec.Province}
+		if c.BirthProvince == "" && len(c.ID) == 12 {
+			c.BirthProvince = c.ID[:3]
+		}
+		switch strings.ToLower(strings.TrimSpace(get("deceased"))) {
+		case "true", "1", "yes", "y", "t":
+			c.Deceased = true
+		}
+		r := row{c: c, extra: make([]string, len(columns))}
+		for k, col := range columns {
+			r.extra[k] = strings.TrimSpace(get(col))
+		}
+		if !checked {
+			held, sample = append(held, r), append(sample, rec)
+			if len(sample) == populationCheckRows {
+				if err := check(); err != nil {
+					if errors.Is(err, errStopScan) {
+						return st, nil
+					}
+					return st, err
+				}
+			}
+			continue
+		}
+		if !emit(r) {
+			return st, nil
+		}
+	}
+	if !checked {
+		if err := check(); err != nil && !errors.Is(err, errStopScan) {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+var errStopScan = errors.New("stop")

@@ -522,6 +522,7 @@ func (p *Population) sideOf(i uint32, s *side) {
 	}
 	s.prov = int((k & idMask) / 1e9)
 	s.old, s.hasOld = uint64(p.olds[i])-1, p.olds[i] != 0
+	s.pid, s.hasPID = k&idMask, true
 }
 
 // PersonalID returns the 12-digit number of citizen i.

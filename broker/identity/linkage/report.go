@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,10 +49,16 @@ type HistogramBin struct {
 	Count int `json:"count"`
 }
 
-// Thresholds are the linker's decision thresholds.
+// Thresholds are the linker's decision thresholds and cardinality, and
+// what other link thresholds would give on the records decided by linkage
+// (Table: expected precision and recall from the model, measured ones with
+// a ground truth), so that an office can set the review band by its
+// clerks' capacity.
 type Thresholds struct {
-	Link   float64 `json:"link_probability"`
-	Review float64 `json:"review_probability"`
+	Link        float64        `json:"link_probability"`
+	Review      float64        `json:"review_probability"`
+	Cardinality Cardinality    `json:"cardinality"`
+	Table       []ThresholdRow `json:"table,omitempty"`
 }
 
 // ReportModel is the fitted model as reported (probabilities to six
@@ -62,6 +69,7 @@ type ReportModel struct {
 	RandomPairs int                `json:"random_pairs"`
 	Comparisons []ComparisonParams `json:"comparisons"`
 	Sessions    []EMSession        `json:"em_sessions"`
+	Blocking    []RuleCoverage     `json:"blocking,omitempty"`
 }
 
 // Outcomes in the order reports list them.
@@ -71,8 +79,11 @@ var reportOutcomes = []identity.Outcome{identity.Verified, identity.Mismatch, id
 // NewReport builds the report of a summary (its Model must be set).
 func NewReport(title string, sum Summary, cfg Config) Report {
 	r := Report{Title: title, Records: sum.Records, MismatchConfirmed: sum.Confirmed, Quality: sum.Quality,
-		Thresholds: Thresholds{Link: cfg.LinkProbability, Review: cfg.ReviewProbability},
+		Thresholds: Thresholds{Link: cfg.LinkProbability, Review: cfg.ReviewProbability, Cardinality: cmp.Or(cfg.Cardinality, OneToOne)},
 		Elapsed:    round2(sum.Elapsed.Seconds())}
+	if sum.Model != nil && sum.probs.records > 0 {
+		r.Thresholds.Table = sum.probs.rows(sum.Model.MatchRate, cfg.LinkProbability, cfg.ReviewProbability)
+	}
 	for _, o := range reportOutcomes {
 		n := sum.Outcomes[o]
 		r.Outcomes = append(r.Outcomes, OutcomeCount{Outcome: o, Count: n, Share: round4(float64(n) / float64(max(sum.Records, 1)))})
@@ -89,7 +100,7 @@ func NewReport(title string, sum Summary, cfg Config) Report {
 	}
 	if m := sum.Model; m != nil {
 		r.Population = m.Population
-		r.Model = ReportModel{PriorWeight: round2(m.PriorWeight), MatchRate: m.MatchRate, RandomPairs: m.RandomPairs, Sessions: m.Sessions}
+		r.Model = ReportModel{PriorWeight: round2(m.PriorWeight), MatchRate: m.MatchRate, RandomPairs: m.RandomPairs, Sessions: m.Sessions, Blocking: m.Blocking}
 		for _, c := range m.Comparisons {
 			cp := ComparisonParams{Field: c.Field, Comparison: c.Comparison}
 			for _, l := range c.Levels {
@@ -226,7 +237,19 @@ svg{display:block;margin:.5em 0}.note{color:#555;font-size:.9em}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p>{{.Records}} records reconciled against a register of {{.Population}} citizens in {{.Elapsed}} s.
-A record is <b>linked</b> at probability ≥ {{.Thresholds.Link}}, sent to <b>review</b> at ≥ {{.Thresholds.Review}}.</p>
+A record is <b>linked</b> at probability ≥ {{.Thresholds.Link}}, sent to <b>review</b> at ≥ {{.Thresholds.Review}};
+cardinality {{.Thresholds.Cardinality}}.</p>
+{{with .Thresholds.Table}}
+<h2>Choosing the thresholds</h2>
+<p class="note">Of the records decided by linkage: how many a link threshold would link, with the precision and recall the
+model expects (mean probability of those linked; their summed probability over the estimated share of records in the
+register){{if (index . 0).Precision}} and those measured against the ground truth{{end}}. Records between the review and the link
+threshold go to review: pick the review threshold whose extra records your clerks can handle
+(--link-probability, --review-probability).</p>
+<table id="thresholds"><tr><th>probability ≥</th><th>linked</th><th>expected precision</th><th>expected recall</th>{{if (index . 0).Precision}}<th>precision</th><th>recall</th>{{end}}</tr>
+{{range .}}<tr><td>{{.Probability}}</td><td>{{.Linked}}</td><td>{{.ExpectedPrecision}}</td><td>{{.ExpectedRecall}}</td>{{if .Precision}}<td>{{.Precision}}</td><td>{{.Recall}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}
 
 <h2>Outcomes</h2>
 {{.OutcomeChart}}
@@ -264,6 +287,14 @@ weight = log2(m/u). Prior weight {{.Model.PriorWeight}} bits; estimated share of
 <table id="sessions"><tr><th>EM session (blocking rule)</th><th>pairs</th><th>records</th><th>expected matches</th><th>iterations</th><th>estimated</th></tr>
 {{range .Model.Sessions}}<tr><td>{{.Rule}}</td><td>{{.Pairs}}</td><td>{{.Records}}</td><td>{{.Matches}}</td><td>{{.Iterations}}</td><td>{{range .Estimated}}{{.}} {{end}}</td></tr>
 {{end}}</table>
+{{with .Model.Blocking}}
+<h2>Blocking rules</h2>
+<p class="note">The share of the true pairs (each training record's best candidate, counted with its probability) that each rule's
+block holds, and the share only that rule holds: what dropping it would lose. Pairs no rule finds are not seen.</p>
+<table id="blocking"><tr><th>rule</th><th>share of true pairs</th><th>found by this rule only</th></tr>
+{{range .}}<tr><td>{{.Rule}}</td><td>{{pct .Share}}</td><td>{{pct .Only}}</td></tr>
+{{end}}</table>
+{{end}}
 </body></html>
 `))
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,6 +117,36 @@ func TestReport(t *testing.T) {
 			if !strings.Contains(h, fmt.Sprintf("<td>%s</td><td>%s</td><td>%.4g</td><td>%.4g</td>", c.Field, lv.Level, lv.M, lv.U)) {
 				t.Errorf("HTML lacks m/u of %s/%s", c.Field, lv.Level)
 			}
+		}
+	}
+	// the threshold table: one row per threshold, the run's among them,
+	// fewer linked and no worse expected precision as the threshold rises
+	tab := rep.Thresholds.Table
+	if len(tab) < len(sweepThresholds) || !slices.ContainsFunc(tab, func(r ThresholdRow) bool { return r.Probability == rep.Thresholds.Link }) {
+		t.Fatalf("threshold table %+v", tab)
+	}
+	for k, r := range tab {
+		if r.Precision == nil || r.Recall == nil {
+			t.Errorf("threshold %v: no measured precision with a ground truth", r.Probability)
+		}
+		if !strings.Contains(h, fmt.Sprintf("<td>%v</td><td>%d</td><td>%v</td><td>%v</td><td>%v</td><td>%v</td>", r.Probability, r.Linked, r.ExpectedPrecision, r.ExpectedRecall, *r.Precision, *r.Recall)) {
+			t.Errorf("HTML lacks the threshold row %v", r.Probability)
+		}
+		if k > 0 && (r.Linked > tab[k-1].Linked || r.ExpectedPrecision < tab[k-1].ExpectedPrecision || r.ExpectedRecall > tab[k-1].ExpectedRecall) {
+			t.Errorf("threshold %v: %+v after %+v", r.Probability, r, tab[k-1])
+		}
+		if r.Probability == rep.Thresholds.Link && r.Linked != rep.Quality.Linked {
+			t.Errorf("at the link threshold %d linked, the run linked %d", r.Linked, rep.Quality.Linked)
+		}
+	}
+	// the blocking rules' shares of the true pairs: every rule listed,
+	// dob+sex finds most, and what only one rule finds is part of its share
+	if len(rep.Model.Blocking) != nRulesAll || rep.Model.Blocking[RuleDOBSex].Share < 0.8 || !strings.Contains(h, `<table id="blocking">`) {
+		t.Errorf("blocking coverage %+v", rep.Model.Blocking)
+	}
+	for _, b := range rep.Model.Blocking {
+		if b.Only > b.Share || b.Share > 1 || !strings.Contains(h, fmt.Sprintf("</td><td>%.2f%%</td><td>%.2f%%</td></tr>", 100*b.Share, 100*b.Only)) {
+			t.Errorf("rule %+v (or not in the HTML)", b)
 		}
 	}
 	// self-contained: no script, nothing fetched

@@ -9,6 +9,7 @@ package reconcilerun
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,15 +39,46 @@ type Options struct {
 	QueueSource      string // queue review outcomes under this source ("" = no)
 	Format, Encoding string // of Records ("" = from the extension; "" = utf-8)
 	MappingPath      string
-	Out              string // results file ("" = <records or dataset>.results.ndjson)
-	Population       string // population snapshot file ("" = the bus's register)
-	PopulationFormat string
-	DataDir, Config  string // where the bus's store is
-	Report           string // HTML report ("" = none)
-	ReportJSON       string
-	Truth            string // ground truth file ("" = none)
-	Progress         bool   // draw progress bars on stderr
-	Batch, Sample    int
+	// PopulationMappingPath maps the columns of a --population file of
+	// another shape (another ministry's file): see
+	// linkage.ScanPopulationMapped ("" = PopulationColumns).
+	PopulationMappingPath string
+	Out                   string // results file ("" = <records or dataset>.results.ndjson)
+	Population            string // population snapshot file ("" = the bus's register)
+	PopulationFormat      string
+	DataDir, Config       string // where the bus's store is
+	Report                string // HTML report ("" = none)
+	ReportJSON            string
+	Truth                 string // ground truth file ("" = none)
+	Progress              bool   // draw progress bars on stderr
+	Batch, Sample         int
+	// Cardinality, LinkProbability and ReviewProbability override the
+	// dataset's settings in the catalog (--dataset) and the linker's
+	// defaults ("" and 0: not given).
+	Cardinality                        string
+	LinkProbability, ReviewProbability float64
+}
+
+// linkConfig is the linker's configuration for a run: the defaults, then
+// the dataset's catalog settings (nil for a file), then the run's flags.
+func linkConfig(o Options, ds *schemas.Linkage) (linkage.Config, error) {
+	cfg := linkage.DefaultConfig()
+	card, link, rev := o.Cardinality, o.LinkProbability, o.ReviewProbability
+	if ds != nil {
+		card = cmp.Or(card, ds.Cardinality)
+		link = cmp.Or(link, ds.LinkProbability)
+		rev = cmp.Or(rev, ds.ReviewProbability)
+	}
+	var err error
+	if cfg.Cardinality, err = linkage.ParseCardinality(card); err != nil {
+		return cfg, err
+	}
+	cfg.LinkProbability = cmp.Or(link, cfg.LinkProbability)
+	cfg.ReviewProbability = cmp.Or(rev, cfg.ReviewProbability)
+	if err := cfg.CheckThresholds(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
 }
 
 // Run reconciles and prints the summary as JSON on stdout; progress and
@@ -86,6 +119,25 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		}
 		mapping = &m
 	}
+	var popMapping *linkage.Mapping
+	if o.PopulationMappingPath != "" {
+		if o.Population == "" {
+			return errors.New("--population-mapping maps the columns of a --population file: give --population FILE")
+		}
+		mf, err := os.Open(o.PopulationMappingPath)
+		if err != nil {
+			return err
+		}
+		m, err := linkage.ParseMapping(mf)
+		mf.Close()
+		if err != nil {
+			return fmt.Errorf("population mapping %s: %w", o.PopulationMappingPath, err)
+		}
+		if len(m.Extra) > 0 {
+			return fmt.Errorf("population mapping %s: extra fields belong in --mapping (each names its population_column)", o.PopulationMappingPath)
+		}
+		popMapping = &m
+	}
 	showBar := o.Progress
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 
@@ -100,12 +152,17 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		defer st.Close()
 	}
 	var src recordSource
+	var dsLinkage *schemas.Linkage
 	if o.Dataset != "" {
-		if src, mapping, err = datasetSource(ctx, st, o.Dataset, mapping); err != nil {
+		if src, mapping, dsLinkage, err = datasetSource(ctx, st, o.Dataset, mapping); err != nil {
 			return err
 		}
 	} else {
 		src = fileSource(o.Records, f, enc)
+	}
+	cfg, err := linkConfig(o, dsLinkage)
+	if err != nil {
+		return err
 	}
 	if o.Population == "" {
 		if err := checkRegisterColumns(mapping); err != nil {
@@ -149,7 +206,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	var idx *identity.Index
 	var pop *linkage.Population
 	if o.Population != "" {
-		idx, pop, err = loadPopulationFile(o.Population, o.PopulationFormat, mapping, showBar, stderr, logf)
+		idx, pop, err = loadPopulationFile(o.Population, o.PopulationFormat, popMapping, mapping, showBar, stderr, logf)
 	} else {
 		idx, pop, err = loadPopulationStore(ctx, st, mapping, logf)
 	}
@@ -158,8 +215,14 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	logf("population: %d citizens in %.1f s", pop.Len(), time.Since(t0).Seconds())
 	logf("estimating the linkage model from %d records…", len(sample))
-	cfg := linkage.DefaultConfig()
-	linker := linkage.Train(pop, sample, cfg)
+	var rules []linkage.BlockingRule
+	if mapping != nil {
+		rules = mapping.Blocking
+	}
+	linker, err := linkage.TrainWith(pop, sample, cfg, rules)
+	if err != nil {
+		return err
+	}
 	if in, err = src.open(ctx); err != nil {
 		return err
 	}
@@ -288,7 +351,7 @@ func countRecords(f *os.File, format linkage.Format) (int, error) {
 // loadPopulationFile builds the exact-lookup index and the linkage
 // population from a snapshot file in one pass, keeping the values of the
 // mapping's extra fields (nil mapping: none).
-func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar bool, stderr io.Writer, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
+func loadPopulationFile(path, format string, popMapping, mapping *linkage.Mapping, showBar bool, stderr io.Writer, logf func(string, ...any)) (*identity.Index, *linkage.Population, error) {
 	pf, err := fileFormat(format, path, "--population-format")
 	if err != nil {
 		return nil, nil, err
@@ -313,12 +376,16 @@ func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar b
 	}
 	idx := identity.NewIndex(hint)
 	rejected := 0
+	reasons := map[string]int{}
 	var scan linkage.PopulationScan
 	var scanErr error
 	seq := iter.Seq2[store.Citizen, []string](func(yield func(store.Citizen, []string) bool) {
-		scan, scanErr = linkage.ScanPopulationRows(r, pf, mapping.PopulationColumns(), func(c store.Citizen, extra []string) bool {
-			if idx.Add(c) != nil {
+		scan, scanErr = linkage.ScanPopulationMapped(r, pf, popMapping, mapping.PopulationColumns(), func(c store.Citizen, extra []string) bool {
+			if err := idx.Add(c); err != nil {
 				rejected++
+				for _, why := range rejectReasons(err) {
+					reasons[why]++
+				}
 				return true
 			}
 			return yield(c, extra)
@@ -331,13 +398,58 @@ func loadPopulationFile(path, format string, mapping *linkage.Mapping, showBar b
 	if err != nil && pop == nil {
 		return nil, nil, err
 	}
+	why := reasonList(scan.Unreadable, reasons)
 	if scan.Unreadable > 0 || rejected > 0 {
-		logf("population: %d of %d rows skipped (%d unreadable, %d malformed: number, date, sex or name)", scan.Unreadable+rejected, scan.Rows, scan.Unreadable, rejected)
+		logf("population: %d of %d rows skipped (%s)", scan.Unreadable+rejected, scan.Rows, why)
 	}
 	if pop.Len() == 0 {
-		return nil, nil, fmt.Errorf("%s: no usable citizen in the population file", path)
+		return nil, nil, fmt.Errorf("%s: no usable citizen in the population file (%s); see --population-mapping for a file with other columns or layouts", path, cmp.Or(why, "no rows"))
 	}
 	return idx, pop, nil
+}
+
+// rejectReasons names what identity.Index.Add refused in a citizen, one
+// reason per field, without the values (they are personal data).
+func rejectReasons(err error) []string {
+	var out []string
+	for _, line := range strings.Split(strings.TrimPrefix(err.Error(), "identity: cannot index citizen: "), "\n") {
+		switch {
+		case strings.HasPrefix(line, "personal number"):
+			out = append(out, "personal number not 12 digits")
+		case strings.HasPrefix(line, "CMND"):
+			out = append(out, "CMND not 9 digits")
+		case strings.HasPrefix(line, "date of birth"):
+			out = append(out, "date of birth missing or not read")
+		case strings.HasPrefix(line, "sex"):
+			out = append(out, "sex missing or not M/F")
+		case strings.HasPrefix(line, "name"):
+			out = append(out, "name empty or over 255 bytes")
+		default:
+			out = append(out, "other")
+		}
+	}
+	return out
+}
+
+// reasonList writes the counts of skipped rows by reason, most first.
+func reasonList(unreadable int, reasons map[string]int) string {
+	type kv struct {
+		k string
+		n int
+	}
+	var all []kv
+	for k, n := range reasons {
+		all = append(all, kv{k, n})
+	}
+	if unreadable > 0 {
+		all = append(all, kv{"unreadable (not CSV / JSON)", unreadable})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Or(b.n-a.n, strings.Compare(a.k, b.k)) })
+	var parts []string
+	for _, e := range all {
+		parts = append(parts, fmt.Sprintf("%d %s", e.n, e.k))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // registerColumn is the one population column, beyond the fields every
@@ -480,10 +592,10 @@ const datasetKeyColumn = "@key"
 // NDJSON objects with the entity key added, and the mapping to read them
 // with: the one given (record_id defaults to the entity key), or the
 // dataset's identity fields from the catalog.
-func datasetSource(ctx context.Context, st store.Store, name string, given *linkage.Mapping) (recordSource, *linkage.Mapping, error) {
+func datasetSource(ctx context.Context, st store.Store, name string, given *linkage.Mapping) (recordSource, *linkage.Mapping, *schemas.Linkage, error) {
 	cat, err := schemas.Load()
 	if err != nil {
-		return recordSource{}, nil, err
+		return recordSource{}, nil, nil, err
 	}
 	d, ok := cat.Dataset(name)
 	if !ok {
@@ -491,14 +603,14 @@ func datasetSource(ctx context.Context, st store.Store, name string, given *link
 		for _, d := range cat.Datasets() {
 			names = append(names, d.Name)
 		}
-		return recordSource{}, nil, fmt.Errorf("unknown dataset %q: the catalog (schemas/catalog.yaml) has %s", name, strings.Join(names, ", "))
+		return recordSource{}, nil, nil, fmt.Errorf("unknown dataset %q: the catalog (schemas/catalog.yaml) has %s", name, strings.Join(names, ", "))
 	}
 	var m linkage.Mapping
 	switch {
 	case given != nil:
 		m = *given
 	case d.Identity.Name == "":
-		return recordSource{}, nil, fmt.Errorf("dataset %s names no person to reconcile (no identity name in schemas/catalog.yaml); give --mapping with the fields that hold the name and the date of birth", name)
+		return recordSource{}, nil, nil, fmt.Errorf("dataset %s names no person to reconcile (no identity name in schemas/catalog.yaml); give --mapping with the fields that hold the name and the date of birth", name)
 	default:
 		m = linkage.Mapping{PersonalID: d.Identity.ID, FullName: d.Identity.Name, DOB: d.Identity.DOB, Sex: d.Identity.Sex}
 	}
@@ -507,21 +619,21 @@ func datasetSource(ctx context.Context, st store.Store, name string, given *link
 	}
 	sc, ok := st.(store.StateScanner)
 	if !ok {
-		return recordSource{}, nil, fmt.Errorf("the store (%T) cannot list a dataset's rows", st)
+		return recordSource{}, nil, nil, fmt.Errorf("the store (%T) cannot list a dataset's rows", st)
 	}
 	n, err := sc.CountState(ctx, name)
 	if err != nil {
-		return recordSource{}, nil, err
+		return recordSource{}, nil, nil, err
 	}
 	if n == 0 {
-		return recordSource{}, nil, fmt.Errorf("dataset %s has no rows in the store: the bus keeps a dataset's current rows once its source has published some (see GET /v1/connectors)", name)
+		return recordSource{}, nil, nil, fmt.Errorf("dataset %s has no rows in the store: the bus keeps a dataset's current rows once its source has published some (see GET /v1/connectors)", name)
 	}
 	src := recordSource{
 		name:  name,
 		open:  func(ctx context.Context) (io.ReadCloser, error) { return streamState(ctx, sc, name), nil },
 		count: func(ctx context.Context) (int, error) { n, err := sc.CountState(ctx, name); return int(n), err },
 	}
-	return src, &m, nil
+	return src, &m, &d.Linkage, nil
 }
 
 // streamState writes a dataset's rows as NDJSON into a pipe, from a

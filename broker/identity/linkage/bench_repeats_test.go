@@ -1,0 +1,72 @@
+package linkage
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/lgsp-bus/lgsp/examples/synthetic"
+)
+
+// withRepeatsExtra is withRepeats with the extra fields filled from the
+// generated records (see legacyWith).
+func withRepeatsExtra(view *synthetic.Pop, from, n, repeats int, o synthetic.LegacyOptions, fields []ExtraField) ([]Record, []synthetic.LegacyRecord) {
+	recs, truth := withRepeats(view, from, n, repeats, o)
+	for k := range recs {
+		recs[k].Extra = make([]string, len(fields))
+		for j, f := range fields {
+			recs[k].Extra[j] = recordColumn(truth[k], f.Column)
+		}
+	}
+	return recs, truth
+}
+
+// BenchmarkLinkRepeats10M: a transactional file, 100,000 records and
+// 12,500 more (12.5 %) repeating a person already in it with errors of
+// their own, linked with the default settings and cardinality many_to_one
+// (and one_to_one for comparison), without and with the address mapped.
+// Run at 1M with LGSP_BENCH_CITIZENS=1000000 (see BENCHMARKS.md);
+// LGSP_BENCH_MANY_ONLY=1 leaves out the one_to_one runs.
+func BenchmarkLinkRepeats10M(b *testing.B) {
+	_, base := bigSetup(b)
+	if bigAPop == nil {
+		bigAPop = buildAddressPopulation(b)
+	}
+	view := synthetic.NewPop(testSeed, base.Len())
+	o := synthetic.DefaultLegacyOptions()
+	for b.Loop() {
+		for _, v := range []struct {
+			name   string
+			pop    *Population
+			fields []ExtraField
+		}{{"none", base, nil}, {"address", bigAPop, []ExtraField{addressField}}} {
+			train, _ := withRepeatsExtra(view, 0, 5000, 625, o, v.fields)
+			recs, truth := withRepeatsExtra(view, 1_000_000, 100_000, 12_500, o, v.fields)
+			l := Train(v.pop, train, DefaultConfig())
+			cards := []Cardinality{ManyToOne, OneToOne}
+			if os.Getenv("LGSP_BENCH_MANY_ONLY") != "" {
+				cards = cards[:1] // the comparison with one_to_one is the slow half
+			}
+			for _, card := range cards {
+				cfg := l.Config()
+				cfg.Cardinality = card
+				lc, err := NewLinker(v.pop, l.Model(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t0, cpu0 := time.Now(), cpuTime()
+				q, ds := evaluate(lc, recs, truth)
+				wall, cpu := time.Since(t0), cpuTime()-cpu0
+				ls := analyseLoss(lc, recs, truth, ds)
+				b.Logf("%s %s: %d records (%d repeats): precision %.4f recall %.4f blocking recall %.4f review %.4f (right %.2f); attainable %.4f; %.1f s wall, %.1f CPU-s (incl. the blocking-recall pass)",
+					v.name, card, len(recs), len(recs)-100_000, q.precision(), q.recall(), q.blockingRecall(),
+					float64(q.review)/float64(len(recs)), float64(q.reviewRight)/float64(max(q.review, 1)),
+					1-float64(ls.notBlocked+ls.ambiguous)/float64(max(ls.inRegister, 1)), wall.Seconds(), cpu.Seconds())
+				if card == ManyToOne {
+					b.ReportMetric(q.precision(), v.name+"-precision")
+					b.ReportMetric(q.recall(), v.name+"-recall")
+				}
+			}
+		}
+	}
+}
