@@ -117,3 +117,33 @@ policies:
 		t.Fatal("a wrong password logged in: the broker does not check passwords, so this test proves nothing")
 	}
 }
+
+// TestServeRefusesUnreachableKafka: an instance whose Kafka cannot be
+// reached stops at once with an error naming the brokers, exit status 1.
+func TestServeRefusesUnreachableKafka(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	r := newRig(t, nil)
+	r.cfg = filepath.Join(r.dir, "serve.yaml")
+	if err := os.WriteFile(r.cfg, []byte(fmt.Sprintf("kafka:\n  brokers: [\"127.0.0.1:1\"]\nstore:\n  driver: postgres\n  url: %q\npolicies:\n  dir: %q\n",
+		pgtest.SchemaURL(t, "cluster_nokafka"), filepath.Join(r.dir, "agreements"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := r.start("a")
+	done := make(chan error, 1)
+	go func() { done <- in.cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("serve kept running without a reachable Kafka")
+	}
+	log, _ := os.ReadFile(filepath.Join(r.dir, "a.log"))
+	if code := in.cmd.ProcessState.ExitCode(); err == nil || code != 1 {
+		t.Errorf("exit %d (%v), want 1", code, err)
+	}
+	if !strings.Contains(string(log), "Kafka unreachable at [127.0.0.1:1]") {
+		t.Errorf("the error does not name the unreachable brokers:\n%s", tail(string(log), 2000))
+	}
+}
