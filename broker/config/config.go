@@ -38,6 +38,7 @@ type Config struct {
 	Audit     Audit      `yaml:"audit" envPrefix:"LGSP_AUDIT_"`
 	Policies  Policies   `yaml:"policies" envPrefix:"LGSP_POLICIES_"`
 	Pipeline  Pipeline   `yaml:"pipeline" envPrefix:"LGSP_PIPELINE_"`
+	Quality   Quality    `yaml:"quality" envPrefix:"LGSP_QUALITY_"`
 	Synthetic Synthetic  `yaml:"synthetic" envPrefix:"LGSP_SYNTHETIC_"`
 	// Connectors are the ministry sources to run, each an adapter with its
 	// config (see `lgsp connector spec NAME`). YAML only: a list of maps has
@@ -251,6 +252,18 @@ type Pipeline struct {
 	LinkageRefresh time.Duration `yaml:"linkage_refresh" env:"LINKAGE_REFRESH"`
 }
 
+// Quality configures the data-quality scorecards (README, "Data quality
+// and redrive").
+type Quality struct {
+	// ReflectWithin is how long a ministry has to carry a change of the
+	// population register (a new name, a new residence) in its records:
+	// a dataset's current row about that citizen that still does not
+	// carry it afterwards becomes an "alive" finding
+	// (register_change_not_reflected) and counts against the alive
+	// indicator (default 720h, 30 days).
+	ReflectWithin time.Duration `yaml:"reflect_within" env:"REFLECT_WITHIN"`
+}
+
 // Synthetic configures the generated population and ministry streams.
 type Synthetic struct {
 	// Enabled runs the five synthetic ministry connectors (always on in dev).
@@ -293,6 +306,7 @@ func Defaults() Config {
 		Kafka:     Kafka{EmbeddedPort: 9092, Partitions: 3, Replication: 1, EmbeddedRetentionBytes: 256 << 20},
 		Store:     Store{Driver: "sqlite"},
 		Pipeline:  Pipeline{MaxRecordBytes: 256 << 10, MaxInFlight: 8, LinkageRefresh: time.Minute},
+		Quality:   Quality{ReflectWithin: 30 * 24 * time.Hour},
 		Policies:  Policies{FollowEvery: 2 * time.Second},
 		Audit:     Audit{CheckpointEvery: time.Minute, InspectionHiddenFor: 180 * 24 * time.Hour, CheckpointsTopic: "audit.checkpoints", VerifyEvery: 24 * time.Hour},
 		Synthetic: Synthetic{Enabled: true, Population: 100_000, Seed: 1, RatePerSecond: 20},
@@ -476,6 +490,9 @@ func (c Config) Validate(mode string) error {
 	}
 	if c.Pipeline.LinkageRefresh < time.Second {
 		bad("pipeline.linkage_refresh", "LGSP_PIPELINE_LINKAGE_REFRESH", "must be at least 1s, got %s", c.Pipeline.LinkageRefresh)
+	}
+	if c.Quality.ReflectWithin < time.Hour {
+		bad("quality.reflect_within", "LGSP_QUALITY_REFLECT_WITHIN", "must be at least 1h (the days a ministry has to carry a register change), got %s", c.Quality.ReflectWithin)
 	}
 	if c.Pipeline.MaxInFlight < 1 {
 		bad("pipeline.max_in_flight", "LGSP_PIPELINE_MAX_IN_FLIGHT", "must be at least 1")

@@ -44,6 +44,8 @@ func TestConfigErrorsNameKeyAndVariable(t *testing.T) {
 			[]string{"environment LGSP_AUDIT_RETENTION=\"5 years\" (audit.retention): not a duration"}},
 		{"wrong type in the environment", valid, map[string]string{"LGSP_KAFKA_PARTITIONS": "many"},
 			[]string{"environment LGSP_KAFKA_PARTITIONS=\"many\" (kafka.partitions): want a whole number"}},
+		{"register changes reflected too soon", valid + "quality:\n  reflect_within: 10m\n", nil,
+			[]string{"quality.reflect_within (env LGSP_QUALITY_REFLECT_WITHIN): must be at least 1h"}},
 		{"not YAML", "kafka: [\n", nil, []string{"cfg.yaml is not YAML", "line"}},
 	}
 	for _, tt := range tests {

@@ -47,7 +47,7 @@ func (q *Quality) Counted(source, dataset string, c store.QualityCounts) {
 		n     int64
 	}{{"received", c.Received}, {"valid", c.Valid}, {"duplicate", c.Duplicates}, {"verified", c.Verified}, {"mismatch", c.Mismatch},
 		{"not_found", c.NotFound}, {"invalid_id", c.InvalidID}, {"linked", c.Linked}, {"review", c.Review}, {"deceased", c.Deceased},
-		{"unmatched", c.Unmatched}, {"deceased_active", c.DeceasedActive}} {
+		{"unmatched", c.Unmatched}, {"deceased_active", c.DeceasedActive}, {"unreflected", c.Unreflected}} {
 		if x.n > 0 {
 			q.records.WithLabelValues(source, dataset, x.class).Add(float64(x.n))
 		}

@@ -11,8 +11,11 @@
 // to counters in memory; Run flushes them to the store as upserts that add,
 // so several instances and restarts add up and no topic is ever re-read.
 // Register changes reach it through WatchRegister: a change re-checks the
-// open items about that citizen, and a death turns the rows still active
-// about that citizen into "alive" findings.
+// open items about that citizen, a death turns the rows still active
+// about that citizen into "alive" findings, and a new name or residence
+// that a dataset's current row does not carry is kept in the store until
+// the dataset carries it, or becomes an "alive" finding after
+// Config.ReflectWithin.
 package quality
 
 import (
@@ -69,6 +72,18 @@ type Config struct {
 	// AliveExempt are datasets whose rows are about the dead by nature
 	// (default civil_status.death_registration): no alive finding for them.
 	AliveExempt []string
+	// ReflectWithin is how long a dataset has to carry a change of the
+	// register (a new name, a new residence) before its current row about
+	// that citizen becomes an alive finding (default 30 days).
+	ReflectWithin time.Duration
+	// ReflectExempt are datasets whose rows record a past event as it was
+	// (default the birth, death and marriage registrations and land
+	// transfers): a later change of the register does not make them stale.
+	ReflectExempt []string
+	// ResidenceFields names, per dataset, the row field holding the
+	// person's own residence, which must follow the register's (default
+	// tax.taxpayer's address; a land parcel's address is the parcel's).
+	ResidenceFields map[string]string
 	// Metrics receives the quality metrics (nil: none).
 	Metrics *metrics.Quality
 	Logger  *slog.Logger
@@ -83,7 +98,9 @@ type Quality struct {
 	mu      sync.Mutex
 	aggs    map[aggKey]*agg
 	items   []store.QualityItem
-	changed map[string]bool // personal number → deceased, waiting for Run
+	changed map[string]regChange // by personal number, waiting for Run
+
+	lastSweep time.Time // of the register changes past ReflectWithin (Run's goroutine only)
 
 	jobsMu sync.Mutex
 	jobs   map[string]*job
@@ -136,10 +153,20 @@ func New(cfg Config) (*Quality, error) {
 	if cfg.AliveExempt == nil {
 		cfg.AliveExempt = []string{"civil_status.death_registration"}
 	}
+	if cfg.ReflectWithin <= 0 {
+		cfg.ReflectWithin = 30 * 24 * time.Hour
+	}
+	if cfg.ReflectExempt == nil {
+		cfg.ReflectExempt = []string{"civil_status.birth_registration", "civil_status.death_registration",
+			"civil_status.marriage_registration", "land.land_transfer"}
+	}
+	if cfg.ResidenceFields == nil {
+		cfg.ResidenceFields = map[string]string{"tax.taxpayer": "address"}
+	}
 	if cfg.CitizenKey == nil {
 		cfg.CitizenKey = func(string) string { return "" }
 	}
-	q := &Quality{cfg: cfg, datasets: map[string]*dataset{}, aggs: map[aggKey]*agg{}, changed: map[string]bool{},
+	q := &Quality{cfg: cfg, datasets: map[string]*dataset{}, aggs: map[aggKey]*agg{}, changed: map[string]regChange{},
 		jobs: map[string]*job{}, runCtx: context.Background()}
 	for _, d := range cfg.Catalog.Datasets() {
 		q.datasets[d.Name] = &dataset{Dataset: d, fields: SchemaFields(d)}
@@ -581,6 +608,9 @@ func (q *Quality) Tick(ctx context.Context) {
 		q.cfg.Logger.Warn("quality: counters not stored yet, retrying", "error", err)
 	}
 	q.processRegisterChanges(ctx)
+	if err := q.sweepUnreflected(ctx); err != nil && ctx.Err() == nil {
+		q.cfg.Logger.Warn("quality: register changes past quality.reflect_within not checked yet, retrying", "error", err)
+	}
 }
 
 // Observer returns obs (the metrics) with q's Batch added: wire it as the

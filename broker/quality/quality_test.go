@@ -85,6 +85,20 @@ type fixture struct {
 	reg    *register
 	mu     sync.Mutex
 	audits []store.AuditEntry
+	clock  time.Time // the injected clock; now unless a test advances it
+}
+
+// advance moves the fixture's clock on by d.
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	f.clock = f.clock.Add(d)
+	f.mu.Unlock()
+}
+
+func (f *fixture) now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clock
 }
 
 func (f *fixture) audited() []store.AuditEntry {
@@ -106,7 +120,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	f := &fixture{st: st, prod: &producer{}, reg: &register{names: map[string]string{}, dead: map[string]bool{}}}
+	f := &fixture{st: st, prod: &producer{}, reg: &register{names: map[string]string{}, dead: map[string]bool{}}, clock: now}
 	var dss []pipeline.DatasetSchema
 	for _, d := range cat.Datasets() {
 		if d.Format == schemas.FormatJSON {
@@ -124,7 +138,7 @@ func newFixture(t testing.TB) *fixture {
 			f.mu.Unlock()
 			return nil
 		},
-		Now: func() time.Time { return now }})
+		Now: f.now})
 	if err != nil {
 		t.Fatal(err)
 	}

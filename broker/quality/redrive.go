@@ -422,9 +422,18 @@ type Index interface {
 }
 
 // WatchRegister returns idx with every change of the register also noted
-// for Run: the open items about that citizen are re-checked, and a death
-// turns the rows still active about the citizen into alive findings.
+// for Run: the open items about that citizen are re-checked, a death
+// turns the rows still active about the citizen into alive findings, and
+// a name or residence a dataset's current rows do not carry is kept until
+// they do (or becomes a finding after ReflectWithin).
 func (q *Quality) WatchRegister(idx Index) Index { return watched{idx, q} }
+
+// regChange is the latest state of a citizen the register changed, and
+// whether any change since the last round was a death.
+type regChange struct {
+	c        store.Citizen
+	deceased bool
+}
 
 type watched struct {
 	Index
@@ -436,7 +445,8 @@ func (w watched) Add(c store.Citizen) error {
 		return err
 	}
 	w.q.mu.Lock()
-	w.q.changed[c.ID] = w.q.changed[c.ID] || c.Deceased
+	prev := w.q.changed[c.ID]
+	w.q.changed[c.ID] = regChange{c: c, deceased: prev.deceased || c.Deceased}
 	w.q.mu.Unlock()
 	return nil
 }
@@ -451,9 +461,9 @@ func (q *Quality) PendingRegisterChanges() int {
 func (q *Quality) processRegisterChanges(ctx context.Context) {
 	q.mu.Lock()
 	changed := q.changed
-	q.changed = map[string]bool{}
+	q.changed = map[string]regChange{}
 	q.mu.Unlock()
-	for id, deceased := range changed {
+	for id, rc := range changed {
 		if ctx.Err() != nil {
 			return
 		}
@@ -464,10 +474,12 @@ func (q *Quality) processRegisterChanges(ctx context.Context) {
 		if err := q.recheck(ctx, key); err != nil {
 			q.cfg.Logger.Warn("quality: open items not re-checked after a register change", "error", err)
 		}
-		if deceased {
+		if rc.deceased {
 			if err := q.aliveFindings(ctx, key); err != nil {
 				q.cfg.Logger.Warn("quality: alive findings not made after a death", "error", err)
 			}
+		} else if err := q.noteRegisterChange(ctx, key, rc.c); err != nil {
+			q.cfg.Logger.Warn("quality: a change of the register not noted for its datasets", "error", err)
 		}
 	}
 }

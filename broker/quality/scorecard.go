@@ -69,11 +69,12 @@ type Counts struct {
 	Deceased       int64 `json:"deceased"`
 	Unmatched      int64 `json:"unmatched"`
 	DeceasedActive int64 `json:"deceased_active"`
+	Unreflected    int64 `json:"unreflected"`
 }
 
 func countsOf(c store.QualityCounts) Counts {
 	return Counts{c.Received, c.Valid, c.Duplicates, c.Verified, c.Mismatch, c.NotFound, c.InvalidID, c.Linked, c.Review,
-		c.Deceased, c.Unmatched, c.DeceasedActive}
+		c.Deceased, c.Unmatched, c.DeceasedActive, c.Unreflected}
 }
 
 // Indicators are the four measures of Project 06, each 0…1, null when the
@@ -103,7 +104,7 @@ func indicators(c store.QualityCounts) Indicators {
 	return Indicators{
 		Correct: ratio(c.Verified+unchecked, c.Received),
 		Clean:   ratio(c.Valid-c.Duplicates-c.Mismatch, c.Received),
-		Alive:   ratio(c.Valid-c.Deceased-c.DeceasedActive, c.Valid),
+		Alive:   ratio(c.Valid-c.Deceased-c.DeceasedActive-c.Unreflected, c.Valid),
 	}
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 
+	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
@@ -15,7 +16,7 @@ import (
 // acknowledged batches (wired as the pipeline's observer), re-checks
 // items after register changes (wired around the population index), and
 // resubmits corrected records through the pipeline.
-func (b *Bus) newQuality() (*quality.Quality, error) {
+func (b *Bus) newQuality(qc config.Quality) (*quality.Quality, error) {
 	return quality.New(quality.Config{Store: b.Store, Catalog: b.Catalog, CitizenKey: b.Audit.CitizenKey, Audit: b.Audit.Append,
 		// Items found by citizen carry a personal number: the index says.
 		Reconcile: func(cl pipeline.Claim) pipeline.Verdict {
@@ -24,5 +25,6 @@ func (b *Bus) newQuality() (*quality.Quality, error) {
 		Ingest: func(ctx context.Context, connector string, recs []connectors.Record) ([]pipeline.RecordResult, error) {
 			return b.Pipe.Ingest(ctx, connector, recs)
 		},
-		Metrics: metrics.NewQuality(b.Metrics.Registry), Logger: b.log})
+		ReflectWithin: qc.ReflectWithin,
+		Metrics:       metrics.NewQuality(b.Metrics.Registry), Logger: b.log})
 }

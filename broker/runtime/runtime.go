@@ -351,7 +351,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 	b.pubWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{Async: true, Completion: pipeline.Completion})
 	idx := b.Index
-	if b.Quality, err = b.newQuality(); err != nil {
+	if b.Quality, err = b.newQuality(c.Quality); err != nil {
 		return b, err
 	}
 	b.Pipe, err = pipeline.New(pipeline.Config{

@@ -17,6 +17,10 @@ type QualityCounts struct {
 	// DeceasedActive counts "alive" findings: rows still active about a
 	// citizen the register says has died.
 	DeceasedActive int64
+	// Unreflected counts the other "alive" findings: a change of the
+	// register (a new name, a new residence) a dataset still did not carry
+	// after quality.reflect_within.
+	Unreflected int64
 	// LastSeen is when the source last sent a record (UTC, millisecond
 	// precision); zero when it never did.
 	LastSeen time.Time
@@ -36,6 +40,7 @@ func (c *QualityCounts) Add(o QualityCounts) {
 	c.Deceased += o.Deceased
 	c.Unmatched += o.Unmatched
 	c.DeceasedActive += o.DeceasedActive
+	c.Unreflected += o.Unreflected
 	if o.LastSeen.After(c.LastSeen) {
 		c.LastSeen = o.LastSeen
 	}
@@ -187,6 +192,29 @@ type QualityStore interface {
 	ChangeQualityItem(ctx context.Context, id int64, ch QualityItemChange) (QualityItem, error)
 	// QualityItemHistory returns an item's history, oldest first.
 	QualityItemHistory(ctx context.Context, id int64) ([]QualityEvent, error)
+	// NoteRegisterChanges keeps changes of the register a dataset does not
+	// carry yet. A change whose Expected equals the one stored for its
+	// source, dataset, citizen and field keeps the earlier Changed (a
+	// replay or a second instance does not restart the clock); another
+	// Expected replaces the stored change.
+	NoteRegisterChanges(ctx context.Context, chs []RegisterChange) error
+	// ResolveRegisterChanges deletes, for each change, the stored one of
+	// its source, dataset, citizen and field if it was noted at or before
+	// its Changed (a newer change stays).
+	ResolveRegisterChanges(ctx context.Context, chs []RegisterChange) error
+	// DueRegisterChanges returns up to limit (≤ 0: 1000) changes noted at
+	// or before due, oldest first.
+	DueRegisterChanges(ctx context.Context, due time.Time, limit int) ([]RegisterChange, error)
+}
+
+// RegisterChange is a change of the register (Field "name" or
+// "residence") that the current rows of a dataset about the citizen did
+// not carry when it was seen. Expected is a keyed hash of the new value,
+// never the value.
+type RegisterChange struct {
+	Source, Dataset, CitizenKey, Field string
+	Expected                           string
+	Changed                            time.Time // UTC, millisecond precision
 }
 
 // QualityListLimit is the effective page size of a list limit.

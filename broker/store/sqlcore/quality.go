@@ -16,16 +16,16 @@ import (
 // statements need no dialect names.
 
 var qualityCounterCols = []string{"received", "valid", "duplicates", "verified", "mismatch", "not_found", "invalid_id",
-	"linked", "review", "deceased", "unmatched", "deceased_active"}
+	"linked", "review", "deceased", "unmatched", "deceased_active", "unreflected"}
 
 func counterArgs(c *store.QualityCounts) []any {
 	return []any{c.Received, c.Valid, c.Duplicates, c.Verified, c.Mismatch, c.NotFound, c.InvalidID, c.Linked, c.Review,
-		c.Deceased, c.Unmatched, c.DeceasedActive}
+		c.Deceased, c.Unmatched, c.DeceasedActive, c.Unreflected}
 }
 
 func counterDest(c *store.QualityCounts) []any {
 	return []any{&c.Received, &c.Valid, &c.Duplicates, &c.Verified, &c.Mismatch, &c.NotFound, &c.InvalidID, &c.Linked, &c.Review,
-		&c.Deceased, &c.Unmatched, &c.DeceasedActive}
+		&c.Deceased, &c.Unmatched, &c.DeceasedActive, &c.Unreflected}
 }
 
 func millis(t time.Time) int64 {
@@ -349,4 +349,74 @@ func (s *Store) QualityItemHistory(ctx context.Context, id int64) ([]store.Quali
 		return nil, s.errorf("history of quality item %d: %w", id, err)
 	}
 	return nonNil(out), nil
+}
+
+// ---- register changes not yet reflected (migration 0015) ---------------------
+
+// NoteRegisterChanges implements store.QualityStore. The rows are written
+// in key order, so instances noting the same changes wait for each other
+// rather than deadlock.
+func (s *Store) NoteRegisterChanges(ctx context.Context, chs []store.RegisterChange) error {
+	chs = sortedChanges(chs)
+	stmts := make([]Stmt, 0, len(chs))
+	for _, c := range chs {
+		stmts = append(stmts, Stmt{`INSERT INTO quality_register_changes (source, dataset, citizen_key, field, expected, changed_ms)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (source, dataset, citizen_key, field) DO UPDATE SET
+			changed_ms = CASE WHEN quality_register_changes.expected = excluded.expected AND quality_register_changes.changed_ms < excluded.changed_ms
+				THEN quality_register_changes.changed_ms ELSE excluded.changed_ms END,
+			expected = excluded.expected`,
+			[]any{c.Source, c.Dataset, c.CitizenKey, c.Field, c.Expected, millis(c.Changed)}})
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	if err := s.d.WithTx(ctx, func(tx Tx) error { return tx.ExecBatch(ctx, stmts) }); err != nil {
+		return s.errorf("note %d register changes (nothing was noted; retry): %w", len(chs), err)
+	}
+	return nil
+}
+
+// ResolveRegisterChanges implements store.QualityStore.
+func (s *Store) ResolveRegisterChanges(ctx context.Context, chs []store.RegisterChange) error {
+	chs = sortedChanges(chs)
+	stmts := make([]Stmt, 0, len(chs))
+	for _, c := range chs {
+		stmts = append(stmts, Stmt{`DELETE FROM quality_register_changes
+			WHERE source = ? AND dataset = ? AND citizen_key = ? AND field = ? AND changed_ms <= ?`,
+			[]any{c.Source, c.Dataset, c.CitizenKey, c.Field, millis(c.Changed)}})
+	}
+	if len(stmts) == 0 {
+		return nil
+	}
+	if err := s.d.WithTx(ctx, func(tx Tx) error { return tx.ExecBatch(ctx, stmts) }); err != nil {
+		return s.errorf("resolve %d register changes (nothing was resolved; retry): %w", len(chs), err)
+	}
+	return nil
+}
+
+// DueRegisterChanges implements store.QualityStore.
+func (s *Store) DueRegisterChanges(ctx context.Context, due time.Time, limit int) ([]store.RegisterChange, error) {
+	rows, err := s.d.Read().Query(ctx, `SELECT source, dataset, citizen_key, field, expected, changed_ms FROM quality_register_changes
+		WHERE changed_ms <= ? ORDER BY changed_ms, source, dataset, citizen_key, field LIMIT ?`, millis(due), store.QualityListLimit(limit))
+	out, err := collect(rows, err, func(r Rows) (store.RegisterChange, error) {
+		var c store.RegisterChange
+		var ms int64
+		err := r.Scan(&c.Source, &c.Dataset, &c.CitizenKey, &c.Field, &c.Expected, &ms)
+		c.Changed = fromMillis(ms)
+		return c, err
+	})
+	if err != nil {
+		return nil, s.errorf("list due register changes (retry): %w", err)
+	}
+	return out, nil
+}
+
+func sortedChanges(chs []store.RegisterChange) []store.RegisterChange {
+	chs = slices.Clone(chs)
+	slices.SortFunc(chs, func(a, b store.RegisterChange) int {
+		return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.Dataset, b.Dataset), cmp.Compare(a.CitizenKey, b.CitizenKey),
+			cmp.Compare(a.Field, b.Field))
+	})
+	return chs
 }

@@ -16,6 +16,7 @@ import (
 func RunQuality(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("CountersAdd", func(t *testing.T) { testQualityCounters(t, open(t)) })
 	t.Run("Items", func(t *testing.T) { testQualityItems(t, open(t)) })
+	t.Run("RegisterChanges", func(t *testing.T) { testRegisterChanges(t, open(t)) })
 }
 
 func testQualityCounters(t *testing.T, st store.Store) {
@@ -24,7 +25,7 @@ func testQualityCounters(t *testing.T, st store.Store) {
 	seen := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	delta := func(source, dataset string, d int64, n int64, at time.Time) store.QualityDelta {
 		return store.QualityDelta{Source: source, Dataset: dataset, Day: d,
-			QualityCounts: store.QualityCounts{Received: n, Valid: n - 1, Verified: n - 2, Mismatch: 1, LastSeen: at},
+			QualityCounts: store.QualityCounts{Received: n, Valid: n - 1, Verified: n - 2, Mismatch: 1, Unreflected: 1, LastSeen: at},
 			Fields:        []store.QualityFieldCount{{Kind: "present", Field: "full_name", N: n - 1}, {Kind: "mismatch", Field: "name", N: 1}},
 			Reasons:       []store.QualityReason{{Kind: "schema", Path: "$.dob", Example: "dob: wrong format", N: 1}}}
 	}
@@ -57,7 +58,7 @@ func testQualityCounters(t *testing.T, st store.Store) {
 		t.Fatalf("want 2 rows (insurance, tax), got %+v", rows)
 	}
 	ins := rows[0]
-	if ins.Source != "insurance" || ins.Day != day || ins.Received != 400 || ins.Valid != 360 || ins.Verified != 320 || ins.Mismatch != 40 {
+	if ins.Source != "insurance" || ins.Day != day || ins.Received != 400 || ins.Valid != 360 || ins.Verified != 320 || ins.Mismatch != 40 || ins.Unreflected != 40 {
 		t.Fatalf("insurance counters did not add up: %+v", ins)
 	}
 	if want := seen.Add(39 * time.Second); !ins.LastSeen.Equal(want) {
@@ -174,5 +175,73 @@ func testQualityItems(t *testing.T, st store.Store) {
 	}
 	if hist[1].EventID != "r1" || !hist[2].At.Equal(at.Add(2*time.Minute)) || hist[2].Reason != "still wrong" {
 		t.Fatalf("history lines: %+v", hist)
+	}
+}
+
+// testRegisterChanges checks the register changes waiting to be reflected:
+// noting the same change again (a replay, a second instance) keeps the
+// first time, a newer value restarts it, resolving deletes only what was
+// noted up to the given time, and due ones come oldest first.
+func testRegisterChanges(t *testing.T, st store.Store) {
+	ctx := ctxFor(t)
+	t0 := time.Date(2026, 1, 10, 8, 0, 0, 0, time.UTC)
+	ch := func(citizen, field, expected string, at time.Time) store.RegisterChange {
+		return store.RegisterChange{Source: "tax", Dataset: "tax.taxpayer", CitizenKey: citizen, Field: field, Expected: expected, Changed: at}
+	}
+	// Two instances note the same changes at once, the second a day later.
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := t0.Add(time.Duration(i) * 24 * time.Hour)
+			errs <- st.NoteRegisterChanges(ctx, []store.RegisterChange{ch("k2", "name", "h-b", at), ch("k1", "name", "h-a", at)})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.NoteRegisterChanges(ctx, []store.RegisterChange{ch("k1", "residence", "h-r", t0.Add(time.Hour)), ch("k1", "name", "h-a", t0.Add(48*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	due, err := st.DueRegisterChanges(ctx, t0.Add(24*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 3 || !due[0].Changed.Equal(t0) || due[0].CitizenKey != "k1" || due[0].Field != "name" || due[0].Expected != "h-a" ||
+		due[1].CitizenKey != "k2" || due[2].Field != "residence" || !due[2].Changed.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("due changes (the first time kept, oldest first): %+v", due)
+	}
+	if due, err := st.DueRegisterChanges(ctx, t0.Add(-time.Millisecond), 0); err != nil || len(due) != 0 {
+		t.Fatalf("none due before the first: %+v %v", due, err)
+	}
+	if due, err := st.DueRegisterChanges(ctx, t0.Add(24*time.Hour), 2); err != nil || len(due) != 2 {
+		t.Fatalf("limit 2: %+v %v", due, err)
+	}
+	// A newer value of k2's name restarts its clock.
+	if err := st.NoteRegisterChanges(ctx, []store.RegisterChange{ch("k2", "name", "h-c", t0.Add(72*time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	// Resolving k2 as noted at t0 (its finding made) leaves the newer one.
+	if err := st.ResolveRegisterChanges(ctx, []store.RegisterChange{ch("k2", "name", "", t0), ch("k1", "name", "", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.DueRegisterChanges(ctx, t0.Add(1000*time.Hour), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 || all[0].Field != "residence" || all[1].CitizenKey != "k2" || all[1].Expected != "h-c" || !all[1].Changed.Equal(t0.Add(72*time.Hour)) {
+		t.Fatalf("after resolving: %+v", all)
+	}
+	if err := st.NoteRegisterChanges(ctx, nil); err != nil {
+		t.Fatalf("nothing to note: %v", err)
+	}
+	if err := st.ResolveRegisterChanges(ctx, nil); err != nil {
+		t.Fatalf("nothing to resolve: %v", err)
 	}
 }
