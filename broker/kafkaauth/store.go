@@ -209,7 +209,7 @@ func (s *Store) change(f func() (bool, error)) error {
 func (s *Store) decode(raw []byte, what string) error {
 	var d fileData
 	if err := json.Unmarshal(raw, &d); err != nil {
-		return fmt.Errorf("kafkaauth: %s is not a valid credentials document (%v); restore it from a backup, or move it away to issue new credentials to every agency", what, err)
+		return fmt.Errorf("kafkaauth: %s is not a valid credentials file (%v); restore it from a backup, or move it away to issue new credentials to every agency", what, err)
 	}
 	if d.Version != 1 || d.Mechanism != Mechanism || d.Bus.User == "" || d.Bus.Password == "" {
 		return fmt.Errorf("kafkaauth: %s: unsupported version %d / mechanism %q or no bus credential; restore it from a backup, or move it away to issue new credentials", what, d.Version, d.Mechanism)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -332,12 +333,26 @@ func (ca *CA) Get(serial string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	for _, r := range recs {
-		if r.Serial == serial {
-			return r, nil
-		}
+	if i := findSerial(recs, serial); i >= 0 {
+		return recs[i], nil
 	}
 	return Record{}, ErrUnknownSerial
+}
+
+// findSerial is the index of the certificate with this serial, -1 if none.
+// openssl prints serials in upper case with a leading zero byte where the
+// ledger has SerialString's lower-case form: the numbers are compared.
+func findSerial(recs []Record, serial string) int {
+	want, ok := new(big.Int).SetString(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(serial)), "0x"), 16)
+	for i, r := range recs {
+		if r.Serial == serial {
+			return i
+		}
+		if have, okHave := new(big.Int).SetString(r.Serial, 16); ok && okHave && have.Cmp(want) == 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 type ledger struct {

@@ -313,6 +313,16 @@ func mustSerial(t *testing.T) *big.Int {
 // A revocation takes effect at once, in this instance and in another one
 // sharing the directory, survives a restart, and is published as a signed
 // X.509 revocation list. A damaged list refuses every certificate.
+// The serial as openssl prints it (upper case, a leading zero byte) names
+// the same certificate as the ledger's lower-case form.
+func TestRevokeBySerialAsOpensslPrintsIt(t *testing.T) {
+	a := openCA(t, t.TempDir())
+	is, _ := a.Issue(Request{Agency: "thads-hcm"})
+	if r, err := a.Revoke("00"+strings.ToUpper(is.Serial), "as openssl prints it"); err != nil || r.Serial != is.Serial || r.Revoked == nil {
+		t.Fatalf("revoke by openssl's spelling of the serial: %+v %v", r, err)
+	}
+}
+
 func TestRevoke(t *testing.T) {
 	dir := t.TempDir()
 	a := openCA(t, dir)

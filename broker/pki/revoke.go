@@ -30,12 +30,7 @@ func (ca *CA) Revoke(serial, reason string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	i := -1
-	for j := range recs {
-		if recs[j].Serial == serial {
-			i = j
-		}
-	}
+	i := findSerial(recs, serial)
 	if i < 0 {
 		return Record{}, ErrUnknownSerial
 	}

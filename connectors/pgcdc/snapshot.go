@@ -38,14 +38,16 @@ func (s *Source) tableAt(i int) *tableInfo {
 // snapshotQuery selects the row version's xmin and the key as text, then
 // the row, after the given key, in key order.
 func snapshotQuery(info *tableInfo, after []string, limit int) (string, []any) {
+	// The table is aliased and every reference qualified: the extra
+	// columns would otherwise make ORDER BY on a key column ambiguous.
 	var sb strings.Builder
-	sb.WriteString("SELECT xmin::text::bigint")
+	sb.WriteString(`SELECT lgsp_t.xmin::text::bigint AS "lgsp$xmin"`)
 	cols := make([]string, len(info.pk))
 	for i, c := range info.pk {
-		cols[i] = pgx.Identifier{c}.Sanitize()
-		fmt.Fprintf(&sb, ", %s::text", cols[i])
+		cols[i] = "lgsp_t." + pgx.Identifier{c}.Sanitize()
+		fmt.Fprintf(&sb, `, %s::text AS "lgsp$k%d"`, cols[i], i)
 	}
-	sb.WriteString(", * FROM " + info.qualified)
+	sb.WriteString(", lgsp_t.* FROM " + info.qualified + " AS lgsp_t")
 	var args []any
 	if after != nil {
 		ph := make([]string, len(after))
