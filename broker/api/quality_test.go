@@ -205,7 +205,8 @@ func TestQualityRoutes(t *testing.T) {
 	}
 	jobPath := "/v1/quality/resubmissions/" + out["id"].(string)
 	deadline := time.Now().Add(10 * time.Second)
-	for out["state"] != "done" && time.Now().Before(deadline) {
+	for first := true; first || out["state"] != "done" && time.Now().Before(deadline); first = false {
+		// At least one GET: a job with nothing to do is done in its 202 already.
 		time.Sleep(10 * time.Millisecond)
 		code, out = f.do(t, "owner of land", http.MethodGet, jobPath, "")
 	}

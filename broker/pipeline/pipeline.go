@@ -141,6 +141,9 @@ type RecordResult struct {
 	// IdentityFields are, for a mismatch, the fields that disagree with
 	// the register ("name:spelling,dob:different").
 	IdentityFields string `json:"identity_fields,omitempty"`
+	// Key is the record's entity key as published (the Kafka key), for
+	// observers that count per entity; not part of the answer.
+	Key string `json:"-"`
 
 	review *ReviewRequest // for Config.Review, when the outcome is "review"
 }
@@ -496,6 +499,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 		return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$."+st.Dataset.Key[0], fmt.Sprintf("the entity key is %d bytes, over the %d-byte key limit", len(key), MaxKey), st.SchemaID)
 	}
 	ev.Subject = key
+	res.Key = key
 	ev.SchemaID = st.SchemaID
 	ev.ContentType = st.ctype
 

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,7 +98,8 @@ type Quality struct {
 
 	mu      sync.Mutex
 	aggs    map[aggKey]*agg
-	items   []store.QualityItem
+	items   [][]store.QualityItem // by batch: appended whole, never copied on the pipeline's path
+	nitems  int
 	changed map[string]regChange // by personal number, waiting for Run
 
 	lastSweep time.Time // of the register changes past ReflectWithin (Run's goroutine only)
@@ -230,11 +232,18 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var seen map[string]int // dataset|key → record index, for duplicates
+	// A batch is mostly of one dataset: its scorecard is looked up once.
+	var lastDataset, source string
+	var ds *dataset
+	var a *agg
 	for i := range recs {
 		r, res := &recs[i], &results[i]
-		ds := q.datasets[r.Dataset]
-		source := q.sourceOf(connector, r.Dataset)
-		a := q.agg(aggKey{source, r.Dataset, day}, ds)
+		if a == nil || r.Dataset != lastDataset {
+			lastDataset = r.Dataset
+			ds = q.datasets[r.Dataset]
+			source = q.sourceOf(connector, r.Dataset)
+			a = q.agg(aggKey{source, r.Dataset, day}, ds)
+		}
 		a.c.Received++
 		at := r.Time
 		if at.IsZero() || at.After(now) {
@@ -273,7 +282,11 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 				if seen == nil {
 					seen = make(map[string]int, len(recs))
 				}
-				k := r.Dataset + "\x00" + envelope.Key(row, ds.Key)
+				key := res.Key // as the pipeline made it for Kafka
+				if key == "" {
+					key = envelope.Key(row, ds.Key)
+				}
+				k := r.Dataset + "\x00" + key
 				if j, ok := seen[k]; ok && recs[j].Op == r.Op && equalRows(recs[j].Row(), row) {
 					a.c.Duplicates++ // the same change twice
 				}
@@ -292,12 +305,15 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 			items = append(items, q.item(connector, source, r, res, ds, res.Identity, path, reason))
 		}
 	}
-	if len(q.items)+len(items) > maxPendingItems {
+	if q.nitems+len(items) > maxPendingItems {
 		q.cfg.Metrics.ItemsDropped(len(items))
 		q.cfg.Logger.Warn("quality: the store is behind; items of a batch were not kept", "items", len(items))
 		return
 	}
-	q.items = append(q.items, items...)
+	if len(items) > 0 {
+		q.items = append(q.items, items)
+		q.nitems += len(items)
+	}
 }
 
 func (q *Quality) agg(k aggKey, ds *dataset) *agg {
@@ -463,8 +479,8 @@ func equalValue(a, b any) bool {
 // could not be stored is kept for the next Flush.
 func (q *Quality) Flush(ctx context.Context) error {
 	q.mu.Lock()
-	aggs, items := q.aggs, q.items
-	q.aggs, q.items = map[aggKey]*agg{}, nil
+	aggs, items := q.aggs, slices.Concat(q.items...)
+	q.aggs, q.items, q.nitems = map[aggKey]*agg{}, nil, 0
 	q.mu.Unlock()
 	deltas := make([]store.QualityDelta, 0, len(aggs))
 	for k, a := range aggs {
@@ -499,7 +515,8 @@ func (q *Quality) Flush(ctx context.Context) error {
 		if err != nil {
 			errs = append(errs, err)
 			q.mu.Lock()
-			q.items = append(items, q.items...)
+			q.items = append([][]store.QualityItem{items}, q.items...)
+			q.nitems += len(items)
 			q.mu.Unlock()
 			break
 		}
