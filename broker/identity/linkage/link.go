@@ -627,6 +627,12 @@ type FieldWeight struct {
 	Field  string  `json:"field"`
 	Level  string  `json:"level"` // "missing" when either side lacks the field
 	Weight float64 `json:"weight"`
+	// Record and Candidate are the two values compared, as the linker read
+	// them (names normalized, dates YYYY-MM-DD, numbers in full), for the
+	// clerk deciding a review item; "" when a side lacks the field, and
+	// for a mapping's extra fields and the frequency adjustments.
+	Record    string `json:"record,omitempty"`
+	Candidate string `json:"candidate,omitempty"`
 }
 
 // Explanation is a match weight taken apart: the prior, then each field's
@@ -672,7 +678,11 @@ func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Ex
 			if lv >= 0 {
 				name = cp.Levels[lv].Level
 			}
-			ex.Fields = append(ex.Fields, FieldWeight{Field: cp.Field, Level: name, Weight: round2(w)})
+			fw := FieldWeight{Field: cp.Field, Level: name, Weight: round2(w)}
+			if k < nBase {
+				fw.Record, fw.Candidate = r.value(k), c.value(k)
+			}
+			ex.Fields = append(ex.Fields, fw)
 		}
 	}
 	// term frequency of the name-like extra fields (exact, jaro_winkler)
