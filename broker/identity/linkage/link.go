@@ -643,6 +643,23 @@ type Explanation struct {
 	Total  float64       `json:"total"`
 }
 
+// withoutValues is e without the values compared: the register's values
+// of a candidate are shown to the clerk deciding a review item, never
+// written where the record's sender or anyone else reads them (a bulk
+// reconciliation's output, which also explains candidates it rejects).
+func (e *Explanation) withoutValues() *Explanation {
+	if e == nil {
+		return nil
+	}
+	out := *e
+	out.Fields = make([]FieldWeight, len(e.Fields))
+	for k, f := range e.Fields {
+		f.Record, f.Candidate = "", ""
+		out.Fields[k] = f
+	}
+	return &out
+}
+
 // compare is the comparison vector of r against citizen ci (c its
 // comparison form; ci = noWord: a citizen not in the population, whose
 // extra fields are missing).
