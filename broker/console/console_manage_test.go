@@ -101,7 +101,9 @@ func (f *fakeAPI) operatorRoutes(w http.ResponseWriter, r *http.Request, tok str
 	case route == "GET /v1/operator/review/r1":
 		js(200, map[string]any{"id": "r1", "source": "tax.taxpayer", "record_id": "event-a", "personal_id": "001090012345", "score": 7.5, "probability": 0.62,
 			"status": "pending", "created": "2026-03-04T05:06:00Z", "explanation": map[string]any{"prior": -12.1, "total": 7.5,
-				"fields": []map[string]any{{"field": "name", "level": "exact", "weight": 11.2}, {"field": "dob", "level": "exact", "weight": 9.3}, {"field": "old_id", "level": "missing", "weight": 0}}}})
+				"fields": []map[string]any{{"field": "name", "level": "jaro_winkler", "weight": 11.2, "record": "Nguyễn Văn An", "candidate": "Nguyễn Văn Ấn"},
+					{"field": "dob", "level": "exact", "weight": 9.3, "record": "1990-01-02", "candidate": "1990-01-02"},
+					{"field": "old_id", "level": "missing", "weight": 0, "candidate": "012345678"}, {"field": "name_tf", "level": "frequency", "weight": -0.4}}}})
 	case route == "POST /v1/operator/review/r1/accept" || route == "POST /v1/operator/review/r1/reject":
 		if !strings.Contains(string(body), `"note":"`) || strings.Contains(string(body), `"note":""`) {
 			js(400, map[string]string{"error": "note is required: say what the decision rests on (it is audited)", "field": "note"})
@@ -152,7 +154,8 @@ func TestOperatorPagesInBothLanguages(t *testing.T) {
 			{"schema versions", agencyTok, "/ui/schemas/tax.taxpayer-value", 200, "schema.title", []string{"schema.compare", "schema.check", "schema.changedlines"}},
 			{"citizen on schemas", citizenTok, "/ui/schemas", 403, "refused.title", []string{"Unauthorized"}},
 			{"review queue", opToken, "/ui/review", 200, "review.title", []string{"review.pending", "event-a", "62.0 %"}},
-			{"review item", opToken, "/ui/review/r1", 200, "review.item.title", []string{"review.record", "review.candidate", "001090012345", "level.exact", "level.missing", "11.20", "review.accept", "review.reject"}},
+			{"review item", opToken, "/ui/review/r1", 200, "review.item.title", []string{"review.record", "review.candidate", "001090012345", "level.exact", "level.missing", "11.20",
+				"review.recval", "review.candval", "Nguyễn Văn An", "Nguyễn Văn Ấn", "review.noval", "review.accept", "review.reject"}},
 			{"agency on review", agencyTok, "/ui/review/r1", 403, "refused.title", []string{"operator_required"}},
 		} {
 			t.Run(string(l)+"/"+c.name, func(t *testing.T) {
@@ -373,6 +376,36 @@ func TestReviewDecision(t *testing.T) {
 	}
 	if code, _, _ := b.do("POST", "/ui/review/r1/delete", url.Values{"csrf": {csrf}, "note": {"x"}}); code != 404 {
 		t.Errorf("unknown decision: %d", code)
+	}
+}
+
+// The review item puts, per field, the record's value next to the
+// candidate's and the field's agreement and weight, in one row; a side
+// without the value says so, and a term comparing no values shows none.
+func TestReviewItemFieldValues(t *testing.T) {
+	f := newFixture(t)
+	b := f.browser(t, English)
+	b.signIn(opToken)
+	code, page, _ := b.do("GET", "/ui/review/r1", nil)
+	if code != 200 {
+		t.Fatalf("%d %s", code, page)
+	}
+	none := `<span class="hint">` + text(English, "review.noval") + `</span>`
+	for _, c := range []struct{ field, rec, cand, level, weight string }{
+		{"name", "Nguyễn Văn An", "Nguyễn Văn Ấn", "jaro_winkler", ">&#43;11.20<"},
+		{"dob", "1990-01-02", "1990-01-02", text(English, "level.exact"), ">&#43;9.30<"},
+		{"old_id", none, "012345678", text(English, "level.missing"), ">&#43;0.00<"},
+		{"name_tf", "", "", "frequency", ">-0.40<"},
+	} {
+		row := regexp.MustCompile(`(?s)<tr data-field="` + c.field + `">(.*?)</tr>`).FindStringSubmatch(page)
+		if row == nil {
+			t.Errorf("no row for %s in %s", c.field, page)
+			continue
+		}
+		want := `<td class="rec">` + c.rec + `</td><td class="cand">` + c.cand + `</td><td>` + c.level + `</td>`
+		if !strings.Contains(row[1], want) || !strings.Contains(row[1], c.weight) {
+			t.Errorf("row %s: %s, want %s and %s", c.field, row[1], want, c.weight)
+		}
 	}
 }
 

@@ -548,25 +548,6 @@ func TestAgencyNameAndDates(t *testing.T) {
 }
 
 // The overview page, rendered from the API's answers.
-func BenchmarkOverview(b *testing.B) {
-	f := newFixture(b)
-	br := f.browser(b, Vietnamese)
-	br.signIn(opToken)
-	u, _ := url.Parse(f.srv.URL + "/ui/")
-	req := httptest.NewRequest("GET", "/ui/overview", nil)
-	for _, ck := range br.c.Jar.Cookies(u) {
-		req.AddCookie(ck)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		w := httptest.NewRecorder()
-		f.con.ServeHTTP(w, req)
-		if w.Code != 200 {
-			b.Fatal(w.Code)
-		}
-	}
-}
-
 // The live figures of the overview's script.
 func TestLiveStatus(t *testing.T) {
 	f := newFixture(t)

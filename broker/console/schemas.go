@@ -256,6 +256,9 @@ type reviewItem struct {
 			Field  string  `json:"field"`
 			Level  string  `json:"level"`
 			Weight float64 `json:"weight"`
+			// the two values compared (linkage.FieldWeight)
+			Record    string `json:"record"`
+			Candidate string `json:"candidate"`
 		} `json:"fields"`
 	} `json:"explanation"`
 }

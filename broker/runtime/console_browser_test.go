@@ -331,7 +331,8 @@ func TestConsoleOperatorPagesInBrowser(t *testing.T) {
 	}
 	ids, err := review.New(st).Add(context.Background(), linkage.ReviewItem{Source: "tax.taxpayer", RecordID: "event-console", PersonalID: "001090012345",
 		Score: 4.2, Probability: 0.55, Explanation: &linkage.Explanation{Prior: -9.1, Total: 4.2, Fields: []linkage.FieldWeight{
-			{Field: "name", Level: "exact", Weight: 8.4}, {Field: "dob", Level: "exact", Weight: 6.2}, {Field: "province", Level: "different", Weight: -1.3}}}})
+			{Field: "name", Level: "exact", Weight: 8.4, Record: "Trần Thị Bích", Candidate: "Trần Thị Bích"}, {Field: "dob", Level: "exact", Weight: 6.2, Record: "1990-05-17", Candidate: "1990-05-17"},
+			{Field: "province", Level: "different", Weight: -1.3, Record: "079", Candidate: "001"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,6 +414,13 @@ func TestConsoleOperatorPagesInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#note")))
 	if got := p.text("main"); !strings.Contains(got, "001090012345") || !strings.Contains(got, "event-console") || !strings.Contains(got, "trùng khớp") {
 		t.Errorf("review item: %s", got)
+	}
+	// per field, the record's value next to the candidate's
+	for field, want := range map[string][2]string{"name": {"Trần Thị Bích", "Trần Thị Bích"}, "dob": {"1990-05-17", "1990-05-17"}, "province": {"079", "001"}} {
+		row := `tr[data-field="` + field + `"] `
+		if rec, cand := p.text(row+"td.rec"), p.text(row+"td.cand"); rec != want[0] || cand != want[1] {
+			t.Errorf("%s: record %q, candidate %q; want %q", field, rec, cand, want)
+		}
 	}
 	p.shot("review-item-phone")
 	p.run("accept", chromedp.SendKeys(chromedp.CSS("#note"), "checked the paper file"), chromedp.SendKeys(chromedp.CSS("#by"), "clerk 7"),

@@ -474,6 +474,7 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 			if r.Outcome == identity.Verified && r.Fields != nil {
 				sum.Confirmed++
 			}
+			r.Explanation = r.Explanation.withoutValues() // the values are for the review queue's clerk only
 			if err := enc.Encode(r); err != nil {
 				return sum, err
 			}

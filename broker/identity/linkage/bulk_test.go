@@ -144,6 +144,27 @@ func TestBulkReconcile(t *testing.T) {
 		t.Errorf("summary %+v, %d pending reviews", sum.Outcomes, len(pending))
 	}
 	t.Logf("summary %v", sum.Outcomes)
+	// the values compared go to the review queue's clerk, not into the output
+	explained := 0
+	for id, r := range got {
+		if r.Explanation == nil {
+			continue
+		}
+		explained++
+		for _, f := range r.Explanation.Fields {
+			if f.Record != "" || f.Candidate != "" {
+				t.Fatalf("%s: the output carries the values compared: %+v", id, f)
+			}
+		}
+	}
+	if explained < 100 {
+		t.Errorf("only %d results explained", explained)
+	}
+	for _, it := range pending {
+		if it.Explanation == nil || it.Explanation.Fields[CompDOB].Candidate == "" {
+			t.Errorf("review item %s without the candidate's values: %+v", it.ID, it.Explanation)
+		}
+	}
 
 	// NDJSON with a broken line, and a mapping naming other columns
 	nd := `{"id":"a1","ho":"` + strings.Fields(c.FullName)[0] + `","ten":"` + strings.Join(strings.Fields(c.FullName)[1:], " ") + `","ngay_sinh":"` + c.DOB[8:] + "/" + c.DOB[5:7] + "/" + c.DOB[:4] + `","gioi_tinh":"` + c.Sex + `"}

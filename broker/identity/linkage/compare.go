@@ -9,6 +9,7 @@
 package linkage
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,6 +85,26 @@ type side struct {
 	hasOld     bool
 	pid        uint64 // 12-digit personal number, when hasPID
 	hasPID     bool
+}
+
+// value is built-in comparison k's value on this side, as read ("" when
+// not given), for an Explanation.
+func (s *side) value(k int) string {
+	switch {
+	case k == CompName:
+		return s.norm
+	case k == CompDOB && s.y > 0:
+		return fmt.Sprintf("%04d-%02d-%02d", s.y, s.m, s.d)
+	case k == CompSex && s.sex != 0:
+		return string(s.sex)
+	case k == CompProvince && s.prov != 0:
+		return fmt.Sprintf("%03d", s.prov)
+	case k == CompOldID && s.hasOld:
+		return fmt.Sprintf("%09d", s.old)
+	case k == CompPersonalID && s.hasPID:
+		return fmt.Sprintf("%012d", s.pid)
+	}
+	return ""
 }
 
 // setPID reads a 12-digit personal number (valid or not: an invalid one

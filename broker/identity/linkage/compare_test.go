@@ -227,3 +227,31 @@ func TestPersonalIDEvidence(t *testing.T) {
 		t.Errorf("weights: one digit off %.2f, same facts %.2f, none %.2f, contradicting %.2f", wTypo, wFacts, none, wOther)
 	}
 }
+
+// An explanation names, per built-in field, the record's value and the
+// candidate's as compared, so a clerk deciding a review item sees them side
+// by side; a side without the field has none.
+func TestExplanationValues(t *testing.T) {
+	l := testLinker(t)
+	c := findCitizen(t, 9100, func(c store.Citizen) bool { return !c.Deceased && len(words(c.FullName)) == 3 })
+	typo := []byte(c.ID)
+	typo[11] = '0' + (typo[11]-'0'+1)%10
+	d := l.Link(Record{ID: "r", Name: c.FullName, DOB: c.DOB, Sex: c.Sex, PersonalID: string(typo)})
+	if d.PersonalID != c.ID || d.Explanation == nil {
+		t.Fatalf("%s %s, want %s", d.Outcome, d.PersonalID, c.ID)
+	}
+	got := map[string][2]string{}
+	for _, f := range d.Explanation.Fields {
+		got[f.Field] = [2]string{f.Record, f.Candidate}
+	}
+	for field, want := range map[string][2]string{
+		"dob": {c.DOB, c.DOB}, "sex": {c.Sex, c.Sex}, "personal_id": {string(typo), c.ID}, "province": {"", c.ID[:3]},
+	} {
+		if got[field] != want {
+			t.Errorf("%s: record %q, candidate %q; want %q", field, got[field][0], got[field][1], want)
+		}
+	}
+	if n := got["name"]; n[0] == "" || n[0] != n[1] {
+		t.Errorf("name: record %q, candidate %q; want the same name on both sides", n[0], n[1])
+	}
+}

@@ -627,6 +627,12 @@ type FieldWeight struct {
 	Field  string  `json:"field"`
 	Level  string  `json:"level"` // "missing" when either side lacks the field
 	Weight float64 `json:"weight"`
+	// Record and Candidate are the two values compared, as the linker read
+	// them (names normalized, dates YYYY-MM-DD, numbers in full), for the
+	// clerk deciding a review item; "" when a side lacks the field, and
+	// for a mapping's extra fields and the frequency adjustments.
+	Record    string `json:"record,omitempty"`
+	Candidate string `json:"candidate,omitempty"`
 }
 
 // Explanation is a match weight taken apart: the prior, then each field's
@@ -635,6 +641,23 @@ type Explanation struct {
 	Prior  float64       `json:"prior"`
 	Fields []FieldWeight `json:"fields"`
 	Total  float64       `json:"total"`
+}
+
+// withoutValues is e without the values compared: the register's values
+// of a candidate are shown to the clerk deciding a review item, never
+// written where the record's sender or anyone else reads them (a bulk
+// reconciliation's output, which also explains candidates it rejects).
+func (e *Explanation) withoutValues() *Explanation {
+	if e == nil {
+		return nil
+	}
+	out := *e
+	out.Fields = make([]FieldWeight, len(e.Fields))
+	for k, f := range e.Fields {
+		f.Record, f.Candidate = "", ""
+		out.Fields[k] = f
+	}
+	return &out
 }
 
 // compare is the comparison vector of r against citizen ci (c its
@@ -672,7 +695,11 @@ func (l *Linker) score(r *prepared, c *side, ci uint32, want bool) (float64, *Ex
 			if lv >= 0 {
 				name = cp.Levels[lv].Level
 			}
-			ex.Fields = append(ex.Fields, FieldWeight{Field: cp.Field, Level: name, Weight: round2(w)})
+			fw := FieldWeight{Field: cp.Field, Level: name, Weight: round2(w)}
+			if k < nBase {
+				fw.Record, fw.Candidate = r.value(k), c.value(k)
+			}
+			ex.Fields = append(ex.Fields, fw)
 		}
 	}
 	// term frequency of the name-like extra fields (exact, jaro_winkler)
