@@ -446,10 +446,6 @@ func readMessages(t *testing.T, broker, topic string) []kafka.Message {
 	return out
 }
 
-func countMessages(t *testing.T, broker, topic string) int {
-	return len(readMessages(t, broker, topic))
-}
-
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
