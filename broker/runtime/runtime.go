@@ -722,6 +722,24 @@ func (b *Bus) statusLoop(ctx context.Context) {
 	}
 }
 
+// writerCloseWait bounds how long Close waits for a Kafka writer's last
+// batches. What it gives up on loses nothing: the connectors' positions and
+// the delivery offsets move only after Kafka acknowledged, so those records
+// are sent again after the restart.
+const writerCloseWait = 15 * time.Second
+
+// closeWithin closes c, waiting at most d: a writer whose last produce
+// never returns must not keep the process from stopping.
+func (b *Bus) closeWithin(what string, c io.Closer, d time.Duration) {
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Close() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		b.log.Warn("stopping without waiting longer for the Kafka writer; its unacknowledged records are sent again after the restart", "writer", what, "waited", d)
+	}
+}
+
 // Close stops the bus in the order that loses nothing: connectors first
 // (they drain their in-flight batches and save positions), then the
 // publisher, then delivery, the HTTP servers, the store and the broker.
@@ -732,7 +750,7 @@ func (b *Bus) Close(ctx context.Context) {
 			b.connWG.Wait()
 		}
 		if b.pubWriter != nil {
-			_ = b.pubWriter.Close()
+			b.closeWithin("publisher", b.pubWriter, writerCloseWait)
 		}
 		for _, s := range b.servers {
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -747,7 +765,7 @@ func (b *Bus) Close(ctx context.Context) {
 			_ = b.deliverer.Close()
 		}
 		if b.dlvWriter != nil {
-			_ = b.dlvWriter.Close()
+			b.closeWithin("delivery writer", b.dlvWriter, writerCloseWait)
 		}
 		if b.cancelMisc != nil {
 			b.cancelMisc()
