@@ -71,27 +71,7 @@ func (r Result) String() string {
 
 // Run starts a bus on embedded parts in a temporary dir and measures.
 func Run(ctx context.Context, o Options) (Result, error) {
-	if o.Records == 0 {
-		o.Records = 200_000
-	}
-	if o.Runs == 0 {
-		o.Runs = 3
-	}
-	if o.Batch == 0 {
-		o.Batch = 500
-	}
-	if o.InFlight == 0 {
-		o.InFlight = 8
-	}
-	if o.Seed == 0 {
-		o.Seed = 1
-	}
-	if o.Population == 0 {
-		o.Population = 100_000
-	}
-	if o.Progress == nil {
-		o.Progress = io.Discard
-	}
+	o = o.withDefaults()
 	if o.Citizen == nil {
 		return Result{}, errors.New("bench: Options.Citizen is required (the population the records name)")
 	}
@@ -110,9 +90,6 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	defer bus.Close(context.Background())
 
-	if o.Dataset == "" {
-		o.Dataset = "land.land_use_right"
-	}
 	dataset := o.Dataset
 	var recs []connectors.Record
 	var payloads [][]byte
