@@ -304,9 +304,14 @@ func (b *Bus) followPolicies(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		// Read the folder under the lock an API change holds while it
+		// writes the folder and puts the new set in force: read outside it,
+		// an older folder could be put in force over the API's change.
+		b.policyMu.Lock()
 		ad := fileDigest(c.Policies.AgenciesFile)
 		_, set, ags, err := loadPolicies(c) // about 15 small files
 		if err != nil {
+			b.policyMu.Unlock()
 			if p := err.Error(); p != lastProblem {
 				lastProblem = p
 				b.log.Warn("agreements on disk changed but do not load; the ones in force stay", "error", err)
@@ -314,7 +319,6 @@ func (b *Bus) followPolicies(ctx context.Context) {
 			continue
 		}
 		lastProblem = ""
-		b.policyMu.Lock()
 		if set.Digest() == b.Engine.Current().Digest() && ad == agenciesDigest {
 			b.policyMu.Unlock()
 			continue
