@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hamba/avro/v2"
 	"github.com/lgsp-bus/lgsp/broker/api"
 	"github.com/lgsp-bus/lgsp/broker/audit"
 	"github.com/lgsp-bus/lgsp/broker/audit/witness"
@@ -40,6 +39,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/devkafka"
 	"github.com/lgsp-bus/lgsp/broker/httpguard"
 	"github.com/lgsp-bus/lgsp/broker/identity"
+	"github.com/lgsp-bus/lgsp/broker/internal/lifecycle"
 	"github.com/lgsp-bus/lgsp/broker/kafkaauth"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	"github.com/lgsp-bus/lgsp/broker/metrics"
@@ -55,7 +55,6 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/streamlink"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
-	"github.com/lgsp-bus/lgsp/connectors/contract"
 	connrt "github.com/lgsp-bus/lgsp/connectors/runtime"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/lgsp-bus/lgsp/schemas"
@@ -141,20 +140,21 @@ type Bus struct {
 	connMu        sync.Mutex // conns grows while the API already serves
 	conns         []*connrt.Connector
 	servers       []*http.Server
-	cancelConn    context.CancelFunc
-	cancelDlv     context.CancelFunc
-	cancelMisc    context.CancelFunc
-	cancelPop     context.CancelFunc
-	popWG         sync.WaitGroup
 	popUpdater    *population.Updater
-	connWG        sync.WaitGroup
-	dlvWG         sync.WaitGroup
-	miscWG        sync.WaitGroup
-	closeOnce     sync.Once
-	instanceID    string                   // config instance.id, or derived (instanceID)
-	signs         atomic.Bool              // this instance holds the checkpoint signer's lease
-	members       atomic.Pointer[[]string] // the cluster's live instances (heartbeat)
-	spread        spread                   // how many connectors run here, to even them out (leases.go)
+	sources       []string // the catalog's sources (Sources)
+	// life starts the components and stops them in reverse (components.go);
+	// the workers are the goroutines of the components that have several.
+	life           lifecycle.Runner
+	connWorkers    *lifecycle.Workers // one per connector (leases.go)
+	dlvWorkers     *lifecycle.Workers
+	auditLoops     *lifecycle.Workers // checkpoints and the scheduled verification
+	popWorkers     *lifecycle.Workers // the population follower and the linker's refresh
+	qualityWorkers *lifecycle.Workers
+	statusWorkers  *lifecycle.Workers
+	instanceID     string                   // config instance.id, or derived (instanceID)
+	signs          atomic.Bool              // this instance holds the checkpoint signer's lease
+	members        atomic.Pointer[[]string] // the cluster's live instances (heartbeat)
+	spread         spread                   // how many connectors run here, to even them out (leases.go)
 }
 
 // instanceID is the configured instance id, or one derived from the host
@@ -187,9 +187,11 @@ func Sources(cat *schemas.Catalog) []string {
 	return out
 }
 
-// Start brings the whole bus up and returns once it is ready. On error every
-// part already started is stopped again.
-func Start(ctx context.Context, o Options) (b *Bus, err error) {
+// Start brings the whole bus up and returns once it is ready: it starts
+// the bus's components in order (components.go). On error every component
+// already started is stopped again, and the error names the one that
+// failed.
+func Start(ctx context.Context, o Options) (*Bus, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -200,235 +202,11 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if err := c.Validate(string(o.Mode)); err != nil {
 		return nil, err
 	}
-	b = &Bus{opts: o, log: o.Logger, SchemaIDs: map[string]int{}, instanceID: instanceID(c)}
-	defer func() {
-		if err != nil {
-			b.Close(context.Background())
-			b = nil
-		}
-	}()
-	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
-		return b, fmt.Errorf("data dir %s: %w", c.DataDir, err)
+	b := &Bus{opts: o, log: o.Logger, SchemaIDs: map[string]int{}, instanceID: instanceID(c)}
+	if err := b.life.Start(ctx, b.components()...); err != nil {
+		return nil, err
 	}
-	abs, _ := filepath.Abs(c.DataDir)
-	b.addrs.DataDir = abs
-
-	// Catalog, agreements and agencies.
-	var set *policies.Set
-	if b.Catalog, set, b.agencies, err = loadPolicies(c); err != nil {
-		return b, err
-	}
-	b.Engine = policies.NewEngine(set)
-	b.Engine.SetAgencies(b.agencies)
-	b.registry.Store(b.agencies)
-
-	// Kafka.
-	b.cluster = kafkaio.Cluster{Brokers: c.Kafka.Brokers, User: c.Kafka.User, Password: c.Kafka.Password}
-	if o.Mode == Dev {
-		var auth *kafkaauth.Config
-		if c.Kafka.Auth {
-			if auth, err = b.kafkaCredentials(c, set); err != nil {
-				return b, err
-			}
-		}
-		b.kafkaDev, err = devkafka.Start(devkafka.Options{DataDir: filepath.Join(c.DataDir, "kafka"), Port: c.Kafka.EmbeddedPort, Partitions: c.Kafka.Partitions, Auth: auth,
-			Retention: c.Kafka.EmbeddedRetention, RetentionBytes: c.Kafka.EmbeddedRetentionBytes})
-		if err != nil {
-			return b, err
-		}
-		b.cluster = kafkaio.Plain(b.kafkaDev.Addr())
-		if auth != nil {
-			b.cluster.User, b.cluster.Password = auth.Superuser.User, auth.Superuser.Password
-		}
-	}
-	brokers := b.cluster.Brokers
-	b.addrs.Kafka = brokers
-	if err := kafkaio.Ping(ctx, b.cluster); err != nil {
-		return b, err
-	}
-	// Store.
-	if b.Store, err = OpenStore(ctx, c); err != nil {
-		return b, err
-	}
-	if o.Mode == Serve && c.Kafka.Auth {
-		// The credentials live in the shared store, so a credential issued
-		// through any instance is the one every instance puts on Kafka.
-		if err := b.startKafkaAuth(ctx, c, set); err != nil {
-			return b, err
-		}
-	}
-
-	// Registry.
-	b.Reg = registry.New(b.Store)
-	if b.SchemaIDs, err = b.Reg.Bootstrap(ctx, b.Catalog); err != nil {
-		return b, fmt.Errorf("register shared schemas: %w", err)
-	}
-	if b.operatorToken, err = OperatorToken(c); err != nil {
-		return b, err
-	}
-
-	// Citizens' tokens for "who looked at my data".
-	if b.citizens, err = CitizenVerifier(c); err != nil {
-		return b, err
-	}
-
-	// Audit.
-	key, err := hmacKey(c)
-	if err != nil {
-		return b, err
-	}
-	signer, err := signingKey(c)
-	if err != nil {
-		return b, err
-	}
-	secrets, err := clusterSecrets(c, b.operatorToken, key, signer.Seed())
-	if err != nil {
-		return b, err
-	}
-	if err := checkClusterKeys(ctx, b.Store, b.instanceID, secrets); err != nil {
-		return b, err
-	}
-	if err := b.openAudit(ctx, c, key, signer); err != nil {
-		return b, err
-	}
-	// Search filters of the log's sealed buckets that are missing (a log
-	// written before they existed) are built in the background; searches
-	// visit the buckets without one meanwhile.
-	b.Store.SealAuditBucketsInBackground(func(err error) {
-		b.log.Warn("audit search filters not built; searches by citizen visit every bucket until they are", "error", err)
-	})
-
-	// Population index.
-	if c.Synthetic.Enabled || (o.Mode == Dev && c.Synthetic.Population > 0) {
-		if err := seedPopulation(ctx, b.Store, c.Synthetic, o.Population, b.log); err != nil {
-			return b, err
-		}
-	}
-	if b.Index, err = loadIndex(ctx, b.Store); err != nil {
-		return b, err
-	}
-	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{Refresh: c.Pipeline.LinkageRefresh}, b.log); err != nil {
-		return b, fmt.Errorf("identity linker: %w", err)
-	}
-	b.review = review.New(b.Store)
-
-	// Topics.
-	sources := Sources(b.Catalog)
-	var topics []kafkaio.Topic
-	for _, d := range b.Catalog.Datasets() {
-		topics = append(topics, kafkaio.Topic{Name: d.Topic(), Partitions: c.Kafka.Partitions})
-	}
-	for _, s := range sources {
-		topics = append(topics, kafkaio.Topic{Name: contract.DeadLetterTopic(s), Partitions: 1}, kafkaio.Topic{Name: contract.FeedbackTopic(s), Partitions: 1})
-	}
-	for _, a := range b.Engine.Agreements() {
-		if a.Mode == policies.ModeStream {
-			topics = append(topics, kafkaio.Topic{Name: contract.DeliveryTopic(a.Consumer, a.Dataset), Partitions: c.Kafka.Partitions})
-		}
-	}
-	if err := kafkaio.EnsureTopics(ctx, b.cluster, topics, c.Kafka.Replication); err != nil {
-		return b, err
-	}
-
-	// Pipeline.
-	b.Metrics = metrics.New(func() float64 {
-		if b.deliverer == nil {
-			return 0
-		}
-		return float64(b.deliverer.Lag())
-	})
-	var dss []pipeline.DatasetSchema
-	for _, d := range b.Catalog.Datasets() {
-		ds := pipeline.DatasetSchema{Dataset: d, SchemaID: b.SchemaIDs[d.Name]}
-		if d.Format == schemas.FormatAvro {
-			var s avro.Schema
-			if s, err = b.Reg.LookupAvro(ctx, ds.SchemaID); err != nil {
-				return b, err
-			}
-			ds.Envelope = s
-		}
-		dss = append(dss, ds)
-	}
-	b.pubWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{Async: true, Completion: pipeline.Completion})
-	idx := b.Index
-	if b.Quality, err = b.newQuality(c.Quality); err != nil {
-		return b, err
-	}
-	b.Pipe, err = pipeline.New(pipeline.Config{
-		Datasets:  dss,
-		Reconcile: reconciler(idx, b.Linker, b.Audit.CitizenKey),
-		Review:    queueReviews(b.review),
-		Observer:  b.Quality.Observer(b.Metrics),
-		MaxRecord: c.Pipeline.MaxRecordBytes,
-		Logger:    b.log,
-	}, b.pubWriter)
-	if err != nil {
-		return b, err
-	}
-
-	// Delivery.
-	b.dlvWriter = kafkaio.NewWriter(b.cluster, kafkaio.WriterOptions{})
-	dlv := deliver.New(deliver.Config{Cluster: b.cluster, Catalog: b.Catalog, Engine: b.Engine, Schemas: b.Reg, Audit: b.Audit, Writer: b.dlvWriter, Observer: b.Metrics, Logger: b.log, State: b.Store})
-	b.deliverer = dlv
-	if !o.NoDelivery {
-		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		b.cancelDlv = cancel
-		b.dlvWG.Add(1)
-		go func() { defer b.dlvWG.Done(); _ = dlv.Run(dctx) }()
-	}
-
-	b.Metrics.WatchConnectors(b.Connectors)
-	b.registerRoleMetrics(b.Metrics.Registry)
-
-	// The population change stream keeps the register and index current.
-	b.popUpdater = population.New(b.cluster, b.instanceID, b.Store, b.Quality.WatchRegister(streamlink.Notifying(b.Index, b.Linker)), b.log)
-	pctx, cancelPop := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancelPop = cancelPop
-	b.popWG.Add(1)
-	go func() { defer b.popWG.Done(); b.popUpdater.Run(pctx) }()
-	b.popWG.Add(1)
-	go func() { defer b.popWG.Done(); b.Linker.Run(pctx) }()
-
-	// HTTP.
-	if err := b.serveHTTP(sources); err != nil {
-		return b, err
-	}
-
-	// Connectors.
-	cctx, cancelConn := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancelConn = cancelConn
-	if c.Synthetic.Enabled {
-		if o.DevConnectors == nil {
-			return b, errors.New("synthetic.enabled: this program has no synthetic sources plugged in (lgsp dev and lgsp serve have)")
-		}
-		for _, cc := range o.DevConnectors(sources) {
-			if err := b.startConfigured(cctx, cc, sources); err != nil {
-				return b, fmt.Errorf("synthetic connector %s: %w", cc.Name, err)
-			}
-		}
-	}
-	for i, cc := range c.Connectors {
-		if err := b.startConfigured(cctx, cc, sources); err != nil {
-			return b, fmt.Errorf("config: connectors[%d] (%s): %w", i, cc.Name, err)
-		}
-	}
-
-	mctx, cancelMisc := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancelMisc = cancelMisc
-	b.miscWG.Add(1)
-	go func() { defer b.miscWG.Done(); b.checkpointLoop(mctx) }()
-	b.miscWG.Add(1)
-	go func() { defer b.miscWG.Done(); b.followPolicies(mctx) }()
-	b.miscWG.Add(1)
-	go func() { defer b.miscWG.Done(); b.heartbeat(mctx) }()
-	b.miscWG.Add(1)
-	go func() { defer b.miscWG.Done(); b.Quality.Run(mctx) }()
-	if o.Status != nil {
-		b.printBanner()
-		b.miscWG.Add(1)
-		go func() { defer b.miscWG.Done(); b.statusLoop(mctx) }()
-	}
-	b.log.Info("bus ready", "mode", o.Mode, "api", b.addrs.API, "registry", b.addrs.Registry, "kafka", strings.Join(brokers, ","))
+	b.log.Info("bus ready", "mode", o.Mode, "api", b.addrs.API, "registry", b.addrs.Registry, "kafka", strings.Join(b.addrs.Kafka, ","))
 	return b, nil
 }
 
@@ -508,7 +286,7 @@ func (b *Bus) connector(name string) *connrt.Connector {
 
 // startConfigured runs a connector from the config's connectors list. Its
 // config is decoded and validated now, so a bad one stops the start.
-func (b *Bus) startConfigured(ctx context.Context, cc config.Connector, sources []string) error {
+func (b *Bus) startConfigured(cc config.Connector, sources []string) error {
 	if !slices.Contains(sources, cc.Name) {
 		return fmt.Errorf("name must be one of the sources %v (its topics and datasets follow from it)", sources)
 	}
@@ -524,14 +302,14 @@ func (b *Bus) startConfigured(ctx context.Context, cc config.Connector, sources 
 	// the operator's terminal; the hash lets the runtime call OnUpdate.
 	env := connectors.NewEnv(cc.Name, b.log)
 	env.Progress = os.Stderr
-	b.run(ctx, cc.Name, func() (connectors.Source, error) { return spec.Build(env, cc.Config) }, connectors.HashConfig(cfg))
+	b.run(cc.Name, func() (connectors.Source, error) { return spec.Build(env, cc.Config) }, connectors.HashConfig(cfg))
 	return nil
 }
 
-// run supervises a source under the connector runtime, feeding the pipeline.
-func (b *Bus) run(ctx context.Context, name string, newSource func() (connectors.Source, error), configHash []byte) {
-	b.connWG.Add(1)
-	go func() { defer b.connWG.Done(); b.runLeased(ctx, name, newSource, configHash) }()
+// run supervises a source under the connector runtime, feeding the
+// pipeline, until the connectors component is closed.
+func (b *Bus) run(name string, newSource func() (connectors.Source, error), configHash []byte) {
+	b.connWorkers.Go(func(ctx context.Context) { b.runLeased(ctx, name, newSource, configHash) })
 }
 
 // checkpoints adapts the store to the connector runtime.
@@ -740,58 +518,16 @@ func (b *Bus) closeWithin(what string, c io.Closer, d time.Duration) {
 	}
 }
 
-// Close stops the bus in the order that loses nothing: connectors first
-// (they drain their in-flight batches and save positions), then the
-// publisher, then delivery, the HTTP servers, the store and the broker.
+// Close stops the bus: its components in the reverse of their start order
+// (components.go), which loses nothing: connectors first (they drain their
+// in-flight batches and save positions), the API, the publisher, delivery,
+// the background loops (the membership released last of them), the
+// population follower and the quality counters, then the final audit
+// checkpoint, the store and the broker. Calls after the first do nothing.
 func (b *Bus) Close(ctx context.Context) {
-	b.closeOnce.Do(func() {
-		if b.cancelConn != nil {
-			b.cancelConn()
-			b.connWG.Wait()
-		}
-		if b.pubWriter != nil {
-			b.closeWithin("publisher", b.pubWriter, writerCloseWait)
-		}
-		for _, s := range b.servers {
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_ = s.Shutdown(sctx)
-			cancel()
-		}
-		if b.cancelDlv != nil {
-			b.cancelDlv()
-			b.dlvWG.Wait()
-		}
-		if b.deliverer != nil {
-			_ = b.deliverer.Close()
-		}
-		if b.dlvWriter != nil {
-			b.closeWithin("delivery writer", b.dlvWriter, writerCloseWait)
-		}
-		if b.cancelMisc != nil {
-			b.cancelMisc()
-			b.miscWG.Wait()
-		}
-		if b.cancelPop != nil {
-			b.cancelPop()
-			b.popWG.Wait()
-			_ = b.popUpdater.Close()
-		}
-		if b.Audit != nil {
-			// A final checkpoint covers everything delivered in this run.
-			if _, err := b.Audit.Checkpoint(ctx); err != nil {
-				b.log.Error("final audit checkpoint failed", "error", err)
-			}
-		}
-		if b.auditPub != nil {
-			_ = b.auditPub.Close()
-		}
-		if b.Store != nil {
-			_ = b.Store.Close()
-		}
-		if b.kafkaDev != nil {
-			b.kafkaDev.Close()
-		}
-	})
+	if err := b.life.Close(ctx); err != nil {
+		b.log.Warn("the bus stopped, but not every part of it cleanly", "error", err)
+	}
 }
 
 // OpenStore opens the configured store: SQLite in the data dir (or at
@@ -876,8 +612,7 @@ func AuditPublicKey(c config.Config) (ed25519.PublicKey, error) {
 // It also starts the scheduled full verification (Audit.VerifyEvery).
 func (b *Bus) checkpointLoop(ctx context.Context) {
 	if every := b.opts.Config.Audit.VerifyEvery; every > 0 {
-		b.miscWG.Add(1)
-		go func() { defer b.miscWG.Done(); b.verifyLoop(ctx, every) }()
+		b.auditLoops.Go(func(ctx context.Context) { b.verifyLoop(ctx, every) })
 	}
 	t := time.NewTicker(b.opts.Config.Audit.CheckpointEvery)
 	defer t.Stop()
