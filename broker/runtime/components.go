@@ -45,7 +45,7 @@ func (b *Bus) components() []lifecycle.Part {
 		return lifecycle.Part{Name: name, Component: lifecycle.Func{OnStart: start, OnClose: stop}}
 	}
 	return []lifecycle.Part{
-		part("catalog and agreements", b.loadPolicies, nil),
+		part("catalog and agreements", b.loadCatalog, nil),
 		part("kafka", b.startKafka, b.closeKafka),
 		part("store", b.openStore, b.closeStore),
 		part("kafka users and ACLs", b.startKafkaUsers, nil),
@@ -68,9 +68,9 @@ func (b *Bus) components() []lifecycle.Part {
 	}
 }
 
-// loadPolicies makes the data dir and loads the catalog, the agreements
+// loadCatalog makes the data dir and loads the catalog, the agreements
 // and the agency registry.
-func (b *Bus) loadPolicies(context.Context) error {
+func (b *Bus) loadCatalog(context.Context) error {
 	c := b.opts.Config
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir %s: %w", c.DataDir, err)
