@@ -143,9 +143,9 @@ type FlowConfig struct {
 	// Deliveries lists the (agency, dataset) pairs of the stream agreements
 	// in force, shown even before anything was delivered.
 	Deliveries func() [][2]string
-	// Lags gives each dataset's delivery lag and when it was measured
-	// (false: not measured yet).
-	Lags func() (map[string]Lag, time.Time, bool)
+	// Topics maps each dataset's canonical topic to the dataset, for the
+	// delivery lag (ObserveDelivery).
+	Topics map[string]string
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
 }
@@ -157,6 +157,7 @@ type flow struct {
 	known      map[string]bool // nil: any dataset (before WatchFlow)
 	datasets   map[string]*datasetCounters
 	deliveries map[[2]string]*counter // agency, dataset
+	lag        *LagTracker            // nil before WatchFlow
 }
 
 func newFlow() *flow {
@@ -213,7 +214,7 @@ func (m *Metrics) WatchFlow(cfg FlowConfig) {
 	}
 	f := m.flow
 	f.mu.Lock()
-	f.cfg, f.start = cfg, cfg.Now()
+	f.cfg, f.start, f.lag = cfg, cfg.Now(), NewLagTracker(cfg.Topics)
 	f.known = map[string]bool{}
 	for _, d := range cfg.Datasets {
 		f.known[d] = true
@@ -229,19 +230,30 @@ func (m *Metrics) WatchFlow(cfg FlowConfig) {
 	})
 }
 
+// ObserveDelivery takes a reading of the canonical topics' partitions:
+// their ends and the delivery group's positions (ignored before WatchFlow).
+func (m *Metrics) ObserveDelivery(now time.Time, parts []PartitionOffsets) {
+	m.flow.mu.Lock()
+	tracker := m.flow.lag
+	m.flow.mu.Unlock()
+	if tracker != nil {
+		tracker.Observe(now, parts)
+	}
+}
+
 // Flow returns the figures per dataset and per agency, sorted by name:
 // every dataset of the catalog and every agreement's delivery, counted or
 // not yet.
 func (m *Metrics) Flow() Flow {
 	f := m.flow
 	f.mu.Lock()
-	cfg := f.cfg
+	cfg, tracker := f.cfg, f.lag
 	f.mu.Unlock()
 	var lags map[string]Lag
 	var at time.Time
 	measured := false
-	if cfg.Lags != nil {
-		lags, at, measured = cfg.Lags()
+	if tracker != nil {
+		lags, at, measured = tracker.Lags()
 	}
 	var pairs [][2]string
 	if cfg.Deliveries != nil {

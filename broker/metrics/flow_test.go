@@ -52,13 +52,20 @@ func series(from, to, n int64) [][2]int64 {
 func TestFlowPerDatasetAndAgency(t *testing.T) {
 	c := &clock{time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)}
 	m := New(func() float64 { return 0 })
-	lags := map[string]Lag{"tax.taxpayer": {Records: 4, Seconds: 6}, "land.parcel": {Records: 1, Seconds: 12, AtLeast: true}}
-	measured := c.t
 	m.WatchFlow(FlowConfig{Datasets: []string{"tax.taxpayer", "land.parcel", "civil.birth"}, Now: c.now,
 		Deliveries: func() [][2]string {
 			return [][2]string{{"vss", "tax.taxpayer"}, {"vss", "land.parcel"}, {"thads", "civil.birth"}}
 		},
-		Lags: func() (map[string]Lag, time.Time, bool) { return lags, measured, true }})
+		Topics: map[string]string{"tax.taxpayer.v1": "tax.taxpayer", "land.parcel.v1": "land.parcel", "civil.birth.v1": "civil.birth"}})
+	// Kafka read at start: land has a record from before; 6 s later 4 tax
+	// records wait, published since; then nothing moves for 6 s.
+	read := func(at time.Time, taxEnd int64) {
+		m.ObserveDelivery(at, []PartitionOffsets{{"land.parcel.v1", 0, 1, 0}, {"tax.taxpayer.v1", 0, taxEnd, 0}, {"civil.birth.v1", 0, 0, 0}})
+	}
+	read(c.t.Add(-12*time.Second), 0)
+	read(c.t.Add(-6*time.Second), 4)
+	measured := c.t
+	read(measured, 4)
 	// 60 s of traffic: 2 records in a second of tax, 1 of land.
 	for i := 0; i < 60; i++ {
 		c.t = c.t.Add(time.Second)
@@ -133,8 +140,7 @@ func TestFlowPerDatasetAndAgency(t *testing.T) {
 // Before the lag is first measured the figures say so (nil), not 0.
 func TestFlowLagNotYetMeasured(t *testing.T) {
 	m := New(func() float64 { return 0 })
-	m.WatchFlow(FlowConfig{Datasets: []string{"a"}, Deliveries: func() [][2]string { return [][2]string{{"x", "a"}} },
-		Lags: func() (map[string]Lag, time.Time, bool) { return nil, time.Time{}, false }})
+	m.WatchFlow(FlowConfig{Datasets: []string{"a"}, Deliveries: func() [][2]string { return [][2]string{{"x", "a"}} }, Topics: map[string]string{"a.v1": "a"}})
 	f := m.Flow()
 	if f.LagMeasuredAt != nil || f.Datasets[0].Lag != nil || f.Deliveries[0].Lag != nil || f.Agencies[0].Lag != nil {
 		t.Fatalf("%+v", f)

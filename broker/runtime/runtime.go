@@ -378,6 +378,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	}
 
 	b.Metrics.WatchConnectors(b.Connectors)
+	b.watchFlow() // per dataset and agency (flow.go)
 	b.registerRoleMetrics(b.Metrics.Registry)
 
 	// The population change stream keeps the register and index current.
@@ -423,6 +424,8 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	go func() { defer b.miscWG.Done(); b.heartbeat(mctx) }()
 	b.miscWG.Add(1)
 	go func() { defer b.miscWG.Done(); b.Quality.Run(mctx) }()
+	b.miscWG.Add(1)
+	go func() { defer b.miscWG.Done(); b.measureFlow(mctx) }() // delivery lag per dataset (flow.go)
 	if o.Status != nil {
 		b.printBanner()
 		b.miscWG.Add(1)
@@ -683,7 +686,8 @@ func (b *Bus) status() map[string]any {
 	s := b.Metrics.Snapshot()
 	return map[string]any{"records_in": s.In, "published": s.Published, "dead_lettered": s.DeadLettered, "delivered": s.Delivered,
 		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len(), "linkage": b.Linker.State(),
-		"instance": b.instanceID, "connector_owners": b.leases(ctx), "signs_checkpoints": b.signs.Load()}
+		"instance": b.instanceID, "connector_owners": b.leases(ctx), "signs_checkpoints": b.signs.Load(),
+		"flow": b.flowStatus()}
 }
 
 func (b *Bus) printBanner() {
