@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/lgsp-bus/lgsp/broker/kafkaio"
 	lgspmetrics "github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
@@ -228,4 +229,39 @@ func TestOverviewLagWhileDeliveryIsBehind(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// checkOverviewFlow is the browser's view of the overview's tables per
+// dataset and per agency (TestConsoleInBrowser): every dataset of the
+// catalog and every stream agreement's agency by its full name, the
+// records counted, the page's own script refreshing the cells, and on a
+// 360-px phone the tables scroll inside their own region, not the page.
+func checkOverviewFlow(t *testing.T, p page, bus *runtime.Bus) {
+	t.Helper()
+	body := p.text("main")
+	for _, want := range []string{"Theo tập dữ liệu", "Theo cơ quan nhận", "Chờ chuyển giao", "Bản ghi chờ lâu nhất", "/giây",
+		"Tổng cục Thuế", "Bảo hiểm xã hội Việt Nam", "tax.taxpayer", "Số đếm và tốc độ là của phiên bản"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("overview lacks %q", want)
+		}
+	}
+	rows, err := chromedp.Run(p.ctx, chromedp.Evaluate[int](`document.querySelectorAll("#flow-datasets tbody tr").length`))
+	if err != nil || rows != len(bus.Catalog.Datasets()) {
+		t.Errorf("%d dataset rows, the catalog has %d (%v)", rows, len(bus.Catalog.Datasets()), err)
+	}
+	// The script rewrites a cell from the live figures within its period.
+	p.run("live refresh", chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-figure="flow/ds/tax.taxpayer/in"]').textContent = "stale"`),
+		chromedp.Poll[chromedp.Void](`/^[0-9]+$/.test(document.querySelector('[data-figure="flow/ds/tax.taxpayer/in"]').textContent)`,
+			chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+	in, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.querySelector('[data-figure="flow/ds/tax.taxpayer/in"]').textContent`))
+	if err != nil || in == "0" {
+		t.Errorf("tax.taxpayer records in after a refresh: %q %v", in, err)
+	}
+	p.run("overview on a phone", chromedp.EmulateViewport(360, 740), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#flow-datasets")))
+	wide, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > 360`))
+	if err != nil || wide {
+		t.Errorf("the overview is wider than a 360-px phone (%v)", err)
+	}
+	p.shot("overview-phone")
+	p.run("desktop again", chromedp.EmulateViewport(1200, 900), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("h1")))
 }
