@@ -118,7 +118,7 @@ func TestOverviewFlowTables(t *testing.T) {
 		t.Fatalf("%d %s", code, raw)
 	}
 	for k, v := range map[string]string{"flow/ds/tax.taxpayer/delivered": "2226", "flow/ds/tax.taxpayer/delivered/rate": "37,1/giây",
-		"flow/ag/thads-hcm/oldest": "2 phút 5 giây", "flow/dv/vss/tax.taxpayer/waiting": "37", "flow/ds/land.land_parcel/dead/rate": "0,0/giây"} {
+		"flow/ag/thads-hcm/oldest": "2 phút 5 giây", "flow/ag/vss/waiting": "37", "flow/ds/land.land_parcel/dead/rate": "0,0/giây"} {
 		if figs[k] != v {
 			t.Errorf("%s: %v, want %s", k, figs[k], v)
 		}

@@ -81,3 +81,45 @@ func TestLagTrackerBounded(t *testing.T) {
 		t.Fatalf("%+v", l)
 	}
 }
+
+// Any sequence of readings (ends and positions moving any way, partitions
+// coming and going) keeps the lag sane: the records waiting are the sum of
+// end minus position where positive, the age is never negative nor older
+// than the first reading, none waiting means no age, and the history stays
+// bounded. Each 4 bytes are a reading: partition, end step, position step,
+// seconds since the last reading.
+func FuzzLagTracker(f *testing.F) {
+	f.Add([]byte{0, 5, 0, 2, 0, 5, 3, 2, 1, 9, 1, 0, 0, 0, 7, 2})
+	f.Add([]byte{0, 200, 0, 0, 0, 0, 255, 9, 2, 1, 1, 1})
+	f.Add([]byte{1, 1, 1, 1, 1, 128, 0, 3, 1, 0, 250, 3})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+		now := t0
+		tr := NewLagTracker(map[string]string{"d.v1": "d"})
+		end, next := [3]int64{}, [3]int64{}
+		for i := 0; i+4 <= len(data); i += 4 {
+			p := int(data[i] % 3)
+			end[p] += int64(int8(data[i+1])) // a negative step: the topic was recreated
+			end[p] = max(end[p], 0)
+			next[p] = max(min(next[p]+int64(int8(data[i+2])), end[p]), 0)
+			now = now.Add(time.Duration(data[i+3]) * time.Second)
+			var parts []PartitionOffsets
+			want := int64(0)
+			for q := range 3 {
+				parts = append(parts, PartitionOffsets{Topic: "d.v1", Partition: q, End: end[q], Next: next[q]})
+				want += end[q] - next[q]
+			}
+			tr.Observe(now, parts)
+			lags, at, ok := tr.Lags()
+			l := lags["d"]
+			if !ok || !at.Equal(now) || l.Records != want || l.Seconds < 0 || l.Seconds > now.Sub(t0).Seconds() || (l.Records == 0 && (l.Seconds != 0 || l.AtLeast)) {
+				t.Fatalf("reading %d: %+v, want %d records within %v", i/4, l, want, now.Sub(t0))
+			}
+			for k, h := range tr.hist {
+				if len(h) > maxMarks {
+					t.Fatalf("%v: %d marks", k, len(h))
+				}
+			}
+		}
+	})
+}
