@@ -40,10 +40,13 @@ type flowDeliveryRow struct {
 // flowData is the overview's tables per dataset, per agency, and per
 // agency and dataset, from /v1/status "flow".
 type flowData struct {
-	Instance   string
-	Since      time.Time
-	Window     int
-	Measured   *time.Time
+	Instance string
+	Since    time.Time
+	Window   int
+	Measured *time.Time
+	// Stale says the backlog was last read from Kafka long ago (Kafka
+	// unreachable from this instance): the figures shown are that old.
+	Stale      bool
 	Datasets   []flowDatasetRow
 	Agencies   []flowAgencyRow
 	Deliveries []flowDeliveryRow
@@ -110,6 +113,10 @@ func flowOf(l Lang, instance string, f metrics.Flow, name func(string) string) f
 	}
 	return d
 }
+
+// staleAfter is how old a backlog reading (taken every 2 s) may get before
+// the page warns that it is not current.
+const staleAfter = 30 * time.Second
 
 // formatRate is records per second with one decimal, the decimal mark of
 // the language (Vietnamese writes 2,5).

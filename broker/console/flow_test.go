@@ -125,6 +125,22 @@ func TestOverviewFlowTables(t *testing.T) {
 	}
 }
 
+// A backlog reading from long ago (Kafka unreachable): the page says so.
+func TestOverviewStaleBacklog(t *testing.T) {
+	f := newFixture(t)
+	f.con.SetAPI(flowAPI{f.api})
+	b := f.browser(t, English)
+	b.signIn(opToken)
+	if _, page, _ := b.do("GET", "/ui/overview", nil); strings.Contains(page, text(English, "flow.stale")) {
+		t.Fatal("a current reading is called stale")
+	}
+	f.clock.add(10 * time.Minute) // the reading was at 05:07 UTC, now it is 05:16
+	_, page, _ := b.do("GET", "/ui/overview", nil)
+	if !strings.Contains(page, template_escape(text(English, "flow.stale"))+" 04/03/2026 12:07.") {
+		t.Fatalf("no warning of the stale backlog: %s", page)
+	}
+}
+
 // A bus whose status has no "flow" (an older instance): no tables, no error.
 func TestOverviewWithoutFlow(t *testing.T) {
 	f := newFixture(t)

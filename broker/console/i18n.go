@@ -245,6 +245,7 @@ var messages = map[string][2]string{
 	"flow.waiting":            {"Chờ chuyển giao", "Waiting for delivery"},
 	"flow.oldest":             {"Bản ghi chờ lâu nhất", "Oldest waiting"},
 	"flow.lagnote":            {"Một tập dữ liệu được chuyển giao cho mọi cơ quan nhận cùng lúc, nên hàng chờ của cơ quan là của các tập dữ liệu nó nhận. Dấu ≥: bản ghi đã chờ từ trước khi trục bắt đầu theo dõi.", "A dataset is delivered to all its receiving agencies at once, so an agency's backlog is that of the datasets it receives. ≥: the record was waiting before the bus started watching."},
+	"flow.stale":              {"Không đọc được hàng chờ chuyển giao từ Kafka: số liệu hàng chờ là của lần đọc cuối lúc", "The delivery backlog could not be read from Kafka: its figures are from the last reading, at"},
 	"flow.none":               {"Chưa có thỏa thuận nhận luồng dữ liệu nào.", "No stream agreement yet."},
 	"none":                    {"Không có", "None"},
 	"conn.title":              {"Bộ kết nối", "Connectors"},

@@ -384,6 +384,7 @@ func (c *Console) overviewOf(r *http.Request, s *session) (overviewData, restAns
 	d := overviewData{Population: st.Population, Connectors: st.Connectors}
 	if st.Flow != nil {
 		fd := flowOf(l, st.Instance, *st.Flow, pageData{Lang: l, c: c}.Agency)
+		fd.Stale = fd.Measured != nil && c.d.Now().Sub(*fd.Measured) > staleAfter
 		d.PerDataset = &fd
 	}
 	d.Flow = bars([]bar{{"records_in", text(l, "records_in"), st.RecordsIn, 0, 0}, {"published", text(l, "published"), st.Published, 0, 0},
