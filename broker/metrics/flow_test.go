@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +156,30 @@ func gathered(t *testing.T, m *Metrics) string {
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
+}
+
+// The counters sit on the pipeline's and delivery's paths (once per batch
+// and dataset, once per dead letter): their cost per call, with the
+// status page read concurrently.
+func BenchmarkFlowCounters(b *testing.B) {
+	m := New(func() float64 { return 0 })
+	var ds []string
+	for i := range 10 {
+		ds = append(ds, "d"+strconv.Itoa(i))
+	}
+	m.WatchFlow(FlowConfig{Datasets: ds})
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			d := ds[i%len(ds)]
+			m.Ingested(d, 100)
+			m.Published(d, 99)
+			m.DeadLettered("src", d, "schema")
+			m.Delivered("vss", d, 99)
+			if i%10_000 == 0 {
+				m.Flow()
+			}
+			i++
+		}
+	})
 }
