@@ -294,6 +294,26 @@ func BenchmarkOverview(b *testing.B) {
 	slices.Sort(datasets)
 	datasets = datasets[:10]
 	agencies := reg.List()
+	// The per-dataset and per-agency tables: 10 datasets each delivered
+	// to the 20 agencies, with a lag reading.
+	var all []string
+	topics := map[string]string{}
+	for _, d := range cat.Datasets() {
+		all = append(all, d.Name)
+		topics[d.Topic()] = d.Name
+	}
+	var pairs [][2]string
+	var parts []metrics.PartitionOffsets
+	for _, d := range datasets {
+		for _, a := range agencies {
+			pairs = append(pairs, [2]string{a.ID, d})
+		}
+		ds, _ := cat.Dataset(d)
+		parts = append(parts, metrics.PartitionOffsets{Topic: ds.Topic(), End: 100, Next: 90})
+	}
+	m.WatchFlow(metrics.FlowConfig{Datasets: all, Topics: topics, Deliveries: func() [][2]string { return pairs }})
+	m.ObserveDelivery(t0.Add(-time.Minute), parts)
+	m.ObserveDelivery(t0, parts)
 	var conns []runtime.State
 	for i, d := range datasets {
 		m.Ingested(d, 100_000+i)
@@ -315,7 +335,8 @@ func BenchmarkOverview(b *testing.B) {
 		ls, _ := st.Leases(ctx)
 		s := m.Snapshot()
 		return map[string]any{"records_in": s.In, "published": s.Published, "dead_lettered": s.DeadLettered, "delivered": s.Delivered,
-			"identity": s.Outcomes, "connectors": conns, "population": 100_000_000, "connector_owners": ls}
+			"identity": s.Outcomes, "connectors": conns, "population": 100_000_000, "connector_owners": ls,
+			"instance": "bench", "flow": m.Flow()}
 	}
 	con, err := New(Deps{OperatorToken: opToken, Registry: func() *policies.Agencies { return reg }, AuditSize: log.Size})
 	if err != nil {
@@ -336,7 +357,8 @@ func BenchmarkOverview(b *testing.B) {
 		start := time.Now()
 		con.ServeHTTP(w, req)
 		took = append(took, time.Since(start))
-		if w.Code != 200 || !strings.Contains(w.Body.String(), `data-figure="audit_size">`+strconv.FormatInt(log.Size(), 10)) {
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `data-figure="audit_size">`+strconv.FormatInt(log.Size(), 10)) ||
+			strings.Count(w.Body.String(), `data-figure="flow/dv/`) != 2*len(pairs) {
 			b.Fatalf("%d %s", w.Code, w.Body.String())
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/runtime"
 	"github.com/lgsp-bus/lgsp/policies"
@@ -328,6 +329,8 @@ type status struct {
 	Identity     map[string]uint64 `json:"identity"`
 	Connectors   []runtime.State   `json:"connectors"`
 	Population   int64             `json:"population"`
+	Instance     string            `json:"instance"`
+	Flow         *metrics.Flow     `json:"flow"` // nil: a bus without it
 }
 
 type checkpoint struct {
@@ -350,6 +353,7 @@ type overviewData struct {
 	Population              int64
 	Connectors              []runtime.State
 	ChartHeight, IdentityHi int
+	PerDataset              *flowData // per dataset and agency (flow.go)
 }
 
 // bars lays out a horizontal bar chart 300 units wide at most.
@@ -378,6 +382,11 @@ func (c *Console) overviewOf(r *http.Request, s *session) (overviewData, restAns
 	}
 	l := langOf(r)
 	d := overviewData{Population: st.Population, Connectors: st.Connectors}
+	if st.Flow != nil {
+		fd := flowOf(l, st.Instance, *st.Flow, pageData{Lang: l, c: c}.Agency)
+		fd.Stale = fd.Measured != nil && c.d.Now().Sub(*fd.Measured) > staleAfter
+		d.PerDataset = &fd
+	}
 	d.Flow = bars([]bar{{"records_in", text(l, "records_in"), st.RecordsIn, 0, 0}, {"published", text(l, "published"), st.Published, 0, 0},
 		{"dead_lettered", text(l, "dead_lettered"), st.DeadLettered, 0, 0}, {"delivered", text(l, "delivered"), st.Delivered, 0, 0}})
 	keys := make([]string, 0, len(st.Identity))
@@ -435,6 +444,11 @@ func (c *Console) liveStatus(w http.ResponseWriter, r *http.Request) {
 	figs := map[string]any{"audit_size": d.AuditSize, "population": d.Population, "up": d.Up, "backoff": d.Backoff, "other": d.Other}
 	for _, b := range append(append([]bar{}, d.Flow...), d.Identity...) {
 		figs[b.Key] = map[string]any{"value": b.Value, "width": b.Width}
+	}
+	if d.PerDataset != nil {
+		for _, f := range d.PerDataset.figures() {
+			figs[f.Key] = f.Text
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(figs)

@@ -29,11 +29,13 @@ type Metrics struct {
 
 	mu       sync.Mutex
 	outcomes map[string]uint64
+
+	flow *flow // per dataset and agency, with live rates (flow.go)
 }
 
 // New registers the bus metrics; lag reports the delivery consumer lag.
 func New(lag func() float64) *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry(), outcomes: map[string]uint64{}}
+	m := &Metrics{Registry: prometheus.NewRegistry(), outcomes: map[string]uint64{}, flow: newFlow()}
 	m.in = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lgsp_records_in_total", Help: "Records received from connectors, per dataset."}, []string{"dataset"})
 	m.out = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lgsp_records_published_total", Help: "Records published to canonical topics and acknowledged by Kafka, per dataset."}, []string{"dataset"})
 	m.dlq = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lgsp_records_dead_lettered_total", Help: "Records sent to a dead-letter topic, per source, dataset and reason kind."}, []string{"source", "dataset", "kind"})
@@ -46,19 +48,25 @@ func New(lag func() float64) *Metrics {
 	return m
 }
 
+// The dataset labels are the catalog's once WatchFlow was called: a record
+// naming another dataset (dead-lettered) counts under OtherDataset.
+
 func (m *Metrics) Ingested(dataset string, n int) {
-	m.in.WithLabelValues(dataset).Add(float64(n))
+	m.in.WithLabelValues(m.flow.label(dataset)).Add(float64(n))
 	m.totIn.Add(uint64(n))
+	m.flow.count(dataset, n, func(d *datasetCounters) *counter { return &d.in })
 }
 
 func (m *Metrics) Published(dataset string, n int) {
-	m.out.WithLabelValues(dataset).Add(float64(n))
+	m.out.WithLabelValues(m.flow.label(dataset)).Add(float64(n))
 	m.totOut.Add(uint64(n))
+	m.flow.count(dataset, n, func(d *datasetCounters) *counter { return &d.published })
 }
 
 func (m *Metrics) DeadLettered(source, dataset, kind string) {
-	m.dlq.WithLabelValues(source, dataset, kind).Inc()
+	m.dlq.WithLabelValues(source, m.flow.label(dataset), kind).Inc()
 	m.totDLQ.Add(1)
+	m.flow.count(dataset, 1, func(d *datasetCounters) *counter { return &d.deadLettered })
 }
 
 func (m *Metrics) Reconciled(outcome string, n int) {
@@ -71,8 +79,9 @@ func (m *Metrics) Reconciled(outcome string, n int) {
 func (m *Metrics) Latency(d time.Duration) { m.latency.Observe(d.Seconds()) }
 
 func (m *Metrics) Delivered(consumer, dataset string, n int) {
-	m.delivered.WithLabelValues(consumer, dataset).Add(float64(n))
+	m.delivered.WithLabelValues(consumer, m.flow.label(dataset)).Add(float64(n))
 	m.totDv.Add(uint64(n))
+	m.flow.delivered(consumer, dataset, n)
 }
 
 func (m *Metrics) Filtered(string, string) {}

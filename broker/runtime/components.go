@@ -60,6 +60,7 @@ func (b *Bus) components() []lifecycle.Part {
 		part("audit checkpoints", b.startCheckpoints, func(ctx context.Context) error { return b.auditLoops.Stop(ctx) }),
 		{Name: "agreements follower", Component: lifecycle.Loops(b.followPolicies)},
 		{Name: "cluster membership", Component: lifecycle.Loops(b.heartbeat)},
+		{Name: "delivery lag", Component: lifecycle.Loops(b.measureFlow)}, // flow.go
 		part("delivery", b.startDelivery, b.closeDelivery),
 		part("pipeline", b.startPipeline, b.closePipeline),
 		part("api", func(context.Context) error { return b.serveHTTP(b.sources) }, b.closeHTTP),
@@ -270,6 +271,7 @@ func (b *Bus) startMetrics(context.Context) error {
 		return float64(b.deliverer.Lag())
 	})
 	b.Metrics.WatchConnectors(b.Connectors)
+	b.watchFlow() // per dataset and agency (flow.go)
 	b.registerRoleMetrics(b.Metrics.Registry)
 	return nil
 }

@@ -186,6 +186,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 	p.shot("overview")
+	checkOverviewFlow(t, p, bus) // per dataset and per agency (flow_test.go)
 	name := bus.Connectors()[0].Name
 	p.run("reset form", chromedp.Navigate(base+"/ui/connectors"), chromedp.WaitVisible(chromedp.CSS("#c-"+name)),
 		chromedp.Click(chromedp.CSS(`section[aria-labelledby="c-`+name+`"] summary`)),

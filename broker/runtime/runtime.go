@@ -461,7 +461,8 @@ func (b *Bus) status() map[string]any {
 	s := b.Metrics.Snapshot()
 	return map[string]any{"records_in": s.In, "published": s.Published, "dead_lettered": s.DeadLettered, "delivered": s.Delivered,
 		"identity": s.Outcomes, "connectors": b.Connectors(), "population": b.Index.Len(), "linkage": b.Linker.State(),
-		"instance": b.instanceID, "connector_owners": b.leases(ctx), "signs_checkpoints": b.signs.Load()}
+		"instance": b.instanceID, "connector_owners": b.leases(ctx), "signs_checkpoints": b.signs.Load(),
+		"flow": b.flowStatus()}
 }
 
 func (b *Bus) printBanner() {
