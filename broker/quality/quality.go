@@ -113,6 +113,7 @@ type Quality struct {
 type dataset struct {
 	schemas.Dataset
 	fields []string // the row's fields, for completeness
+	quoted []byte   // the name as a JSON string, for itemRecord
 }
 
 type aggKey struct {
@@ -171,7 +172,7 @@ func New(cfg Config) (*Quality, error) {
 	q := &Quality{cfg: cfg, datasets: map[string]*dataset{}, aggs: map[aggKey]*agg{}, changed: map[string]regChange{},
 		jobs: map[string]*job{}, runCtx: context.Background()}
 	for _, d := range cfg.Catalog.Datasets() {
-		q.datasets[d.Name] = &dataset{Dataset: d, fields: SchemaFields(d)}
+		q.datasets[d.Name] = &dataset{Dataset: d, fields: SchemaFields(d), quoted: []byte(jsonString(d.Name))}
 	}
 	return q, nil
 }
@@ -394,7 +395,7 @@ func identityColumn(ds *dataset, field string) string {
 // item makes the item of a record as received.
 func (q *Quality) item(connector, source string, r *connectors.Record, res *pipeline.RecordResult, ds *dataset, kind, path, reason string) store.QualityItem {
 	it := store.QualityItem{EventID: res.EventID, Source: source, Connector: connector, Dataset: r.Dataset, Kind: kind, Path: path,
-		Reason: reason, Record: RecordJSON(r)}
+		Reason: reason, Record: itemRecord(r, res, ds)}
 	if ds != nil {
 		row := r.Row()
 		if len(ds.Key) > 0 && row != nil {
@@ -432,6 +433,45 @@ func RecordJSON(r *connectors.Record) []byte {
 		return []byte(`{"dataset":` + jsonString(r.Dataset) + `,"unencodable":true}`)
 	}
 	return b
+}
+
+// itemRecord is RecordJSON(r), byte for byte, put together from the rows
+// the pipeline already encoded (RecordResult.Before/After) rather than
+// encoding them again: this is most of the upkeep of a bad record. The
+// keys are in json.Marshal's order (sorted), and the rows are
+// json.Marshal's output, as RecordJSON nests them.
+func itemRecord(r *connectors.Record, res *pipeline.RecordResult, ds *dataset) []byte {
+	if ds == nil || r.Bad != nil || (r.Before != nil) != (res.Before != nil) || (r.After != nil) != (res.After != nil) {
+		return RecordJSON(r) // the pipeline did not encode the rows (an Avro dataset, an early dead letter)
+	}
+	var meta []byte
+	if len(r.Metadata) > 0 {
+		var err error
+		if meta, err = json.Marshal(r.Metadata); err != nil {
+			return RecordJSON(r)
+		}
+	}
+	b := make([]byte, 0, len(res.After)+len(res.Before)+len(ds.quoted)+len(meta)+48)
+	b = append(b, '{')
+	if res.After != nil {
+		b = append(append(b, `"after":`...), res.After...)
+		b = append(b, ',')
+	}
+	if res.Before != nil {
+		b = append(append(b, `"before":`...), res.Before...)
+		b = append(b, ',')
+	}
+	b = append(append(b, `"dataset":`...), ds.quoted...)
+	if meta != nil {
+		b = append(append(b, `,"metadata":`...), meta...)
+	}
+	b = append(b, `,"op":`...)
+	if r.Op.Valid() { // c, u, d or r: nothing to escape
+		b = append(append(append(b, '"'), r.Op...), '"')
+	} else {
+		b = append(b, jsonString(string(r.Op))...)
+	}
+	return append(b, '}')
 }
 
 func jsonString(s string) string {
