@@ -100,7 +100,8 @@ type Quality struct {
 	aggs    map[aggKey]*agg
 	items   [][]store.QualityItem // by batch: appended whole, never copied on the pipeline's path
 	nitems  int
-	changed map[string]regChange // by personal number, waiting for Run
+	changed map[string]regChange      // by personal number, waiting for Run
+	seen    map[string]map[string]int // Batch's, per dataset; cleared and kept between batches
 
 	lastSweep time.Time // of the register changes past ReflectWithin (Run's goroutine only)
 
@@ -232,7 +233,8 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 	var items []store.QualityItem
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var seen map[string]int // dataset|key → record index, for duplicates
+	defer q.clearSeen()
+	var seen map[string]int // the dataset's entity key → record index, for duplicates
 	// A batch is mostly of one dataset: its scorecard is looked up once.
 	var lastDataset, source string
 	var ds *dataset
@@ -244,6 +246,7 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 			ds = q.datasets[r.Dataset]
 			source = q.sourceOf(connector, r.Dataset)
 			a = q.agg(aggKey{source, r.Dataset, day}, ds)
+			seen = nil
 		}
 		a.c.Received++
 		at := r.Time
@@ -281,21 +284,20 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 				a.c.Duplicates++ // an update that changes nothing
 			} else if len(ds.Key) > 0 {
 				if seen == nil {
-					seen = make(map[string]int, len(recs))
+					seen = q.seenOf(r.Dataset, len(recs))
 				}
 				key := res.Key // as the pipeline made it for Kafka
 				if key == "" {
 					key = envelope.Key(row, ds.Key)
 				}
-				k := r.Dataset + "\x00" + key
-				if j, ok := seen[k]; ok && recs[j].Op == r.Op && equalRows(recs[j].Row(), row) {
+				if j, ok := seen[key]; ok && recs[j].Op == r.Op && equalRows(recs[j].Row(), row) {
 					a.c.Duplicates++ // the same change twice
 				}
-				seen[k] = i
+				seen[key] = i
 			}
 		}
 		if res.Identity == string(contract.Mismatch) {
-			for _, f := range strings.Split(res.IdentityFields, ",") {
+			for f := range strings.SplitSeq(res.IdentityFields, ",") {
 				if name, _, _ := strings.Cut(f, ":"); name != "" {
 					a.mismatch[name]++
 				}
@@ -314,6 +316,34 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 	if len(items) > 0 {
 		q.items = append(q.items, items)
 		q.nitems += len(items)
+	}
+}
+
+// seenOf is Batch's map of the entity keys of dataset ds seen in the
+// batch: one per dataset, keyed by the key alone (a string key hashes
+// fastest), made once and reused by later batches. Called with q.mu held.
+func (q *Quality) seenOf(ds string, n int) map[string]int {
+	m := q.seen[ds]
+	if m == nil {
+		if q.seen == nil {
+			q.seen = map[string]map[string]int{}
+		}
+		m = make(map[string]int, n)
+		q.seen[ds] = m
+	}
+	return m
+}
+
+// clearSeen empties the maps of seenOf after a batch, so they keep no key
+// of it; one an unusually large batch grew is let go. Called with q.mu
+// held.
+func (q *Quality) clearSeen() {
+	for ds, m := range q.seen {
+		if len(m) > 4096 {
+			delete(q.seen, ds)
+		} else {
+			clear(m)
+		}
 	}
 }
 
