@@ -17,7 +17,8 @@ import (
 // An item keeps the record as received, byte for byte what RecordJSON
 // makes of it, whether it was put together from the rows the pipeline
 // encoded (the usual case) or encoded anew (an Avro dataset, a record the
-// pipeline stopped on before encoding its rows).
+// pipeline stopped on before encoding its rows); and its entity key, the
+// pipeline's or made anew.
 func TestItemRecordIsTheRecordAsReceived(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
@@ -59,9 +60,9 @@ func TestItemRecordIsTheRecordAsReceived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byEvent := map[string][]byte{}
+	byEvent := map[string]store.QualityItem{}
 	for _, it := range items {
-		byEvent[it.EventID] = it.Record
+		byEvent[it.EventID] = it
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,12 +70,19 @@ func TestItemRecordIsTheRecordAsReceived(t *testing.T) {
 			if rows := len(slices.DeleteFunc([][]byte{res.Before, res.After}, func(b []byte) bool { return b == nil })); rows != tc.rows {
 				t.Fatalf("%d rows from the pipeline, want %d (%+v)", rows, tc.rows, res)
 			}
-			got, ok := byEvent[res.EventID]
+			it, ok := byEvent[res.EventID]
 			if !ok {
 				t.Fatalf("no item for %+v", res)
 			}
-			if want := quality.RecordJSON(&batch[i]); !bytes.Equal(got, want) {
-				t.Fatalf("item record\n%s\nwant\n%s", got, want)
+			if want := quality.RecordJSON(&batch[i]); !bytes.Equal(it.Record, want) {
+				t.Fatalf("item record\n%s\nwant\n%s", it.Record, want)
+			}
+			want := "" // the entity key, of the datasets the catalog knows
+			if r := batch[i]; r.Dataset == birthDS && r.Bad == nil {
+				want, _ = r.Row()["registration_no"].(string)
+			}
+			if it.EntityKey != want {
+				t.Fatalf("entity key %q, want %q", it.EntityKey, want)
 			}
 		})
 	}

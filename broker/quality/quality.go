@@ -428,7 +428,7 @@ func (q *Quality) item(connector, source string, r *connectors.Record, res *pipe
 		Reason: reason, Record: itemRecord(r, res, ds)}
 	if ds != nil {
 		row := r.Row()
-		if len(ds.Key) > 0 && row != nil {
+		if it.EntityKey = res.Key; it.EntityKey == "" && len(ds.Key) > 0 && row != nil { // res.Key: as the pipeline made it
 			it.EntityKey = envelope.Key(row, ds.Key)
 		}
 		if ds.Identity.ID != "" && row != nil {
