@@ -144,6 +144,11 @@ type RecordResult struct {
 	// Key is the record's entity key as published (the Kafka key), for
 	// observers that count per entity; not part of the answer.
 	Key string `json:"-"`
+	// Before and After are the record's rows as the pipeline encoded them
+	// in JSON (JSON datasets, when it got that far; nil otherwise), so an
+	// observer keeping the record as received does not encode it again;
+	// not part of the answer.
+	Before, After []byte `json:"-"`
 
 	review *ReviewRequest // for Config.Review, when the outcome is "review"
 }
@@ -519,10 +524,11 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			if len(doc) > p.cfg.MaxRecord {
 				return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
 			}
+			docs[k] = doc
+			res.Before, res.After = docs[0], docs[1] // a dead letter's too
 			if vs := st.json.ValidateValue(row); vs != nil {
 				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
-			docs[k] = doc
 		}
 		value = appendChange(st.prefix, string(r.Op), docs[0], docs[1], src, now.UnixMilli())
 	case st.avro != nil:

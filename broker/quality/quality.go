@@ -100,7 +100,8 @@ type Quality struct {
 	aggs    map[aggKey]*agg
 	items   [][]store.QualityItem // by batch: appended whole, never copied on the pipeline's path
 	nitems  int
-	changed map[string]regChange // by personal number, waiting for Run
+	changed map[string]regChange      // by personal number, waiting for Run
+	seen    map[string]map[string]int // Batch's, per dataset; cleared and kept between batches
 
 	lastSweep time.Time // of the register changes past ReflectWithin (Run's goroutine only)
 
@@ -113,6 +114,7 @@ type Quality struct {
 type dataset struct {
 	schemas.Dataset
 	fields []string // the row's fields, for completeness
+	quoted []byte   // the name as a JSON string, for itemRecord
 }
 
 type aggKey struct {
@@ -171,7 +173,7 @@ func New(cfg Config) (*Quality, error) {
 	q := &Quality{cfg: cfg, datasets: map[string]*dataset{}, aggs: map[aggKey]*agg{}, changed: map[string]regChange{},
 		jobs: map[string]*job{}, runCtx: context.Background()}
 	for _, d := range cfg.Catalog.Datasets() {
-		q.datasets[d.Name] = &dataset{Dataset: d, fields: SchemaFields(d)}
+		q.datasets[d.Name] = &dataset{Dataset: d, fields: SchemaFields(d), quoted: []byte(jsonString(d.Name))}
 	}
 	return q, nil
 }
@@ -231,7 +233,8 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 	var items []store.QualityItem
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var seen map[string]int // dataset|key → record index, for duplicates
+	defer q.clearSeen()
+	var seen map[string]int // the dataset's entity key → record index, for duplicates
 	// A batch is mostly of one dataset: its scorecard is looked up once.
 	var lastDataset, source string
 	var ds *dataset
@@ -243,6 +246,7 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 			ds = q.datasets[r.Dataset]
 			source = q.sourceOf(connector, r.Dataset)
 			a = q.agg(aggKey{source, r.Dataset, day}, ds)
+			seen = nil
 		}
 		a.c.Received++
 		at := r.Time
@@ -280,21 +284,20 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 				a.c.Duplicates++ // an update that changes nothing
 			} else if len(ds.Key) > 0 {
 				if seen == nil {
-					seen = make(map[string]int, len(recs))
+					seen = q.seenOf(r.Dataset, len(recs))
 				}
 				key := res.Key // as the pipeline made it for Kafka
 				if key == "" {
 					key = envelope.Key(row, ds.Key)
 				}
-				k := r.Dataset + "\x00" + key
-				if j, ok := seen[k]; ok && recs[j].Op == r.Op && equalRows(recs[j].Row(), row) {
+				if j, ok := seen[key]; ok && recs[j].Op == r.Op && equalRows(recs[j].Row(), row) {
 					a.c.Duplicates++ // the same change twice
 				}
-				seen[k] = i
+				seen[key] = i
 			}
 		}
 		if res.Identity == string(contract.Mismatch) {
-			for _, f := range strings.Split(res.IdentityFields, ",") {
+			for f := range strings.SplitSeq(res.IdentityFields, ",") {
 				if name, _, _ := strings.Cut(f, ":"); name != "" {
 					a.mismatch[name]++
 				}
@@ -313,6 +316,34 @@ func (q *Quality) Batch(connector string, recs []connectors.Record, results []pi
 	if len(items) > 0 {
 		q.items = append(q.items, items)
 		q.nitems += len(items)
+	}
+}
+
+// seenOf is Batch's map of the entity keys of dataset ds seen in the
+// batch: one per dataset, keyed by the key alone (a string key hashes
+// fastest), made once and reused by later batches. Called with q.mu held.
+func (q *Quality) seenOf(ds string, n int) map[string]int {
+	m := q.seen[ds]
+	if m == nil {
+		if q.seen == nil {
+			q.seen = map[string]map[string]int{}
+		}
+		m = make(map[string]int, n)
+		q.seen[ds] = m
+	}
+	return m
+}
+
+// clearSeen empties the maps of seenOf after a batch, so they keep no key
+// of it; one an unusually large batch grew is let go. Called with q.mu
+// held.
+func (q *Quality) clearSeen() {
+	for ds, m := range q.seen {
+		if len(m) > 4096 {
+			delete(q.seen, ds)
+		} else {
+			clear(m)
+		}
 	}
 }
 
@@ -394,10 +425,10 @@ func identityColumn(ds *dataset, field string) string {
 // item makes the item of a record as received.
 func (q *Quality) item(connector, source string, r *connectors.Record, res *pipeline.RecordResult, ds *dataset, kind, path, reason string) store.QualityItem {
 	it := store.QualityItem{EventID: res.EventID, Source: source, Connector: connector, Dataset: r.Dataset, Kind: kind, Path: path,
-		Reason: reason, Record: RecordJSON(r)}
+		Reason: reason, Record: itemRecord(r, res, ds)}
 	if ds != nil {
 		row := r.Row()
-		if len(ds.Key) > 0 && row != nil {
+		if it.EntityKey = res.Key; it.EntityKey == "" && len(ds.Key) > 0 && row != nil { // res.Key: as the pipeline made it
 			it.EntityKey = envelope.Key(row, ds.Key)
 		}
 		if ds.Identity.ID != "" && row != nil {
@@ -432,6 +463,45 @@ func RecordJSON(r *connectors.Record) []byte {
 		return []byte(`{"dataset":` + jsonString(r.Dataset) + `,"unencodable":true}`)
 	}
 	return b
+}
+
+// itemRecord is RecordJSON(r), byte for byte, put together from the rows
+// the pipeline already encoded (RecordResult.Before/After) rather than
+// encoding them again: this is most of the upkeep of a bad record. The
+// keys are in json.Marshal's order (sorted), and the rows are
+// json.Marshal's output, as RecordJSON nests them.
+func itemRecord(r *connectors.Record, res *pipeline.RecordResult, ds *dataset) []byte {
+	if ds == nil || r.Bad != nil || (r.Before != nil) != (res.Before != nil) || (r.After != nil) != (res.After != nil) {
+		return RecordJSON(r) // the pipeline did not encode the rows (an Avro dataset, an early dead letter)
+	}
+	var meta []byte
+	if len(r.Metadata) > 0 {
+		var err error
+		if meta, err = json.Marshal(r.Metadata); err != nil {
+			return RecordJSON(r)
+		}
+	}
+	b := make([]byte, 0, len(res.After)+len(res.Before)+len(ds.quoted)+len(meta)+48)
+	b = append(b, '{')
+	if res.After != nil {
+		b = append(append(b, `"after":`...), res.After...)
+		b = append(b, ',')
+	}
+	if res.Before != nil {
+		b = append(append(b, `"before":`...), res.Before...)
+		b = append(b, ',')
+	}
+	b = append(append(b, `"dataset":`...), ds.quoted...)
+	if meta != nil {
+		b = append(append(b, `,"metadata":`...), meta...)
+	}
+	b = append(b, `,"op":`...)
+	if r.Op.Valid() { // c, u, d or r: nothing to escape
+		b = append(append(append(b, '"'), r.Op...), '"')
+	} else {
+		b = append(b, jsonString(string(r.Op))...)
+	}
+	return append(b, '}')
 }
 
 func jsonString(s string) string {
