@@ -522,10 +522,13 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 		}
 	}
 	sexes := []bool{false, true}
-	switch r.sex {
-	case 'M':
+	switch {
+	case p.noSex:
+		// citizens without a sex are keyed as male: a record of either
+		// sex probes both
+	case r.sex == 'M':
 		sexes = sexes[:1]
-	case 'F':
+	case r.sex == 'F':
 		sexes = sexes[1:]
 	}
 	for _, dt := range dates {
@@ -567,7 +570,7 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 				n := len(out)
 				for _, c := range named {
 					k := p.keys[c]
-					if p.infos[p.names[c]].mid == mid && (r.sex == 0 || (k&sexBit != 0) == (r.sex == 'F')) {
+					if p.infos[p.names[c]].mid == mid && (r.sex == 0 || k&noSexBit != 0 || (k&sexBit != 0) == (r.sex == 'F')) {
 						out = append(out, c)
 					}
 				}

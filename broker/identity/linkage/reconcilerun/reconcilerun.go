@@ -117,6 +117,9 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("mapping %s: %w", o.MappingPath, err)
 		}
+		if f := strings.ToLower(m.IDFormat); f != "" && f != linkage.IDCCCD {
+			return fmt.Errorf("mapping %s: id_format %q belongs in --population-mapping: the records' personal_id is read as a CCCD or CMND; compare another id of the records as an extra field with the comparison \"id\"", o.MappingPath, m.IDFormat)
+		}
 		mapping = &m
 	}
 	var popMapping *linkage.Mapping
@@ -374,13 +377,26 @@ func loadPopulationFile(path, format string, popMapping, mapping *linkage.Mappin
 		r = &pr
 		defer func() { _ = bar.Finish(); fmt.Fprintln(stderr) }()
 	}
-	idx := identity.NewIndex(hint)
+	// the packed register with its exact-number index, or another
+	// ministry's file in the general form: no index (its ids are not the
+	// register's numbers), every record is linked
+	form := popMapping.GeneralPopulation()
+	form.Extras = mapping.PopulationFields()
+	var idx *identity.Index
+	if !form.General {
+		idx = identity.NewIndex(hint)
+	} else {
+		logf("population: ids kept as written (general form: another scheme than the 12-digit number, or no sex); every record is linked on its fields")
+	}
 	rejected := 0
 	reasons := map[string]int{}
 	var scan linkage.PopulationScan
 	var scanErr error
 	seq := iter.Seq2[store.Citizen, []string](func(yield func(store.Citizen, []string) bool) {
 		scan, scanErr = linkage.ScanPopulationMapped(r, pf, popMapping, mapping.PopulationColumns(), func(c store.Citizen, extra []string) bool {
+			if idx == nil {
+				return yield(c, extra)
+			}
 			if err := idx.Add(c); err != nil {
 				rejected++
 				for _, why := range rejectReasons(err) {
@@ -391,12 +407,16 @@ func loadPopulationFile(path, format string, popMapping, mapping *linkage.Mappin
 			return yield(c, extra)
 		})
 	})
-	pop, err := linkage.BuildPopulation(seq, hint, mapping.PopulationFields())
+	pop, err := linkage.BuildPopulationWith(seq, hint, form)
 	if scanErr != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, scanErr)
 	}
 	if err != nil && pop == nil {
 		return nil, nil, err
+	}
+	for why, n := range scan.Skipped {
+		reasons[why] += n
+		rejected += n
 	}
 	why := reasonList(scan.Unreadable, reasons)
 	if scan.Unreadable > 0 || rejected > 0 {
