@@ -36,8 +36,12 @@ type Mapping struct {
 	// DOBLayouts are Go time layouts tried in order when the date is not
 	// YYYY-MM-DD, e.g. "02/01/2006".
 	DOBLayouts []string `json:"dob_layouts,omitempty"`
-	Sex        string   `json:"sex,omitempty"`
-	Province   string   `json:"province_code,omitempty"`
+	// DateWithinDays: dates of birth at most this many days apart agree
+	// at the within_days level (0: the dataset's setting, else 7; see
+	// Config.DateNearDays).
+	DateWithinDays int    `json:"date_within_days,omitempty"`
+	Sex            string `json:"sex,omitempty"`
+	Province       string `json:"province_code,omitempty"`
 	// IDFormat is the format of the personal_id column of a population
 	// mapping (--population-mapping): "cccd" (the default: the 12-digit
 	// personal number), "cmnd" (9 digits), "digits" (a number of any
@@ -79,6 +83,9 @@ func ParseMapping(r io.Reader) (Mapping, error) {
 	}
 	if m.FullName == "" && m.Given == "" {
 		return m, errors.New("linkage: mapping names no name column (full_name or given_name)")
+	}
+	if m.DateWithinDays < 0 || m.DateWithinDays > MaxDateNearDays {
+		return m, fmt.Errorf("linkage: mapping: date_within_days %d: give 0 to %d (0: the default, 7)", m.DateWithinDays, MaxDateNearDays)
 	}
 	if _, ok := idFormats[strings.ToLower(m.IDFormat)]; !ok {
 		return m, fmt.Errorf("linkage: mapping: id_format %q: use cccd (12 digits, the default), cmnd (9 digits), digits (a number of any length) or text (any value)", m.IDFormat)

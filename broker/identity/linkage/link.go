@@ -49,11 +49,15 @@ type Config struct {
 	// others to review; ManyToOne (land, tax, insurance files, where a
 	// person holds several certificates or registrations) links every
 	// record on its own merits, so several records may link to one citizen.
-	Cardinality  Cardinality
-	MaxBlock     int     // blocks larger than this are skipped (counted in Decision.Skipped)
-	TopK         int     // candidates kept per record for the 1:1 assignment
-	MaxTF        float64 // bound on each term-frequency adjustment, bits
-	RandomPairs  int     // pairs of citizens sampled for u
+	Cardinality Cardinality
+	MaxBlock    int     // blocks larger than this are skipped (counted in Decision.Skipped)
+	TopK        int     // candidates kept per record for the 1:1 assignment
+	MaxTF       float64 // bound on each term-frequency adjustment, bits
+	// DateNearDays: dates of birth at most this many days apart (and not
+	// equal) agree at the within_days level (0: 7; at most
+	// MaxDateNearDays). A model remembers the value it was estimated with.
+	DateNearDays int
+	RandomPairs  int // pairs of citizens sampled for u
 	EMIterations int
 	Seed         uint64
 }
@@ -114,6 +118,7 @@ type Linker struct {
 	logM    [maxLvl]float64
 	noMarks float64
 	rules   []*ruleIndex // Config.Blocking, built
+	near    int          // the within_days distance, as the model was estimated
 }
 
 // Train fits a model to the population and a sample of the records to be
@@ -138,9 +143,13 @@ func TrainWith(pop *Population, sample []Record, cfg Config, rules []BlockingRul
 	m := newModel(pop.extras)
 	m.TFGiven, m.TFSurname = pop.tfGiven, pop.tfSur
 	m.Population = pop.Len()
-	m.estimateU(pop, cfg.RandomPairs, cfg.Seed)
+	if cfg.DateNearDays < 0 || cfg.DateNearDays > MaxDateNearDays {
+		return nil, fmt.Errorf("linkage: dates within %d days: give 0 to %d days (0: %d)", cfg.DateNearDays, MaxDateNearDays, dateNearDays)
+	}
+	m.DateNearDays = cmp.Or(cfg.DateNearDays, dateNearDays)
+	m.estimateU(pop, cfg.RandomPairs, cfg.Seed, m.DateNearDays)
 	u := m.get('u')
-	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
+	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape(), near: m.DateNearDays}
 	if err := l.buildRules(rules); err != nil {
 		return nil, err
 	}
@@ -386,7 +395,8 @@ func NewLinker(pop *Population, m *Model, cfg Config) (*Linker, error) {
 	if !sameExtras(m.Extras(), pop.extras) {
 		return nil, fmt.Errorf("linkage: the model's extra fields %s are not the population's %s", extraList(m.Extras()), extraList(pop.extras))
 	}
-	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
+	// the model's distance: its within_days weights were estimated for it
+	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape(), near: cmp.Or(m.DateNearDays, dateNearDays)}
 	l.setWeights()
 	return l, nil
 }
@@ -667,7 +677,7 @@ func (e *Explanation) withoutValues() *Explanation {
 // comparison form; ci = noWord: a citizen not in the population, whose
 // extra fields are missing).
 func (l *Linker) compare(r *prepared, c *side, ci uint32) vector {
-	g := compare(&r.side, c)
+	g := compareNear(&r.side, c, l.near)
 	for k, col := range l.pop.cols {
 		g[nBase+k] = null
 		if ci != noWord && k < len(r.ext) {

@@ -57,18 +57,29 @@ type Options struct {
 	// defaults ("" and 0: not given).
 	Cardinality                        string
 	LinkProbability, ReviewProbability float64
+	// DateWithinDays overrides the mapping's date_within_days and the
+	// dataset's (0: not given).
+	DateWithinDays int
 }
 
 // linkConfig is the linker's configuration for a run: the defaults, then
 // the dataset's catalog settings (nil for a file), then the run's flags.
-func linkConfig(o Options, ds *schemas.Linkage) (linkage.Config, error) {
+func linkConfig(o Options, ds *schemas.Linkage, mapping *linkage.Mapping) (linkage.Config, error) {
 	cfg := linkage.DefaultConfig()
-	card, link, rev := o.Cardinality, o.LinkProbability, o.ReviewProbability
+	card, link, rev, near := o.Cardinality, o.LinkProbability, o.ReviewProbability, o.DateWithinDays
+	if mapping != nil {
+		near = cmp.Or(near, mapping.DateWithinDays)
+	}
 	if ds != nil {
 		card = cmp.Or(card, ds.Cardinality)
 		link = cmp.Or(link, ds.LinkProbability)
 		rev = cmp.Or(rev, ds.ReviewProbability)
+		near = cmp.Or(near, ds.DateWithinDays)
 	}
+	if near < 0 || near > linkage.MaxDateNearDays {
+		return cfg, fmt.Errorf("--date-within-days %d: give 0 to %d (0: the default, 7)", near, linkage.MaxDateNearDays)
+	}
+	cfg.DateNearDays = near
 	var err error
 	if cfg.Cardinality, err = linkage.ParseCardinality(card); err != nil {
 		return cfg, err
@@ -163,7 +174,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	} else {
 		src = fileSource(o.Records, f, enc)
 	}
-	cfg, err := linkConfig(o, dsLinkage)
+	cfg, err := linkConfig(o, dsLinkage, mapping)
 	if err != nil {
 		return err
 	}
@@ -221,6 +232,12 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	var rules []linkage.BlockingRule
 	if mapping != nil {
 		rules = mapping.Blocking
+	}
+	if len(rules) == 0 && dsLinkage != nil {
+		// the dataset's default rules from the catalog
+		for _, r := range dsLinkage.Blocking {
+			rules = append(rules, linkage.BlockingRule{Name: r.Name, Keys: r.Keys})
+		}
 	}
 	linker, err := linkage.TrainWith(pop, sample, cfg, rules)
 	if err != nil {
