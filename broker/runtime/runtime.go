@@ -307,7 +307,7 @@ func Start(ctx context.Context, o Options) (b *Bus, err error) {
 	if b.Index, err = loadIndex(ctx, b.Store); err != nil {
 		return b, err
 	}
-	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{Refresh: c.Pipeline.LinkageRefresh}, b.log); err != nil {
+	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{Refresh: c.Pipeline.LinkageRefresh, Datasets: streamlink.FromCatalog(b.Catalog)}, b.log); err != nil {
 		return b, fmt.Errorf("identity linker: %w", err)
 	}
 	b.review = review.New(b.Store)

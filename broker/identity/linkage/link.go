@@ -401,6 +401,48 @@ func NewLinker(pop *Population, m *Model, cfg Config) (*Linker, error) {
 	return l, nil
 }
 
+// NewLinkerWith is NewLinker with blocking rules of one's own, built as
+// TrainWith builds them.
+func NewLinkerWith(pop *Population, m *Model, cfg Config, rules []BlockingRule) (*Linker, error) {
+	l, err := NewLinker(pop, m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.buildRules(rules); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// With returns a linker sharing l's population, model and built blocking
+// rules that decides with cfg (its thresholds, cardinality and bounds; the
+// model's within_days window is kept) and proposes the candidates of the
+// built-in rules and of those of l's rules named in rules: one dataset's
+// share of rules built once for several (see streamlink). It fails when a
+// name is not one of l's rules.
+func (l *Linker) With(cfg Config, rules []string) (*Linker, error) {
+	out := *l
+	out.cfg = cfg
+	out.rules = nil
+	for _, name := range rules {
+		k := slices.IndexFunc(l.rules, func(ri *ruleIndex) bool { return ri.name == name })
+		if k < 0 {
+			return nil, fmt.Errorf("linkage: blocking rule %q was not built with this linker (TrainWith, NewLinkerWith)", name)
+		}
+		out.rules = append(out.rules, l.rules[k])
+	}
+	return &out, nil
+}
+
+// Rules names the linker's blocking rules of one's own.
+func (l *Linker) Rules() []string {
+	var out []string
+	for _, ri := range l.rules {
+		out = append(out, ri.name)
+	}
+	return out
+}
+
 func (l *Linker) setWeights() {
 	for c, cp := range l.model.Comparisons {
 		for k, lp := range cp.Levels {
