@@ -410,6 +410,7 @@ type Result struct {
 	// best candidate, cand that candidate (for the threshold table)
 	byLink bool
 	best   float64
+	some   float64 // the probability that the record is somebody (Decision.somebody)
 	cand   string
 }
 
@@ -548,7 +549,7 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 				sum.Quality.add(r, tr)
 			}
 			if r.byLink {
-				sum.probs.add(r.best, known && tr != "" && r.cand == tr, known && tr != "")
+				sum.probs.add(r.best, r.some, known && tr != "" && r.cand == tr, known && tr != "")
 			}
 			if r.Outcome == identity.Verified && r.Fields != nil {
 				sum.Confirmed++
@@ -614,12 +615,12 @@ func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string,
 		k := linkAt[j]
 		prev := out[k]
 		if prev.Outcome != "" && d.Outcome == identity.Unmatched {
-			out[k].byLink, out[k].best = true, d.Probability
+			out[k].byLink, out[k].best, out[k].some = true, d.Probability, d.somebody
 			continue // keep not_found / invalid_id: nobody fits the rest either
 		}
 		res := Result{RecordID: recs[k].ID, Outcome: d.Outcome, PersonalID: d.PersonalID, Score: d.Score,
 			Probability: d.Probability, Explanation: d.Explanation, Reason: d.Reason, Proposed: prev.Proposed,
-			byLink: true, best: d.Probability, cand: d.PersonalID}
+			byLink: true, best: d.Probability, some: d.somebody, cand: d.PersonalID}
 		if d.Deceased {
 			res.Reason = joinReason(res.Reason, "the citizen is recorded as deceased")
 		}

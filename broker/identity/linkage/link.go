@@ -841,6 +841,10 @@ type Decision struct {
 	Skipped     int              `json:"skipped_blocks,omitempty"`
 	Deceased    bool             `json:"deceased,omitempty"` // the citizen is recorded as deceased
 	Reason      string           `json:"reason,omitempty"`
+	// somebody is the probability that the record's person is one of its
+	// candidates (any of them: the sum of their probabilities), what the
+	// expected recall of a threshold is measured against
+	somebody float64
 }
 
 type scored struct {
@@ -934,6 +938,11 @@ func (l *Linker) linkBatch(recs []Record, tick func(int)) []Decision {
 		return a.rec - b.rec
 	})
 	out := make([]Decision, len(recs))
+	defer func() {
+		for k := range out {
+			out[k].somebody = ranks[k].somebody()
+		}
+	}()
 	assigned := make([]bool, len(recs))
 	taken := map[uint32]int{}
 	many := l.cfg.Cardinality == ManyToOne
@@ -1081,6 +1090,16 @@ func (rk ranked) posterior(j int) float64 {
 		sum += math.Exp2(s.w - wj)
 	}
 	return 1 / sum
+}
+
+// somebody is the probability that the record's person is one of its best
+// candidates rather than nobody in the register: Σ posterior(j).
+func (rk ranked) somebody() float64 {
+	s := 0.0
+	for _, c := range rk.top {
+		s += math.Exp2(c.w)
+	}
+	return s / (1 + s)
 }
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
