@@ -101,6 +101,7 @@ func TestMinistryToMinistry(t *testing.T) {
 	if pop.Len() != 200_001 {
 		t.Errorf("population of %d rows, want 200,001 (200,000 and the one without a date)", pop.Len())
 	}
+	t.Logf("bytes per citizen: general form %.1f, packed %.1f", float64(pop.SizeBytes())/float64(pop.Len()), float64(testLinker(t).Population().SizeBytes())/200_000)
 	if pop.SizeBytes() <= testLinker(t).Population().SizeBytes() {
 		t.Errorf("the general form (%d bytes) keeps the ids, so it is larger than the packed one (%d)", pop.SizeBytes(), testLinker(t).Population().SizeBytes())
 	}

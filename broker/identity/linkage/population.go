@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -255,7 +256,8 @@ func BuildPopulationWith(rows iter.Seq2[store.Citizen, []string], n int, o Popul
 				key |= noSexBit
 				p.noSex = true
 			}
-			p.ids = append(p.ids, c.ID)
+			// a copy: a CSV reader's fields share their line's memory
+			p.ids = append(p.ids, strings.Clone(c.ID))
 		} else {
 			id, ok := digitsN(c.ID, 12)
 			if !ok || !dateOK || (c.Sex != "M" && c.Sex != "F") || c.FullName == "" {
