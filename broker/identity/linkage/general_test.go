@@ -246,3 +246,51 @@ func TestIDFormat(t *testing.T) {
 		t.Errorf("ids none in the format: %v", err)
 	}
 }
+
+// FuzzScanPopulationGeneral: any file read through a general population
+// mapping (a text id, no sex) is either refused at the start or read row
+// by row: every row is emitted, skipped with a reason naming a column, or
+// unreadable, and every emitted row has an id and a name; the population
+// built from them keeps every one.
+func FuzzScanPopulationGeneral(f *testing.F) {
+	f.Add([]byte("so_bhxh,ho_ten,ngay_sinh\nHS-1,Nguyễn Văn An,14/03/1985\nHS-2,,01/01/1990\n,Lê Bảy,01/01/1990\nHS-4,Trần Thị Bình,31/02/1980\nHS-5,Phạm Dũng,\n"))
+	f.Add([]byte("so_bhxh,ho_ten,ngay_sinh\n\"HS \"\"6\"\"\",\"Đỗ, Văn\",1985-03-14\nHS-7\n"))
+	f.Add([]byte("ho_ten,ngay_sinh\nAn,01/01/1990\n"))
+	pm := Mapping{PersonalID: "so_bhxh", IDFormat: IDText, FullName: "ho_ten", DOB: "ngay_sinh", DOBLayouts: []string{"02/01/2006"}}
+	f.Fuzz(func(t *testing.T, file []byte) {
+		emitted := 0
+		var cs []store.Citizen
+		st, err := ScanPopulationMapped(bytes.NewReader(file), CSV, &pm, nil, func(c store.Citizen, _ []string) bool {
+			if c.ID == "" || c.FullName == "" {
+				t.Fatalf("emitted a row without an id or a name: %+v", c)
+			}
+			emitted++
+			cs = append(cs, c)
+			return true
+		})
+		if err != nil {
+			return // refused at the start (a missing column, no date read, …)
+		}
+		skipped := 0
+		for why, n := range st.Skipped {
+			if !strings.Contains(why, "(column ") {
+				t.Errorf("reason %q names no column", why)
+			}
+			skipped += n
+		}
+		if emitted+skipped+st.Unreadable != st.Rows {
+			t.Fatalf("%d rows: %d emitted, %d skipped, %d unreadable", st.Rows, emitted, skipped, st.Unreadable)
+		}
+		rows := func(yield func(store.Citizen, []string) bool) {
+			for _, c := range cs {
+				if !yield(c, nil) {
+					return
+				}
+			}
+		}
+		pop, _ := BuildPopulationWith(rows, len(cs), pm.GeneralPopulation())
+		if pop.Len() != len(cs) {
+			t.Fatalf("population of %d from %d rows", pop.Len(), len(cs))
+		}
+	})
+}

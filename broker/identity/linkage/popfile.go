@@ -309,6 +309,7 @@ func skipReason(pm Mapping, form PopulationOptions, rec Record, get func(string)
 	if nameCol == "" {
 		nameCol = pm.Given
 	}
+	_, dateOK := packableDate(rec.DOB) // a date the population can keep
 	switch {
 	case rec.Name == "":
 		return fmt.Sprintf("no name (column %q)", nameCol)
@@ -321,7 +322,7 @@ func skipReason(pm Mapping, form PopulationOptions, rec Record, get func(string)
 		return fmt.Sprintf("no id (column %q)", pm.PersonalID)
 	case pm.PersonalID == "" && pm.RecordID != "" && rec.ID == "":
 		return fmt.Sprintf("no id (column %q)", pm.RecordID)
-	case rec.badDOB:
+	case rec.badDOB || (rec.DOB != "" && !dateOK):
 		return fmt.Sprintf("date of birth missing or not read (column %q)", pm.DOB)
 	case pm.Sex != "" && rec.Sex == "" && strings.TrimSpace(get(pm.Sex)) != "":
 		return fmt.Sprintf("sex missing or not M/F (column %q)", pm.Sex)

@@ -233,9 +233,7 @@ func BuildPopulationWith(rows iter.Seq2[store.Citizen, []string], n int, o Popul
 	var raw []string // distinct registered names, by name id
 	skipped := 0
 	for c, extra := range rows {
-		var s side
-		s.setDOB(c.DOB)
-		dateOK := s.dobOK && s.m <= 12 && s.y < 4096
+		s, dateOK := packableDate(c.DOB)
 		var key uint64
 		if o.General {
 			if c.ID == "" || c.FullName == "" || (c.DOB != "" && !dateOK) {
@@ -397,6 +395,14 @@ func (p *Population) SizeBytes() int {
 	}
 	n += len(p.nameKeys)*8 + len(p.nameCounts)*4
 	return n
+}
+
+// packableDate reads a date as the population keeps it: a real month, a
+// year that fits 12 bits.
+func packableDate(dob string) (side, bool) {
+	var s side
+	s.setDOB(dob)
+	return s, s.dobOK && s.m <= 12 && s.y < 4096
 }
 
 func packDate(y, m, d int) uint32 { return uint32(y)<<9 | uint32(m)<<5 | uint32(d) }
