@@ -47,6 +47,59 @@ type Linkage struct {
 	// linked / sent to review (0: the linker's defaults, 0.9 and 0.05).
 	LinkProbability   float64 `yaml:"link_probability"`
 	ReviewProbability float64 `yaml:"review_probability"`
+	// DateWithinDays: dates of birth at most this many days apart agree
+	// at the linker's within_days level (0: 7; at most 366).
+	DateWithinDays int `yaml:"date_within_days"`
+	// Blocking are the dataset's blocking rules, besides the linker's
+	// built-in ones: for lgsp reconcile --dataset (unless its --mapping
+	// has rules) and for the bus's streaming linker. A key part is a
+	// field of the identity, with an optional transform after a colon
+	// (linkage.BlockingRule): surname, given, middle, name (":N" first
+	// letters, ":soundex"), dob, dob_year, dob_month, dob_day, sex,
+	// personal_id (":N" first digits).
+	Blocking []BlockingRule `yaml:"blocking"`
+}
+
+// BlockingRule is one blocking rule of a dataset: the records and citizens
+// whose keys agree on every part are compared.
+type BlockingRule struct {
+	Name string   `yaml:"name"`
+	Keys []string `yaml:"keys"`
+}
+
+// blockingFields are the key parts a catalog rule may use, each with the
+// identity field it needs.
+var blockingFields = map[string]func(Identity) string{
+	"surname": func(i Identity) string { return i.Name }, "given": func(i Identity) string { return i.Name },
+	"middle": func(i Identity) string { return i.Name }, "name": func(i Identity) string { return i.Name },
+	"dob": func(i Identity) string { return i.DOB }, "dob_year": func(i Identity) string { return i.DOB },
+	"dob_month": func(i Identity) string { return i.DOB }, "dob_day": func(i Identity) string { return i.DOB },
+	"sex": func(i Identity) string { return i.Sex }, "personal_id": func(i Identity) string { return i.ID },
+}
+
+// checkBlocking reports a dataset's rules that name no field of its
+// identity, or that repeat a name.
+func checkBlocking(where string, d Dataset) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, r := range d.Linkage.Blocking {
+		if r.Name == "" || len(r.Keys) == 0 || seen[r.Name] {
+			errs = append(errs, fmt.Errorf("%s: linkage blocking rule %q: give each rule its own name and at least one key", where, r.Name))
+			continue
+		}
+		seen[r.Name] = true
+		for _, k := range r.Keys {
+			f, _, _ := strings.Cut(strings.TrimSpace(k), ":")
+			need, ok := blockingFields[f]
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("%s: linkage blocking rule %q: key %q is not one of surname, given, middle, name, dob, dob_year, dob_month, dob_day, sex, personal_id", where, r.Name, k))
+			case need(d.Identity) == "":
+				errs = append(errs, fmt.Errorf("%s: linkage blocking rule %q: key %q needs a field the identity does not name", where, r.Name, k))
+			}
+		}
+	}
+	return errs
 }
 
 // Dataset is one shared dataset.
@@ -153,7 +206,10 @@ func checkFields(where string, d Dataset) []error {
 	case lk.LinkProbability < 0 || lk.LinkProbability > 1 || lk.ReviewProbability < 0 || lk.ReviewProbability > 1 ||
 		(lk.LinkProbability > 0 && lk.ReviewProbability > lk.LinkProbability):
 		errs = append(errs, fmt.Errorf("%s: linkage probabilities must lie in [0, 1] with review_probability ≤ link_probability", where))
+	case lk.DateWithinDays < 0 || lk.DateWithinDays > 366:
+		errs = append(errs, fmt.Errorf("%s: linkage date_within_days %d: give 0 to 366 (0: 7)", where, lk.DateWithinDays))
 	}
+	errs = append(errs, checkBlocking(where, d)...)
 	id := d.Identity
 	if id.ID == "" && id != (Identity{}) {
 		errs = append(errs, fmt.Errorf("%s: identity names no id field; name the personal number field or drop identity", where))

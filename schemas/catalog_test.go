@@ -85,6 +85,11 @@ func TestLoadRejectsBadCatalogs(t *testing.T) {
 		{"no key", entry("json", "a/b.json", ""), "key must name at least one field"},
 		{"missing file", entry("json", "a/c.json", "    key: [no]\n"), "a/c.json"},
 		{"schema not an object", entry("json", "a/list.json", "    key: [no]\n"), "cannot read its fields"},
+		{"blocking ok", entry("json", "a/b.json", "    key: [no]\n    identity: {id: cccd, name: name}\n    linkage: {date_within_days: 30, blocking: [{name: n, keys: [\"name\", \"personal_id:6\"]}]}\n"), ""},
+		{"blocking on an unknown field", entry("json", "a/b.json", "    key: [no]\n    identity: {id: cccd, name: name}\n    linkage: {blocking: [{name: n, keys: [postcode]}]}\n"), `key "postcode" is not one of`},
+		{"blocking on a field the identity lacks", entry("json", "a/b.json", "    key: [no]\n    identity: {id: cccd, name: name}\n    linkage: {blocking: [{name: n, keys: [\"dob_year\"]}]}\n"), `key "dob_year" needs a field the identity does not name`},
+		{"blocking rules of one name", entry("json", "a/b.json", "    key: [no]\n    identity: {id: cccd, name: name}\n    linkage: {blocking: [{name: n, keys: [name]}, {name: n, keys: [given]}]}\n"), `rule "n": give each rule its own name`},
+		{"date window out of range", entry("json", "a/b.json", "    key: [no]\n    linkage: {date_within_days: 400}\n"), "date_within_days 400"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

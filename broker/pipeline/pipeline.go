@@ -33,8 +33,9 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Claim is the person a row names, read through the dataset's identity mapping.
-type Claim struct{ ID, Name, DOB, Sex string }
+// Claim is the person a row names, read through the dataset's identity
+// mapping, and the dataset's name (whose linkage settings apply).
+type Claim struct{ ID, Name, DOB, Sex, Dataset string }
 
 // Verdict is the reconciliation outcome carried on the record.
 type Verdict struct {
@@ -564,7 +565,9 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	// The register's own stream feeds the index, and a dataset about no
 	// person (a land parcel) has nothing to reconcile.
 	if !st.Dataset.Register && st.Dataset.Identity.ID != "" {
-		v = p.cfg.Reconcile(claimOf(row, st.Dataset.Identity))
+		cl := claimOf(row, st.Dataset.Identity)
+		cl.Dataset = st.Dataset.Name
+		v = p.cfg.Reconcile(cl)
 	}
 	ev.Identity, ev.IdentityFields, ev.Citizen = v.Outcome, v.Fields, v.Citizen
 	res.Status, res.Topic, res.Identity = StatusPublished, st.topic, v.Outcome

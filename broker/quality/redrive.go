@@ -502,7 +502,7 @@ func (q *Quality) recheck(ctx context.Context, citizenKey string) error {
 		}
 		row := rec.Row()
 		get := func(f string) string { s, _ := row[f].(string); return s }
-		verdict := q.cfg.Reconcile(pipeline.Claim{ID: get(ds.Identity.ID), Name: get(ds.Identity.Name), DOB: get(ds.Identity.DOB), Sex: get(ds.Identity.Sex)})
+		verdict := q.cfg.Reconcile(pipeline.Claim{ID: get(ds.Identity.ID), Name: get(ds.Identity.Name), DOB: get(ds.Identity.DOB), Sex: get(ds.Identity.Sex), Dataset: ds.Name})
 		ch := store.QualityItemChange{From: []string{store.ItemOpen}, Actor: "bus", Action: "recheck", At: q.cfg.Now()}
 		switch {
 		case verdict.Outcome == string(contract.Verified):

@@ -237,7 +237,7 @@ func (b *Bus) loadPopulation(ctx context.Context) error {
 	if b.Index, err = loadIndex(ctx, b.Store); err != nil {
 		return err
 	}
-	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{Refresh: c.Pipeline.LinkageRefresh}, b.log); err != nil {
+	if b.Linker, err = streamlink.New(ctx, b.Store.ScanCitizens, streamlink.Config{Refresh: c.Pipeline.LinkageRefresh, Datasets: streamlink.FromCatalog(b.Catalog)}, b.log); err != nil {
 		return fmt.Errorf("identity linker: %w", err)
 	}
 	b.review = review.New(b.Store)

@@ -24,12 +24,13 @@ import (
 // found by, that citizen.
 func reconciler(idx *identity.Index, lk *streamlink.Linker, citizenKey func(string) string) pipeline.Reconciler {
 	return func(cl pipeline.Claim) pipeline.Verdict {
-		r := identity.Reconcile(idx, identity.Claim(cl))
+		r := identity.Reconcile(idx, idClaim(cl))
 		if (r.Outcome != identity.Unmatched && r.Outcome != identity.InvalidID) || lk == nil ||
 			strings.TrimSpace(cl.Name) == "" || strings.TrimSpace(cl.DOB) == "" {
 			return verdict(r)
 		}
-		d := lk.Link(linkage.Record{Name: cl.Name, DOB: cl.DOB, Sex: cl.Sex})
+		// the dataset's thresholds and blocking rules (catalog linkage:)
+		d := lk.LinkDataset(cl.Dataset, linkage.Record{Name: cl.Name, DOB: cl.DOB, Sex: cl.Sex})
 		idFields := verdict(r).Fields // which part of an invalid number is wrong
 		switch d.Outcome {
 		case identity.Linked:
@@ -44,6 +45,11 @@ func reconciler(idx *identity.Index, lk *streamlink.Linker, citizenKey func(stri
 		}
 		return pipeline.Verdict{Outcome: string(identity.Unmatched)}
 	}
+}
+
+// idClaim is the identity a pipeline claim makes.
+func idClaim(cl pipeline.Claim) identity.Claim {
+	return identity.Claim{ID: cl.ID, Name: cl.Name, DOB: cl.DOB, Sex: cl.Sex}
 }
 
 func joinFields(a, b string) string {

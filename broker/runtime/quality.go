@@ -20,7 +20,7 @@ func (b *Bus) newQuality(qc config.Quality) (*quality.Quality, error) {
 	return quality.New(quality.Config{Store: b.Store, Catalog: b.Catalog, CitizenKey: b.Audit.CitizenKey, Audit: b.Audit.Append,
 		// Items found by citizen carry a personal number: the index says.
 		Reconcile: func(cl pipeline.Claim) pipeline.Verdict {
-			return verdict(identity.Reconcile(b.Index, identity.Claim(cl)))
+			return verdict(identity.Reconcile(b.Index, idClaim(cl)))
 		},
 		Ingest: func(ctx context.Context, connector string, recs []connectors.Record) ([]pipeline.RecordResult, error) {
 			return b.Pipe.Ingest(ctx, connector, recs)

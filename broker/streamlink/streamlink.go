@@ -14,11 +14,13 @@
 package streamlink
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -29,6 +31,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/schemas"
 )
 
 // Config tunes the streaming linker; zero fields take their defaults.
@@ -58,6 +61,89 @@ type Config struct {
 	// register loaded through the stream, waits for the next rebuild, as
 	// every change did before.
 	MaxPending int
+	// Datasets are the datasets' own linkage settings, by dataset name
+	// (see FromCatalog: schemas/catalog.yaml's linkage keys). A record of
+	// one (LinkDataset) is decided with its thresholds and blocked with its
+	// rules besides the built-in ones; the other records with Linkage and
+	// the built-in rules. The rules of all datasets are built once (8 bytes
+	// a citizen each, a rule shared by several datasets once).
+	Datasets map[string]Dataset
+}
+
+// Dataset is one dataset's linkage settings; zero thresholds are
+// Config.Linkage's.
+type Dataset struct {
+	LinkProbability, ReviewProbability float64
+	// Blocking rules on the fields a streamed record carries: its
+	// identity's name, date of birth, sex and personal number.
+	Blocking []linkage.BlockingRule
+}
+
+// FromCatalog is Config.Datasets from the catalog's linkage settings (the
+// datasets that have thresholds or blocking rules of their own). A
+// dataset's date_within_days is not used here: the streaming model is
+// estimated once, with Config.Linkage's window.
+func FromCatalog(cat *schemas.Catalog) map[string]Dataset {
+	out := map[string]Dataset{}
+	for _, d := range cat.Datasets() {
+		lk := d.Linkage
+		if lk.LinkProbability == 0 && lk.ReviewProbability == 0 && len(lk.Blocking) == 0 {
+			continue
+		}
+		ds := Dataset{LinkProbability: lk.LinkProbability, ReviewProbability: lk.ReviewProbability}
+		for _, r := range lk.Blocking {
+			ds.Blocking = append(ds.Blocking, linkage.BlockingRule{Name: r.Name, Keys: r.Keys})
+		}
+		out[d.Name] = ds
+	}
+	return out
+}
+
+// ruleID names a rule by its key parts, so that datasets sharing a rule
+// share its index whatever they call it.
+func ruleID(r linkage.BlockingRule) string { return strings.Join(r.Keys, "+") }
+
+// allRules is the union of the datasets' rules, by ruleID, in a fixed
+// order.
+func (c Config) allRules() []linkage.BlockingRule {
+	seen := map[string]bool{}
+	var out []linkage.BlockingRule
+	names := slices.Sorted(maps.Keys(c.Datasets))
+	for _, n := range names {
+		for _, r := range c.Datasets[n].Blocking {
+			if id := ruleID(r); !seen[id] {
+				seen[id] = true
+				out = append(out, linkage.BlockingRule{Name: id, Keys: r.Keys})
+			}
+		}
+	}
+	return out
+}
+
+// linkers derives each dataset's linker from base (trained or made with
+// allRules): its thresholds and its share of the rules.
+func (c Config) linkers(base *linkage.Linker) (map[string]*linkage.Linker, *linkage.Linker, error) {
+	def, err := base.With(c.Linkage, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := map[string]*linkage.Linker{}
+	for name, ds := range c.Datasets {
+		cfg := c.Linkage
+		cfg.LinkProbability = cmp.Or(ds.LinkProbability, cfg.LinkProbability)
+		cfg.ReviewProbability = cmp.Or(ds.ReviewProbability, cfg.ReviewProbability)
+		if err := cfg.CheckThresholds(); err != nil {
+			return nil, nil, fmt.Errorf("dataset %s: %w", name, err)
+		}
+		var ids []string
+		for _, r := range ds.Blocking {
+			ids = append(ids, ruleID(r))
+		}
+		if out[name], err = base.With(cfg, ids); err != nil {
+			return nil, nil, fmt.Errorf("dataset %s: %w", name, err)
+		}
+	}
+	return out, def, nil
 }
 
 func (c Config) withDefaults() Config {
@@ -126,6 +212,8 @@ type deltaView struct {
 // built is one linker and how its model was estimated.
 type built struct {
 	l         *linkage.Linker // nil while the register has fewer than two citizens
+	base      *linkage.Linker // l with every dataset's rules (the model's owner)
+	byDataset map[string]*linkage.Linker
 	citizens  int
 	seenAt    uint64 // records seen when the model was estimated
 	sample    int    // size of the sample the model was estimated from
@@ -163,15 +251,26 @@ func New(ctx context.Context, scan Scan, cfg Config, log *slog.Logger) (*Linker,
 // population stream changed or registered since (linkage.LinkWith), and
 // keeps the record in the sample the model is next estimated from.
 func (l *Linker) Link(rec linkage.Record) linkage.Decision {
+	return l.LinkDataset("", rec)
+}
+
+// LinkDataset is Link for a record of a dataset: decided with the
+// dataset's thresholds and blocked with its rules too (Config.Datasets); a
+// dataset without settings of its own is linked as Link does.
+func (l *Linker) LinkDataset(dataset string, rec linkage.Record) linkage.Decision {
 	l.observe(rec)
 	b := l.cur.Load()
 	if b.l == nil {
 		return linkage.Decision{RecordID: rec.ID, Outcome: identity.Unmatched, Reason: "the population register is empty"}
 	}
-	if v := l.deltaView(); v != nil {
-		return b.l.LinkWith(rec, v.changed, func(id string) bool { return v.ids[id] })
+	lk := b.l
+	if d, ok := b.byDataset[dataset]; ok {
+		lk = d
 	}
-	return b.l.Link(rec)
+	if v := l.deltaView(); v != nil {
+		return lk.LinkWith(rec, v.changed, func(id string) bool { return v.ids[id] })
+	}
+	return lk.Link(rec)
 }
 
 // Apply records a citizen the population stream registered or changed:
@@ -351,13 +450,20 @@ func (l *Linker) Refresh(ctx context.Context) error {
 		cfg := l.cfg.Linkage
 		// u comes from random pairs: a small register has few distinct ones
 		cfg.RandomPairs = min(cfg.RandomPairs, max(50*pop.Len(), 20_000))
-		b.l = linkage.Train(pop, sample, cfg)
+		if b.base, err = linkage.TrainWith(pop, sample, cfg, l.cfg.allRules()); err != nil {
+			return fmt.Errorf("streamlink: the datasets' blocking rules: %w", err)
+		}
 		b.seenAt, b.sample, b.fromRecs, b.estimated = seen, len(sample), !fromRegister, b.at
 	default:
-		if b.l, err = linkage.NewLinker(pop, prev.l.Model(), l.cfg.Linkage); err != nil {
+		if b.base, err = linkage.NewLinkerWith(pop, prev.base.Model(), l.cfg.Linkage, l.cfg.allRules()); err != nil {
 			return fmt.Errorf("streamlink: reuse the model: %w", err)
 		}
 		b.seenAt, b.sample, b.fromRecs, b.estimated = prev.seenAt, prev.sample, prev.fromRecs, prev.estimated
+	}
+	if b.base != nil {
+		if b.byDataset, b.l, err = l.cfg.linkers(b.base); err != nil {
+			return fmt.Errorf("streamlink: %w", err)
+		}
 	}
 	l.cur.Store(b)
 	l.deltaMu.Lock()

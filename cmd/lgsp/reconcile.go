@@ -62,6 +62,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.IntVar(&o.Batch, "batch", 50_000, "records linked together (one_to_one: each citizen is linked at most once per batch)")
 	fs.StringVar(&o.Cardinality, "cardinality", "", "one_to_one (a person appears once: a register) or many_to_one (a person may appear in several records: a transactional file); default: the dataset's in schemas/catalog.yaml, else one_to_one")
 	fs.Float64Var(&o.LinkProbability, "link-probability", 0, "link a record when its best candidate's probability is at least this (default: the dataset's, else 0.9); the report shows the expected precision and recall at each threshold")
+	fs.IntVar(&o.DateWithinDays, "date-within-days", 0, "dates of birth at most this many days apart agree at the within_days level (default: the mapping's date_within_days, else the dataset's, else 7)")
 	fs.Float64Var(&o.ReviewProbability, "review-probability", 0, "send a record to review when its best candidate's probability is at least this and below --link-probability (default: the dataset's, else 0.05)")
 	fs.IntVar(&o.Sample, "sample", 20_000, "records read first to estimate the linkage model")
 	if err := fs.Parse(args); err != nil {

@@ -700,7 +700,7 @@ func TestReconcilePopulationMapping(t *testing.T) {
 	}{
 		{"a column the file lacks", other, `{"personal_id":"so_dinh_danh","full_name":"ho_ten","dob":"ngay_sinh","sex":"gioi_tinh"}`, `"ho_ten"`},
 		{"dates in a layout not listed", iso, `{"personal_id":"so_dinh_danh","given_name":"ten","dob":"ngay_sinh","dob_layouts":["02/01/2006"],"sex":"gioi_tinh"}`, "dob_layouts"},
-		{"no sex column", other, `{"personal_id":"so_dinh_danh","given_name":"ten","dob":"ngay_sinh"}`, "no sex column"},
+		{"an unknown id format", other, `{"personal_id":"so_dinh_danh","id_format":"tax","given_name":"ten","dob":"ngay_sinh"}`, "id_format"},
 		{"the CMND as the number", other, `{"personal_id":"cmnd_cu","given_name":"ten","dob":"ngay_sinh","dob_layouts":["02/01/2006"],"sex":"gioi_tinh"}`, "no usable citizen in the population file (8003 personal number not 12 digits"},
 	} {
 		os.WriteFile(pm, []byte(c.mapping), 0o644)

@@ -36,8 +36,24 @@ type Mapping struct {
 	// DOBLayouts are Go time layouts tried in order when the date is not
 	// YYYY-MM-DD, e.g. "02/01/2006".
 	DOBLayouts []string `json:"dob_layouts,omitempty"`
-	Sex        string   `json:"sex,omitempty"`
-	Province   string   `json:"province_code,omitempty"`
+	// DateWithinDays: dates of birth at most this many days apart agree
+	// at the within_days level (0: the dataset's setting, else 7; see
+	// Config.DateNearDays).
+	DateWithinDays int    `json:"date_within_days,omitempty"`
+	Sex            string `json:"sex,omitempty"`
+	Province       string `json:"province_code,omitempty"`
+	// IDFormat is the format of the personal_id column of a population
+	// mapping (--population-mapping): "cccd" (the default: the 12-digit
+	// personal number), "cmnd" (9 digits), "digits" (a number of any
+	// length, such as a tax code; spaces, dots and dashes are dropped) or
+	// "text" (any value, such as an insurance number). With any format
+	// but cccd, or without a personal_id or a sex column, the population
+	// is kept in its general form (PopulationOptions.General) and each
+	// row is named by its id (or its record_id, or its row number). A
+	// records mapping reads personal_id as a CCCD (or a CMND) only: map
+	// another id of the records as an extra field with the comparison
+	// "id".
+	IDFormat string `json:"id_format,omitempty"`
 	// Extra are more fields to compare, each with a comparison: an
 	// address, a postcode, another id number, any text (see ExtraField
 	// and Comparisons). The population must be built with the same list
@@ -68,6 +84,12 @@ func ParseMapping(r io.Reader) (Mapping, error) {
 	if m.FullName == "" && m.Given == "" {
 		return m, errors.New("linkage: mapping names no name column (full_name or given_name)")
 	}
+	if m.DateWithinDays < 0 || m.DateWithinDays > MaxDateNearDays {
+		return m, fmt.Errorf("linkage: mapping: date_within_days %d: give 0 to %d (0: the default, 7)", m.DateWithinDays, MaxDateNearDays)
+	}
+	if _, ok := idFormats[strings.ToLower(m.IDFormat)]; !ok {
+		return m, fmt.Errorf("linkage: mapping: id_format %q: use cccd (12 digits, the default), cmnd (9 digits), digits (a number of any length) or text (any value)", m.IDFormat)
+	}
 	if err := checkExtras(m.Extra); err != nil {
 		return m, err
 	}
@@ -75,6 +97,48 @@ func ParseMapping(r io.Reader) (Mapping, error) {
 		return m, err
 	}
 	return m, nil
+}
+
+// ID formats (Mapping.IDFormat).
+const (
+	IDCCCD   = "cccd"
+	IDCMND   = "cmnd"
+	IDDigits = "digits"
+	IDText   = "text"
+)
+
+var idFormats = map[string]bool{"": true, IDCCCD: true, IDCMND: true, IDDigits: true, IDText: true}
+
+// idFormat is the mapping's id format, IDCCCD when not given.
+func (m Mapping) idFormat() string {
+	if f := strings.ToLower(m.IDFormat); f != "" {
+		return f
+	}
+	return IDCCCD
+}
+
+// readID reads an id in format f: the id as kept, or ok false when the
+// value is not one.
+func readID(f, v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	switch f {
+	case IDText:
+		return v, v != "" && utf8.ValidString(v)
+	case IDDigits:
+		d := digitsOnly(v)
+		return d, d != ""
+	case IDCMND:
+		d := digitsOnly(v)
+		if len(d) == 8 {
+			d = "0" + d
+		}
+		return d, len(d) == 9
+	}
+	d := digitsOnly(v)
+	if len(d) == 11 {
+		d = "0" + d
+	}
+	return d, len(d) == 12
 }
 
 // PopulationFields are the extra fields the population must keep values
@@ -142,11 +206,24 @@ func (m Mapping) Record(get func(col string) string) Record {
 		return strings.TrimSpace(get(c))
 	}
 	r := Record{ID: g(m.RecordID), PersonalID: g(m.PersonalID), OldID: g(m.OldID), Sex: g(m.Sex), Province: g(m.Province)}
-	r.PersonalID = r.note(digitsOnly(r.PersonalID), r.PersonalID, "personal number written with separators")
+	if f := m.idFormat(); f != IDCCCD && r.PersonalID != "" {
+		// a population's id of another scheme: kept as read, not a claim
+		raw := r.PersonalID
+		if id, ok := readID(f, raw); ok {
+			r.PersonalID = id
+		} else {
+			r.notes = append(r.notes, fmt.Sprintf("id %q not in the format %s (ignored)", clip(raw), f))
+			r.PersonalID, r.badID = "", true
+		}
+	}
+	cccdID := m.idFormat() == IDCCCD
+	if cccdID {
+		r.PersonalID = r.note(digitsOnly(r.PersonalID), r.PersonalID, "personal number written with separators")
+	}
 	r.OldID = r.note(digitsOnly(r.OldID), r.OldID, "CMND number written with separators")
 	// a spreadsheet that stored the number as a number dropped its leading
 	// zero: every province code starts with 0
-	if len(r.PersonalID) == 11 && digitsOnly(r.PersonalID) == r.PersonalID {
+	if cccdID && len(r.PersonalID) == 11 && digitsOnly(r.PersonalID) == r.PersonalID {
 		r.PersonalID = "0" + r.PersonalID
 		r.notes = append(r.notes, "personal number of 11 digits: leading zero restored")
 	}
@@ -159,7 +236,7 @@ func (m Mapping) Record(get func(col string) string) Record {
 		r.notes = append(r.notes, fmt.Sprintf("CMND number of %d characters, not 9 digits (ignored)", len(r.OldID)))
 		r.OldID, r.badID = "", true
 	}
-	if n := len(r.PersonalID); n > 0 && n != 12 && n != 9 {
+	if n := len(r.PersonalID); n > 0 && n != 12 && n != 9 && cccdID {
 		r.badID = true // the register answers invalid_id (length); the record is linked on its other fields
 	}
 	r.Name = g(m.FullName)
@@ -333,6 +410,7 @@ type Result struct {
 	// best candidate, cand that candidate (for the threshold table)
 	byLink bool
 	best   float64
+	some   float64 // the probability that the record is somebody (Decision.somebody)
 	cand   string
 }
 
@@ -368,7 +446,9 @@ func (s *Summary) add(r Result) {
 // those whose number is unknown or malformed) and writes one JSON line per
 // record to w, in input order. A row that cannot be read still gets a line,
 // with a reason. It fails at the start when the mapping names a missing
-// column.
+// column. A nil idx (a population in the general form, whose ids are not
+// the register's numbers) sends every record to the linker, which weighs
+// a record's number against a candidate's like its other fields.
 func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader, w io.Writer, opt BulkOptions) (Summary, error) {
 	start := time.Now()
 	sum := Summary{Outcomes: map[identity.Outcome]int{}, Model: l.Model()}
@@ -469,7 +549,7 @@ func Reconcile(ctx context.Context, idx *identity.Index, l *Linker, in io.Reader
 				sum.Quality.add(r, tr)
 			}
 			if r.byLink {
-				sum.probs.add(r.best, known && tr != "" && r.cand == tr, known && tr != "")
+				sum.probs.add(r.best, r.some, known && tr != "" && r.cand == tr, known && tr != "")
 			}
 			if r.Outcome == identity.Verified && r.Fields != nil {
 				sum.Confirmed++
@@ -505,7 +585,7 @@ func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string,
 		// identity.ReconcileBatch), then each record is finished alone
 		claims := make([]identity.Claim, 0, hi-lo)
 		at := make([]int, 0, hi-lo)
-		for k := lo; k < hi; k++ {
+		for k := lo; k < hi && idx != nil; k++ {
 			if c, ok := claimOf(recs[k], bad[k]); ok {
 				claims = append(claims, c)
 				at = append(at, k)
@@ -535,12 +615,12 @@ func reconcileBatch(idx *identity.Index, l *Linker, recs []Record, bad []string,
 		k := linkAt[j]
 		prev := out[k]
 		if prev.Outcome != "" && d.Outcome == identity.Unmatched {
-			out[k].byLink, out[k].best = true, d.Probability
+			out[k].byLink, out[k].best, out[k].some = true, d.Probability, d.somebody
 			continue // keep not_found / invalid_id: nobody fits the rest either
 		}
 		res := Result{RecordID: recs[k].ID, Outcome: d.Outcome, PersonalID: d.PersonalID, Score: d.Score,
 			Probability: d.Probability, Explanation: d.Explanation, Reason: d.Reason, Proposed: prev.Proposed,
-			byLink: true, best: d.Probability, cand: d.PersonalID}
+			byLink: true, best: d.Probability, some: d.somebody, cand: d.PersonalID}
 		if d.Deceased {
 			res.Reason = joinReason(res.Reason, "the citizen is recorded as deceased")
 		}
@@ -576,7 +656,7 @@ func decideNumber(idx *identity.Index, l *Linker, rec Record, bad string, opt Bu
 		return res
 	}
 	claim, ok := claimOf(rec, bad)
-	if !ok {
+	if !ok || idx == nil {
 		return res
 	}
 	return finishNumber(idx, l, rec, claim, identity.Reconcile(idx, claim), opt)

@@ -195,9 +195,13 @@ var provGroup = func() (t [1000]int16) {
 // compare returns the agreement level of each built-in comparison (null
 // when a side lacks the field); the extra fields' levels are left for the
 // caller.
-func compare(r, c *side) (g vector) {
+func compare(r, c *side) vector { return compareNear(r, c, dateNearDays) }
+
+// compareNear is compare with dates at most near days apart at the
+// within_days level (Config.DateNearDays).
+func compareNear(r, c *side, near int) (g vector) {
 	g[CompName] = int8(nameLevel(r, c))
-	g[CompDOB] = int8(dobLevel(r, c))
+	g[CompDOB] = int8(dobLevelNear(r, c, near))
 	switch {
 	case r.sex == 0 || c.sex == 0:
 		g[CompSex] = null
@@ -417,10 +421,17 @@ const (
 	dobDifferent
 )
 
-// dateNearDays is the distance of the within_days level.
+// dateNearDays is the default distance of the within_days level
+// (Config.DateNearDays).
 const dateNearDays = 7
 
-func dobLevel(r, c *side) int {
+// MaxDateNearDays bounds Config.DateNearDays: beyond a year the level
+// says no more than same_year.
+const MaxDateNearDays = 366
+
+func dobLevel(r, c *side) int { return dobLevelNear(r, c, dateNearDays) }
+
+func dobLevelNear(r, c *side, near int) int {
 	if !r.dobOK || !c.dobOK {
 		return null
 	}
@@ -429,7 +440,7 @@ func dobLevel(r, c *side) int {
 		return dobExact
 	case r.y == c.y && r.m == c.d && r.d == c.m:
 		return dobSwapped
-	case r.m <= 12 && c.m <= 12 && abs(dayNumber(r.y, r.m, r.d)-dayNumber(c.y, c.m, c.d)) <= dateNearDays:
+	case r.m <= 12 && c.m <= 12 && abs(dayNumber(r.y, r.m, r.d)-dayNumber(c.y, c.m, c.d)) <= near:
 		return dobNear
 	case transposed(r.y*10000+r.m*100+r.d, c.y*10000+c.m*100+c.d):
 		return dobTransposed

@@ -49,11 +49,15 @@ type Config struct {
 	// others to review; ManyToOne (land, tax, insurance files, where a
 	// person holds several certificates or registrations) links every
 	// record on its own merits, so several records may link to one citizen.
-	Cardinality  Cardinality
-	MaxBlock     int     // blocks larger than this are skipped (counted in Decision.Skipped)
-	TopK         int     // candidates kept per record for the 1:1 assignment
-	MaxTF        float64 // bound on each term-frequency adjustment, bits
-	RandomPairs  int     // pairs of citizens sampled for u
+	Cardinality Cardinality
+	MaxBlock    int     // blocks larger than this are skipped (counted in Decision.Skipped)
+	TopK        int     // candidates kept per record for the 1:1 assignment
+	MaxTF       float64 // bound on each term-frequency adjustment, bits
+	// DateNearDays: dates of birth at most this many days apart (and not
+	// equal) agree at the within_days level (0: 7; at most
+	// MaxDateNearDays). A model remembers the value it was estimated with.
+	DateNearDays int
+	RandomPairs  int // pairs of citizens sampled for u
 	EMIterations int
 	Seed         uint64
 }
@@ -114,6 +118,7 @@ type Linker struct {
 	logM    [maxLvl]float64
 	noMarks float64
 	rules   []*ruleIndex // Config.Blocking, built
+	near    int          // the within_days distance, as the model was estimated
 }
 
 // Train fits a model to the population and a sample of the records to be
@@ -138,9 +143,13 @@ func TrainWith(pop *Population, sample []Record, cfg Config, rules []BlockingRul
 	m := newModel(pop.extras)
 	m.TFGiven, m.TFSurname = pop.tfGiven, pop.tfSur
 	m.Population = pop.Len()
-	m.estimateU(pop, cfg.RandomPairs, cfg.Seed)
+	if cfg.DateNearDays < 0 || cfg.DateNearDays > MaxDateNearDays {
+		return nil, fmt.Errorf("linkage: dates within %d days: give 0 to %d days (0: %d)", cfg.DateNearDays, MaxDateNearDays, dateNearDays)
+	}
+	m.DateNearDays = cmp.Or(cfg.DateNearDays, dateNearDays)
+	m.estimateU(pop, cfg.RandomPairs, cfg.Seed, m.DateNearDays)
 	u := m.get('u')
-	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
+	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape(), near: m.DateNearDays}
 	if err := l.buildRules(rules); err != nil {
 		return nil, err
 	}
@@ -386,9 +395,52 @@ func NewLinker(pop *Population, m *Model, cfg Config) (*Linker, error) {
 	if !sameExtras(m.Extras(), pop.extras) {
 		return nil, fmt.Errorf("linkage: the model's extra fields %s are not the population's %s", extraList(m.Extras()), extraList(pop.extras))
 	}
-	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape()}
+	// the model's distance: its within_days weights were estimated for it
+	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape(), near: cmp.Or(m.DateNearDays, dateNearDays)}
 	l.setWeights()
 	return l, nil
+}
+
+// NewLinkerWith is NewLinker with blocking rules of one's own, built as
+// TrainWith builds them.
+func NewLinkerWith(pop *Population, m *Model, cfg Config, rules []BlockingRule) (*Linker, error) {
+	l, err := NewLinker(pop, m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.buildRules(rules); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// With returns a linker sharing l's population, model and built blocking
+// rules that decides with cfg (its thresholds, cardinality and bounds; the
+// model's within_days window is kept) and proposes the candidates of the
+// built-in rules and of those of l's rules named in rules: one dataset's
+// share of rules built once for several (see streamlink). It fails when a
+// name is not one of l's rules.
+func (l *Linker) With(cfg Config, rules []string) (*Linker, error) {
+	out := *l
+	out.cfg = cfg
+	out.rules = nil
+	for _, name := range rules {
+		k := slices.IndexFunc(l.rules, func(ri *ruleIndex) bool { return ri.name == name })
+		if k < 0 {
+			return nil, fmt.Errorf("linkage: blocking rule %q was not built with this linker (TrainWith, NewLinkerWith)", name)
+		}
+		out.rules = append(out.rules, l.rules[k])
+	}
+	return &out, nil
+}
+
+// Rules names the linker's blocking rules of one's own.
+func (l *Linker) Rules() []string {
+	var out []string
+	for _, ri := range l.rules {
+		out = append(out, ri.name)
+	}
+	return out
 }
 
 func (l *Linker) setWeights() {
@@ -522,10 +574,13 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 		}
 	}
 	sexes := []bool{false, true}
-	switch r.sex {
-	case 'M':
+	switch {
+	case p.noSex:
+		// citizens without a sex are keyed as male: a record of either
+		// sex probes both
+	case r.sex == 'M':
 		sexes = sexes[:1]
-	case 'F':
+	case r.sex == 'F':
 		sexes = sexes[1:]
 	}
 	for _, dt := range dates {
@@ -567,7 +622,7 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 				n := len(out)
 				for _, c := range named {
 					k := p.keys[c]
-					if p.infos[p.names[c]].mid == mid && (r.sex == 0 || (k&sexBit != 0) == (r.sex == 'F')) {
+					if p.infos[p.names[c]].mid == mid && (r.sex == 0 || k&noSexBit != 0 || (k&sexBit != 0) == (r.sex == 'F')) {
 						out = append(out, c)
 					}
 				}
@@ -664,7 +719,7 @@ func (e *Explanation) withoutValues() *Explanation {
 // comparison form; ci = noWord: a citizen not in the population, whose
 // extra fields are missing).
 func (l *Linker) compare(r *prepared, c *side, ci uint32) vector {
-	g := compare(&r.side, c)
+	g := compareNear(&r.side, c, l.near)
 	for k, col := range l.pop.cols {
 		g[nBase+k] = null
 		if ci != noWord && k < len(r.ext) {
@@ -786,6 +841,10 @@ type Decision struct {
 	Skipped     int              `json:"skipped_blocks,omitempty"`
 	Deceased    bool             `json:"deceased,omitempty"` // the citizen is recorded as deceased
 	Reason      string           `json:"reason,omitempty"`
+	// somebody is the probability that the record's person is one of its
+	// candidates (any of them: the sum of their probabilities), what the
+	// expected recall of a threshold is measured against
+	somebody float64
 }
 
 type scored struct {
@@ -879,6 +938,11 @@ func (l *Linker) linkBatch(recs []Record, tick func(int)) []Decision {
 		return a.rec - b.rec
 	})
 	out := make([]Decision, len(recs))
+	defer func() {
+		for k := range out {
+			out[k].somebody = ranks[k].somebody()
+		}
+	}()
 	assigned := make([]bool, len(recs))
 	taken := map[uint32]int{}
 	many := l.cfg.Cardinality == ManyToOne
@@ -1026,6 +1090,16 @@ func (rk ranked) posterior(j int) float64 {
 		sum += math.Exp2(s.w - wj)
 	}
 	return 1 / sum
+}
+
+// somebody is the probability that the record's person is one of its best
+// candidates rather than nobody in the register: Σ posterior(j).
+func (rk ranked) somebody() float64 {
+	s := 0.0
+	for _, c := range rk.top {
+		s += math.Exp2(c.w)
+	}
+	return s / (1 + s)
 }
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }

@@ -20,6 +20,9 @@ type Model struct {
 	MatchRate   float64     `json:"match_rate"`          // estimated share of records that are in the register
 	TFGiven     float64     `json:"tf_given_baseline"`   // P(two random citizens share the given name)
 	TFSurname   float64     `json:"tf_surname_baseline"` // P(… share the surname)
+	// DateNearDays is the within_days level's distance the model was
+	// estimated with (0 in an older model: 7).
+	DateNearDays int `json:"date_near_days,omitempty"`
 	// Blocking is what each blocking rule contributes, estimated on the
 	// training sample (see RuleCoverage).
 	Blocking []RuleCoverage `json:"blocking,omitempty"`
@@ -292,7 +295,7 @@ func (p pattern) level(c int) int {
 // estimateU sets u from the level frequencies among n random pairs of
 // citizens (pseudo-count ½ per level, so an unseen level is rare but not
 // impossible).
-func (m *Model) estimateU(pop *Population, n int, seed uint64) {
+func (m *Model) estimateU(pop *Population, n int, seed uint64, near int) {
 	var count [maxComp][maxLvl]float64
 	var total [maxComp]float64
 	sh := m.shape()
@@ -313,7 +316,7 @@ func (m *Model) estimateU(pop *Population, n int, seed uint64) {
 		}
 		pop.sideOf(i, &a)
 		pop.sideOf(j, &b)
-		g := compare(&a, &b)
+		g := compareNear(&a, &b, near)
 		for k, col := range pop.cols {
 			p := col.probeOf(i, buf[:0])
 			g[nBase+k] = col.level(&p, j)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
@@ -45,6 +46,10 @@ func CitizenColumn(c store.Citizen, col string) string {
 type PopulationScan struct {
 	Rows       int `json:"rows"`
 	Unreadable int `json:"unreadable"` // rows that are not CSV / JSON
+	// Skipped counts the rows of a mapped file left out because a value
+	// the population needs cannot be read, by reason (naming the column,
+	// never the value: it is personal data).
+	Skipped map[string]int `json:"skipped,omitempty"`
 }
 
 // ScanPopulation reads a population snapshot file and calls fn with each
@@ -75,15 +80,20 @@ const populationCheckRows = 1000
 
 // ScanPopulationMapped is ScanPopulationRows for a register with columns of
 // its own, such as another ministry's file: pm says which columns hold the
-// personal number (12 digits; the index and the blocking key on it), the
-// CMND, the name or its parts, the date of birth and its layouts, the sex
-// (M/F, Nam/Nữ, …) and the province of birth, as a Mapping does for the
-// records (its record_id is not read). nil reads PopulationColumns. It
-// fails at the start when the mapping names a column the file lacks or
-// leaves out the number, the name, the date or the sex, and after the
-// first rows when no date is read by the layouts, no number has 12 digits,
-// or the names are in another encoding (see CheckSample). A "deceased"
-// column, when the file has one, is read as in PopulationColumns.
+// id (a 12-digit personal number, or another format: Mapping.IDFormat),
+// the CMND, the name or its parts, the date of birth and its layouts, the
+// sex (M/F, Nam/Nữ, …) and the province of birth, as a Mapping does for
+// the records. nil reads PopulationColumns. Without a personal_id column a
+// row is named by its record_id column, or else "row:N" (its row number).
+// For a population in the packed form (pm.GeneralPopulation) a row needs
+// a 12-digit number, a date and a sex; in the general form a name and an
+// id, and its date and sex, when given, must be read. Other rows are
+// skipped and counted in PopulationScan.Skipped by reason, naming the
+// column. It fails at the start when the mapping names a column the file
+// lacks or leaves out the name or the date, and after the first rows when
+// no date is read by the layouts, no id is in its format, or the names are
+// in another encoding (see CheckSample). A "deceased" column, when the
+// file has one, is read as in PopulationColumns.
 func ScanPopulationMapped(in io.Reader, f Format, pm *Mapping, columns []string, fn func(c store.Citizen, extra []string) bool) (PopulationScan, error) {
 	var st PopulationScan
 	rows, err := newRowReader(in, f)
@@ -92,14 +102,10 @@ func ScanPopulationMapped(in io.Reader, f Format, pm *Mapping, columns []string,
 	}
 	if pm != nil {
 		switch {
-		case pm.PersonalID == "":
-			return st, errors.New("linkage: the population mapping names no personal_id column: the register is keyed by the 12-digit personal number")
 		case pm.FullName == "" && pm.Given == "":
 			return st, errors.New("linkage: the population mapping names no name column (full_name or given_name)")
 		case pm.DOB == "":
 			return st, errors.New("linkage: the population mapping names no dob column: the register's blocking keys on the date of birth")
-		case pm.Sex == "":
-			return st, errors.New("linkage: the population mapping names no sex column: the register's index keeps every citizen's sex (a file without one cannot be the population side; reconcile it as the records instead)")
 		}
 		if h := rows.header(); h != nil {
 			if err := pm.Check(h, true); err != nil {
@@ -208,11 +214,22 @@ func scanMapped(rows rowReader, pm Mapping, columns []string, fn func(c store.Ci
 	type row struct {
 		c     store.Citizen
 		extra []string
+		skip  string // why the row is left out, "" = kept
 	}
+	form := pm.GeneralPopulation()
 	var held []row
 	var sample []Record
 	checked := false
-	emit := func(r row) bool { return fn(r.c, r.extra) }
+	emit := func(r row) bool {
+		if r.skip != "" {
+			if st.Skipped == nil {
+				st.Skipped = map[string]int{}
+			}
+			st.Skipped[r.skip]++
+			return true
+		}
+		return fn(r.c, r.extra)
+	}
 	check := func() error {
 		checked = true
 		if err := CheckSample(sample, pm); err != nil {
@@ -241,14 +258,20 @@ func scanMapped(rows rowReader, pm Mapping, columns []string, fn func(c store.Ci
 		}
 		rec := pm.Record(get)
 		c := store.Citizen{ID: rec.PersonalID, OldID: rec.OldID, FullName: rec.Name, DOB: rec.DOB, Sex: normSex(rec.Sex), BirthProvince: rec.Province}
-		if c.BirthProvince == "" && len(c.ID) == 12 {
+		if pm.PersonalID == "" {
+			c.ID = rec.ID
+			if pm.RecordID == "" {
+				c.ID = "row:" + strconv.Itoa(st.Rows)
+			}
+		}
+		if c.BirthProvince == "" && len(c.ID) == 12 && form.CCCD {
 			c.BirthProvince = c.ID[:3]
 		}
 		switch strings.ToLower(strings.TrimSpace(get("deceased"))) {
 		case "true", "1", "yes", "y", "t":
 			c.Deceased = true
 		}
-		r := row{c: c, extra: make([]string, len(columns))}
+		r := row{c: c, extra: make([]string, len(columns)), skip: skipReason(pm, form, rec, get)}
 		for k, col := range columns {
 			r.extra[k] = strings.TrimSpace(get(col))
 		}
@@ -277,3 +300,38 @@ func scanMapped(rows rowReader, pm Mapping, columns []string, fn func(c store.Ci
 }
 
 var errStopScan = errors.New("stop")
+
+// skipReason says why a population row read through pm cannot be a
+// citizen of a population in the given form, naming the column ("" when
+// it can).
+func skipReason(pm Mapping, form PopulationOptions, rec Record, get func(string) string) string {
+	nameCol := pm.FullName
+	if nameCol == "" {
+		nameCol = pm.Given
+	}
+	_, dateOK := packableDate(rec.DOB) // a date the population can keep
+	switch {
+	case rec.Name == "":
+		return fmt.Sprintf("no name (column %q)", nameCol)
+	// the id first: it names the row
+	case pm.PersonalID != "" && !form.General && len(rec.PersonalID) != 12:
+		return fmt.Sprintf("personal number not 12 digits (column %q)", pm.PersonalID)
+	case rec.badID && pm.PersonalID != "":
+		return fmt.Sprintf("id not in the format %s (column %q)", pm.idFormat(), pm.PersonalID)
+	case pm.PersonalID != "" && rec.PersonalID == "":
+		return fmt.Sprintf("no id (column %q)", pm.PersonalID)
+	case pm.PersonalID == "" && pm.RecordID != "" && rec.ID == "":
+		return fmt.Sprintf("no id (column %q)", pm.RecordID)
+	case rec.badDOB || (rec.DOB != "" && !dateOK):
+		return fmt.Sprintf("date of birth missing or not read (column %q)", pm.DOB)
+	case pm.Sex != "" && rec.Sex == "" && strings.TrimSpace(get(pm.Sex)) != "":
+		return fmt.Sprintf("sex missing or not M/F (column %q)", pm.Sex)
+	case form.General:
+		return ""
+	case rec.DOB == "":
+		return fmt.Sprintf("date of birth missing or not read (column %q)", pm.DOB)
+	case rec.Sex == "":
+		return fmt.Sprintf("sex missing or not M/F (column %q)", pm.Sex)
+	}
+	return ""
+}

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -18,10 +19,18 @@ import (
 // is found by binary search without storing the keys. It is built once
 // from a snapshot (NewPopulation) and read concurrently.
 type Population struct {
-	keys  []uint64 // id | dob<<40 | female<<61 | deceased<<62, as in identity.Index
+	keys  []uint64 // id | dob<<40 | female<<61 | deceased<<62 | no sex<<63 (see identity.Index)
 	names []uint32 // index into infos
 	olds  []uint32 // CMND + 1, 0 = none
-	infos []nameInfo
+	// ids are the rows' ids as written in the general form (see
+	// PopulationOptions.General); nil in the packed form, where the id is
+	// the 12-digit number in keys
+	ids []string
+	// cccd: keys hold 12-digit personal numbers (always in the packed
+	// form; in the general form when the ids are CCCDs); noSex: some
+	// citizen has no sex, so a record's date probes both sexes' blocks
+	cccd, noSex bool
+	infos       []nameInfo
 	// nameKeys (sorted) and nameCounts count the citizens by the
 	// comparison form of their whole name, with diacritics (normKey) and
 	// without (foldKey): how often a record's name is written the way it
@@ -121,6 +130,7 @@ const (
 	dobMask  = 1<<21 - 1
 	sexBit   = 1 << 61
 	deadBit  = 1 << 62
+	noSexBit = 1 << 63 // general form: the row gives no sex (keyed as male)
 )
 
 // Blocking rules. A candidate pair is compared when it agrees on at least
@@ -163,6 +173,45 @@ func NewPopulation(citizens iter.Seq[store.Citizen], n int) (*Population, error)
 // parsed form (a household shares one), a postcode or a numeric id packed in
 // 8 bytes, a text as a reference to its distinct value.
 func BuildPopulation(rows iter.Seq2[store.Citizen, []string], n int, extras []ExtraField) (*Population, error) {
+	return BuildPopulationWith(rows, n, PopulationOptions{Extras: extras})
+}
+
+// PopulationOptions say what a population keeps and in which form.
+type PopulationOptions struct {
+	// Extras are the extra fields whose values each citizen keeps (see
+	// BuildPopulation).
+	Extras []ExtraField
+	// General keeps each row's id as written (store.Citizen.ID: any
+	// format, e.g. a tax code, an insurance number, or a row number when
+	// the file has no id) and takes rows without a sex or a date of birth:
+	// another ministry's file as the population side. Without it the
+	// population is the register's packed form (8 bytes a citizen for
+	// the number, date, sex and state): every row needs a 12-digit
+	// personal number, a date and a sex (M/F), else it is skipped.
+	General bool
+	// CCCD, in the general form, says the ids are 12-digit personal
+	// numbers: compared with a record's number (one digit off, encoded
+	// facts) and read for the province of birth. Ids of another scheme
+	// are only the rows' names in the results.
+	CCCD bool
+}
+
+// GeneralPopulation is the population options a population mapping asks
+// for: the general form when its id is not a CCCD (IDFormat), or it names
+// no id or no sex column (nil: the packed form of PopulationColumns).
+func (m *Mapping) GeneralPopulation() PopulationOptions {
+	if m == nil {
+		return PopulationOptions{}
+	}
+	cccdID := m.PersonalID != "" && m.idFormat() == IDCCCD
+	return PopulationOptions{General: !cccdID || m.Sex == "", CCCD: cccdID}
+}
+
+// BuildPopulationWith is BuildPopulation in the form o asks for. In the
+// general form a citizen without a name or an id, or whose date of birth
+// is given but not read, is skipped and counted in the error.
+func BuildPopulationWith(rows iter.Seq2[store.Citizen, []string], n int, o PopulationOptions) (*Population, error) {
+	extras := o.Extras
 	if err := checkExtras(extras); err != nil {
 		return nil, err
 	}
@@ -172,6 +221,10 @@ func BuildPopulation(rows iter.Seq2[store.Citizen, []string], n int, extras []Ex
 		olds:   make([]uint32, 0, n),
 		tokID:  map[string]uint32{},
 		extras: slices.Clone(extras),
+		cccd:   !o.General || o.CCCD,
+	}
+	if o.General {
+		p.ids = make([]string, 0, n)
 	}
 	for _, f := range extras {
 		p.cols = append(p.cols, newColumn(f, n))
@@ -180,16 +233,39 @@ func BuildPopulation(rows iter.Seq2[store.Citizen, []string], n int, extras []Ex
 	var raw []string // distinct registered names, by name id
 	skipped := 0
 	for c, extra := range rows {
-		var s side
-		s.setDOB(c.DOB)
-		id, ok := digitsN(c.ID, 12)
-		if !ok || !s.dobOK || s.m > 12 || s.y >= 4096 || (c.Sex != "M" && c.Sex != "F") || c.FullName == "" {
-			skipped++
-			continue
-		}
-		key := id | uint64(packDate(s.y, s.m, s.d))<<dobShift
-		if c.Sex == "F" {
-			key |= sexBit
+		s, dateOK := packableDate(c.DOB)
+		var key uint64
+		if o.General {
+			if c.ID == "" || c.FullName == "" || (c.DOB != "" && !dateOK) {
+				skipped++
+				continue
+			}
+			if id, ok := digitsN(c.ID, 12); ok && o.CCCD {
+				key = id
+			}
+			if dateOK {
+				key |= uint64(packDate(s.y, s.m, s.d)) << dobShift
+			}
+			switch c.Sex {
+			case "F":
+				key |= sexBit
+			case "M":
+			default:
+				key |= noSexBit
+				p.noSex = true
+			}
+			// a copy: a CSV reader's fields share their line's memory
+			p.ids = append(p.ids, strings.Clone(c.ID))
+		} else {
+			id, ok := digitsN(c.ID, 12)
+			if !ok || !dateOK || (c.Sex != "M" && c.Sex != "F") || c.FullName == "" {
+				skipped++
+				continue
+			}
+			key = id | uint64(packDate(s.y, s.m, s.d))<<dobShift
+			if c.Sex == "F" {
+				key |= sexBit
+			}
 		}
 		if c.Deceased {
 			key |= deadBit
@@ -249,7 +325,7 @@ func BuildPopulation(rows iter.Seq2[store.Citizen, []string], n int, extras []Ex
 		}
 	}
 	p.countNames(perName)
-	p.keys, p.names, p.olds = slices.Clip(p.keys), slices.Clip(p.names), slices.Clip(p.olds)
+	p.keys, p.names, p.olds, p.ids = slices.Clip(p.keys), slices.Clip(p.names), slices.Clip(p.olds), slices.Clip(p.ids)
 	total := float64(len(p.keys))
 	for i := range p.toks {
 		g, s := float64(p.given[i])/total, float64(p.sur[i])/total
@@ -257,6 +333,9 @@ func BuildPopulation(rows iter.Seq2[store.Citizen, []string], n int, extras []Ex
 		p.tfSur += s * s
 	}
 	p.buildBlocks()
+	if skipped > 0 && o.General {
+		return p, fmt.Errorf("linkage: %d rows skipped: no id, no name or a date of birth not read", skipped)
+	}
 	if skipped > 0 {
 		return p, fmt.Errorf("linkage: %d citizens skipped: malformed number, date, sex or name", skipped)
 	}
@@ -301,6 +380,9 @@ func (p *Population) ExtraSizeBytes() int {
 // values (ExtraSizeBytes).
 func (p *Population) SizeBytes() int {
 	n := len(p.keys)*8 + len(p.names)*4 + len(p.olds)*4 + len(p.byOld)*8
+	for _, id := range p.ids {
+		n += 16 + len(id)
+	}
 	for r, b := range p.blocks {
 		n += len(b)*4 + len(p.fences[r])*8
 	}
@@ -313,6 +395,14 @@ func (p *Population) SizeBytes() int {
 	}
 	n += len(p.nameKeys)*8 + len(p.nameCounts)*4
 	return n
+}
+
+// packableDate reads a date as the population keeps it: a real month, a
+// year that fits 12 bits.
+func packableDate(dob string) (side, bool) {
+	var s side
+	s.setDOB(dob)
+	return s, s.dobOK && s.m <= 12 && s.y < 4096
 }
 
 func packDate(y, m, d int) uint32 { return uint32(y)<<9 | uint32(m)<<5 | uint32(d) }
@@ -515,18 +605,29 @@ func (p *Population) sideOf(i uint32, s *side) {
 	info := &p.infos[p.names[i]]
 	s.norm, s.fold, s.toks = info.norm, info.fold, info.toks
 	dob := int(k >> dobShift & dobMask)
-	s.y, s.m, s.d, s.dobOK = dob>>9, dob>>5&15, dob&31, true
-	s.sex = 'M'
-	if k&sexBit != 0 {
+	s.y, s.m, s.d, s.dobOK = dob>>9, dob>>5&15, dob&31, dob != 0
+	switch {
+	case k&noSexBit != 0:
+		s.sex = 0
+	case k&sexBit != 0:
 		s.sex = 'F'
+	default:
+		s.sex = 'M'
 	}
-	s.prov = int((k & idMask) / 1e9)
+	s.pid, s.hasPID = k&idMask, p.cccd && k&idMask != 0
+	s.prov = 0
+	if s.hasPID {
+		s.prov = int(s.pid / 1e9)
+	}
 	s.old, s.hasOld = uint64(p.olds[i])-1, p.olds[i] != 0
-	s.pid, s.hasPID = k&idMask, true
 }
 
-// PersonalID returns the 12-digit number of citizen i.
+// personalID returns the id of citizen i: its 12-digit number, or in the
+// general form its id as written.
 func (p *Population) personalID(i uint32) string {
+	if p.ids != nil {
+		return p.ids[i]
+	}
 	v := p.keys[i] & idMask
 	var b [12]byte
 	for j := 11; j >= 0; j-- {

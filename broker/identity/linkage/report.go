@@ -242,8 +242,11 @@ cardinality {{.Thresholds.Cardinality}}.</p>
 {{with .Thresholds.Table}}
 <h2>Choosing the thresholds</h2>
 <p class="note">Of the records decided by linkage: how many a link threshold would link, with the precision and recall the
-model expects (mean probability of those linked; their summed probability over the estimated share of records in the
-register){{if (index . 0).Precision}} and those measured against the ground truth{{end}}. Records between the review and the link
+model expects (mean probability of those linked; their summed probability over the expected number of these records in the
+register, each record's probability of being one of its candidates){{if (index . 0).Precision}} and those measured against the
+ground truth{{end}}. The model sees only the people some blocking rule proposes: a person no rule finds counts as nobody, so the
+expected recall is of the people the blocking finds and reads above the true one by the share the blocking misses (see the
+blocking rules below). Records between the review and the link
 threshold go to review: pick the review threshold whose extra records your clerks can handle
 (--link-probability, --review-probability).</p>
 <table id="thresholds"><tr><th>probability ≥</th><th>linked</th><th>expected precision</th><th>expected recall</th>{{if (index . 0).Precision}}<th>precision</th><th>recall</th>{{end}}</tr>

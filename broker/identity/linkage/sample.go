@@ -109,6 +109,9 @@ func CheckSample(sample []Record, m Mapping) error {
 	if dates > 0 && badDates == dates {
 		return fmt.Errorf("linkage: no date of birth in the first %d rows is read (e.g. %s): the column %q holds dates in a layout the mapping does not list; add it to dob_layouts (Go layouts such as \"02/01/2006\", \"2006.01.02\")", len(sample), exDate, m.DOB)
 	}
+	if ids > 0 && badIDs == ids && m.idFormat() != IDCCCD {
+		return fmt.Errorf("linkage: none of the %d ids in the first %d rows is in the format %s: the mapped column %q holds something else; set id_format (cccd: 12 digits, cmnd: 9 digits, digits: a number of any length, text: any value) or fix the mapping", ids, len(sample), m.idFormat(), m.PersonalID)
+	}
 	if ids > 0 && badIDs == ids {
 		return fmt.Errorf("linkage: none of the %d personal numbers in the first %d rows has 12 (CCCD) or 9 (CMND) digits (%s): the mapped column %q is not a personal number; map it as an extra field with the comparison \"id\" (Mapping.Extra) or fix the mapping", ids, len(sample), exID, cmpOr(m.PersonalID, m.OldID))
 	}

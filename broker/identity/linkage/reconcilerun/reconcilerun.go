@@ -57,18 +57,29 @@ type Options struct {
 	// defaults ("" and 0: not given).
 	Cardinality                        string
 	LinkProbability, ReviewProbability float64
+	// DateWithinDays overrides the mapping's date_within_days and the
+	// dataset's (0: not given).
+	DateWithinDays int
 }
 
 // linkConfig is the linker's configuration for a run: the defaults, then
 // the dataset's catalog settings (nil for a file), then the run's flags.
-func linkConfig(o Options, ds *schemas.Linkage) (linkage.Config, error) {
+func linkConfig(o Options, ds *schemas.Linkage, mapping *linkage.Mapping) (linkage.Config, error) {
 	cfg := linkage.DefaultConfig()
-	card, link, rev := o.Cardinality, o.LinkProbability, o.ReviewProbability
+	card, link, rev, near := o.Cardinality, o.LinkProbability, o.ReviewProbability, o.DateWithinDays
+	if mapping != nil {
+		near = cmp.Or(near, mapping.DateWithinDays)
+	}
 	if ds != nil {
 		card = cmp.Or(card, ds.Cardinality)
 		link = cmp.Or(link, ds.LinkProbability)
 		rev = cmp.Or(rev, ds.ReviewProbability)
+		near = cmp.Or(near, ds.DateWithinDays)
 	}
+	if near < 0 || near > linkage.MaxDateNearDays {
+		return cfg, fmt.Errorf("--date-within-days %d: give 0 to %d (0: the default, 7)", near, linkage.MaxDateNearDays)
+	}
+	cfg.DateNearDays = near
 	var err error
 	if cfg.Cardinality, err = linkage.ParseCardinality(card); err != nil {
 		return cfg, err
@@ -117,6 +128,9 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("mapping %s: %w", o.MappingPath, err)
 		}
+		if f := strings.ToLower(m.IDFormat); f != "" && f != linkage.IDCCCD {
+			return fmt.Errorf("mapping %s: id_format %q belongs in --population-mapping: the records' personal_id is read as a CCCD or CMND; compare another id of the records as an extra field with the comparison \"id\"", o.MappingPath, m.IDFormat)
+		}
 		mapping = &m
 	}
 	var popMapping *linkage.Mapping
@@ -160,7 +174,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	} else {
 		src = fileSource(o.Records, f, enc)
 	}
-	cfg, err := linkConfig(o, dsLinkage)
+	cfg, err := linkConfig(o, dsLinkage, mapping)
 	if err != nil {
 		return err
 	}
@@ -218,6 +232,12 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	var rules []linkage.BlockingRule
 	if mapping != nil {
 		rules = mapping.Blocking
+	}
+	if len(rules) == 0 && dsLinkage != nil {
+		// the dataset's default rules from the catalog
+		for _, r := range dsLinkage.Blocking {
+			rules = append(rules, linkage.BlockingRule{Name: r.Name, Keys: r.Keys})
+		}
 	}
 	linker, err := linkage.TrainWith(pop, sample, cfg, rules)
 	if err != nil {
@@ -374,13 +394,26 @@ func loadPopulationFile(path, format string, popMapping, mapping *linkage.Mappin
 		r = &pr
 		defer func() { _ = bar.Finish(); fmt.Fprintln(stderr) }()
 	}
-	idx := identity.NewIndex(hint)
+	// the packed register with its exact-number index, or another
+	// ministry's file in the general form: no index (its ids are not the
+	// register's numbers), every record is linked
+	form := popMapping.GeneralPopulation()
+	form.Extras = mapping.PopulationFields()
+	var idx *identity.Index
+	if !form.General {
+		idx = identity.NewIndex(hint)
+	} else {
+		logf("population: ids kept as written (general form: another scheme than the 12-digit number, or no sex); every record is linked on its fields")
+	}
 	rejected := 0
 	reasons := map[string]int{}
 	var scan linkage.PopulationScan
 	var scanErr error
 	seq := iter.Seq2[store.Citizen, []string](func(yield func(store.Citizen, []string) bool) {
 		scan, scanErr = linkage.ScanPopulationMapped(r, pf, popMapping, mapping.PopulationColumns(), func(c store.Citizen, extra []string) bool {
+			if idx == nil {
+				return yield(c, extra)
+			}
 			if err := idx.Add(c); err != nil {
 				rejected++
 				for _, why := range rejectReasons(err) {
@@ -391,12 +424,16 @@ func loadPopulationFile(path, format string, popMapping, mapping *linkage.Mappin
 			return yield(c, extra)
 		})
 	})
-	pop, err := linkage.BuildPopulation(seq, hint, mapping.PopulationFields())
+	pop, err := linkage.BuildPopulationWith(seq, hint, form)
 	if scanErr != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, scanErr)
 	}
 	if err != nil && pop == nil {
 		return nil, nil, err
+	}
+	for why, n := range scan.Skipped {
+		reasons[why] += n
+		rejected += n
 	}
 	why := reasonList(scan.Unreadable, reasons)
 	if scan.Unreadable > 0 || rejected > 0 {
