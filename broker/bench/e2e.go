@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,6 +54,9 @@ type E2EOptions struct {
 	// Load runs the load generator; `lgsp bench` runs it in a process of
 	// its own (`lgsp bench -load`). Nil: RunLoad in this process.
 	Load func(ctx context.Context, o LoadOptions) (LoadResult, error)
+	// LoadProfile, when set, receives a CPU profile of this process (the
+	// bus) while the load runs, for `go tool pprof`.
+	LoadProfile io.Writer
 	// Logger receives the bus's log (nil: discarded).
 	Logger *slog.Logger
 }
@@ -301,7 +305,15 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 		if load == nil {
 			load = RunLoad
 		}
+		if o.LoadProfile != nil {
+			if err := pprof.StartCPUProfile(o.LoadProfile); err != nil {
+				return res, fmt.Errorf("bench: the CPU profile: %w", err)
+			}
+		}
 		lr, err := load(ctx, LoadOptions{API: "http://" + bus.Addrs().API, Requests: reqs, Rate: o.LoadRate, Duration: o.LoadDuration})
+		if o.LoadProfile != nil {
+			pprof.StopCPUProfile()
+		}
 		if err != nil {
 			return res, err
 		}
