@@ -46,6 +46,7 @@ type Store struct {
 	w       *sql.DB // exactly one connection: every write goes through it
 	r       *sql.DB // query_only connections for reads
 	path    string
+	stmts   *stmtCache          // the read pool's prepared statements, closed with it
 	filters *store.AuditFilters // the core's bucket filters, for this package's tests
 }
 
@@ -151,7 +152,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("sqlitestore: open %q for reading: %w", path, err)
 	}
-	s.Store = sqlcore.New(&dialect{w: w, r: r})
+	s.stmts = newStmtCache(r)
+	s.Store = sqlcore.New(&dialect{w: w, r: r, stmts: s.stmts})
 	s.filters = s.Filters()
 	return s, nil
 }
@@ -186,6 +188,9 @@ func (s *Store) Close() error {
 		s.Store.Close()
 	}
 	var errs []error
+	if s.stmts != nil {
+		s.stmts.close()
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
