@@ -93,6 +93,13 @@ type E2EResult struct {
 	PostgresSchema      string // the run's schema (kept with DataDir)
 	Load                *LoadResult
 	LoadRSS             int64 // the bus's RSS after the load
+	// LoadCPU is the bus's CPU (user+sys) per request under the load (the
+	// generator's too when it runs in this process): the figure the
+	// machine's other work changes least;
+	// LoadAuditCommits and LoadAuditEntries are the audit log's group
+	// commits during the load and the entries they stored.
+	LoadCPU                            time.Duration
+	LoadAuditCommits, LoadAuditEntries int64
 }
 
 func (r E2EResult) String() string {
@@ -126,6 +133,8 @@ func (r E2EResult) String() string {
 	}
 	if r.Load != nil {
 		fmt.Fprintf(&b, "  lookup + verify (alternating, durable audit, http.uploads_per_credential 1024, load generator in another process unless in a Go benchmark), RSS after %d MiB:\n%s\n", r.LoadRSS>>20, r.Load)
+		fmt.Fprintf(&b, "  bus CPU %.0f µs per request; audit: %d entries in %d group commits (%.1f per commit)\n",
+			float64(r.LoadCPU.Nanoseconds())/1000, r.LoadAuditEntries, r.LoadAuditCommits, float64(r.LoadAuditEntries)/max(1, float64(r.LoadAuditCommits)))
 	}
 	if r.KeptDataDir != "" {
 		fmt.Fprintf(&b, "  data dir kept: %s; check the log with: %s\n", r.KeptDataDir, r.Verify)
@@ -305,6 +314,7 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 		if load == nil {
 			load = RunLoad
 		}
+		audit0, cpu0 := bus.Audit.Stats(), cpuTime()
 		if o.LoadProfile != nil {
 			if err := pprof.StartCPUProfile(o.LoadProfile); err != nil {
 				return res, fmt.Errorf("bench: the CPU profile: %w", err)
@@ -318,6 +328,11 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 			return res, err
 		}
 		res.Load, res.LoadRSS = &lr, procStatus("VmRSS")
+		audit1 := bus.Audit.Stats()
+		res.LoadAuditCommits, res.LoadAuditEntries = audit1.Commits-audit0.Commits, audit1.Entries-audit0.Entries
+		if lr.Sent > 0 {
+			res.LoadCPU = (cpuTime() - cpu0) / time.Duration(lr.Sent)
+		}
 	}
 	return res, nil
 }
