@@ -24,8 +24,8 @@ import (
 // IMMEDIATE transactions already serialise every writer (so no locks of
 // its own), multi-row INSERTs for the audit log.
 type dialect struct {
-	w, r  *sql.DB
-	stmts *stmtCache // the read pool's prepared statements
+	w, r, p       *sql.DB
+	stmts, pstmts *stmtCache // the read pools' prepared statements
 }
 
 var names = &sqlcore.Rewriter{Names: map[string]string{
@@ -169,6 +169,9 @@ type tx struct {
 func (d *dialect) Name() string      { return "sqlitestore" }
 func (d *dialect) Read() sqlcore.DB  { return conn{q: d.r, stmts: d.stmts} }
 func (d *dialect) Write() sqlcore.DB { return conn{q: d.w} }
+
+// ReadPoint is the pool without the file mapping (see Open).
+func (d *dialect) ReadPoint() sqlcore.DB { return conn{q: d.p, stmts: d.pstmts} }
 
 // WithTx begins IMMEDIATE (see Open): the transaction holds the database's
 // write lock from its start, for every process sharing the file.

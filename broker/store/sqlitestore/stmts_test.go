@@ -38,7 +38,7 @@ func (c *stmtCache) prepared() int {
 func TestReadStatementsPrepared(t *testing.T) {
 	ctx := context.Background()
 	s := openInternal(t)
-	base := s.stmts.prepared()
+	base := s.pstmts.prepared()
 	hash := []byte("0123456789abcdef0123456789abcdef")
 	if _, err := s.TokenByHash(ctx, hash); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("before: %v", err)
@@ -52,7 +52,7 @@ func TestReadStatementsPrepared(t *testing.T) {
 			t.Fatalf("read %d: %+v %v", i, tok, err)
 		}
 	}
-	if n := s.stmts.prepared() - base; n != 1 {
+	if n := s.pstmts.prepared() - base; n != 1 {
 		t.Fatalf("one statement read 4 times: %d prepared, want 1", n)
 	}
 	if err := s.RevokeToken(ctx, "tok_1", time.Now()); err != nil {
