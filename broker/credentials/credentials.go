@@ -46,6 +46,7 @@ type verified struct {
 	agency, id string
 	until      time.Time // remembered until then
 	epoch      uint64    // revocations when it was read
+	refreshing bool      // a caller is reading it again
 }
 
 // CacheFor is how long a token found valid is taken as valid without
@@ -103,22 +104,38 @@ func (t *Tokens) Verify(ctx context.Context, secret string) (agency, id string, 
 	now := t.now()
 	t.mu.Lock()
 	v, ok := t.valid[h]
-	t.mu.Unlock()
-	if ok && v.epoch == epoch && now.Before(v.until) {
+	fresh := ok && v.epoch == epoch && now.Before(v.until)
+	// In the last quarter of its time one caller reads the token again
+	// while the others still take what is remembered, so a busy token
+	// never expires under a crowd of callers that would all read it.
+	if fresh && (v.refreshing || now.Before(v.until.Add(-CacheFor/4))) {
+		t.mu.Unlock()
 		return v.agency, v.id, nil
 	}
+	if fresh {
+		v.refreshing = true
+		t.valid[h] = v
+	}
+	t.mu.Unlock()
 	// Only a valid token is remembered: an unknown one may be issued the
 	// next moment (by another instance), and a refused one costs the
 	// caller its own time.
 	tok, err := t.st.TokenByHash(ctx, h[:])
-	if errors.Is(err, store.ErrNotFound) {
+	if err == nil && !tok.RevokedAt.IsZero() {
+		err = ErrInvalid
+	}
+	if err != nil {
+		t.mu.Lock()
+		if cur, ok := t.valid[h]; ok && cur.refreshing {
+			delete(t.valid, h) // refused, or unknown until the store answers
+		}
+		t.mu.Unlock()
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrInvalid) {
 		return "", "", ErrInvalid
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("credentials: check token (retry): %w", err)
-	}
-	if !tok.RevokedAt.IsZero() {
-		return "", "", ErrInvalid
 	}
 	t.mu.Lock()
 	if len(t.valid) >= maxCached {

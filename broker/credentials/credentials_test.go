@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,10 +61,14 @@ func TestIssueVerifyRotateRevoke(t *testing.T) {
 type countingStore struct {
 	store.TokenStore
 	reads atomic.Int64
+	gate  chan struct{} // when set, a read waits for it to close
 }
 
 func (c *countingStore) TokenByHash(ctx context.Context, h []byte) (store.APIToken, error) {
 	c.reads.Add(1)
+	if c.gate != nil {
+		<-c.gate
+	}
 	return c.TokenStore.TokenByHash(ctx, h)
 }
 
@@ -106,6 +111,35 @@ func TestVerifyCache(t *testing.T) {
 	verify(api, nil)
 	if n := cs.reads.Load(); n != 2 {
 		t.Fatalf("a check after CacheFor read the store %d times in all, want 2", n)
+	}
+
+	// In the last quarter of CacheFor one check reads the token again; the
+	// others meanwhile take what is remembered, without reading.
+	now = now.Add(credentials.CacheFor * 8 / 10)
+	cs.gate = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if ag, _, err := api.Verify(ctx, secret); err != nil || ag != "vss" {
+			t.Errorf("the check that re-read the token: %q %v", ag, err)
+		}
+	}()
+	for cs.reads.Load() != 3 {
+		runtime.Gosched()
+	}
+	for range 50 {
+		verify(api, nil)
+	}
+	if n := cs.reads.Load(); n != 3 {
+		t.Fatalf("50 checks while one re-reads the token read the store %d times in all, want 3", n)
+	}
+	close(cs.gate)
+	<-done
+	cs.gate = nil
+	now = now.Add(credentials.CacheFor / 2) // past the old time, within the renewed one
+	verify(api, nil)
+	if n := cs.reads.Load(); n != 3 {
+		t.Fatalf("a check within the renewed time read the store: %d reads, want 3", n)
 	}
 
 	// Revoked by another instance (straight in the store): refused once
