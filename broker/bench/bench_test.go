@@ -150,6 +150,11 @@ func TestRunE2E(t *testing.T) {
 			if res.Load == nil || res.Load.Sent != 200 || res.Load.Failed != 0 || res.Load.P99 <= 0 {
 				t.Fatalf("lookups and verifications: %+v", res.Load)
 			}
+			// 200 concurrent lookups and verifications: 200 audit entries,
+			// written in group commits, in the chain verifyKept checks.
+			if res.LoadAuditEntries != 200 || res.LoadAuditCommits <= 0 || res.LoadCPU <= 0 {
+				t.Fatalf("under the load: %d audit entries in %d commits (want 200), CPU %v per request", res.LoadAuditEntries, res.LoadAuditCommits, res.LoadCPU)
+			}
 			verifyKept(t, res)
 		})
 	}

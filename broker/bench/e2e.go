@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,6 +54,9 @@ type E2EOptions struct {
 	// Load runs the load generator; `lgsp bench` runs it in a process of
 	// its own (`lgsp bench -load`). Nil: RunLoad in this process.
 	Load func(ctx context.Context, o LoadOptions) (LoadResult, error)
+	// LoadProfile, when set, receives a CPU profile of this process (the
+	// bus) while the load runs, for `go tool pprof`.
+	LoadProfile io.Writer
 	// Logger receives the bus's log (nil: discarded).
 	Logger *slog.Logger
 }
@@ -89,6 +93,13 @@ type E2EResult struct {
 	PostgresSchema      string // the run's schema (kept with DataDir)
 	Load                *LoadResult
 	LoadRSS             int64 // the bus's RSS after the load
+	// LoadCPU is the bus's CPU (user+sys) per request under the load (the
+	// generator's too when it runs in this process): the figure the
+	// machine's other work changes least;
+	// LoadAuditCommits and LoadAuditEntries are the audit log's group
+	// commits during the load and the entries they stored.
+	LoadCPU                            time.Duration
+	LoadAuditCommits, LoadAuditEntries int64
 }
 
 func (r E2EResult) String() string {
@@ -122,6 +133,8 @@ func (r E2EResult) String() string {
 	}
 	if r.Load != nil {
 		fmt.Fprintf(&b, "  lookup + verify (alternating, durable audit, http.uploads_per_credential 1024, load generator in another process unless in a Go benchmark), RSS after %d MiB:\n%s\n", r.LoadRSS>>20, r.Load)
+		fmt.Fprintf(&b, "  bus CPU %.0f µs per request; audit: %d entries in %d group commits (%.1f per commit)\n",
+			float64(r.LoadCPU.Nanoseconds())/1000, r.LoadAuditEntries, r.LoadAuditCommits, float64(r.LoadAuditEntries)/max(1, float64(r.LoadAuditCommits)))
 	}
 	if r.KeptDataDir != "" {
 		fmt.Fprintf(&b, "  data dir kept: %s; check the log with: %s\n", r.KeptDataDir, r.Verify)
@@ -301,11 +314,25 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 		if load == nil {
 			load = RunLoad
 		}
+		audit0, cpu0 := bus.Audit.Stats(), cpuTime()
+		if o.LoadProfile != nil {
+			if err := pprof.StartCPUProfile(o.LoadProfile); err != nil {
+				return res, fmt.Errorf("bench: the CPU profile: %w", err)
+			}
+		}
 		lr, err := load(ctx, LoadOptions{API: "http://" + bus.Addrs().API, Requests: reqs, Rate: o.LoadRate, Duration: o.LoadDuration})
+		if o.LoadProfile != nil {
+			pprof.StopCPUProfile()
+		}
 		if err != nil {
 			return res, err
 		}
 		res.Load, res.LoadRSS = &lr, procStatus("VmRSS")
+		audit1 := bus.Audit.Stats()
+		res.LoadAuditCommits, res.LoadAuditEntries = audit1.Commits-audit0.Commits, audit1.Entries-audit0.Entries
+		if lr.Sent > 0 {
+			res.LoadCPU = (cpuTime() - cpu0) / time.Duration(lr.Sent)
+		}
 	}
 	return res, nil
 }

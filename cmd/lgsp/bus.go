@@ -103,6 +103,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	loadRate := fs.Int("load-rate", 0, "with -e2e: then send lookups and verifications at this many requests/s from another process (e.g. 5000)")
 	loadFor := fs.Duration("load-duration", 10*time.Second, "with -load-rate: how long")
 	loadAPI := fs.String("load", "", "run only the load generator against this API base URL (what -load-rate starts in another process)")
+	loadProf := fs.String("load-cpuprofile", "", "with -load-rate: write a CPU profile of the bus during the load to this file (go tool pprof)")
 	loadReqs := fs.String("requests", "", "with -load: the requests file (PATH<TAB>TOKEN<TAB>BODY lines)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -114,12 +115,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *loadAPI != "":
 		res, err = bench.RunLoad(ctx, bench.LoadOptions{API: *loadAPI, Requests: *loadReqs, Rate: *loadRate, Duration: *loadFor})
 	case *e2e:
+		var prof io.Writer
+		if *loadProf != "" {
+			f, ferr := os.Create(*loadProf)
+			if ferr != nil {
+				return ferr
+			}
+			defer f.Close()
+			prof = f
+		}
 		var bl []string
 		if *brokers != "" {
 			bl = strings.Split(*brokers, ",")
 		}
 		res, err = bench.RunE2E(ctx, bench.E2EOptions{Options: bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen},
-			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep, LoadRate: *loadRate, LoadDuration: *loadFor, Load: bench.LoadCommand("bench", "-load"),
+			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep, LoadRate: *loadRate, LoadDuration: *loadFor, Load: bench.LoadCommand("bench", "-load"), LoadProfile: prof,
 			Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	case *source == "postgres":
 		if *updates == 0 {

@@ -14,6 +14,8 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"runtime"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -58,8 +60,20 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "lgsp"
 	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns()
+	}
 	return OpenConfig(ctx, cfg)
 }
+
+// DefaultMaxConns is the pool size when the URL sets no pool_max_conns:
+// max(16, 4 × GOMAXPROCS). pgx's own default, max(4, CPUs), left two
+// connections for every lookup's state read while the audit log's group
+// commits held the others (one commits, the next one is staged): asked
+// for 2,000 lookups/s, the bus answered 910/s while 30 % busy, its
+// lookups queued for a connection. Several instances × 16 stay within
+// PostgreSQL's default max_connections (100).
+func DefaultMaxConns() int32 { return int32(max(16, 4*runtime.GOMAXPROCS(0))) }
 
 // OpenConfig is Open with a pool configuration built by the caller.
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {

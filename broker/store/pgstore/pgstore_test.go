@@ -148,3 +148,18 @@ func BenchmarkAppendAudit(b *testing.B) {
 func BenchmarkPutCitizens(b *testing.B) {
 	storetest.BenchPutCitizens(b, open(b, freshSchema(b)))
 }
+
+// The pool is DefaultMaxConns unless the URL sets pool_max_conns.
+func TestPoolSize(t *testing.T) {
+	u := freshSchema(t)
+	if n := pgstore.PoolMaxConns(open(t, u)); n != pgstore.DefaultMaxConns() || n < 16 {
+		t.Errorf("default pool: %d connections, want DefaultMaxConns %d (at least 16)", n, pgstore.DefaultMaxConns())
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	if n := pgstore.PoolMaxConns(open(t, u+sep+"pool_max_conns=3")); n != 3 {
+		t.Errorf("pool_max_conns=3 in the URL: %d connections", n)
+	}
+}

@@ -148,7 +148,7 @@ func (s *Store) StateByCitizen(ctx context.Context, dataset, citizenKey string, 
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.d.Read().Query(ctx, `SELECT `+stateColumns+` FROM dataset_state
+	rows, err := s.readPoint().Query(ctx, `SELECT `+stateColumns+` FROM dataset_state
 		WHERE dataset = ? AND citizen_key = ? AND citizen_key <> '' ORDER BY {updated} DESC LIMIT ?`, dataset, citizenKey, limit)
 	out, err := collect(rows, err, scanState)
 	if err != nil {
@@ -207,7 +207,7 @@ func scanToken(r Row) (store.APIToken, error) {
 
 // TokenByHash implements store.TokenStore.
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.APIToken, error) {
-	t, err := scanToken(s.d.Read().QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.readPoint().QueryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens WHERE hash = ?`, hash))
 	if noRows(err) {
 		return t, store.ErrNotFound
 	}

@@ -115,6 +115,21 @@ type Dialect interface {
 	QueryAudit(ctx context.Context, query string, args []any, sizeHint int) ([]store.AuditEntry, []int64, error)
 }
 
+// PointReader is a Dialect with a pool of its own for the short reads by
+// key that every lookup makes (the citizen's state rows, the token),
+// tuned for a log written all the time rather than for long searches.
+type PointReader interface {
+	ReadPoint() DB
+}
+
+// readPoint is the pool for a lookup's reads by key.
+func (s *Store) readPoint() DB {
+	if p, ok := s.d.(PointReader); ok {
+		return p.ReadPoint()
+	}
+	return s.d.Read()
+}
+
 // Store implements store.Store, but Ping and Close, over a Dialect.
 type Store struct {
 	d       Dialect

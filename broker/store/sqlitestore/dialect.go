@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -23,7 +24,8 @@ import (
 // IMMEDIATE transactions already serialise every writer (so no locks of
 // its own), multi-row INSERTs for the audit log.
 type dialect struct {
-	w, r *sql.DB
+	w, r, p       *sql.DB
+	stmts, pstmts *stmtCache // the read pools' prepared statements
 }
 
 var names = &sqlcore.Rewriter{Names: map[string]string{
@@ -38,11 +40,27 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// conn is sqlcore.DB on a querier.
-type conn struct{ q querier }
+// conn is sqlcore.DB on a querier, with prepared statements where
+// stmts is set (the read pool).
+type conn struct {
+	q     querier
+	stmts *stmtCache
+}
+
+// querier returns what runs q: its prepared statement, else the pool or
+// transaction.
+func (c conn) querier(ctx context.Context, q string) querier {
+	if c.stmts != nil {
+		if st := c.stmts.get(ctx, q); st != nil {
+			return stmtQuerier{st}
+		}
+	}
+	return c.q
+}
 
 func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := c.q.ExecContext(ctx, names.SQL(q), args...)
+	q = names.SQL(q)
+	res, err := c.querier(ctx, q).ExecContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -50,7 +68,8 @@ func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 }
 
 func (c conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	rows, err := c.q.QueryContext(ctx, names.SQL(q), args...)
+	q = names.SQL(q)
+	rows, err := c.querier(ctx, q).QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +77,83 @@ func (c conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, e
 }
 
 func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return c.q.QueryRowContext(ctx, names.SQL(q), args...)
+	q = names.SQL(q)
+	return c.querier(ctx, q).QueryRowContext(ctx, q, args...)
+}
+
+// stmtCache holds the read pool's prepared statements. SQLite compiles a
+// statement on every unprepared query, which cost the lookup path about a
+// third of its CPU (the state read, the token check). The core's reads are
+// few fixed texts; the dynamic ones (audit searches with their bucket
+// lists) rarely repeat, so a text is prepared on its second use, and at
+// most maxStmts texts are: past that, queries run unprepared as before.
+type stmtCache struct {
+	db    *sql.DB
+	ready sync.Map // rewritten SQL → *sql.Stmt
+	mu    sync.Mutex
+	seen  map[string]bool // used once, not yet prepared (bounded by maxSeen)
+	n     int             // statements prepared
+}
+
+const (
+	maxStmts = 256
+	maxSeen  = 4096
+)
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, seen: map[string]bool{}} }
+
+// get returns q's prepared statement, nil to run q unprepared.
+func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := c.ready.Load(q); ok {
+		return st.(*sql.Stmt)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.ready.Load(q); ok {
+		return st.(*sql.Stmt)
+	}
+	if c.n >= maxStmts {
+		return nil
+	}
+	if !c.seen[q] {
+		if len(c.seen) < maxSeen {
+			c.seen[q] = true
+		}
+		return nil
+	}
+	// database/sql prepares it again on each connection of the pool as it
+	// is used there, and keeps it per connection.
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // the query unprepared reports the same error the same way
+	}
+	delete(c.seen, q)
+	c.ready.Store(q, st)
+	c.n++
+	return st
+}
+
+// close closes the prepared statements.
+func (c *stmtCache) close() {
+	c.ready.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
+}
+
+// stmtQuerier runs its prepared statement whatever text it is given.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (s stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return s.st.ExecContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return s.st.QueryContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return s.st.QueryRowContext(ctx, args...)
 }
 
 type sqlRows struct{ *sql.Rows }
@@ -72,8 +167,11 @@ type tx struct {
 }
 
 func (d *dialect) Name() string      { return "sqlitestore" }
-func (d *dialect) Read() sqlcore.DB  { return conn{d.r} }
-func (d *dialect) Write() sqlcore.DB { return conn{d.w} }
+func (d *dialect) Read() sqlcore.DB  { return conn{q: d.r, stmts: d.stmts} }
+func (d *dialect) Write() sqlcore.DB { return conn{q: d.w} }
+
+// ReadPoint is the pool without the file mapping (see Open).
+func (d *dialect) ReadPoint() sqlcore.DB { return conn{q: d.p, stmts: d.pstmts} }
 
 // WithTx begins IMMEDIATE (see Open): the transaction holds the database's
 // write lock from its start, for every process sharing the file.
@@ -82,7 +180,7 @@ func (d *dialect) WithTx(ctx context.Context, fn func(sqlcore.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&tx{conn{t}, t}); err != nil {
+	if err := fn(&tx{conn{q: t}, t}); err != nil {
 		_ = t.Rollback()
 		return err
 	}
