@@ -15,8 +15,8 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/bench"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 	"github.com/lgsp-bus/lgsp/examples/ministries"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
 	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 

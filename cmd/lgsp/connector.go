@@ -12,7 +12,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/connectors"
 	// Adapters register themselves by name; the synthetic one is
-	// registered by examples/synthetic (bus.go).
+	// registered by connectors/synthetic (bus.go).
 	_ "github.com/lgsp-bus/lgsp/connectors/files"
 	_ "github.com/lgsp-bus/lgsp/connectors/pgcdc"
 	_ "github.com/lgsp-bus/lgsp/connectors/pgpoll"

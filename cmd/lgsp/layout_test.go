@@ -12,25 +12,33 @@ import (
 	"testing"
 )
 
-// No production package under broker/ imports examples/: the synthetic
-// world is plugged in by the command (issue 18). examples/synthetic
-// imports nothing of the bus.
+// The dependency rules of the layout (issue 18): nothing under broker/,
+// test files included, imports examples/ (the synthetic world is plugged
+// in by the command, and the bus's tests take their data from
+// connectors/synthetic); the SDK and its adapters (connectors/…) import
+// nothing of the bus or the examples, so an agency builds them alone.
+// Their tests may start a bus.
 func TestLayoutImports(t *testing.T) {
+	const mod = "github.com/lgsp-bus/lgsp/"
 	tests := []struct {
 		dir       string
-		forbidden string
+		forbidden []string
+		tests     bool // test files too
 	}{
-		{"../../broker", "github.com/lgsp-bus/lgsp/examples"},
-		{"../../examples/synthetic", "github.com/lgsp-bus/lgsp/broker"},
+		{"../../broker", []string{mod + "examples"}, true},
+		{"../../connectors", []string{mod + "broker", mod + "examples"}, false},
 	}
 	for _, tt := range tests {
-		n := 0
+		n, nt := 0, 0
 		err := filepath.WalkDir(tt.dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
 				return err
 			}
-			if tt.forbidden == "github.com/lgsp-bus/lgsp/broker" && filepath.Dir(path) != filepath.Clean(tt.dir) {
-				return nil // subpackages (gen, plug) are wiring beside the bus
+			if strings.HasSuffix(path, "_test.go") {
+				if !tt.tests {
+					return nil
+				}
+				nt++
 			}
 			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
 			if err != nil {
@@ -38,14 +46,17 @@ func TestLayoutImports(t *testing.T) {
 			}
 			n++
 			for _, imp := range f.Imports {
-				if p, _ := strconv.Unquote(imp.Path.Value); strings.HasPrefix(p, tt.forbidden) {
-					t.Errorf("%s imports %s", path, p)
+				p, _ := strconv.Unquote(imp.Path.Value)
+				for _, bad := range tt.forbidden {
+					if p == bad || strings.HasPrefix(p, bad+"/") {
+						t.Errorf("%s imports %s", path, p)
+					}
 				}
 			}
 			return nil
 		})
-		if err != nil || n == 0 {
-			t.Fatalf("%s: %d files, %v", tt.dir, n, err)
+		if err != nil || n == 0 || tt.tests && nt == 0 {
+			t.Fatalf("%s: %d files (%d tests), %v", tt.dir, n, nt, err)
 		}
 	}
 }

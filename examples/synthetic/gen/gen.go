@@ -21,7 +21,7 @@ import (
 	"sync"
 
 	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 // Options are the settings of one run; the corruption rates are those of
