@@ -55,10 +55,8 @@ func runConnector(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return err
 	case len(args) == 1 && args[0] == "list":
-		for _, s := range connectors.Adapters() {
-			fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary)
-		}
-		return nil
+		_, err := fmt.Fprint(stdout, connectors.FormatAdapterList())
+		return err
 	case len(args) == 2 && args[0] == "spec":
 		s, ok := connectors.Lookup(args[1])
 		if !ok {
