@@ -26,6 +26,8 @@ type testCfg struct {
 	internal int
 }
 
+var _ = testCfg{}.internal // unexported on purpose: DocumentConfig must leave it out
+
 func (c testCfg) Validate() error {
 	if c.Count < 0 {
 		return errors.New("count: want ≥ 0")
