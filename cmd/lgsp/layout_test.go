@@ -14,11 +14,11 @@ import (
 )
 
 // The dependency rules of the layout (issue 18): nothing under broker/,
-// test files included, imports examples/ (the synthetic world is plugged
-// in by the command, and the bus's tests take their data from
-// connectors/synthetic); the SDK and its adapters (connectors/…) import
-// nothing of the bus or the examples, so an agency builds them alone.
-// Their tests may start a bus.
+// policies/ or schemas/, test files included, imports examples/ (the
+// synthetic world is plugged in by the command, and the bus's tests take
+// their data from connectors/synthetic); the SDK and its adapters
+// (connectors/…) import nothing of the bus or the examples, so an agency
+// builds them alone. Their tests may start a bus.
 func TestLayoutImports(t *testing.T) {
 	const mod = "github.com/lgsp-bus/lgsp/"
 	tests := []struct {
@@ -27,6 +27,8 @@ func TestLayoutImports(t *testing.T) {
 		tests     bool // test files too
 	}{
 		{"../../broker", []string{mod + "examples"}, true},
+		{"../../policies", []string{mod + "examples"}, true},
+		{"../../schemas", []string{mod + "examples"}, true},
 		{"../../connectors", []string{mod + "broker", mod + "examples"}, false},
 	}
 	for _, tt := range tests {
