@@ -90,8 +90,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&p.Updates, "updates", 0, "rows updated after the snapshot, for -source postgres (default n/10)")
 	fs.BoolVar(&p.E2E, "e2e", false, "end to end: delivery and audit on; a record counts once it is on every delivery topic its agreements name and audited")
 	fs.StringVar(&p.Store, "store", "sqlite", "with -e2e: the bus's store, sqlite or postgres (on -postgres-url, in a schema of its own)")
-	fs.Func("brokers", "with -e2e: comma-separated external Kafka brokers (e.g. an `lgsp kafka`), so the broker's CPU is not counted; default embedded",
-		func(v string) error { p.Brokers = strings.Split(v, ","); return nil })
+	brokers := fs.String("brokers", "", "with -e2e: comma-separated external Kafka brokers (e.g. an `lgsp kafka`), so the broker's CPU is not counted; default embedded")
 	fs.StringVar(&p.DataDir, "keep", "", "with -e2e: keep the bus's data dir here (and the PostgreSQL schema), for `lgsp audit verify`")
 	fs.IntVar(&p.LoadRate, "load-rate", 0, "with -e2e: then send lookups and verifications at this many requests/s from another process (e.g. 5000)")
 	fs.DurationVar(&p.LoadDuration, "load-duration", 10*time.Second, "with -load-rate: how long")
@@ -101,6 +100,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	p.Brokers = strings.FieldsFunc(*brokers, func(r rune) bool { return r == ',' })
 	p.Progress, p.Citizen, p.Load, p.Logger = stdout, synthetic.RegisteredCitizen, bench.LoadCommand("bench", "-load"), config.Log{Level: "warn"}.Logger(stderr)
 	p.Land = func() (bench.LandRegistry, error) {
 		land, err := ministries.Load("land")
