@@ -502,6 +502,16 @@ func defaultText(v reflect.Value) string {
 	return string(b)
 }
 
+// FormatAdapterList lists the registered adapters, one line each: name
+// and summary (lgsp connector list).
+func FormatAdapterList() string {
+	var b strings.Builder
+	for _, s := range Adapters() {
+		fmt.Fprintf(&b, "%-16s %s\n", s.Name, s.Summary)
+	}
+	return b.String()
+}
+
 // FormatConfigDoc renders the spec as text for `lgsp connector spec NAME`.
 func (s Spec) FormatConfigDoc() string {
 	var b strings.Builder

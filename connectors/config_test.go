@@ -26,6 +26,8 @@ type testCfg struct {
 	internal int
 }
 
+var _ = testCfg{}.internal // unexported on purpose: DocumentConfig must leave it out
+
 func (c testCfg) Validate() error {
 	if c.Count < 0 {
 		return errors.New("count: want ≥ 0")
@@ -278,5 +280,21 @@ func TestHashConfig(t *testing.T) {
 	b.Batch++
 	if string(HashConfig(&a)) == string(HashConfig(&b)) {
 		t.Error("a changed config hashes the same")
+	}
+}
+
+// lgsp connector list: every registered adapter, one line each, sorted,
+// names padded to a column.
+func TestFormatAdapterList(t *testing.T) {
+	for _, name := range []string{"zz-list-b", "zz-list-a"} {
+		spec := Typed(name, "summary of "+name, nil, func(Env, testCfg) (Source, error) { return nil, errors.New("not built") })
+		Register(spec)
+	}
+	list := FormatAdapterList()
+	if !strings.HasSuffix(list, "zz-list-a        summary of zz-list-a\nzz-list-b        summary of zz-list-b\n") {
+		t.Errorf("the two test adapters, sorted, are not the end of the list:\n%s", list)
+	}
+	if strings.Count(list, "\n") != len(Adapters()) {
+		t.Errorf("%d lines for %d adapters:\n%s", strings.Count(list, "\n"), len(Adapters()), list)
 	}
 }

@@ -1,7 +1,9 @@
 package policies
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -150,4 +152,25 @@ func daysOrNone(d Days) string {
 		return "none"
 	}
 	return string(d)
+}
+
+// WriteDiff writes changes as `lgsp policy diff` shows them: one line per
+// change (or that nothing changes), or, asJSON, an indented array ([] when
+// nothing changes).
+func WriteDiff(w io.Writer, changes []Change, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(append([]Change{}, changes...))
+	}
+	if len(changes) == 0 {
+		_, err := fmt.Fprintln(w, "no agency gains or loses access")
+		return err
+	}
+	for _, c := range changes {
+		if _, err := fmt.Fprintln(w, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -61,3 +61,26 @@ vss on civil_status.birth_registration (stream):
 		t.Fatalf("a set against itself: %v", d)
 	}
 }
+
+// WriteDiff: one block per change, a sentence when nothing changes, and
+// JSON with [] rather than null.
+func TestWriteDiff(t *testing.T) {
+	one := []Change{{Consumer: "gdt", Dataset: "tax.taxpayer", Mode: ModeStream, Gained: []string{"dob"}}}
+	tests := []struct {
+		name    string
+		changes []Change
+		asJSON  bool
+		want    string
+	}{
+		{"nothing", nil, false, "no agency gains or loses access\n"},
+		{"nothing as JSON", nil, true, "[]\n"},
+		{"a change", one, false, "gdt on tax.taxpayer (stream):\n  + gains fields     dob\n"},
+		{"a change as JSON", one, true, "[\n  {\n    \"consumer\": \"gdt\",\n    \"dataset\": \"tax.taxpayer\",\n    \"mode\": \"stream\",\n    \"gained\": [\n      \"dob\"\n    ]\n  }\n]\n"},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		if err := WriteDiff(&b, tt.changes, tt.asJSON); err != nil || b.String() != tt.want {
+			t.Errorf("%s: %v\n%q\nwant\n%q", tt.name, err, b.String(), tt.want)
+		}
+	}
+}

@@ -41,7 +41,7 @@ type Options struct {
 	// Citizen is citizen i of the population of a seed (required): the
 	// register is seeded with citizens 0…Population-1 and every record
 	// names one of them, so reconciliation does real look-ups. lgsp bench
-	// plugs in examples/synthetic.
+	// plugs in connectors/synthetic.
 	Citizen func(seed int64, i int) store.Citizen
 }
 

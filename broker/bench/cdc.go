@@ -23,7 +23,7 @@ type CDCOptions struct {
 	// afterwards).
 	PostgresURL string
 	Rows        int // rows in the table, read by the initial snapshot (default 1,000,000)
-	Updates     int // rows updated afterwards, read from the change stream (default 100,000)
+	Updates     int // rows updated afterwards, read from the change stream (default Rows/10)
 	// Population is the size of the population index (default 100,000);
 	// every row names a real citizen, so reconciliation does real look-ups.
 	Population int
@@ -87,7 +87,7 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	if o.Updates < 0 {
 		o.Updates = 0
 	} else if o.Updates == 0 {
-		o.Updates = 100_000
+		o.Updates = max(o.Rows/10, 1)
 	}
 	o.Updates = min(o.Updates, o.Rows, 999_999) // the first certificates, series CA
 	if o.Population <= 0 {

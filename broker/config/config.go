@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -294,6 +296,13 @@ type Connector struct {
 type Log struct {
 	// Level is debug, info, warn or error (default info).
 	Level string `yaml:"level" env:"LEVEL"`
+}
+
+// Logger is the operator log at Level, as JSON lines on w.
+func (l Log) Logger(w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(l.Level))) // Validate names the bad level; info otherwise
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // Defaults returns the configuration of `lgsp dev`.

@@ -138,7 +138,6 @@ func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type fixture struct {
-	t     *testing.T
 	api   *fakeAPI
 	con   *Console
 	srv   *httptest.Server

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/config"
@@ -57,6 +58,32 @@ func (o *Client) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	return res, err
 }
 
+// Save hands over the certificate issued for r as `lgsp cert issue` does:
+// with dir "", the certificate on w and what it is on notes (only for a
+// request made with the agency's own key: a generated key is never
+// printed); otherwise the files of WriteFiles, named after the agency (and
+// system), and their paths on w.
+func (res Issued) Save(dir string, r IssueRequest, w, notes io.Writer) error {
+	if dir == "" {
+		if res.PrivateKey != "" {
+			return fmt.Errorf("a generated private key is written only to a file: give a directory")
+		}
+		fmt.Fprint(w, res.Certificate)
+		_, err := fmt.Fprintf(notes, "certificate %s for %s, valid until %s\n", res.Serial, r.Agency, res.NotAfter.Format(time.RFC3339))
+		return err
+	}
+	name := r.Agency
+	if r.System != "" {
+		name += "-" + r.System
+	}
+	written, err := res.WriteFiles(dir, name)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "certificate %s for %s, valid until %s\n  %s\n", res.Serial, r.Agency, res.NotAfter.Format(time.RFC3339), strings.Join(written, "\n  "))
+	return err
+}
+
 // WriteFiles writes <name>.crt, ca.crt and, when the bus generated the
 // key, <name>.key (0600) into dir, and returns their paths.
 func (res Issued) WriteFiles(dir, name string) ([]string, error) {
@@ -86,6 +113,20 @@ type Cert struct {
 	Serial, Agency, System, State string
 	NotAfter                      time.Time `json:"not_after"`
 	Revoked                       *time.Time
+}
+
+// WriteList writes certificates as the table `lgsp cert list` prints.
+func WriteList(w io.Writer, recs []Cert) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERIAL\tAGENCY\tSYSTEM\tSTATE\tNOT AFTER")
+	for _, r := range recs {
+		sys := r.System
+		if sys == "" {
+			sys = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Agency, sys, r.State, r.NotAfter.Format(time.DateOnly))
+	}
+	return tw.Flush()
 }
 
 // List returns the certificates, of one agency when agency is not "".

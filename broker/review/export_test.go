@@ -210,11 +210,27 @@ func TestWriteListEmptySaysSo(t *testing.T) {
 		{"gdt-2025-q1", "pending", "no items (source gdt-2025-q1, status pending)\n"},
 	} {
 		var out, notes bytes.Buffer
-		if err := review.WriteList(context.Background(), st, tc.source, tc.status, 0, 50, &out, &notes); err != nil {
+		if err := review.WriteList(context.Background(), st, tc.source, tc.status, "", 50, &out, &notes); err != nil {
 			t.Fatal(err)
 		}
 		if out.Len() != 0 || notes.String() != tc.want {
 			t.Errorf("%q %q: stdout %q, notes %q, want %q", tc.source, tc.status, out.String(), notes.String(), tc.want)
 		}
+	}
+}
+
+// The command-line inputs WriteList and ExportFile check themselves: a
+// cursor that is not an item id, an export without a source.
+func TestListAndExportRefuseBadInput(t *testing.T) {
+	st := openStore(t)
+	var out, notes bytes.Buffer
+	if err := review.WriteList(context.Background(), st, "", "", "17", 50, &out, &notes); !errors.Is(err, review.ErrBadCursor) || !strings.HasPrefix(err.Error(), "--after: ") {
+		t.Errorf("WriteList(after 17) = %v, want --after: %v", err, review.ErrBadCursor)
+	}
+	if err := review.ExportFile(context.Background(), st, "", "", "", &out, &notes); err == nil || !strings.Contains(err.Error(), "--source SOURCE is required") {
+		t.Errorf("ExportFile without a source = %v", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("wrote %q", out.String())
 	}
 }

@@ -33,14 +33,21 @@ type listedItem struct {
 }
 
 // WriteList writes the items of source (all sources when "") with status
-// ("" = any) after the item with sequence after, at most limit, as NDJSON
-// to w, oldest first; when there may be more, it says on notes which
-// --after to pass for the next page (lgsp review list).
-func WriteList(ctx context.Context, rs store.ReviewStore, source, status string, after int64, limit int, w, notes io.Writer) error {
+// ("" = any) after the item with id after ("" = from the first), at most
+// limit, as NDJSON to w, oldest first; when there may be more, it says on
+// notes which --after to pass for the next page (lgsp review list).
+func WriteList(ctx context.Context, rs store.ReviewStore, source, status, afterID string, limit int, w, notes io.Writer) error {
 	switch status {
 	case "", store.ReviewPending, store.ReviewAccepted, store.ReviewRejected:
 	default:
 		return fmt.Errorf("--status must be pending, accepted or rejected, got %q", status)
+	}
+	var after int64
+	if afterID != "" {
+		var err error
+		if after, err = ParseID(afterID); err != nil {
+			return fmt.Errorf("--after: %w", err)
+		}
 	}
 	items, next, err := ListSource(ctx, rs, source, status, after, limit)
 	if err != nil {
@@ -96,6 +103,9 @@ func listFilter(source, status string, after int64) string {
 // output is durable: decisions are exported at least once (lgsp review
 // export). The count goes to notes.
 func ExportFile(ctx context.Context, rs store.ReviewStore, source, cursorPath, outPath string, w, notes io.Writer) error {
+	if source == "" {
+		return errors.New("lgsp review export: --source SOURCE is required")
+	}
 	var cur Cursor
 	if cursorPath != "" {
 		f, err := os.Open(cursorPath)

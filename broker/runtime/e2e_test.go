@@ -21,18 +21,26 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
-	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 	"github.com/lgsp-bus/lgsp/policies"
 	"github.com/segmentio/kafka-go"
 )
 
-// The tests plug in the synthetic world as lgsp dev does: the register's
-// population and, with synthetic.enabled, one synthetic connector per source.
+// The tests plug in the synthetic world as lgsp dev does
+// (examples/synthetic/plug, which the bus's tests may not import): the
+// register's population and, with synthetic.enabled, one synthetic
+// connector per source.
 var population = synthetic.RegisteredCitizen
 
 func devConnectors(c config.Config) func([]string) []config.Connector {
-	return plug.Synthetic(runtime.Options{Config: c}).DevConnectors
+	sc := c.Synthetic
+	return func(sources []string) []config.Connector {
+		var out []config.Connector
+		for _, s := range synthetic.Streams(sources, sc.Seed, sc.Population, sc.RatePerSecond, sc.Limit) {
+			out = append(out, config.Connector{Name: s.Source, Adapter: synthetic.AdapterName, Config: s.Raw()})
+		}
+		return out
+	}
 }
 
 // devConfig is a dev-mode config on free ports in a temp dir.

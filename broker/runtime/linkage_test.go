@@ -18,7 +18,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 // taxpayer is a tax.taxpayer row naming a person, with cccd as given.

@@ -13,7 +13,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
 	"github.com/lgsp-bus/lgsp/broker/streamlink"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 const seed = 42

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/audit/auditcheck"
@@ -19,12 +18,6 @@ func init() {
 	register(command{Name: "audit", Summary: "re-check the whole access log (verify), or witness a bus's checkpoints (witness)", Usage: auditUsage, Run: runAudit})
 }
 
-// urls is a repeatable flag.
-type urls []string
-
-func (u *urls) String() string     { return strings.Join(*u, ",") }
-func (u *urls) Set(v string) error { *u = append(*u, v); return nil }
-
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "witness" {
 		return runAuditWitness(ctx, args[1:], stdout, stderr)
@@ -37,8 +30,11 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dataDir := fs.String("data-dir", "", "data dir of an embedded (dev) bus (default ./lgsp-data)")
 	cfgPath := fs.String("config", "", "config file of a bus on PostgreSQL (as for lgsp serve)")
 	pubHex := fs.String("public-key", "", "checkpoint public key (hex) as published at /v1/audit/public-key; default: derived from the bus's signing key")
-	var witnesses urls
-	fs.Var(&witnesses, "witness", "base URL of an `lgsp audit witness`; the store must reach its newest cosigned checkpoint with the same root (repeatable)")
+	var witnesses []string
+	fs.Func("witness", "base URL of an `lgsp audit witness`; the store must reach its newest cosigned checkpoint with the same root (repeatable)", func(u string) error {
+		witnesses = append(witnesses, u)
+		return nil
+	})
 	topic := fs.String("checkpoints-topic", "", "Kafka topic of the published checkpoints, read with the config's kafka.brokers (default: audit.checkpoints_topic when the config names brokers)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

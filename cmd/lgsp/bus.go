@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -15,8 +14,8 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/bench"
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 	"github.com/lgsp-bus/lgsp/examples/ministries"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
 	"github.com/lgsp-bus/lgsp/examples/synthetic/plug"
 )
 
@@ -59,101 +58,63 @@ func runBus(ctx context.Context, mode runtime.Mode, args []string, stdout, stder
 	if err != nil {
 		return err
 	}
-	fs.Visit(func(f *flag.Flag) { // only the flags given override the config
-		switch f.Name {
-		case "data-dir":
-			cfg.DataDir = *dataDir
-		case "api-addr":
-			cfg.API.Addr = *apiAddr
-		case "registry-addr":
-			cfg.Registry.Addr = *regAddr
-		case "kafka-port":
-			cfg.Kafka.EmbeddedPort = *kafkaPort
-		case "population":
-			cfg.Synthetic.Population = *population
-		case "rate":
-			cfg.Synthetic.RatePerSecond = *rate
-		case "limit":
-			cfg.Synthetic.Limit = *limit
-		case "log-level":
-			cfg.Log.Level = *logLevel
+	override := map[string]func(){ // only the flags given override the config
+		"data-dir":      func() { cfg.DataDir = *dataDir },
+		"api-addr":      func() { cfg.API.Addr = *apiAddr },
+		"registry-addr": func() { cfg.Registry.Addr = *regAddr },
+		"kafka-port":    func() { cfg.Kafka.EmbeddedPort = *kafkaPort },
+		"population":    func() { cfg.Synthetic.Population = *population },
+		"rate":          func() { cfg.Synthetic.RatePerSecond = *rate },
+		"limit":         func() { cfg.Synthetic.Limit = *limit },
+		"log-level":     func() { cfg.Log.Level = *logLevel },
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if set := override[f.Name]; set != nil { // --config is not one
+			set()
 		}
 	})
 	if err := cfg.Validate(string(mode)); err != nil {
 		return err
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level)))
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	return runtime.Run(ctx, plug.Synthetic(runtime.Options{Mode: mode, Config: cfg, Logger: logger, Status: stdout}))
+	return runtime.Run(ctx, plug.Synthetic(runtime.Options{Mode: mode, Config: cfg, Logger: cfg.Log.Logger(stderr), Status: stdout}))
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr, "")
-	n := fs.Int("n", 200_000, "records to push through each path")
-	runs := fs.Int("runs", 3, "repetitions; the median is reported")
-	dataset := fs.String("dataset", "land.land_use_right", "dataset pushed: land.land_use_right (JSON Schema) or tax.taxpayer (Avro)")
-	source := fs.String("source", "push", "push: records handed to the pipeline; postgres: a land registry table of -n rows snapshotted and streamed by the postgres-cdc connector")
-	pgURL := fs.String("postgres-url", os.Getenv("LGSP_TEST_POSTGRES_URL"), "PostgreSQL with wal_level=logical, for -source postgres")
-	updates := fs.Int("updates", 0, "rows updated after the snapshot, for -source postgres (default n/10)")
-	e2e := fs.Bool("e2e", false, "end to end: delivery and audit on; a record counts once it is on every delivery topic its agreements name and audited")
-	storeKind := fs.String("store", "sqlite", "with -e2e: the bus's store, sqlite or postgres (on -postgres-url, in a schema of its own)")
+	var p bench.Plan
+	fs.IntVar(&p.Records, "n", 200_000, "records to push through each path")
+	fs.IntVar(&p.Runs, "runs", 3, "repetitions; the median is reported")
+	fs.StringVar(&p.Dataset, "dataset", "land.land_use_right", "dataset pushed: land.land_use_right (JSON Schema) or tax.taxpayer (Avro)")
+	fs.StringVar(&p.Source, "source", "push", "push: records handed to the pipeline; postgres: a land registry table of -n rows snapshotted and streamed by the postgres-cdc connector")
+	fs.StringVar(&p.PostgresURL, "postgres-url", os.Getenv("LGSP_TEST_POSTGRES_URL"), "PostgreSQL with wal_level=logical, for -source postgres")
+	fs.IntVar(&p.Updates, "updates", 0, "rows updated after the snapshot, for -source postgres (default n/10)")
+	fs.BoolVar(&p.E2E, "e2e", false, "end to end: delivery and audit on; a record counts once it is on every delivery topic its agreements name and audited")
+	fs.StringVar(&p.Store, "store", "sqlite", "with -e2e: the bus's store, sqlite or postgres (on -postgres-url, in a schema of its own)")
 	brokers := fs.String("brokers", "", "with -e2e: comma-separated external Kafka brokers (e.g. an `lgsp kafka`), so the broker's CPU is not counted; default embedded")
-	keep := fs.String("keep", "", "with -e2e: keep the bus's data dir here (and the PostgreSQL schema), for `lgsp audit verify`")
-	loadRate := fs.Int("load-rate", 0, "with -e2e: then send lookups and verifications at this many requests/s from another process (e.g. 5000)")
-	loadFor := fs.Duration("load-duration", 10*time.Second, "with -load-rate: how long")
-	loadAPI := fs.String("load", "", "run only the load generator against this API base URL (what -load-rate starts in another process)")
-	loadProf := fs.String("load-cpuprofile", "", "with -load-rate: write a CPU profile of the bus during the load to this file (go tool pprof)")
-	loadReqs := fs.String("requests", "", "with -load: the requests file (PATH<TAB>TOKEN<TAB>BODY lines)")
+	fs.StringVar(&p.DataDir, "keep", "", "with -e2e: keep the bus's data dir here (and the PostgreSQL schema), for `lgsp audit verify`")
+	fs.IntVar(&p.LoadRate, "load-rate", 0, "with -e2e: then send lookups and verifications at this many requests/s from another process (e.g. 5000)")
+	fs.DurationVar(&p.LoadDuration, "load-duration", 10*time.Second, "with -load-rate: how long")
+	fs.StringVar(&p.LoadAPI, "load", "", "run only the load generator against this API base URL (what -load-rate starts in another process)")
+	fs.StringVar(&p.LoadProfilePath, "load-cpuprofile", "", "with -load-rate: write a CPU profile of the bus during the load to this file (go tool pprof)")
+	fs.StringVar(&p.Requests, "requests", "", "with -load: the requests file (PATH<TAB>TOKEN<TAB>BODY lines)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var res fmt.Stringer
-	var err error
+	p.Brokers = strings.FieldsFunc(*brokers, func(r rune) bool { return r == ',' })
+	p.Progress, p.Citizen, p.Load, p.Logger = stdout, synthetic.RegisteredCitizen, bench.LoadCommand("bench", "-load"), config.Log{Level: "warn"}.Logger(stderr)
+	p.Land = func() (bench.LandRegistry, error) {
+		land, err := ministries.Load("land")
+		return bench.LandRegistry{SchemaSQL: land.SchemaSQL, Adapter: land.Connector.Adapter, Config: land.Connector.Config}, err
+	}
+	res, err := p.Run(ctx)
 	switch {
-	case *loadAPI != "":
-		res, err = bench.RunLoad(ctx, bench.LoadOptions{API: *loadAPI, Requests: *loadReqs, Rate: *loadRate, Duration: *loadFor})
-	case *e2e:
-		var prof io.Writer
-		if *loadProf != "" {
-			f, ferr := os.Create(*loadProf)
-			if ferr != nil {
-				return ferr
-			}
-			defer f.Close()
-			prof = f
-		}
-		var bl []string
-		if *brokers != "" {
-			bl = strings.Split(*brokers, ",")
-		}
-		res, err = bench.RunE2E(ctx, bench.E2EOptions{Options: bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen},
-			Store: *storeKind, PostgresURL: *pgURL, Brokers: bl, DataDir: *keep, LoadRate: *loadRate, LoadDuration: *loadFor, Load: bench.LoadCommand("bench", "-load"), LoadProfile: prof,
-			Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	case *source == "postgres":
-		if *updates == 0 {
-			*updates = max(*n/10, 1)
-		}
-		land, lerr := ministries.Load("land")
-		if lerr != nil {
-			return lerr
-		}
-		res, err = bench.RunCDC(ctx, bench.CDCOptions{PostgresURL: *pgURL, Rows: *n, Updates: *updates, Progress: stdout, Citizen: synthetic.RegisteredCitizen,
-			Land: bench.LandRegistry{SchemaSQL: land.SchemaSQL, Adapter: land.Connector.Adapter, Config: land.Connector.Config}})
-	case *source == "push":
-		res, err = bench.Run(ctx, bench.Options{Records: *n, Runs: *runs, Dataset: *dataset, Progress: stdout, Citizen: synthetic.RegisteredCitizen})
-	default:
-		return fmt.Errorf("bench: -source must be push or postgres, got %q", *source)
-	}
-	if err != nil {
-		return err
-	}
-	if *asJSON {
+	case err == nil && *asJSON:
 		return json.NewEncoder(stdout).Encode(res)
+	case err == nil:
+		fmt.Fprintln(stdout, res)
 	}
-	fmt.Fprintln(stdout, res)
-	return nil
+	return err
 }
 
 func runHealth(ctx context.Context, args []string, stdout, _ io.Writer) error {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/operatorclient"
@@ -65,36 +63,13 @@ func runCert(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		if *out == "" {
-			fmt.Fprint(stdout, res.Certificate)
-			fmt.Fprintf(stderr, "certificate %s for %s, valid until %s\n", res.Serial, *agency, res.NotAfter.Format(time.RFC3339))
-			return nil
-		}
-		name := *agency
-		if *system != "" {
-			name += "-" + *system
-		}
-		written, err := res.WriteFiles(*out, name)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "certificate %s for %s, valid until %s\n  %s\n", res.Serial, *agency, res.NotAfter.Format(time.RFC3339), strings.Join(written, "\n  "))
-		return nil
+		return res.Save(*out, req, stdout, stderr)
 	case "list":
 		recs, err := op.List(ctx, *agency)
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SERIAL\tAGENCY\tSYSTEM\tSTATE\tNOT AFTER")
-		for _, r := range recs {
-			sys := r.System
-			if sys == "" {
-				sys = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Serial, r.Agency, sys, r.State, r.NotAfter.Format(time.DateOnly))
-		}
-		return tw.Flush()
+		return operatorclient.WriteList(stdout, recs)
 	default: // revoke
 		if *serial == "" {
 			return errors.New("--serial is required (lgsp cert list shows them)\n" + certUsage)

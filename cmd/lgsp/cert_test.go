@@ -84,8 +84,8 @@ func TestCertCommand(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(generated+`\s+vss\s+vss-hic\s+revoked`).MatchString(out) || !regexp.MustCompile(fromCSR+`\s+gdt\s+-\s+valid`).MatchString(out) {
 		t.Fatalf("list: %d\n%s", code, out)
 	}
-	if code, out, _ = cert("list", "--data-dir", dir, "--api", api, "--agency", "gdt"); strings.Contains(out, generated) || !strings.Contains(out, fromCSR) {
-		t.Fatalf("list --agency gdt:\n%s", out)
+	if code, out, _ = cert("list", "--data-dir", dir, "--api", api, "--agency", "gdt"); code != 0 || strings.Contains(out, generated) || !strings.Contains(out, fromCSR) {
+		t.Fatalf("list --agency gdt: %d\n%s", code, out)
 	}
 
 	for _, tc := range []struct {

@@ -12,7 +12,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/connectors"
 	// Adapters register themselves by name; the synthetic one is
-	// registered by examples/synthetic (bus.go).
+	// registered by connectors/synthetic (bus.go).
 	_ "github.com/lgsp-bus/lgsp/connectors/files"
 	_ "github.com/lgsp-bus/lgsp/connectors/pgcdc"
 	_ "github.com/lgsp-bus/lgsp/connectors/pgpoll"
@@ -55,10 +55,8 @@ func runConnector(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		return err
 	case len(args) == 1 && args[0] == "list":
-		for _, s := range connectors.Adapters() {
-			fmt.Fprintf(stdout, "%-16s %s\n", s.Name, s.Summary)
-		}
-		return nil
+		_, err := fmt.Fprint(stdout, connectors.FormatAdapterList())
+		return err
 	case len(args) == 2 && args[0] == "spec":
 		s, ok := connectors.Lookup(args[1])
 		if !ok {

@@ -14,17 +14,7 @@ func init() {
 
 const genUsage = `usage: lgsp gen [--dir DIR] [--citizens N] [--records N] [--seed S] [--format csv|ndjson] [rates]
 
-Writes DIR/population.<ext> (personal_id, old_cmnd, full_name, dob, sex,
-birth_province, deceased; with --extras also residence, postcode,
-insurance_number), DIR/records.<ext> (record_id, personal_id, old_cmnd,
-full_name, dob, sex, province_code: the columns lgsp reconcile reads without
-a mapping; with --extras also dia_chi, ma_buu_chinh, so_bhxh, which a
-mapping's extra fields compare) and DIR/truth.<ext> (record_id, personal_id
-of the person the record describes, "" if not in the register, and the
-errors applied). Each corruption is drawn independently per record at its
-rate:
-
-`
+` + gen.Files
 
 // runGen is a dev tool: it writes the synthetic files of examples/synthetic/gen.
 func runGen(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,11 +14,10 @@ const policyUsage = `usage: lgsp policy check [DIR [AGENCIES_FILE]]     lint agr
 DIR "builtin" = the agreements built into the binary`
 
 func init() {
-	register(command{Name: "policy", Summary: "lint agreement files (check) and show who gains or loses access (diff)", Usage: policyUsage, HelpAnywhere: true,
-		Run: func(_ context.Context, args []string, stdout, _ io.Writer) error { return runPolicy(args, stdout) }})
+	register(command{Name: "policy", Summary: "lint agreement files (check) and show who gains or loses access (diff)", Usage: policyUsage, HelpAnywhere: true, Run: runPolicy})
 }
 
-func runPolicy(args []string, stdout io.Writer) error {
+func runPolicy(_ context.Context, args []string, stdout, _ io.Writer) error {
 	usage := errors.New(policyUsage)
 	if len(args) == 0 {
 		return usage
@@ -46,20 +44,7 @@ func runPolicy(args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("new agreements (not applied): %w", err)
 		}
-		changes := policies.Diff(old, newSet)
-		if len(args) > 3 && args[3] == "--json" {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(append([]policies.Change{}, changes...)) // [] rather than null when nothing changes
-		}
-		if len(changes) == 0 {
-			fmt.Fprintln(stdout, "no agency gains or loses access")
-			return nil
-		}
-		for _, c := range changes {
-			fmt.Fprintln(stdout, c)
-		}
-		return nil
+		return policies.WriteDiff(stdout, policies.Diff(old, newSet), len(args) > 3 && args[3] == "--json")
 	}
 	return usage
 }

@@ -57,17 +57,9 @@ func runQuality(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	qq := quality.Query{Source: *source, Dataset: *dataset, ToDay: q.Day(time.Now())}
-	if *to != "" {
-		if qq.ToDay, err = q.DayOfDate(*to); err != nil {
-			return fmt.Errorf("--to must be a date such as 2026-03-01: %w", err)
-		}
-	}
-	qq.FromDay = qq.ToDay - 29
-	if *from != "" {
-		if qq.FromDay, err = q.DayOfDate(*from); err != nil {
-			return fmt.Errorf("--from must be a date such as 2026-03-01: %w", err)
-		}
+	qq := quality.Query{Source: *source, Dataset: *dataset}
+	if qq.FromDay, qq.ToDay, err = q.Period(*from, *to, time.Now()); err != nil {
+		return fmt.Errorf("--%w", err) // the flag's name
 	}
 	sc, err := q.Scorecard(ctx, quality.Viewer{Name: "cli", Operator: true}, qq)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage/reconcilerun"
+	"golang.org/x/term"
 )
 
 func init() {
@@ -72,15 +73,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fs.Usage()
 		return errors.New("lgsp reconcile: give --records FILE or --dataset NAME (one of them)")
 	}
-	o.Progress = *progress || isTerminal(stderr)
+	f, isFile := stderr.(*os.File)
+	o.Progress = *progress || isFile && term.IsTerminal(int(f.Fd()))
 	return reconcilerun.Run(ctx, o, stdout, stderr)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

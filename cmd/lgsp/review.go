@@ -8,7 +8,6 @@ import (
 
 	"github.com/lgsp-bus/lgsp/broker/review"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
-	"github.com/lgsp-bus/lgsp/broker/store"
 )
 
 const reviewUsage = `usage: lgsp review list   [--source SOURCE] [--status pending|accepted|rejected] [--after ID] [--limit N] (--data-dir DIR | --config FILE)
@@ -57,27 +56,13 @@ func runReview(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return fmt.Errorf("lgsp review %s: unexpected argument %q", args[0], fs.Arg(0))
 	}
-	var afterSeq int64
-	if *after != "" {
-		var err error
-		if afterSeq, err = review.ParseID(*after); err != nil {
-			return fmt.Errorf("--after: %w", err)
-		}
-	}
-	if args[0] == "export" && *source == "" {
-		return errors.New("lgsp review export: --source SOURCE is required")
-	}
 	st, err := runtime.OpenBusStore(ctx, *cfgPath, *dataDir)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rs, ok := st.(store.ReviewStore)
-	if !ok {
-		return fmt.Errorf("the store (%T) has no review queue", st)
-	}
 	if args[0] == "list" {
-		return review.WriteList(ctx, rs, *source, *status, afterSeq, *limit, stdout, stderr)
+		return review.WriteList(ctx, st, *source, *status, *after, *limit, stdout, stderr)
 	}
-	return review.ExportFile(ctx, rs, *source, *cursorPath, *out, stdout, stderr)
+	return review.ExportFile(ctx, st, *source, *cursorPath, *out, stdout, stderr)
 }

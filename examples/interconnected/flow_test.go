@@ -10,8 +10,8 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/config"
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 	"github.com/lgsp-bus/lgsp/examples/interconnected"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 
 // people picks, from the bus's population register, a child under 6, a

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 // withRepeatsExtra is withRepeats with the extra fields filled from the

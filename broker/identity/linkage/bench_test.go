@@ -10,7 +10,7 @@ import (
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/store"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 // The national-scale benchmarks run on LGSP_BENCH_CITIZENS citizens

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 func TestSoundex(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 var (

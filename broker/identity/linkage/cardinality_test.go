@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 // withRepeats is legacy(view, from, n) followed by repeats more records of

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/connectors/cccd"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 // FuzzCompare: any two people compare without panicking, every level is

@@ -14,7 +14,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors/cccd"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")

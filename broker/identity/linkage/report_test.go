@@ -14,7 +14,7 @@ import (
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/store"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
 
 // reportWorld is a 20,000-citizen register and 1,500 legacy records of it

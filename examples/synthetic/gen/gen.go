@@ -21,8 +21,22 @@ import (
 	"sync"
 
 	"github.com/lgsp-bus/lgsp/connectors/atomicfile"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 )
+
+// Files describes the files Generate writes, for lgsp gen -h (the
+// corruption rates, Rates, follow it).
+const Files = `Writes DIR/population.<ext> (personal_id, old_cmnd, full_name, dob, sex,
+birth_province, deceased; with --extras also residence, postcode,
+insurance_number), DIR/records.<ext> (record_id, personal_id, old_cmnd,
+full_name, dob, sex, province_code: the columns lgsp reconcile reads without
+a mapping; with --extras also dia_chi, ma_buu_chinh, so_bhxh, which a
+mapping's extra fields compare) and DIR/truth.<ext> (record_id, personal_id
+of the person the record describes, "" if not in the register, and the
+errors applied). Each corruption is drawn independently per record at its
+rate:
+
+`
 
 // Options are the settings of one run; the corruption rates are those of
 // synthetic.LegacyOptions, plus how many records carry a personal number.

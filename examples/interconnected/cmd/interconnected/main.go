@@ -19,8 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lgsp-bus/lgsp/connectors/synthetic"
 	"github.com/lgsp-bus/lgsp/examples/interconnected"
-	"github.com/lgsp-bus/lgsp/examples/synthetic"
 )
 
 func main() {

@@ -7,6 +7,11 @@
 // Everything is a pure function of a seed and an index, so citizen i or
 // record i can be regenerated alone, a restarted connector resumes with
 // exactly the records it would have produced, and tests can compare runs.
+//
+// It is test data for whoever needs citizens and records without personal
+// data: the bus's own tests, and a ministry's IT team testing its connector
+// or mapping. Like every adapter it imports only the SDK (connectors,
+// contract, cccd); lgsp dev plugs it into the bus (examples/synthetic/plug).
 package synthetic
 
 import (

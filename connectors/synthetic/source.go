@@ -59,6 +59,19 @@ func DefaultConfig() Config {
 	return Config{Source: "land", Seed: 1, Population: 100_000, BatchSize: 500}
 }
 
+// Streams returns the config of one stream per source of the synthetic
+// world of seed and population, each at rate records per second and
+// stopping after limit records: the connectors of a dev bus.
+func Streams(sources []string, seed int64, population int, rate float64, limit uint64) []Config {
+	out := make([]Config, len(sources))
+	for i, s := range sources {
+		c := DefaultConfig()
+		c.Source, c.Seed, c.Population, c.RatePerSecond, c.Limit = s, seed, population, rate, limit
+		out[i] = c
+	}
+	return out
+}
+
 // Validate reports every problem of the config at once.
 func (c Config) Validate() error {
 	var errs []error

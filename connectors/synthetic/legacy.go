@@ -287,14 +287,7 @@ func typo(name string, r *rng) string {
 	if len(at) == 0 {
 		return name + "h"
 	}
-	i := pick(r, at)
-	const letters = "abcdeghiklmnopqrstuvxy"
-	for {
-		if c := rune(letters[r.intn(len(letters))]); c != rs[i] {
-			rs[i] = c
-			return string(rs)
-		}
-	}
+	return replaceLetter(r, rs, pick(r, at))
 }
 
 // digitOff changes one digit of a YYYY-MM-DD date so that it stays a

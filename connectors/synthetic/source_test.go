@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,25 @@ func TestConfigRawRoundTrip(t *testing.T) {
 		if *got.(*Config) != want {
 			t.Errorf("decoded %+v, want %+v", *got.(*Config), want)
 		}
+	}
+}
+
+// Streams: one valid config per source, each the defaults with the dev
+// world's seed, population, rate and limit, in the order of the sources.
+func TestStreams(t *testing.T) {
+	sources := append(slices.Clone(Sources), PopulationSource)
+	got := Streams(sources, 7, 2000, 5, 30)
+	if len(got) != len(sources) {
+		t.Fatalf("%d configs for %d sources", len(got), len(sources))
+	}
+	for i, c := range got {
+		want := DefaultConfig()
+		want.Source, want.Seed, want.Population, want.RatePerSecond, want.Limit = sources[i], 7, 2000, 5, 30
+		if c != want || c.Validate() != nil {
+			t.Errorf("%s: %+v (%v), want %+v", sources[i], c, c.Validate(), want)
+		}
+	}
+	if len(Streams(nil, 1, 100, 0, 0)) != 0 {
+		t.Error("configs without sources")
 	}
 }

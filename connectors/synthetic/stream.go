@@ -353,14 +353,7 @@ func misspell(name string, r *rng) string {
 	if len(at) == 0 {
 		return stripDiacritics(name) + "h"
 	}
-	i := pick(r, at)
-	const letters = "abcdeghiklmnopqrstuvxy"
-	for {
-		if c := rune(letters[r.intn(len(letters))]); c != rs[i] {
-			rs[i] = c
-			return string(rs)
-		}
-	}
+	return replaceLetter(r, rs, pick(r, at))
 }
 
 // stripDiacritics removes every mark and writes đ as d.
@@ -414,4 +407,15 @@ func birthYear(c contract.Citizen) int { y, _, _ := splitDOB(c.DOB); return y }
 func round(x float64, places int) float64 {
 	p := math.Pow(10, float64(places))
 	return math.Round(x*p) / p
+}
+
+// replaceLetter puts another lower-case letter at rs[i] (a typo).
+func replaceLetter(r *rng, rs []rune, i int) string {
+	const letters = "abcdeghiklmnopqrstuvxy"
+	for {
+		if c := rune(letters[r.intn(len(letters))]); c != rs[i] {
+			rs[i] = c
+			return string(rs)
+		}
+	}
 }
