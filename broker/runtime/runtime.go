@@ -81,7 +81,7 @@ type Options struct {
 	NoDelivery bool
 
 	// The synthetic world is plugged in by the binary (lgsp dev wires
-	// examples/synthetic), not imported by the bus.
+	// examples/synthetic/plug, over connectors/synthetic), not imported by the bus.
 	//
 	// Population returns citizen i of the synthetic register of a seed,
 	// with its residence; Start writes citizens 0…synthetic.population-1
