@@ -116,7 +116,7 @@ func newPushFixture(t testing.TB) *pushFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(Deps{Catalog: cat, SchemaIDs: ids, Ingest: p, Sources: sources, Tokens: toks, Registry: func() *policies.Agencies { return reg },
+	e := New(Deps{Catalog: cat, SchemaIDs: ids, Ingest: p, Sources: sources, Tokens: toks, Registry: RegistryFunc(func() *policies.Agencies { return reg }),
 		AuditLog: log, Metrics: prometheus.NewRegistry()})
 	return &pushFixture{e: e, token: secret, prod: prod}
 }
