@@ -2,7 +2,6 @@ package runtime_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/runtime"
 )
@@ -89,74 +87,6 @@ func postAs(t *testing.T, url, token, ctype string, body []byte) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
-}
-
-// Dev stays easy: the ready banner says where the operator token is (never
-// the token itself).
-func TestBannerNamesTheOperatorToken(t *testing.T) {
-	var banner syncBuffer
-	c := devConfig(t, t.TempDir())
-	bus, err := runtime.Start(context.Background(), runtime.Options{Mode: runtime.Dev, Config: c, Population: population, DevConnectors: devConnectors(c), Status: &banner, StatusEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bus.Close(context.Background())
-	path := filepath.Join(bus.Addrs().DataDir, "operator.token")
-	if !strings.Contains(banner.String(), "operator token   "+path) || strings.Contains(banner.String(), operatorToken(t, bus)) {
-		t.Fatalf("banner:\n%s", banner.String())
-	}
-}
-
-// The agency registry is reloaded with the agreements: a suspended agency's
-// valid token gets 403 agency_not_active from then on, on every route.
-func TestSuspendedAgencyIsRefusedAfterReload(t *testing.T) {
-	dir := t.TempDir()
-	raw, err := os.ReadFile("../../policies/agencies/agencies.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "agencies.yaml")
-	if err := os.WriteFile(file, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c := devConfig(t, dir)
-	c.Policies.AgenciesFile = file
-	bus := start(t, c)
-	defer bus.Close(context.Background())
-	api := "http://" + bus.Addrs().API
-	op := operatorToken(t, bus)
-	moj := agencyToken(t, bus, "moj")
-	if code, _ := call(t, "GET", api+"/v1/datasets", moj, nil); code != 200 {
-		t.Fatalf("active agency: %d", code)
-	}
-	suspended := strings.Replace(string(raw), "email: cntt@moj.gov.vn}\n    state: active", "email: cntt@moj.gov.vn}\n    state: suspended", 1)
-	if suspended == string(raw) {
-		t.Fatal("the moj entry was not found in the registry")
-	}
-	if err := os.WriteFile(file, []byte(suspended), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if code, out := call(t, "POST", api+"/v1/operator/agreements/reload", op, nil); code != 200 {
-		t.Fatalf("reload: %d %v", code, out)
-	}
-	p := citizens(t, bus.Store, 1)[0]
-	birth, _ := json.Marshal(map[string]any{"dataset": "civil_status.birth_registration", "after": birthRow(0, p)})
-	for _, path := range []string{"/v1/datasets", "/v1/sources/civil_status/records"} {
-		code, out := postOrGet(t, api+path, moj, birth)
-		if code != 403 || !strings.Contains(out, "agency_not_active") {
-			t.Errorf("%s by a suspended agency: %d %s", path, code, out)
-		}
-	}
-	// A broken registry changes nothing.
-	if err := os.WriteFile(file, []byte("agencies:\n  - id: X\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if code, _ := call(t, "POST", api+"/v1/operator/agreements/reload", op, nil); code != 422 {
-		t.Fatalf("reload of a broken registry: %d", code)
-	}
-	if a, ok := bus.Agencies().Get("moj"); !ok || a.State != "suspended" {
-		t.Fatalf("a failed reload changed the registry: %+v", a)
-	}
 }
 
 // postOrGet POSTs body to the ingest route and GETs anything else.
