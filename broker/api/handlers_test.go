@@ -19,6 +19,7 @@ import (
 	"github.com/lgsp-bus/lgsp/broker/audit"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/policies"
+	"github.com/lgsp-bus/lgsp/schemas"
 )
 
 // person is a citizen of the tests (the state rows name them).
@@ -683,6 +684,109 @@ func TestAuditProofsOverREST(t *testing.T) {
 		code, p := b.call(t, http.MethodGet, url, b.operator, nil) // the proofs are public, the search needs an auditor
 		if code != want || p["error"] == nil {
 			t.Errorf("%s: %d %v, want %d with an error", url, code, p, want)
+		}
+	}
+}
+
+// A push retried with the same Idempotency-Key gets the first answer,
+// marked as replayed, and ingests nothing again; another key ingests again
+// under other event ids; an over-long key is refused.
+func TestPushIdempotency(t *testing.T) {
+	b := newTestBus(t)
+	token := b.sourceToken(t, "civil_status")
+	body, _ := json.Marshal(map[string]any{"records": []any{
+		map[string]any{"dataset": "civil_status.birth_registration", "after": birthRow(0, citizen)},
+		map[string]any{"dataset": "civil_status.birth_registration", "after": map[string]any{"child_name": "no number"}},
+	}})
+	push := func(key string) (int, []byte, http.Header, int) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", b.url+"/v1/sources/civil_status/records", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var raw bytes.Buffer
+		_, _ = raw.ReadFrom(resp.Body)
+		n := 0
+		for _, m := range b.prod.take() {
+			if !strings.HasPrefix(m.Topic, "feedback.") {
+				n++
+			}
+		}
+		return resp.StatusCode, raw.Bytes(), resp.Header, n
+	}
+	code, first, hdr, n := push("batch-2026-12-07")
+	if code != 422 || n != 2 || hdr.Get("Idempotent-Replayed") != "" || !strings.Contains(string(first), `"idempotency_key":"batch-2026-12-07"`) {
+		t.Fatalf("first push: %d %s, %d messages", code, first, n)
+	}
+	code, again, hdr, n := push("batch-2026-12-07")
+	if code != 422 || n != 0 || hdr.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again, first) {
+		t.Fatalf("retry: %d %s (replayed %q), %d messages; want the first answer and nothing ingested", code, again, hdr.Get("Idempotent-Replayed"), n)
+	}
+	code, other, _, n := push("")
+	if code != 422 || n != 2 || bytes.Equal(other, first) {
+		t.Fatalf("push without a key: %d %s, %d messages", code, other, n)
+	}
+	var a, c struct {
+		Results []struct {
+			EventID string `json:"event_id"`
+		}
+	}
+	_ = json.Unmarshal(first, &a)
+	_ = json.Unmarshal(other, &c)
+	if len(a.Results) != 2 || len(c.Results) != 2 || a.Results[0].EventID == c.Results[0].EventID {
+		t.Fatalf("event ids of two different pushes: %v %v", a.Results, c.Results)
+	}
+	if code, raw, _, n := push(strings.Repeat("k", 201)); code != 400 || n != 0 || !strings.Contains(string(raw), "Idempotency-Key") {
+		t.Fatalf("over-long key: %d %s, %d messages", code, raw, n)
+	}
+}
+
+// /readyz answers 503 when a check fails, naming the check but not its
+// cause, and shows the instance's role; /v1/status and /v1/datasets answer
+// from the instance and the catalog.
+func TestReadinessStatusAndDatasets(t *testing.T) {
+	cat, err := schemas.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := map[string]any{"instance": "i-1", "connectors": []string{"tax"}, "signs_checkpoints": true, "members": []string{"i-1", "i-2"}}
+	e := New(Deps{Catalog: cat, SchemaIDs: map[string]int{"tax.taxpayer": 7}, OperatorToken: "op",
+		Instance: InstanceFuncs{StatusFunc: func() any {
+			return map[string]any{"records_in": 5, "published": 4, "dead_lettered": 1, "delivered": 3, "connectors": []any{},
+				"population": 0, "instance": "i-1", "signs_checkpoints": true}
+		}, RoleFunc: func() any { return role }},
+		Ready: map[string]func(context.Context) error{"store": func(context.Context) error { return nil }, "kafka": func(context.Context) error { return errDriver }}})
+	rec := httptestDo(t, e, "GET", "/readyz", "", "", "")
+	var ready struct {
+		Ready  bool
+		Checks map[string]string
+		Role   map[string]any
+	}
+	if json.Unmarshal([]byte(rec.body), &ready) != nil || rec.code != 503 || ready.Ready || ready.Checks["kafka"] != "unavailable" || ready.Checks["store"] != "ok" ||
+		ready.Role["instance"] != "i-1" || strings.Contains(rec.body, "secret_internal_table") {
+		t.Fatalf("readyz: %d %s", rec.code, rec.body)
+	}
+	if rec := httptestDo(t, e, "GET", "/v1/status", "op", "", ""); rec.code != 200 || !strings.Contains(rec.body, `"records_in":5`) {
+		t.Fatalf("status: %d %s", rec.code, rec.body)
+	}
+	rec = httptestDo(t, e, "GET", "/v1/datasets", "op", "", "")
+	var dss []struct {
+		Name, Topic, Subject, Format, Owner string
+		SchemaID                            int `json:"schema_id"`
+	}
+	if json.Unmarshal([]byte(rec.body), &dss) != nil || rec.code != 200 || len(dss) != len(cat.Datasets()) {
+		t.Fatalf("datasets: %d %s", rec.code, rec.body)
+	}
+	for _, d := range dss {
+		if d.Name == "tax.taxpayer" && (d.SchemaID != 7 || d.Topic != "tax.taxpayer.v1" || d.Owner != "tax") {
+			t.Fatalf("tax.taxpayer listed as %+v", d)
 		}
 	}
 }
