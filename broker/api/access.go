@@ -59,6 +59,9 @@ func (h *handlers) agency(c echo.Context) (string, error) {
 	if !ok || secret == "" {
 		return "", fail(http.StatusUnauthorized, "Authorization", "send your agency's API token as 'Authorization: Bearer lgsp_…'")
 	}
+	if h.d.Tokens == nil { // no agency has a token here
+		return "", fail(http.StatusUnauthorized, "Authorization", "%v", credentials.ErrInvalid)
+	}
 	ag, _, err := h.d.Tokens.Verify(c.Request().Context(), secret)
 	if errors.Is(err, credentials.ErrInvalid) {
 		return "", fail(http.StatusUnauthorized, "Authorization", "%v", err)
@@ -118,7 +121,7 @@ func (h *handlers) decide(ctx context.Context, agency string, mode policies.Mode
 	d := h.d.Engine.Decide(policies.Request{Consumer: agency, Dataset: r.Dataset, Mode: mode, Purpose: r.Purpose,
 		CaseReference: r.CaseReference, Fields: r.Fields, Now: time.Now()})
 	e := store.AuditEntry{Time: time.Now(), Actor: agency, Action: string(mode), Dataset: r.Dataset, Purpose: r.Purpose,
-		LegalBasis: d.LegalBasis, AgreementID: d.AgreementID, RequestID: uuid.NewString(), CitizenKey: h.d.CitizenKey(r.Citizen)}
+		LegalBasis: d.LegalBasis, AgreementID: d.AgreementID, RequestID: uuid.NewString(), CitizenKey: h.d.CitizenKeys.CitizenKey(r.Citizen)}
 	if d.HiddenFromCitizen > 0 { // the agreement keeps it from the citizen's view for a while
 		e.HiddenUntil = e.Time.Add(d.HiddenFromCitizen)
 	}
@@ -167,7 +170,7 @@ func (h *handlers) lookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKey(r.Citizen), 100)
+	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKeys.CitizenKey(r.Citizen), 100)
 	if err != nil {
 		return unavailable(err, "dataset state unavailable, retry")
 	}
@@ -197,7 +200,7 @@ func (h *handlers) verify(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKey(r.Citizen), 100)
+	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKeys.CitizenKey(r.Citizen), 100)
 	if err != nil {
 		return unavailable(err, "dataset state unavailable, retry")
 	}

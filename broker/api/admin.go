@@ -25,7 +25,7 @@ func (h *handlers) operator(next echo.HandlerFunc) echo.HandlerFunc {
 // this answer only.
 func (h *handlers) issueToken(c echo.Context) error {
 	agency := c.Param("agency")
-	if h.d.Agencies != nil && !h.d.Agencies(agency) {
+	if h.d.Registry != nil && !h.registry().Active(agency) {
 		return fail(http.StatusNotFound, "agency", "%q is not a registered, active agency", agency)
 	}
 	ctx := c.Request().Context()
@@ -82,7 +82,10 @@ func (h *handlers) listTokens(c echo.Context) error {
 // on any problem the set in force stays and the answer lists every problem
 // with file and line.
 func (h *handlers) reloadAgreements(c echo.Context) error {
-	ch, err := h.d.ReloadAgreements(c.Request().Context())
+	if h.d.Agreements == nil {
+		return changeError(ErrAgreementsBuiltIn)
+	}
+	ch, err := h.d.Agreements.Reload(c.Request().Context())
 	if err != nil {
 		var invalid *InvalidError
 		if errors.As(err, &invalid) {

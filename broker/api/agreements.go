@@ -69,7 +69,7 @@ func changeError(err error) error {
 func (h *handlers) listAgreements(c echo.Context) error {
 	set := h.d.Engine.Current()
 	return c.JSON(http.StatusOK, map[string]any{
-		"digest": set.Digest(), "dir": h.d.AgreementsDir, "managed": h.d.AgreementsDir != "" && h.d.PutAgreement != nil,
+		"digest": set.Digest(), "dir": h.d.AgreementsDir, "managed": h.d.AgreementsDir != "" && h.d.Agreements != nil,
 		"agreements": set.Agreements(),
 	})
 }
@@ -97,7 +97,7 @@ func (h *handlers) getAgreement(c echo.Context) error {
 // written atomically to the agreements folder, audited and put in force;
 // if anything fails, nothing changes.
 func (h *handlers) putAgreement(c echo.Context) error {
-	if h.d.PutAgreement == nil {
+	if h.d.Agreements == nil {
 		return changeError(ErrAgreementsBuiltIn)
 	}
 	ct := c.Request().Header.Get(echo.HeaderContentType)
@@ -128,7 +128,7 @@ func (h *handlers) putAgreement(c echo.Context) error {
 			return fail(http.StatusBadRequest, "", "%v", err)
 		}
 	}
-	ch, err := h.d.PutAgreement(c.Request().Context(), id, raw)
+	ch, err := h.d.Agreements.Put(c.Request().Context(), id, raw)
 	if err != nil {
 		return changeError(err)
 	}
@@ -195,7 +195,7 @@ func problemsOf(err error) []AgreementProblem {
 // agreements in force, or every problem with its line (still 200: the
 // preview itself worked).
 func (h *handlers) previewAgreement(c echo.Context) error {
-	if h.d.PutAgreement == nil || h.d.AgreementsDir == "" {
+	if h.d.Agreements == nil || h.d.AgreementsDir == "" {
 		return changeError(ErrAgreementsBuiltIn)
 	}
 	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAgreementBody+1))
@@ -210,9 +210,7 @@ func (h *handlers) previewAgreement(c echo.Context) error {
 	}
 	set, _, err := policies.NewFolder(h.d.AgreementsDir).Put(c.Param("id"), "request body", raw)
 	if err == nil && h.d.Registry != nil {
-		if reg := h.d.Registry(); reg != nil {
-			err = reg.CheckConsumers(set)
-		}
+		err = h.registry().CheckConsumers(set)
 	}
 	if err != nil {
 		return c.JSON(http.StatusOK, AgreementPreview{Changes: []policies.Change{}, Problems: problemsOf(err)})
@@ -228,10 +226,10 @@ func (h *handlers) previewAgreement(c echo.Context) error {
 // remaining set put in force, audited; a delivery topic stays but its
 // consumer can no longer read it.
 func (h *handlers) deleteAgreement(c echo.Context) error {
-	if h.d.DeleteAgreement == nil {
+	if h.d.Agreements == nil {
 		return changeError(ErrAgreementsBuiltIn)
 	}
-	ch, err := h.d.DeleteAgreement(c.Request().Context(), c.Param("id"))
+	ch, err := h.d.Agreements.Delete(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return changeError(err)
 	}
@@ -248,11 +246,11 @@ var ErrNoKafkaUser = errors.New("no such Kafka user: an agency gets one with its
 // rotateKafkaPassword gives a Kafka user (a consumer agency or a source) a
 // new password, returned once; the old one stops working at once. Audited.
 func (h *handlers) rotateKafkaPassword(c echo.Context) error {
-	if h.d.RotateKafkaPassword == nil {
+	if h.d.KafkaUsers == nil {
 		return fail(http.StatusConflict, "", "%v", ErrKafkaAuthOff)
 	}
 	user := c.Param("user")
-	pass, err := h.d.RotateKafkaPassword(c.Request().Context(), user)
+	pass, err := h.d.KafkaUsers.RotatePassword(c.Request().Context(), user)
 	switch {
 	case errors.Is(err, ErrKafkaAuthOff):
 		return fail(http.StatusConflict, "", "%v", err)

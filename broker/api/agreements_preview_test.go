@@ -40,11 +40,11 @@ func TestPreviewAgreement(t *testing.T) {
 	orig, _ := os.ReadFile(filepath.Join(dir, "gdt-land-parcel.yaml"))
 	thads, _ := os.ReadFile(filepath.Join(dir, "thads-hcm-taxpayer-lookup.yaml"))
 	h := New(Deps{Metrics: prometheus.NewRegistry(), OperatorToken: "op", Engine: policies.NewEngine(set), AgreementsDir: dir,
-		Registry: func() *policies.Agencies { return reg },
-		PutAgreement: func(context.Context, string, []byte) (AgreementChange, error) {
+		Registry: RegistryFunc(func() *policies.Agencies { return reg }),
+		Agreements: AgreementFuncs{PutFunc: func(context.Context, string, []byte) (AgreementChange, error) {
 			t.Fatal("the preview applied the change")
 			return AgreementChange{}, nil
-		}})
+		}}})
 	preview := func(token, id, body string) (int, AgreementPreview, string) {
 		req := httptest.NewRequest("POST", "/v1/operator/agreements/"+id+"/preview", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -24,17 +24,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/lgsp-bus/lgsp/broker/credentials"
-	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
-	"github.com/lgsp-bus/lgsp/broker/pki"
-	"github.com/lgsp-bus/lgsp/broker/quality"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/connectors/runtime"
 	"github.com/lgsp-bus/lgsp/connectors/strictjson"
 	"github.com/lgsp-bus/lgsp/policies"
-	"github.com/lgsp-bus/lgsp/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
@@ -46,86 +41,6 @@ var openAPI []byte
 // OpenAPIDocument is the OpenAPI 3.1 document served at /openapi.json (a
 // copy), for tools and for the tests that check every answer against it.
 func OpenAPIDocument() []byte { return slices.Clone(openAPI) }
-
-// Ingester is the pipeline's synchronous entry point.
-type Ingester interface {
-	Ingest(ctx context.Context, connector string, recs []connectors.Record) ([]pipeline.RecordResult, error)
-}
-
-// Deps is what the API serves from.
-type Deps struct {
-	Catalog    *schemas.Catalog
-	SchemaIDs  map[string]int // dataset → envelope schema id
-	Ingest     Ingester
-	Sources    map[string]bool // sources allowed to push (their DLQ topics exist)
-	Connectors func() []runtime.State
-	// ResetConnector restarts a connector at pos (ErrNoConnector if unknown).
-	ResetConnector func(ctx context.Context, name string, pos []byte) error
-	Engine         *policies.Engine
-	Audit          store.AuditSearcher
-	AuditLog       AuditLog
-	// CitizenTokens verifies citizens' bearer tokens and returns the
-	// personal number they prove; nil disables the citizen endpoint.
-	CitizenTokens func(token string) (string, error)
-	CitizenKey    func(personalNumber string) string
-	// InspectionHiddenFor hides an auditor's search by citizen from that
-	// citizen's view for this long (audit.inspection_hidden_for).
-	InspectionHiddenFor time.Duration
-	Ready               map[string]func(context.Context) error // name → check
-	Metrics             *prometheus.Registry
-	Status              func() any
-	// OperatorToken guards /v1/operator/… (token management).
-	OperatorToken string
-	// ReloadAgreements loads the agreement files (and the agency registry)
-	// again and puts them in force if they are all valid.
-	ReloadAgreements func(ctx context.Context) (AgreementChange, error)
-	// PutAgreement and DeleteAgreement change one agreement file in
-	// AgreementsDir and put the result in force the way a reload does (see
-	// agreements.go); nil, or AgreementsDir empty: the agreements are
-	// built into the binary and cannot be changed through the API.
-	PutAgreement    func(ctx context.Context, id string, yamlText []byte) (AgreementChange, error)
-	DeleteAgreement func(ctx context.Context, id string) (AgreementChange, error)
-	AgreementsDir   string
-	// RotateKafkaPassword gives a Kafka user a new password and puts it on
-	// the cluster (nil: kafka.auth is off).
-	RotateKafkaPassword func(ctx context.Context, user string) (string, error)
-	// Agencies reports whether an agency is registered and active.
-	Agencies func(id string) bool
-	// Registry is the agency registry in force: who owns which source, who
-	// is an auditor, who is suspended (auth.go decides every route with it).
-	Registry func() *policies.Agencies
-	// Idempotency remembers push answers by Idempotency-Key (nil: keys only
-	// make event ids stable).
-	Idempotency store.IdempotencyStore
-	// Tokens authenticates agencies' API calls (lookup, verify).
-	Tokens *credentials.Tokens
-	// CA issues and checks agencies' client certificates (mutual TLS); nil
-	// when the API listener has no TLS (api.tls.enabled off).
-	CA *pki.CA
-	// AgencyRecord returns a registered agency, for the systems a client
-	// certificate may name.
-	AgencyRecord func(id string) (policies.Agency, bool)
-	// State holds the latest row per entity, for lookups and verifications.
-	State store.StateStore
-	// Review is the identity linkage's review queue, under /v1/operator/review
-	// (nil: those routes answer 503).
-	Review linkage.ReviewQueue
-	// MaxBody is the largest request body accepted (default 8 MiB).
-	MaxBody int64
-	// Logger receives the causes of 5xx answers, which clients see only
-	// as a reference (nil: discarded).
-	Logger *slog.Logger
-	// Role is this instance's part in the cluster, shown by /readyz: its
-	// id, the connectors it runs, whether it signs checkpoints, the
-	// cluster's members (nil: not shown).
-	Role func() any
-	// Quality keeps the data-quality scorecards and the redrive items,
-	// under /v1/quality (nil: those routes answer 503).
-	Quality *quality.Quality
-	// Console is the web console, served under /ui/ with / sent there (nil:
-	// no console). It authenticates its own sessions and calls this API.
-	Console http.Handler
-}
 
 // New builds the echo server with every route.
 func New(d Deps) *echo.Echo {
@@ -277,13 +192,20 @@ func (h *handlers) readyz(c echo.Context) error {
 		status = http.StatusServiceUnavailable
 	}
 	out := map[string]any{"ready": ready, "checks": checks}
-	if h.d.Role != nil {
-		out["role"] = h.d.Role()
+	if h.d.Instance != nil {
+		if role := h.d.Instance.Role(); role != nil {
+			out["role"] = role
+		}
 	}
 	return c.JSON(status, out)
 }
 
-func (h *handlers) status(c echo.Context) error { return c.JSON(http.StatusOK, h.d.Status()) }
+func (h *handlers) status(c echo.Context) error {
+	if h.d.Instance == nil {
+		return c.JSON(http.StatusOK, map[string]any{})
+	}
+	return c.JSON(http.StatusOK, h.d.Instance.Status())
+}
 
 func (h *handlers) datasets(c echo.Context) error {
 	type ds struct {
@@ -302,7 +224,10 @@ func (h *handlers) datasets(c echo.Context) error {
 }
 
 func (h *handlers) connectors(c echo.Context) error {
-	out := h.d.Connectors()
+	var out []runtime.State
+	if h.d.Connectors != nil {
+		out = h.d.Connectors.States()
+	}
 	if out == nil {
 		out = []runtime.State{} // [] rather than null, as documented
 	}
@@ -327,7 +252,7 @@ func (h *handlers) auditQuery(c echo.Context) (store.AuditSearch, error) {
 		if !digits(n) || (len(n) != 12 && len(n) != 9) {
 			return q, fail(http.StatusBadRequest, "citizen", "citizen must be a 12-digit personal number or a 9-digit CMND")
 		}
-		q.CitizenKey = h.d.CitizenKey(n)
+		q.CitizenKey = h.d.CitizenKeys.CitizenKey(n)
 	}
 	if q.Decision != "" && q.Decision != "allow" && q.Decision != "deny" {
 		return q, fail(http.StatusBadRequest, "decision", "decision must be allow or deny")

@@ -115,12 +115,12 @@ func (h *handlers) citizenAccesses(c echo.Context) error {
 	if !ok || token == "" {
 		return fail(http.StatusUnauthorized, "Authorization", "send the token from the national e-ID sign-in as 'Authorization: Bearer <token>'")
 	}
-	number, err := h.d.CitizenTokens(token)
+	number, err := h.d.CitizenTokens.Verify(token)
 	if err != nil {
 		return fail(http.StatusUnauthorized, "Authorization", "token not accepted: %v", err)
 	}
 	// Entries an agreement hides for an investigation stay hidden until their date.
-	q := store.AuditSearch{CitizenKey: h.d.CitizenKey(number), Newest: true, Limit: 100, VisibleAt: time.Now()}
+	q := store.AuditSearch{CitizenKey: h.d.CitizenKeys.CitizenKey(number), Newest: true, Limit: 100, VisibleAt: time.Now()}
 	if s := c.QueryParam("before"); s != "" {
 		if q.BeforeSeq, err = strconv.ParseInt(s, 10, 64); err != nil || q.BeforeSeq < 1 {
 			return fail(http.StatusBadRequest, "before", "before must be a positive entry number")

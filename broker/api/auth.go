@@ -213,7 +213,7 @@ func callerOf(c echo.Context) Caller {
 // registry is the agency registry in force (empty when none is given).
 func (h *handlers) registry() *policies.Agencies {
 	if h.d.Registry != nil {
-		if r := h.d.Registry(); r != nil {
+		if r := h.d.Registry.Agencies(); r != nil {
 			return r
 		}
 	}

@@ -71,7 +71,7 @@ func newAuthFixture(t testing.TB) *authFixture {
 		}
 		f.tokens[kind] = secret
 	}
-	d := Deps{Tokens: toks, OperatorToken: f.tokens["operator"], Registry: func() *policies.Agencies { return reg },
+	d := Deps{Tokens: toks, OperatorToken: f.tokens["operator"], Registry: RegistryFunc(func() *policies.Agencies { return reg }),
 		Sources:  map[string]bool{"land": true, "insurance": true, "civil_status": true},
 		AuditLog: log, Metrics: prometheus.NewRegistry()}
 	f.e = New(d)

@@ -106,7 +106,7 @@ func (h *handlers) issueCertificate(c echo.Context) error {
 		return tlsOff()
 	}
 	agency := c.Param("agency")
-	if h.d.Agencies != nil && !h.d.Agencies(agency) {
+	if h.d.Registry != nil && !h.registry().Active(agency) {
 		return fail(http.StatusNotFound, "agency", "%q is not a registered, active agency", agency)
 	}
 	var req certRequest
@@ -116,8 +116,8 @@ func (h *handlers) issueCertificate(c echo.Context) error {
 	if (req.CSR == "") == !req.Generate {
 		return fail(http.StatusBadRequest, "csr", `send either {"csr": "<PEM certificate request>"} (preferred: the key stays with the agency) or {"generate": true}`)
 	}
-	if req.System != "" && h.d.AgencyRecord != nil {
-		ag, _ := h.d.AgencyRecord(agency)
+	if req.System != "" && h.d.Registry != nil {
+		ag, _ := h.registry().Get(agency)
 		var ids []string
 		for _, s := range ag.Systems {
 			ids = append(ids, s.ID)

@@ -45,14 +45,16 @@ const testOperator = "operator-token-of-at-least-32-characters"
 
 func certServer(t *testing.T, ca *pki.CA, log *recordingAudit) http.Handler {
 	t.Helper()
-	reg := map[string]policies.Agency{
-		"vss":       {ID: "vss", State: policies.AgencyActive, Systems: []policies.System{{ID: "vss-hic"}}},
-		"thads-hcm": {ID: "thads-hcm", State: policies.AgencyActive},
-		"old":       {ID: "old", State: policies.AgencySuspended},
+	reg, err := policies.ParseAgencies("test.yaml", []byte(`agencies:
+  - {id: vss, name: VSS, kind: ministry-level, contact: {name: b, email: b@vss.gov.vn}, state: active, systems: [{id: vss-hic, name: HIC}]}
+  - {id: thads-hcm, name: THADS, kind: provincial, contact: {name: c, email: c@thads.gov.vn}, state: active}
+  - {id: old, name: Old, kind: ministry, contact: {name: d, email: d@old.gov.vn}, state: suspended}
+`))
+	if err != nil {
+		t.Fatal(err)
 	}
 	return New(Deps{Metrics: prometheus.NewRegistry(), OperatorToken: testOperator, CA: ca, AuditLog: log,
-		Agencies:     func(id string) bool { return reg[id].State == policies.AgencyActive },
-		AgencyRecord: func(id string) (policies.Agency, bool) { a, ok := reg[id]; return a, ok }})
+		Registry: RegistryFunc(func() *policies.Agencies { return reg })})
 }
 
 func do(t *testing.T, h http.Handler, method, path, body string) (int, map[string]any) {

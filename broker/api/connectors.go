@@ -12,13 +12,22 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/connectors/runtime"
 )
 
-// ErrNoConnector is returned by Deps.ResetConnector for an unknown name.
+// ErrNoConnector is returned by ConnectorControl.Reset for an unknown name.
 var ErrNoConnector = errors.New("no such connector")
 
+// states is the connectors' states (none without Deps.Connectors).
+func (h *handlers) states() []runtime.State {
+	if h.d.Connectors == nil {
+		return nil
+	}
+	return h.d.Connectors.States()
+}
+
 func (h *handlers) connector(c echo.Context) error {
-	for _, st := range h.d.Connectors() {
+	for _, st := range h.states() {
 		if st.Name == c.Param("name") {
 			return c.JSON(http.StatusOK, st)
 		}
@@ -31,7 +40,7 @@ func (h *handlers) connector(c echo.Context) error {
 func (h *handlers) resetConnector(c echo.Context) error {
 	name := c.Param("name")
 	known := false
-	for _, st := range h.d.Connectors() {
+	for _, st := range h.states() {
 		known = known || st.Name == name
 	}
 	if !known {
@@ -68,7 +77,7 @@ func (h *handlers) resetConnector(c echo.Context) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := h.d.ResetConnector(rctx, name, pos); err != nil {
+	if err := h.d.Connectors.Reset(rctx, name, pos); err != nil {
 		if errors.Is(err, ErrNoConnector) {
 			return fail(http.StatusNotFound, "name", "no connector %q", name)
 		}

@@ -13,13 +13,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hamba/avro/v2"
 	"github.com/labstack/echo/v4"
 	"github.com/lgsp-bus/lgsp/broker/audit"
 	"github.com/lgsp-bus/lgsp/broker/credentials"
 	"github.com/lgsp-bus/lgsp/broker/envelope"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
-	"github.com/lgsp-bus/lgsp/broker/registry"
 	"github.com/lgsp-bus/lgsp/broker/store/sqlitestore"
 	"github.com/lgsp-bus/lgsp/connectors/contract"
 	"github.com/lgsp-bus/lgsp/policies"
@@ -67,29 +65,7 @@ func newPushFixture(t testing.TB) *pushFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dss []pipeline.DatasetSchema
-	sources := map[string]bool{}
-	ids := map[string]int{}
-	for i, d := range cat.Datasets() {
-		ds := pipeline.DatasetSchema{Dataset: d, SchemaID: i + 1}
-		if d.Format == schemas.FormatAvro {
-			_, text, err := registry.EnvelopeSchema(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ds.Envelope, err = avro.Parse(text); err != nil {
-				t.Fatal(err)
-			}
-		}
-		dss = append(dss, ds)
-		sources[d.Owner] = true
-		ids[d.Name] = ds.SchemaID
-	}
-	prod := &recordingProducer{}
-	p, err := pipeline.New(pipeline.Config{Datasets: dss, Reconcile: func(pipeline.Claim) pipeline.Verdict { return pipeline.Verdict{Outcome: "verified"} }}, prod)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, prod, ids, sources := testPipeline(t, cat)
 	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "lgsp.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +92,7 @@ func newPushFixture(t testing.TB) *pushFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := New(Deps{Catalog: cat, SchemaIDs: ids, Ingest: p, Sources: sources, Tokens: toks, Registry: func() *policies.Agencies { return reg },
+	e := New(Deps{Catalog: cat, SchemaIDs: ids, Ingest: p, Sources: sources, Tokens: toks, Registry: RegistryFunc(func() *policies.Agencies { return reg }),
 		AuditLog: log, Metrics: prometheus.NewRegistry()})
 	return &pushFixture{e: e, token: secret, prod: prod}
 }

@@ -132,8 +132,8 @@ func (h *handlers) reviewDecide(c echo.Context, accept bool) error {
 	}
 	entry := store.AuditEntry{Time: time.Now(), Actor: "operator", Action: action, Decision: "allow", Dataset: it.Source,
 		RequestID: id, Reason: body.By + ": " + body.Note}
-	if h.d.CitizenKey != nil && it.PersonalID != "" {
-		entry.CitizenKey = h.d.CitizenKey(it.PersonalID)
+	if h.d.CitizenKeys != nil && it.PersonalID != "" {
+		entry.CitizenKey = h.d.CitizenKeys.CitizenKey(it.PersonalID)
 	}
 	if err := h.d.AuditLog.Append(ctx, []store.AuditEntry{entry}); err != nil {
 		return unavailable(err, "the decision could not be audited, so it was not taken; retry")

@@ -41,7 +41,7 @@ func newReviewServer(t *testing.T, withQueue bool) *reviewServer {
 		t.Fatal(err)
 	}
 	rs := &reviewServer{st: st, log: log, queue: review.New(st)}
-	d := api.Deps{Metrics: prometheus.NewRegistry(), OperatorToken: operatorToken, AuditLog: log, CitizenKey: log.CitizenKey}
+	d := api.Deps{Metrics: prometheus.NewRegistry(), OperatorToken: operatorToken, AuditLog: log, CitizenKeys: log}
 	if withQueue {
 		d.Review = rs.queue
 	}

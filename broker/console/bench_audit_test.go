@@ -209,7 +209,7 @@ func BenchmarkAuditorCitizenSearch(b *testing.B) {
 	}
 	tl, ts := &timedLog{Log: log}, &timedSearch{AuditSearcher: st}
 	con.SetAPI(api.New(api.Deps{Metrics: prometheus.NewRegistry(), OperatorToken: opToken, Catalog: cat, Engine: policies.NewEngine(set),
-		Audit: ts, AuditLog: tl, CitizenKey: log.CitizenKey, Registry: func() *policies.Agencies { return reg }}))
+		Audit: ts, AuditLog: tl, CitizenKeys: log, Registry: api.RegistryFunc(func() *policies.Agencies { return reg })}))
 	cookies, csrf := benchSignIn(b, con)
 	tl.took, ts.took = nil, nil
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -343,8 +343,8 @@ func BenchmarkOverview(b *testing.B) {
 		b.Fatal(err)
 	}
 	con.SetAPI(api.New(api.Deps{Metrics: m.Registry, OperatorToken: opToken, Catalog: cat, Engine: policies.NewEngine(set),
-		Audit: st, AuditLog: log, CitizenKey: log.CitizenKey, Registry: func() *policies.Agencies { return reg },
-		Status: statusOf, Connectors: func() []runtime.State { return conns }}))
+		Audit: st, AuditLog: log, CitizenKeys: log, Registry: api.RegistryFunc(func() *policies.Agencies { return reg }),
+		Instance: api.InstanceFuncs{StatusFunc: statusOf}, Connectors: api.ConnectorFuncs{StatesFunc: func() []runtime.State { return conns }}}))
 	cookies, _ := benchSignIn(b, con)
 	var took []time.Duration
 	b.ReportAllocs()

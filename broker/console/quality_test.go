@@ -100,8 +100,8 @@ func newQualityConsole(t *testing.T) *qualityConsole {
 		}
 	}
 	rest := api.New(api.Deps{Catalog: cat, Ingest: p, Sources: map[string]bool{"land": true, "insurance": true}, Tokens: toks, OperatorToken: qc.op,
-		Registry: func() *policies.Agencies { return reg }, AuditLog: log, Metrics: prometheus.NewRegistry(), Quality: q,
-		Status: func() any { return map[string]any{"records_in": 1} }})
+		Registry: api.RegistryFunc(func() *policies.Agencies { return reg }), AuditLog: log, Metrics: prometheus.NewRegistry(), Quality: q,
+		Instance: api.InstanceFuncs{StatusFunc: func() any { return map[string]any{"records_in": 1} }}})
 	con, err := New(Deps{API: rest, OperatorToken: qc.op, Registry: func() *policies.Agencies { return reg },
 		AgencyToken: func(ctx context.Context, tok string) (string, error) {
 			ag, _, err := toks.Verify(ctx, tok)

@@ -79,10 +79,6 @@ func TestRestartMidStreamLosesNothing(t *testing.T) {
 	for _, s := range sources {
 		topics = append(topics, contract.DeadLetterTopic(s))
 	}
-	type rec struct {
-		seq uint64
-		key string
-	}
 	seen := map[string]map[uint64]bool{} // source → sequences
 	perKey := map[string][]uint64{}      // topic/partition/key → sequences in log order, first occurrences only
 	dups := map[string]int{}
