@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -89,7 +90,7 @@ func newTestBus(t *testing.T) *testBus {
 		OperatorToken: b.operator, Tokens: credentials.New(st), CitizenKeys: log, CitizenTokens: citizens, Audit: st, AuditLog: log, State: st, Idempotency: st,
 		Instance: InstanceFuncs{StatusFunc: func() any {
 			return map[string]any{"records_in": 0, "published": 0, "dead_lettered": 0, "delivered": 0, "connectors": b.conns.States(),
-				"population": 0, "instance": "test", "signs_checkpoints": true}
+				"population": 0, "instance": "test", "signs_checkpoints": true, "flow": metrics.New(func() float64 { return 0 }).Flow()}
 		}},
 		Ready:   map[string]func(context.Context) error{"store": st.Ping},
 		Metrics: prometheus.NewRegistry()}))

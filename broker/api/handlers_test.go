@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -760,7 +761,7 @@ func TestReadinessStatusAndDatasets(t *testing.T) {
 	e := New(Deps{Catalog: cat, SchemaIDs: map[string]int{"tax.taxpayer": 7}, OperatorToken: "op",
 		Instance: InstanceFuncs{StatusFunc: func() any {
 			return map[string]any{"records_in": 5, "published": 4, "dead_lettered": 1, "delivered": 3, "connectors": []any{},
-				"population": 0, "instance": "i-1", "signs_checkpoints": true}
+				"population": 0, "instance": "i-1", "signs_checkpoints": true, "flow": metrics.New(func() float64 { return 0 }).Flow()}
 		}, RoleFunc: func() any { return role }},
 		Ready: map[string]func(context.Context) error{"store": func(context.Context) error { return nil }, "kafka": func(context.Context) error { return errDriver }}})
 	rec := httptestDo(t, e, "GET", "/readyz", "", "", "")
