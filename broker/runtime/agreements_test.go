@@ -100,6 +100,7 @@ const thadsStream = `{
 // topic; deleting it closes the topic again, and a reload of the files
 // takes the same path. Runs on the dev broker with SASL/SCRAM and ACLs.
 func TestAgreementsThroughTheAPI(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	dir := t.TempDir()
 	c := devConfig(t, dir)
 	c.Kafka.Auth = true
@@ -263,6 +264,7 @@ func TestAgreementsThroughTheAPI(t *testing.T) {
 // A consumer that loses one of its stream agreements loses that topic
 // only: the Kafka ACLs name each delivery topic, not a prefix.
 func TestRemovedAgreementClosesOnlyItsTopic(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	dir := t.TempDir()
 	c := devConfig(t, dir)
 	c.Kafka.Auth = true

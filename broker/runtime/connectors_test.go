@@ -17,6 +17,7 @@ import (
 // A ministry's CSV export, with its own Vietnamese column names, is mapped
 // by a configured `files` connector onto the shared dataset and published.
 func TestConfiguredFilesConnector(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	dir := t.TempDir()
 	c := devConfig(t, dir)
 	bus := start(t, c) // seeds the population so the export can name real citizens

@@ -132,6 +132,7 @@ func readAll(t *testing.T, brokers []string, topic string, want int) []kafka.Mes
 }
 
 func TestEndToEndFixedBatch(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	var logs syncBuffer
 	bus := startLogging(t, devConfig(t, t.TempDir()), &logs)
 	defer bus.Close(context.Background())

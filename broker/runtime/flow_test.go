@@ -64,6 +64,7 @@ func ends(t *testing.T, bus *runtime.Bus, topics []string) map[string]int64 {
 // records equal the messages on its delivery topics, and once everything
 // is delivered the lag is nothing; the same figures are on /metrics.
 func TestOverviewFlowThroughDevBus(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	c := devConfig(t, t.TempDir())
 	const limit = 300
 	c.Synthetic.Enabled, c.Synthetic.Limit, c.Synthetic.RatePerSecond = true, limit, 0
@@ -184,6 +185,7 @@ func TestOverviewFlowThroughDevBus(t *testing.T) {
 // With delivery off, the lag is every published record, and the oldest's
 // age grows while nothing is delivered.
 func TestOverviewLagWhileDeliveryIsBehind(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	c := devConfig(t, t.TempDir())
 	const limit = 50
 	c.Synthetic.Enabled, c.Synthetic.Limit, c.Synthetic.RatePerSecond = true, limit, 0

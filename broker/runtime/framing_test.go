@@ -48,6 +48,7 @@ func asCloudEvent(t *testing.T, m kafka.Message) cloudevents.Event {
 // a delivery topic whose agreement chose "cloudevents" carries plain JSON
 // that the CloudEvents SDK's DataAs reads.
 func TestDeliveryFramingPerAgreement(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	dir := t.TempDir()
 	c := devConfig(t, dir)
 	c.Policies.Dir = copyAgreements(t, dir)

@@ -24,6 +24,7 @@ import (
 // files connector (the valid rows behind it are published; the connector
 // does not sit in back-off).
 func TestOversizedKeyIsDeadLetteredAndTheRestFlows(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	dir := t.TempDir()
 	c := devConfig(t, dir)
 	bus := start(t, c)
@@ -87,6 +88,7 @@ func TestOversizedKeyIsDeadLetteredAndTheRestFlows(t *testing.T) {
 // Both listeners cut a client that stalls its body, and cap the uploads
 // one credential has in progress; the bus serves normally afterwards.
 func TestStalledUploadsAreCutOnEveryListener(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	c := devConfig(t, t.TempDir())
 	c.HTTP.BodyTimeout, c.HTTP.UploadsPerCredential, c.HTTP.Uploads = time.Second, 2, 8
 	bus := start(t, c)

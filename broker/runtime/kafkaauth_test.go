@@ -14,6 +14,7 @@ import (
 // With kafka.auth on, the bus works as before through its superuser login,
 // and an agency's credentials open only its own delivery topics.
 func TestKafkaAuthOnTheDevBroker(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	var logs syncBuffer
 	c := devConfig(t, t.TempDir())
 	c.Kafka.Auth = true

@@ -26,6 +26,7 @@ import (
 // population stream turns up as an alive finding for the health
 // insurance card of that citizen.
 func TestQualityThroughDevBus(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	c := devConfig(t, t.TempDir())
 	const limit = 400
 	c.Synthetic.Enabled, c.Synthetic.Limit, c.Synthetic.RatePerSecond = true, limit, 0

@@ -25,6 +25,7 @@ func maxAcked(b *runtime.Bus) (n uint64) {
 // are dropped as a consumer would (same ce_source and ce_id), each key's
 // changes are in order.
 func TestRestartMidStreamLosesNothing(t *testing.T) {
+	t.Parallel() // boots its own bus: it overlaps the others' waits
 	const limit = 2500
 	dir := t.TempDir()
 	c := devConfig(t, dir)
