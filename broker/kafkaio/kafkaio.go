@@ -114,45 +114,13 @@ func Ping(ctx context.Context, cl Cluster) error {
 // committed yet: the sum over partitions of end offset minus committed
 // offset (a partition with no commit counts from its first offset).
 func GroupLag(ctx context.Context, cl Cluster, group string, topics []string) (int64, error) {
-	client := cl.Client(5 * time.Second)
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	ps, err := GroupPositions(ctx, cl, group, topics)
 	if err != nil {
-		return 0, fmt.Errorf("kafkaio: lag metadata: %w", err)
-	}
-	parts := map[string][]int{}
-	offReq := map[string][]kafka.OffsetRequest{}
-	for _, t := range md.Topics {
-		for _, p := range t.Partitions {
-			parts[t.Name] = append(parts[t.Name], p.ID)
-			offReq[t.Name] = append(offReq[t.Name], kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
-		}
-	}
-	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: offReq})
-	if err != nil {
-		return 0, fmt.Errorf("kafkaio: lag end offsets: %w", err)
-	}
-	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: parts})
-	if err != nil {
-		return 0, fmt.Errorf("kafkaio: lag committed offsets: %w", err)
-	}
-	done := map[string]map[int]int64{}
-	for t, ps := range committed.Topics {
-		done[t] = map[int]int64{}
-		for _, p := range ps {
-			done[t][p.Partition] = p.CommittedOffset
-		}
+		return 0, err
 	}
 	var lag int64
-	for t, ps := range ends.Topics {
-		for _, p := range ps {
-			c, ok := done[t][p.Partition]
-			if !ok || c < 0 {
-				c = p.FirstOffset
-			}
-			if p.LastOffset > c {
-				lag += p.LastOffset - c
-			}
-		}
+	for _, p := range ps {
+		lag += p.End - p.Next
 	}
 	return lag, nil
 }
