@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/lgsp-bus/lgsp/broker/metrics"
 	"github.com/lgsp-bus/lgsp/broker/pipeline"
 	"github.com/lgsp-bus/lgsp/broker/store"
 	"github.com/lgsp-bus/lgsp/connectors"
@@ -204,7 +205,16 @@ func (h *handlers) status(c echo.Context) error {
 	if h.d.Instance == nil {
 		return c.JSON(http.StatusOK, map[string]any{})
 	}
-	return c.JSON(http.StatusOK, h.d.Instance.Status())
+	st := h.d.Instance.Status()
+	// An agency sees its own deliveries only; the operator sees them all.
+	if caller := callerOf(c); !caller.Operator {
+		if m, ok := st.(map[string]any); ok {
+			if f, ok := m["flow"].(metrics.Flow); ok {
+				m["flow"] = f.ForAgency(caller.Agency)
+			}
+		}
+	}
+	return c.JSON(http.StatusOK, st)
 }
 
 func (h *handlers) datasets(c echo.Context) error {

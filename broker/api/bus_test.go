@@ -47,6 +47,8 @@ type testBus struct {
 	conns    *fakeConnectors
 	changes  *fakeAgreements
 	kafka    *fakeKafkaUsers
+	// flow is what /v1/status shows as "flow".
+	flow metrics.Flow
 }
 
 func newTestBus(t *testing.T) *testBus {
@@ -83,14 +85,15 @@ func newTestBus(t *testing.T) *testBus {
 	}
 	b := &testBus{operator: "operator-token-" + hex.EncodeToString(key[:16]), st: st, log: log, engine: engine, registry: ags, prod: prod,
 		conns:   &fakeConnectors{states: []runtime.State{{Name: "tax", Status: "running", Position: "0000000000000063", Read: 100, Acked: 100, Since: time.Now()}}},
-		changes: &fakeAgreements{}, kafka: &fakeKafkaUsers{users: map[string]bool{"vss": true}}}
+		changes: &fakeAgreements{}, kafka: &fakeKafkaUsers{users: map[string]bool{"vss": true}},
+		flow: metrics.New(func() float64 { return 0 }).Flow()}
 	srv := httptest.NewServer(New(Deps{Catalog: cat, SchemaIDs: ids, Sources: sources, Ingest: p,
 		Connectors: b.conns, Engine: engine, Agreements: b.changes, KafkaUsers: b.kafka,
 		Registry:      RegistryFunc(func() *policies.Agencies { return b.registry }),
 		OperatorToken: b.operator, Tokens: credentials.New(st), CitizenKeys: log, CitizenTokens: citizens, Audit: st, AuditLog: log, State: st, Idempotency: st,
 		Instance: InstanceFuncs{StatusFunc: func() any {
 			return map[string]any{"records_in": 0, "published": 0, "dead_lettered": 0, "delivered": 0, "connectors": b.conns.States(),
-				"population": 0, "instance": "test", "signs_checkpoints": true, "flow": metrics.New(func() float64 { return 0 }).Flow()}
+				"population": 0, "instance": "test", "signs_checkpoints": true, "flow": b.flow}
 		}},
 		Ready:   map[string]func(context.Context) error{"store": st.Ping},
 		Metrics: prometheus.NewRegistry()}))

@@ -791,3 +791,34 @@ func TestReadinessStatusAndDatasets(t *testing.T) {
 		}
 	}
 }
+
+// An agency's /v1/status shows every dataset's counts but only its own
+// deliveries; the operator's shows every agency's.
+func TestStatusShowsAnAgencyOnlyItsDeliveries(t *testing.T) {
+	b := newTestBus(t)
+	b.flow = metrics.Flow{Since: time.Now(), WindowSeconds: metrics.RateWindow,
+		Datasets: []metrics.DatasetFlow{{Dataset: "tax.taxpayer", In: 9, Published: 9, Delivered: 7}},
+		Deliveries: []metrics.DeliveryFlow{{Agency: "vss", Dataset: "tax.taxpayer", Delivered: 3},
+			{Agency: "moj", Dataset: "tax.taxpayer", Delivered: 4}},
+		Agencies: []metrics.AgencyFlow{{Agency: "vss", Delivered: 3}, {Agency: "moj", Delivered: 4}}}
+	agencies := func(token string) (datasets int, deliveries, totals []string) {
+		code, body := b.call(t, "GET", "/v1/status", token, nil)
+		if code != 200 {
+			t.Fatalf("status: %d %v", code, body)
+		}
+		f := body["flow"].(map[string]any)
+		for _, d := range f["deliveries"].([]any) {
+			deliveries = append(deliveries, d.(map[string]any)["agency"].(string))
+		}
+		for _, a := range f["agencies"].([]any) {
+			totals = append(totals, a.(map[string]any)["agency"].(string))
+		}
+		return len(f["datasets"].([]any)), deliveries, totals
+	}
+	if n, d, a := agencies(b.agencyToken(t, "vss")); n != 1 || fmt.Sprint(d) != "[vss]" || fmt.Sprint(a) != "[vss]" {
+		t.Fatalf("vss sees %d datasets, deliveries of %v, totals of %v", n, d, a)
+	}
+	if n, d, a := agencies(b.operator); n != 1 || fmt.Sprint(d) != "[vss moj]" || fmt.Sprint(a) != "[vss moj]" {
+		t.Fatalf("operator sees %d datasets, deliveries of %v, totals of %v", n, d, a)
+	}
+}

@@ -382,3 +382,23 @@ func (c *flowCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.measured, prometheus.GaugeValue, float64(f.LagMeasuredAt.UnixNano())/1e9)
 	}
 }
+
+// ForAgency is the flow as one agency may see it: every dataset's counts,
+// but only its own deliveries, since how much another agency receives is
+// that agency's business.
+func (f Flow) ForAgency(agency string) Flow {
+	out := f
+	out.Deliveries = []DeliveryFlow{}
+	for _, d := range f.Deliveries {
+		if d.Agency == agency {
+			out.Deliveries = append(out.Deliveries, d)
+		}
+	}
+	out.Agencies = []AgencyFlow{}
+	for _, a := range f.Agencies {
+		if a.Agency == agency {
+			out.Agencies = append(out.Agencies, a)
+		}
+	}
+	return out
+}
