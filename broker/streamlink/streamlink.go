@@ -65,8 +65,10 @@ type Config struct {
 	// (see FromCatalog: schemas/catalog.yaml's linkage keys). A record of
 	// one (LinkDataset) is decided with its thresholds and blocked with its
 	// rules besides the built-in ones; the other records with Linkage and
-	// the built-in rules. The rules of all datasets are built once (8 bytes
-	// a citizen each, a rule shared by several datasets once).
+	// the built-in rules. The rules of all datasets are built once: one
+	// array of 8 bytes a citizen per distinct key (the same parts in any
+	// order are one key), none for a key a built-in rule's array serves
+	// (name+dob_year, sex+dob; see linkage.BlockingRule).
 	Datasets map[string]Dataset
 }
 
@@ -99,9 +101,10 @@ func FromCatalog(cat *schemas.Catalog) map[string]Dataset {
 	return out
 }
 
-// ruleID names a rule by its key parts, so that datasets sharing a rule
-// share its index whatever they call it.
-func ruleID(r linkage.BlockingRule) string { return strings.Join(r.Keys, "+") }
+// ruleID names a rule by its canonical key, so that datasets sharing a
+// rule share its index whatever they call it and in whatever order they
+// list its parts.
+func ruleID(r linkage.BlockingRule) string { return linkage.RuleKey(r) }
 
 // allRules is the union of the datasets' rules, by ruleID, in a fixed
 // order.

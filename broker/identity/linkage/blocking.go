@@ -25,8 +25,13 @@ import (
 //     commune ("dia_chi:street" on its street and commune), a postcode on
 //     itself, an id or text on its value or ":N" first characters.
 //
-// A record or citizen missing a part has no key under the rule. Each rule
-// costs 8 bytes per citizen, built when the linker is made.
+// A record or citizen missing a part has no key under the rule. A rule
+// is built when the linker is made: 8 bytes per citizen for each distinct
+// key (RuleKey: the same parts in another order are the same key), none
+// when a built-in array serves it (a key that fixes the whole date and
+// sex, or the surname, given name and two of the date's parts, adds no
+// candidate; one that fixes the surname, given name and year or month is
+// read from the built-in name+date array's stretch, e.g. name+dob_year).
 type BlockingRule struct {
 	Name string   `json:"name"`
 	Keys []string `json:"keys"`
@@ -108,17 +113,90 @@ func (m Mapping) CheckBlocking() error {
 	return nil
 }
 
-// ruleIndex is a built custom rule: citizens sorted by key hash.
+// RuleKey is a rule's key in canonical form: its parts trimmed and
+// sorted, without repeats. A citizen is in a record's block when every
+// part agrees, in whatever order the parts are listed, so rules with the
+// same RuleKey propose the same candidates and are built once.
+func RuleKey(r BlockingRule) string {
+	return strings.Join(canonicalKeys(r.Keys), "+")
+}
+
+func canonicalKeys(keys []string) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, strings.TrimSpace(k))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ruleIndex is a built custom rule. Its blocks come from one of three
+// places, so that no rule costs memory a built-in rule already spends:
+//   - via < 0: a sorted array of its own (keys, ids: 8 bytes a citizen),
+//     shared by every rule with the same RuleKey;
+//   - via ≥ 0, stretch false: the rule's block is always inside a block of
+//     built-in rule via (its key fixes the built-in one's, e.g. sex+dob or
+//     name+dob: the whole name fixes surname and given name), which every
+//     linker proposes anyway: nothing to build;
+//   - via ≥ 0, stretch true: the rule fixes the surname, the given name
+//     and the year (or month) of birth, so its block is inside the stretch
+//     of built-in rule via's array with that name and year (month), read
+//     and filtered by the rule's key (name+dob_year: a few hundred
+//     references at 10 million citizens).
 type ruleIndex struct {
-	name  string
-	parts []keyPart
-	keys  []uint32 // sorted
-	ids   []uint32 // citizen of each key
+	name    string
+	parts   []keyPart // in RuleKey order
+	via     int
+	stretch bool
+	keys    []uint32 // sorted
+	ids     []uint32 // citizen of each key
 }
 
 // dated reports whether the rule's key has a part of the date.
 func (ri *ruleIndex) dated() bool {
 	return slices.ContainsFunc(ri.parts, func(p keyPart) bool { return strings.HasPrefix(p.field, "dob") })
+}
+
+// placeRule says where a rule's blocks come from (see ruleIndex): the
+// built-in rule whose blocks hold them, and whether only a stretch of its
+// array does; via = -1 when the rule needs an array of its own.
+func placeRule(parts []keyPart) (via int, stretch bool) {
+	fixed := map[string]bool{} // what agreeing on every part fixes
+	for _, p := range parts {
+		if p.extra >= 0 || p.n > 0 || p.sx || p.sub != "" {
+			continue
+		}
+		fixed[p.field] = true
+		switch p.field {
+		case "dob":
+			fixed["dob_year"], fixed["dob_month"], fixed["dob_day"] = true, true, true
+		case "name":
+			fixed["surname"], fixed["given"] = true, true
+		}
+	}
+	all := func(fs ...string) bool {
+		for _, f := range fs {
+			if !fixed[f] {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case all("dob_year", "dob_month", "dob_day", "sex"):
+		return RuleDOBSex, false
+	case all("surname", "given", "dob_year", "dob_month"):
+		return RuleNameYearMonth, false
+	case all("surname", "given", "dob_month", "dob_day"):
+		return RuleNameMonthDay, false
+	case all("surname", "given", "dob_year", "dob_day"):
+		return RuleNameYearDay, false
+	case all("surname", "given", "dob_year"):
+		return RuleNameYearMonth, true
+	case all("surname", "given", "dob_month"):
+		return RuleNameMonthDay, true
+	}
+	return -1, false
 }
 
 // key hashes the parts of one side; ok is false when a part is missing.
@@ -212,15 +290,38 @@ func (ri *ruleIndex) key(s *side, ext func(k int) *extProbe) (uint32, bool) {
 	return h.Sum32(), true
 }
 
-// buildRules indexes the population under the custom rules.
+// citizenKey is citizen i's key under the rule.
+func (l *Linker) citizenKey(ri *ruleIndex, i uint32, s *side, buf []uint32) (uint32, bool) {
+	l.pop.sideOf(i, s)
+	return ri.key(s, func(k int) *extProbe {
+		p := l.pop.cols[k].probeOf(i, buf[:0])
+		return &p
+	})
+}
+
+// buildRules indexes the population under the custom rules: each distinct
+// RuleKey once, and none whose blocks a built-in rule's array already
+// holds (see ruleIndex).
 func (l *Linker) buildRules(rules []BlockingRule) error {
 	l.rules = nil
+	built := map[string]*ruleIndex{}
 	for _, r := range rules {
-		parts, err := parseRule(r, l.pop.extras, nil)
+		canon := BlockingRule{Name: r.Name, Keys: canonicalKeys(r.Keys)}
+		parts, err := parseRule(canon, l.pop.extras, nil)
 		if err != nil {
 			return err
 		}
 		ri := &ruleIndex{name: r.Name, parts: parts}
+		if same := built[RuleKey(canon)]; same != nil {
+			ri.via, ri.stretch, ri.keys, ri.ids = same.via, same.stretch, same.keys, same.ids
+			l.rules = append(l.rules, ri)
+			continue
+		}
+		built[RuleKey(canon)] = ri
+		l.rules = append(l.rules, ri)
+		if ri.via, ri.stretch = placeRule(parts); ri.via >= 0 {
+			continue
+		}
 		n := l.pop.Len()
 		keys := make([]uint32, n)
 		has := make([]bool, n)
@@ -228,12 +329,7 @@ func (l *Linker) buildRules(rules []BlockingRule) error {
 			var s side
 			var buf [32]uint32
 			for i := lo; i < hi; i++ {
-				l.pop.sideOf(uint32(i), &s)
-				k, ok := ri.key(&s, func(k int) *extProbe {
-					p := l.pop.cols[k].probeOf(uint32(i), buf[:0])
-					return &p
-				})
-				keys[i], has[i] = k, ok
+				keys[i], has[i] = l.citizenKey(ri, uint32(i), &s, buf[:0])
 			}
 		})
 		for i := range n {
@@ -242,10 +338,25 @@ func (l *Linker) buildRules(rules []BlockingRule) error {
 				ri.ids = append(ri.ids, uint32(i))
 			}
 		}
+		ri.keys, ri.ids = slices.Clip(ri.keys), slices.Clip(ri.ids)
 		sortByKey(ri.keys, ri.ids)
-		l.rules = append(l.rules, ri)
 	}
 	return nil
+}
+
+// RulesSizeBytes is the memory of the linker's own blocking arrays (see
+// BlockingRule), each counted once however many rules share it.
+func (l *Linker) RulesSizeBytes() int {
+	seen := map[*uint32]bool{}
+	n := 0
+	for _, ri := range l.rules {
+		if len(ri.ids) == 0 || seen[&ri.ids[0]] {
+			continue
+		}
+		seen[&ri.ids[0]] = true
+		n += 4*cap(ri.keys) + 4*cap(ri.ids)
+	}
+	return n
 }
 
 // sortByKey sorts keys and ids together by key.
@@ -260,8 +371,8 @@ func sortByKey(keys, ids []uint32) {
 	}
 }
 
-// block returns the citizens with the record's key under rule k (nil
-// when the record has no key).
+// ruleBlock returns the citizens with the record's key under custom rule
+// k (nil when the record has no key).
 func (l *Linker) ruleBlock(r *prepared, k int) []uint32 {
 	ri := l.rules[k]
 	key, ok := ri.key(&r.side, func(j int) *extProbe {
@@ -273,12 +384,60 @@ func (l *Linker) ruleBlock(r *prepared, k int) []uint32 {
 	if !ok {
 		return nil
 	}
+	if ri.via >= 0 {
+		var from []uint32
+		if ri.stretch {
+			from = l.stretch(r, ri.via)
+		} else {
+			from, _ = l.candidatesBy(r, 1<<ri.via, nil)
+		}
+		var out []uint32
+		var s side
+		var buf [32]uint32
+		for _, i := range from {
+			if k, ok := l.citizenKey(ri, i, &s, buf[:0]); ok && k == key {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
 	lo, _ := slices.BinarySearch(ri.keys, key)
 	hi := lo
 	for hi < len(ri.keys) && ri.keys[hi] == key {
 		hi++
 	}
 	return ri.ids[lo:hi]
+}
+
+// stretch returns the stretch of built-in rule via's array with the
+// record's surname and given name (as written: first and last word) and
+// its year of birth (RuleNameYearMonth) or month (RuleNameMonthDay); nil
+// when the record lacks one, or when the stretch is longer than
+// maxNamedScan (too common to read through).
+func (l *Linker) stretch(r *prepared, via int) []uint32 {
+	p := l.pop
+	if len(r.toks) == 0 || !r.dobOK {
+		return nil
+	}
+	s, ok1 := p.tokID[r.toks[0]]
+	g, ok2 := p.tokID[r.toks[len(r.toks)-1]]
+	if !ok1 || !ok2 {
+		return nil
+	}
+	var lo, hi uint64
+	switch via {
+	case RuleNameYearMonth:
+		lo = ruleKey(via, s, g, r.y, 0, 0, false)
+		hi = lo + 1<<4
+	default: // RuleNameMonthDay
+		lo = ruleKey(via, s, g, 0, r.m, 0, false)
+		hi = lo + 1<<5
+	}
+	a, b := p.lowerBound(via, lo), p.lowerBound(via, hi)
+	if b-a > maxNamedScan {
+		return nil
+	}
+	return p.blocks[via][a:b]
 }
 
 // soundex is the American Soundex code of an ASCII word (letters only;

@@ -644,6 +644,9 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 		}
 	}
 	for k, ri := range l.rules {
+		if ri.via >= 0 && !ri.stretch && rules&(1<<ri.via) != 0 {
+			continue // its block is inside one proposed above
+		}
 		if rules&customAll != 0 || (rules&customNoDOB != 0 && !ri.dated()) {
 			add(l.ruleBlock(r, k))
 		}
