@@ -1,6 +1,8 @@
 package linkage
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -26,7 +28,11 @@ func withRepeatsExtra(view *synthetic.Pop, from, n, repeats int, o synthetic.Leg
 // their own, linked with the default settings and cardinality many_to_one
 // (and one_to_one for comparison), without and with the address mapped.
 // Run at 1M with LGSP_BENCH_CITIZENS=1000000 (see BENCHMARKS.md);
-// LGSP_BENCH_MANY_ONLY=1 leaves out the one_to_one runs.
+// LGSP_BENCH_MANY_ONLY=1 leaves out the one_to_one runs;
+// LGSP_BENCH_NO_ADDRESS=1 the runs with the address; LGSP_BENCH_LOSSES=FILE
+// writes every in-register record not linked to its citizen (outcome, the
+// record's errors, the explanations of the decision and of the true
+// citizen) as NDJSON, to see where recall goes.
 func BenchmarkLinkRepeats10M(b *testing.B) {
 	_, base := bigSetup(b)
 	if bigAPop == nil {
@@ -40,6 +46,9 @@ func BenchmarkLinkRepeats10M(b *testing.B) {
 			pop    *Population
 			fields []ExtraField
 		}{{"none", base, nil}, {"address", bigAPop, []ExtraField{addressField}}} {
+			if v.fields != nil && os.Getenv("LGSP_BENCH_NO_ADDRESS") != "" {
+				continue
+			}
 			train, _ := withRepeatsExtra(view, 0, 5000, 625, o, v.fields)
 			recs, truth := withRepeatsExtra(view, 1_000_000, 100_000, 12_500, o, v.fields)
 			l := Train(v.pop, train, DefaultConfig())
@@ -58,6 +67,12 @@ func BenchmarkLinkRepeats10M(b *testing.B) {
 				q, ds := evaluate(lc, recs, truth)
 				wall, cpu := time.Since(t0), cpuTime()-cpu0
 				ls := analyseLoss(lc, recs, truth, ds)
+				b.Log(ls)
+				if f := os.Getenv("LGSP_BENCH_LOSSES"); f != "" && card == ManyToOne {
+					if err := dumpLosses(fmt.Sprintf("%s.%s", f, v.name), lc, recs, truth, ds); err != nil {
+						b.Fatal(err)
+					}
+				}
 				b.Logf("%s %s: %d records (%d repeats): precision %.4f recall %.4f blocking recall %.4f review %.4f (right %.2f); attainable %.4f; %.1f s wall, %.1f CPU-s (incl. the blocking-recall pass)",
 					v.name, card, len(recs), len(recs)-100_000, q.precision(), q.recall(), q.blockingRecall(),
 					float64(q.review)/float64(len(recs)), float64(q.reviewRight)/float64(max(q.review, 1)),
@@ -69,4 +84,36 @@ func BenchmarkLinkRepeats10M(b *testing.B) {
 			}
 		}
 	}
+}
+
+// dumpLosses writes the in-register records not linked to their citizen,
+// with the decision's explanation and the true citizen's, one JSON object
+// a line.
+func dumpLosses(path string, l *Linker, recs []Record, truth []synthetic.LegacyRecord, ds []Decision) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for k, d := range ds {
+		tr := truth[k].Truth
+		if tr == "" || (d.Outcome == "linked" && d.PersonalID == tr) {
+			continue
+		}
+		r := l.prepare(recs[k])
+		cands, _ := l.candidates(&r, nil)
+		var te *Explanation
+		for _, i := range cands {
+			if l.pop.personalID(i) == tr {
+				var c side
+				l.pop.sideOf(i, &c)
+				_, te = l.score(&r, &c, i, true)
+				break
+			}
+		}
+		if err := enc.Encode(map[string]any{"k": k, "record": recs[k], "errors": truth[k].Errors, "decision": d, "truth": tr, "truth_explanation": te}); err != nil {
+			return err
+		}
+	}
+	return f.Close()
 }
