@@ -423,7 +423,10 @@ const (
 
 // dateNearDays is the default distance of the within_days level
 // (Config.DateNearDays).
-const dateNearDays = 7
+const dateNearDays = DefaultDateNearDays
+
+// DefaultDateNearDays is the within_days distance when none is given.
+const DefaultDateNearDays = 7
 
 // MaxDateNearDays bounds Config.DateNearDays: beyond a year the level
 // says no more than same_year.
