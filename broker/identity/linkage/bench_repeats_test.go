@@ -1,9 +1,11 @@
 package linkage
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,6 +70,8 @@ func BenchmarkLinkRepeats10M(b *testing.B) {
 				wall, cpu := time.Since(t0), cpuTime()-cpu0
 				ls := analyseLoss(lc, recs, truth, ds)
 				b.Log(ls)
+				t, p, r := bestThreshold(ds, truth, 0.995)
+				b.Logf("best link threshold with precision >= 0.995: %.3f (precision %.4f recall %.4f)", t, p, r)
 				if f := os.Getenv("LGSP_BENCH_LOSSES"); f != "" && card == ManyToOne {
 					if err := dumpLosses(fmt.Sprintf("%s.%s", f, v.name), lc, recs, truth, ds); err != nil {
 						b.Fatal(err)
@@ -116,4 +120,41 @@ func dumpLosses(path string, l *Linker, recs []Record, truth []synthetic.LegacyR
 		}
 	}
 	return f.Close()
+}
+
+// bestThreshold is the link threshold with the highest recall at a
+// precision of at least minPrecision, when each record's best candidate
+// is linked at that threshold, read off the decisions with the truth: the
+// most a threshold on the model's probability can reach.
+func bestThreshold(ds []Decision, truth []synthetic.LegacyRecord, minPrecision float64) (th, precision, recall float64) {
+	type dec struct {
+		p     float64
+		right bool
+	}
+	var all []dec
+	in := 0
+	for k, d := range ds {
+		if truth[k].Truth != "" {
+			in++
+		}
+		if d.PersonalID != "" {
+			all = append(all, dec{d.Probability, d.PersonalID == truth[k].Truth})
+		}
+	}
+	slices.SortFunc(all, func(a, b dec) int { return cmp.Compare(b.p, a.p) })
+	right := 0
+	for j, d := range all {
+		if d.right {
+			right++
+		}
+		if j+1 < len(all) && all[j+1].p == d.p {
+			continue // a threshold links all of a tie or none
+		}
+		if p := float64(right) / float64(j+1); p >= minPrecision {
+			if r := float64(right) / float64(max(in, 1)); r > recall {
+				th, precision, recall = d.p, p, r
+			}
+		}
+	}
+	return th, precision, recall
 }
