@@ -3,6 +3,7 @@ package linkage
 import (
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +27,7 @@ import (
 //     itself, an id or text on its value or ":N" first characters.
 //
 // A record or citizen missing a part has no key under the rule. A rule
-// is built when the linker is made: 8 bytes per citizen for each distinct
+// is built when the linker is made: 4 bytes per citizen for each distinct
 // key (RuleKey: the same parts in another order are the same key), none
 // when a built-in array serves it (a key that fixes the whole date and
 // sex, or the surname, given name and two of the date's parts, adds no
@@ -132,8 +133,11 @@ func canonicalKeys(keys []string) []string {
 
 // ruleIndex is a built custom rule. Its blocks come from one of three
 // places, so that no rule costs memory a built-in rule already spends:
-//   - via < 0: a sorted array of its own (keys, ids: 8 bytes a citizen),
-//     shared by every rule with the same RuleKey;
+//   - via < 0: an array of its own, shared by every rule with the same
+//     RuleKey: the citizens sorted by their key (4 bytes a citizen), the
+//     key computed again from the citizen when a block is looked up, as
+//     the built-in arrays do, with every fenceStep-th key kept (fences) so
+//     that a look-up computes a few keys only;
 //   - via ≥ 0, stretch false: the rule's block is always inside a block of
 //     built-in rule via (its key fixes the built-in one's, e.g. sex+dob or
 //     name+dob: the whole name fixes surname and given name), which every
@@ -148,8 +152,8 @@ type ruleIndex struct {
 	parts   []keyPart // in RuleKey order
 	via     int
 	stretch bool
-	keys    []uint32 // sorted
-	ids     []uint32 // citizen of each key
+	ids     []uint32 // citizens, sorted by key (then by citizen)
+	fences  []uint32 // fences[j] is the key of ids[j*fenceStep]
 }
 
 // dated reports whether the rule's key has a part of the date.
@@ -313,7 +317,7 @@ func (l *Linker) buildRules(rules []BlockingRule) error {
 		}
 		ri := &ruleIndex{name: r.Name, parts: parts}
 		if same := built[RuleKey(canon)]; same != nil {
-			ri.via, ri.stretch, ri.keys, ri.ids = same.via, same.stretch, same.keys, same.ids
+			ri.via, ri.stretch, ri.ids, ri.fences = same.via, same.stretch, same.ids, same.fences
 			l.rules = append(l.rules, ri)
 			continue
 		}
@@ -323,25 +327,55 @@ func (l *Linker) buildRules(rules []BlockingRule) error {
 			continue
 		}
 		n := l.pop.Len()
-		keys := make([]uint32, n)
-		has := make([]bool, n)
+		pairs := make([]uint64, n) // key<<32 | citizen; noKey: none
 		parallel(n, func(lo, hi int) {
 			var s side
 			var buf [32]uint32
 			for i := lo; i < hi; i++ {
-				keys[i], has[i] = l.citizenKey(ri, uint32(i), &s, buf[:0])
+				pairs[i] = noKey
+				if k, ok := l.citizenKey(ri, uint32(i), &s, buf[:0]); ok {
+					pairs[i] = uint64(k)<<32 | uint64(i)
+				}
 			}
 		})
-		for i := range n {
-			if has[i] {
-				ri.keys = append(ri.keys, keys[i])
-				ri.ids = append(ri.ids, uint32(i))
+		slices.Sort(pairs)
+		m, _ := slices.BinarySearch(pairs, noKey)
+		ri.ids = make([]uint32, m)
+		ri.fences = make([]uint32, (m+fenceStep-1)/fenceStep)
+		for j, pr := range pairs[:m] {
+			ri.ids[j] = uint32(pr)
+			if j%fenceStep == 0 {
+				ri.fences[j/fenceStep] = uint32(pr >> 32)
 			}
 		}
-		ri.keys, ri.ids = slices.Clip(ri.keys), slices.Clip(ri.ids)
-		sortByKey(ri.keys, ri.ids)
 	}
 	return nil
+}
+
+// noKey marks a citizen without a key under a rule while its array is
+// built: above every key<<32|citizen (citizens are fewer than 2^32-1).
+const noKey = math.MaxUint64
+
+// lowerBound is the first position of the rule's array whose citizen's key
+// is ≥ key: a binary search of the fences, then of one stretch of
+// fenceStep citizens, computing their keys.
+func (l *Linker) lowerBound(ri *ruleIndex, key uint32) int {
+	j, _ := slices.BinarySearch(ri.fences, key) // first fence ≥ key
+	lo, hi := 0, min(j*fenceStep, len(ri.ids))
+	if j > 0 {
+		lo = (j-1)*fenceStep + 1
+	}
+	var s side
+	var buf [32]uint32
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if k, _ := l.citizenKey(ri, ri.ids[mid], &s, buf[:0]); k < key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
 
 // RulesSizeBytes is the memory of the linker's own blocking arrays (see
@@ -354,21 +388,9 @@ func (l *Linker) RulesSizeBytes() int {
 			continue
 		}
 		seen[&ri.ids[0]] = true
-		n += 4*cap(ri.keys) + 4*cap(ri.ids)
+		n += 4*cap(ri.ids) + 4*cap(ri.fences)
 	}
 	return n
-}
-
-// sortByKey sorts keys and ids together by key.
-func sortByKey(keys, ids []uint32) {
-	pairs := make([]uint64, len(keys))
-	for i := range keys {
-		pairs[i] = uint64(keys[i])<<32 | uint64(ids[i])
-	}
-	slices.Sort(pairs)
-	for i, p := range pairs {
-		keys[i], ids[i] = uint32(p>>32), uint32(p)
-	}
 }
 
 // ruleBlock returns the citizens with the record's key under custom rule
@@ -401,10 +423,9 @@ func (l *Linker) ruleBlock(r *prepared, k int) []uint32 {
 		}
 		return out
 	}
-	lo, _ := slices.BinarySearch(ri.keys, key)
-	hi := lo
-	for hi < len(ri.keys) && ri.keys[hi] == key {
-		hi++
+	lo, hi := l.lowerBound(ri, key), len(ri.ids)
+	if key < math.MaxUint32 {
+		hi = l.lowerBound(ri, key+1)
 	}
 	return ri.ids[lo:hi]
 }
