@@ -65,10 +65,11 @@ type Config struct {
 	// (see FromCatalog: schemas/catalog.yaml's linkage keys). A record of
 	// one (LinkDataset) is decided with its thresholds, compared with its
 	// date window and blocked with its rules besides the built-in ones; the
-	// other records with Linkage and the built-in rules. The rules of all datasets are built once: one
-	// array of 4 bytes a citizen per distinct key (the same parts in any
-	// order are one key), none for a key a built-in rule's array serves
-	// (name+dob_year, sex+dob; see linkage.BlockingRule).
+	// other records with Linkage and the built-in rules. The rules of all
+	// datasets are built once: one array of 4 bytes a citizen per distinct
+	// key (the same parts in any order are one key), none for a key a
+	// built-in rule's array serves (name+dob_year, sex+dob; see
+	// linkage.BlockingRule).
 	Datasets map[string]Dataset
 }
 
