@@ -3,6 +3,7 @@ package streamlink_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/identity"
 	"github.com/lgsp-bus/lgsp/broker/identity/linkage"
@@ -95,4 +96,72 @@ func TestDatasetRulesAndThresholds(t *testing.T) {
 	if defReview == 0 {
 		t.Error("the default thresholds sent nothing to review: the test shows nothing")
 	}
+}
+
+// Each dataset's date_within_days is its own (issue 16): a record whose
+// date of birth is 5 days from its citizen's, across a month boundary (so
+// no single digit explains it), agrees at within_days for a dataset with a
+// 10-day window and not for one with a 3-day window; each window has its
+// own model, and a rebuild that keeps the models keeps the windows.
+func TestDatasetDateWindows(t *testing.T) {
+	st, view := register(t, 20_000)
+	rule := []linkage.BlockingRule{{Name: "name+dob_year", Keys: []string{"name", "dob_year"}}}
+	cfg := streamlink.Config{Datasets: map[string]streamlink.Dataset{
+		"narrow": {DateWithinDays: 3, Blocking: rule},
+		"wide":   {DateWithinDays: 10, Blocking: rule},
+	}}
+	l, err := streamlink.New(t.Context(), st.ScanCitizens, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		found := 0
+		for i := 0; i < view.Len() && found < 20; i++ {
+			c := view.At(i)
+			dob, err := time.Parse(time.DateOnly, c.DOB)
+			if err != nil || dob.Day() < 27 || dob.Month() == time.December {
+				continue
+			}
+			moved := dob.AddDate(0, 0, 5).Format(time.DateOnly) // next month
+			rec := linkage.Record{ID: "r", Name: c.FullName, DOB: moved, Sex: c.Sex}
+			n, w := l.LinkDataset("narrow", rec), l.LinkDataset("wide", rec)
+			if n.PersonalID != c.ID || w.PersonalID != c.ID {
+				continue // a namesake scores higher: not this test's point
+			}
+			found++
+			if got := dobLevel(t, n); got == "within_days" {
+				t.Errorf("%s: %s against %s, 3-day window: level %s", when, moved, c.DOB, got)
+			}
+			if got := dobLevel(t, w); got != "within_days" {
+				t.Errorf("%s: %s against %s, 10-day window: level %s, want within_days", when, moved, c.DOB, got)
+			}
+			if n.Score == w.Score {
+				t.Errorf("%s: both windows score %.2f", when, n.Score)
+			}
+		}
+		if found == 0 {
+			t.Fatalf("%s: no citizen to test with", when)
+		}
+	}
+	check("first build")
+	l.Changed()
+	if err := l.Refresh(t.Context()); err != nil { // the population rebuilt, the models kept
+		t.Fatal(err)
+	}
+	check("rebuilt")
+}
+
+func dobLevel(t *testing.T, d linkage.Decision) string {
+	t.Helper()
+	if d.Explanation == nil {
+		t.Fatalf("no explanation: %+v", d)
+	}
+	for _, f := range d.Explanation.Fields {
+		if f.Field == "dob" {
+			return f.Level
+		}
+	}
+	t.Fatalf("no dob in %+v", d.Explanation)
+	return ""
 }

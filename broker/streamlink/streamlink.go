@@ -63,34 +63,42 @@ type Config struct {
 	MaxPending int
 	// Datasets are the datasets' own linkage settings, by dataset name
 	// (see FromCatalog: schemas/catalog.yaml's linkage keys). A record of
-	// one (LinkDataset) is decided with its thresholds and blocked with its
-	// rules besides the built-in ones; the other records with Linkage and
-	// the built-in rules. The rules of all datasets are built once (8 bytes
-	// a citizen each, a rule shared by several datasets once).
+	// one (LinkDataset) is decided with its thresholds, compared with its
+	// date window and blocked with its rules besides the built-in ones; the
+	// other records with Linkage and the built-in rules. The rules of all
+	// datasets are built once: one array of 4 bytes a citizen per distinct
+	// key (the same parts in any order are one key), none for a key a
+	// built-in rule's array serves (name+dob_year, sex+dob; see
+	// linkage.BlockingRule).
 	Datasets map[string]Dataset
 }
 
-// Dataset is one dataset's linkage settings; zero thresholds are
-// Config.Linkage's.
+// Dataset is one dataset's linkage settings; zero thresholds and window
+// are Config.Linkage's.
 type Dataset struct {
 	LinkProbability, ReviewProbability float64
+	// DateWithinDays: dates of birth at most this many days apart agree at
+	// the within_days level for this dataset's records. Each distinct
+	// window has a model of its own (estimated from the same sample; the
+	// population and the blocking arrays are shared), since the level's
+	// weight depends on its width.
+	DateWithinDays int
 	// Blocking rules on the fields a streamed record carries: its
 	// identity's name, date of birth, sex and personal number.
 	Blocking []linkage.BlockingRule
 }
 
 // FromCatalog is Config.Datasets from the catalog's linkage settings (the
-// datasets that have thresholds or blocking rules of their own). A
-// dataset's date_within_days is not used here: the streaming model is
-// estimated once, with Config.Linkage's window.
+// datasets that have thresholds, a date window or blocking rules of their
+// own), as lgsp reconcile --dataset reads them.
 func FromCatalog(cat *schemas.Catalog) map[string]Dataset {
 	out := map[string]Dataset{}
 	for _, d := range cat.Datasets() {
 		lk := d.Linkage
-		if lk.LinkProbability == 0 && lk.ReviewProbability == 0 && len(lk.Blocking) == 0 {
+		if lk.LinkProbability == 0 && lk.ReviewProbability == 0 && lk.DateWithinDays == 0 && len(lk.Blocking) == 0 {
 			continue
 		}
-		ds := Dataset{LinkProbability: lk.LinkProbability, ReviewProbability: lk.ReviewProbability}
+		ds := Dataset{LinkProbability: lk.LinkProbability, ReviewProbability: lk.ReviewProbability, DateWithinDays: lk.DateWithinDays}
 		for _, r := range lk.Blocking {
 			ds.Blocking = append(ds.Blocking, linkage.BlockingRule{Name: r.Name, Keys: r.Keys})
 		}
@@ -99,9 +107,10 @@ func FromCatalog(cat *schemas.Catalog) map[string]Dataset {
 	return out
 }
 
-// ruleID names a rule by its key parts, so that datasets sharing a rule
-// share its index whatever they call it.
-func ruleID(r linkage.BlockingRule) string { return strings.Join(r.Keys, "+") }
+// ruleID names a rule by its canonical key, so that datasets sharing a
+// rule share its index whatever they call it and in whatever order they
+// list its parts.
+func ruleID(r linkage.BlockingRule) string { return linkage.RuleKey(r) }
 
 // allRules is the union of the datasets' rules, by ruleID, in a fixed
 // order.
@@ -120,10 +129,29 @@ func (c Config) allRules() []linkage.BlockingRule {
 	return out
 }
 
-// linkers derives each dataset's linker from base (trained or made with
+// window is the within_days distance of a dataset's records (0: the
+// default records').
+func (c Config) window(w int) int {
+	return cmp.Or(w, c.Linkage.DateNearDays, linkage.DefaultDateNearDays)
+}
+
+// windows are the distinct date windows, the default records' first.
+func (c Config) windows() []int {
+	out := []int{c.window(0)}
+	for _, ds := range c.Datasets {
+		if w := c.window(ds.DateWithinDays); !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	slices.Sort(out[1:])
+	return out
+}
+
+// linkers derives each dataset's linker from the linker of its date
+// window (models, by window; all share one population and the rules of
 // allRules): its thresholds and its share of the rules.
-func (c Config) linkers(base *linkage.Linker) (map[string]*linkage.Linker, *linkage.Linker, error) {
-	def, err := base.With(c.Linkage, nil)
+func (c Config) linkers(models map[int]*linkage.Linker) (map[string]*linkage.Linker, *linkage.Linker, error) {
+	def, err := models[c.window(0)].With(c.Linkage, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,7 +167,7 @@ func (c Config) linkers(base *linkage.Linker) (map[string]*linkage.Linker, *link
 		for _, r := range ds.Blocking {
 			ids = append(ids, ruleID(r))
 		}
-		if out[name], err = base.With(cfg, ids); err != nil {
+		if out[name], err = models[c.window(ds.DateWithinDays)].With(cfg, ids); err != nil {
 			return nil, nil, fmt.Errorf("dataset %s: %w", name, err)
 		}
 	}
@@ -211,8 +239,11 @@ type deltaView struct {
 
 // built is one linker and how its model was estimated.
 type built struct {
-	l         *linkage.Linker // nil while the register has fewer than two citizens
-	base      *linkage.Linker // l with every dataset's rules (the model's owner)
+	l    *linkage.Linker // nil while the register has fewer than two citizens
+	base *linkage.Linker // l with every dataset's rules (the model's owner)
+	// models are base and its siblings of the other date windows (see
+	// Dataset.DateWithinDays), by window
+	models    map[int]*linkage.Linker
 	byDataset map[string]*linkage.Linker
 	citizens  int
 	seenAt    uint64 // records seen when the model was estimated
@@ -450,18 +481,37 @@ func (l *Linker) Refresh(ctx context.Context) error {
 		cfg := l.cfg.Linkage
 		// u comes from random pairs: a small register has few distinct ones
 		cfg.RandomPairs = min(cfg.RandomPairs, max(50*pop.Len(), 20_000))
+		ws := l.cfg.windows()
+		cfg.DateNearDays = ws[0]
 		if b.base, err = linkage.TrainWith(pop, sample, cfg, l.cfg.allRules()); err != nil {
 			return fmt.Errorf("streamlink: the datasets' blocking rules: %w", err)
+		}
+		b.models = map[int]*linkage.Linker{ws[0]: b.base}
+		for _, w := range ws[1:] {
+			cfg.DateNearDays = w
+			if b.models[w], err = b.base.Retrain(sample, cfg); err != nil {
+				return fmt.Errorf("streamlink: the model for dates within %d days: %w", w, err)
+			}
 		}
 		b.seenAt, b.sample, b.fromRecs, b.estimated = seen, len(sample), !fromRegister, b.at
 	default:
 		if b.base, err = linkage.NewLinkerWith(pop, prev.base.Model(), l.cfg.Linkage, l.cfg.allRules()); err != nil {
 			return fmt.Errorf("streamlink: reuse the model: %w", err)
 		}
+		b.models = map[int]*linkage.Linker{}
+		for w, m := range prev.models {
+			if m == prev.base {
+				b.models[w] = b.base
+				continue
+			}
+			if b.models[w], err = b.base.WithModel(m.Model(), l.cfg.Linkage); err != nil {
+				return fmt.Errorf("streamlink: reuse the model for dates within %d days: %w", w, err)
+			}
+		}
 		b.seenAt, b.sample, b.fromRecs, b.estimated = prev.seenAt, prev.sample, prev.fromRecs, prev.estimated
 	}
 	if b.base != nil {
-		if b.byDataset, b.l, err = l.cfg.linkers(b.base); err != nil {
+		if b.byDataset, b.l, err = l.cfg.linkers(b.models); err != nil {
 			return fmt.Errorf("streamlink: %w", err)
 		}
 	}

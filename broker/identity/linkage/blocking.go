@@ -3,6 +3,7 @@ package linkage
 import (
 	"fmt"
 	"hash/fnv"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,8 +26,13 @@ import (
 //     commune ("dia_chi:street" on its street and commune), a postcode on
 //     itself, an id or text on its value or ":N" first characters.
 //
-// A record or citizen missing a part has no key under the rule. Each rule
-// costs 8 bytes per citizen, built when the linker is made.
+// A record or citizen missing a part has no key under the rule. A rule
+// is built when the linker is made: 4 bytes per citizen for each distinct
+// key (RuleKey: the same parts in another order are the same key), none
+// when a built-in array serves it (a key that fixes the whole date and
+// sex, or the surname, given name and two of the date's parts, adds no
+// candidate; one that fixes the surname, given name and year or month is
+// read from the built-in name+date array's stretch, e.g. name+dob_year).
 type BlockingRule struct {
 	Name string   `json:"name"`
 	Keys []string `json:"keys"`
@@ -108,17 +114,93 @@ func (m Mapping) CheckBlocking() error {
 	return nil
 }
 
-// ruleIndex is a built custom rule: citizens sorted by key hash.
+// RuleKey is a rule's key in canonical form: its parts trimmed and
+// sorted, without repeats. A citizen is in a record's block when every
+// part agrees, in whatever order the parts are listed, so rules with the
+// same RuleKey propose the same candidates and are built once.
+func RuleKey(r BlockingRule) string {
+	return strings.Join(canonicalKeys(r.Keys), "+")
+}
+
+func canonicalKeys(keys []string) []string {
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, strings.TrimSpace(k))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ruleIndex is a built custom rule. Its blocks come from one of three
+// places, so that no rule costs memory a built-in rule already spends:
+//   - via < 0: an array of its own, shared by every rule with the same
+//     RuleKey: the citizens sorted by their key (4 bytes a citizen), the
+//     key computed again from the citizen when a block is looked up, as
+//     the built-in arrays do, with every fenceStep-th key kept (fences) so
+//     that a look-up computes a few keys only;
+//   - via ≥ 0, stretch false: the rule's block is always inside a block of
+//     built-in rule via (its key fixes the built-in one's, e.g. sex+dob or
+//     name+dob: the whole name fixes surname and given name), which every
+//     linker proposes anyway: nothing to build;
+//   - via ≥ 0, stretch true: the rule fixes the surname, the given name
+//     and the year (or month) of birth, so its block is inside the stretch
+//     of built-in rule via's array with that name and year (month), read
+//     and filtered by the rule's key (name+dob_year: a few hundred
+//     references at 10 million citizens).
 type ruleIndex struct {
-	name  string
-	parts []keyPart
-	keys  []uint32 // sorted
-	ids   []uint32 // citizen of each key
+	name    string
+	parts   []keyPart // in RuleKey order
+	via     int
+	stretch bool
+	ids     []uint32 // citizens, sorted by key (then by citizen)
+	fences  []uint32 // fences[j] is the key of ids[j*fenceStep]
 }
 
 // dated reports whether the rule's key has a part of the date.
 func (ri *ruleIndex) dated() bool {
 	return slices.ContainsFunc(ri.parts, func(p keyPart) bool { return strings.HasPrefix(p.field, "dob") })
+}
+
+// placeRule says where a rule's blocks come from (see ruleIndex): the
+// built-in rule whose blocks hold them, and whether only a stretch of its
+// array does; via = -1 when the rule needs an array of its own.
+func placeRule(parts []keyPart) (via int, stretch bool) {
+	fixed := map[string]bool{} // what agreeing on every part fixes
+	for _, p := range parts {
+		if p.extra >= 0 || p.n > 0 || p.sx || p.sub != "" {
+			continue
+		}
+		fixed[p.field] = true
+		switch p.field {
+		case "dob":
+			fixed["dob_year"], fixed["dob_month"], fixed["dob_day"] = true, true, true
+		case "name":
+			fixed["surname"], fixed["given"] = true, true
+		}
+	}
+	all := func(fs ...string) bool {
+		for _, f := range fs {
+			if !fixed[f] {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case all("dob_year", "dob_month", "dob_day", "sex"):
+		return RuleDOBSex, false
+	case all("surname", "given", "dob_year", "dob_month"):
+		return RuleNameYearMonth, false
+	case all("surname", "given", "dob_month", "dob_day"):
+		return RuleNameMonthDay, false
+	case all("surname", "given", "dob_year", "dob_day"):
+		return RuleNameYearDay, false
+	case all("surname", "given", "dob_year"):
+		return RuleNameYearMonth, true
+	case all("surname", "given", "dob_month"):
+		return RuleNameMonthDay, true
+	}
+	return -1, false
 }
 
 // key hashes the parts of one side; ok is false when a part is missing.
@@ -212,56 +294,107 @@ func (ri *ruleIndex) key(s *side, ext func(k int) *extProbe) (uint32, bool) {
 	return h.Sum32(), true
 }
 
-// buildRules indexes the population under the custom rules.
+// citizenKey is citizen i's key under the rule.
+func (l *Linker) citizenKey(ri *ruleIndex, i uint32, s *side, buf []uint32) (uint32, bool) {
+	l.pop.sideOf(i, s)
+	return ri.key(s, func(k int) *extProbe {
+		p := l.pop.cols[k].probeOf(i, buf[:0])
+		return &p
+	})
+}
+
+// buildRules indexes the population under the custom rules: each distinct
+// RuleKey once, and none whose blocks a built-in rule's array already
+// holds (see ruleIndex).
 func (l *Linker) buildRules(rules []BlockingRule) error {
 	l.rules = nil
+	built := map[string]*ruleIndex{}
 	for _, r := range rules {
-		parts, err := parseRule(r, l.pop.extras, nil)
+		canon := BlockingRule{Name: r.Name, Keys: canonicalKeys(r.Keys)}
+		parts, err := parseRule(canon, l.pop.extras, nil)
 		if err != nil {
 			return err
 		}
 		ri := &ruleIndex{name: r.Name, parts: parts}
+		if same := built[RuleKey(canon)]; same != nil {
+			ri.via, ri.stretch, ri.ids, ri.fences = same.via, same.stretch, same.ids, same.fences
+			l.rules = append(l.rules, ri)
+			continue
+		}
+		built[RuleKey(canon)] = ri
+		l.rules = append(l.rules, ri)
+		if ri.via, ri.stretch = placeRule(parts); ri.via >= 0 {
+			continue
+		}
 		n := l.pop.Len()
-		keys := make([]uint32, n)
-		has := make([]bool, n)
+		pairs := make([]uint64, n) // key<<32 | citizen; noKey: none
 		parallel(n, func(lo, hi int) {
 			var s side
 			var buf [32]uint32
 			for i := lo; i < hi; i++ {
-				l.pop.sideOf(uint32(i), &s)
-				k, ok := ri.key(&s, func(k int) *extProbe {
-					p := l.pop.cols[k].probeOf(uint32(i), buf[:0])
-					return &p
-				})
-				keys[i], has[i] = k, ok
+				pairs[i] = noKey
+				if k, ok := l.citizenKey(ri, uint32(i), &s, buf[:0]); ok {
+					pairs[i] = uint64(k)<<32 | uint64(i)
+				}
 			}
 		})
-		for i := range n {
-			if has[i] {
-				ri.keys = append(ri.keys, keys[i])
-				ri.ids = append(ri.ids, uint32(i))
+		slices.Sort(pairs)
+		m, _ := slices.BinarySearch(pairs, noKey)
+		ri.ids = make([]uint32, m)
+		ri.fences = make([]uint32, (m+fenceStep-1)/fenceStep)
+		for j, pr := range pairs[:m] {
+			ri.ids[j] = uint32(pr)
+			if j%fenceStep == 0 {
+				ri.fences[j/fenceStep] = uint32(pr >> 32)
 			}
 		}
-		sortByKey(ri.keys, ri.ids)
-		l.rules = append(l.rules, ri)
 	}
 	return nil
 }
 
-// sortByKey sorts keys and ids together by key.
-func sortByKey(keys, ids []uint32) {
-	pairs := make([]uint64, len(keys))
-	for i := range keys {
-		pairs[i] = uint64(keys[i])<<32 | uint64(ids[i])
+// noKey marks a citizen without a key under a rule while its array is
+// built: above every key<<32|citizen (citizens are fewer than 2^32-1).
+const noKey = math.MaxUint64
+
+// lowerBound is the first position of the rule's array whose citizen's key
+// is ≥ key: a binary search of the fences, then of one stretch of
+// fenceStep citizens, computing their keys.
+func (l *Linker) lowerBound(ri *ruleIndex, key uint32) int {
+	j, _ := slices.BinarySearch(ri.fences, key) // first fence ≥ key
+	lo, hi := 0, min(j*fenceStep, len(ri.ids))
+	if j > 0 {
+		lo = (j-1)*fenceStep + 1
 	}
-	slices.Sort(pairs)
-	for i, p := range pairs {
-		keys[i], ids[i] = uint32(p>>32), uint32(p)
+	var s side
+	var buf [32]uint32
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if k, _ := l.citizenKey(ri, ri.ids[mid], &s, buf[:0]); k < key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
 	}
+	return lo
 }
 
-// block returns the citizens with the record's key under rule k (nil
-// when the record has no key).
+// RulesSizeBytes is the memory of the linker's own blocking arrays (see
+// BlockingRule), each counted once however many rules share it.
+func (l *Linker) RulesSizeBytes() int {
+	seen := map[*uint32]bool{}
+	n := 0
+	for _, ri := range l.rules {
+		if len(ri.ids) == 0 || seen[&ri.ids[0]] {
+			continue
+		}
+		seen[&ri.ids[0]] = true
+		n += 4*cap(ri.ids) + 4*cap(ri.fences)
+	}
+	return n
+}
+
+// ruleBlock returns the citizens with the record's key under custom rule
+// k (nil when the record has no key).
 func (l *Linker) ruleBlock(r *prepared, k int) []uint32 {
 	ri := l.rules[k]
 	key, ok := ri.key(&r.side, func(j int) *extProbe {
@@ -273,12 +406,59 @@ func (l *Linker) ruleBlock(r *prepared, k int) []uint32 {
 	if !ok {
 		return nil
 	}
-	lo, _ := slices.BinarySearch(ri.keys, key)
-	hi := lo
-	for hi < len(ri.keys) && ri.keys[hi] == key {
-		hi++
+	if ri.via >= 0 {
+		var from []uint32
+		if ri.stretch {
+			from = l.stretch(r, ri.via)
+		} else {
+			from, _ = l.candidatesBy(r, 1<<ri.via, nil)
+		}
+		var out []uint32
+		var s side
+		var buf [32]uint32
+		for _, i := range from {
+			if k, ok := l.citizenKey(ri, i, &s, buf[:0]); ok && k == key {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	lo, hi := l.lowerBound(ri, key), len(ri.ids)
+	if key < math.MaxUint32 {
+		hi = l.lowerBound(ri, key+1)
 	}
 	return ri.ids[lo:hi]
+}
+
+// stretch returns the stretch of built-in rule via's array with the
+// record's surname and given name (as written: first and last word) and
+// its year of birth (RuleNameYearMonth) or month (RuleNameMonthDay); nil
+// when the record lacks one, or when the stretch is longer than
+// maxNamedScan (too common to read through).
+func (l *Linker) stretch(r *prepared, via int) []uint32 {
+	p := l.pop
+	if len(r.toks) == 0 || !r.dobOK {
+		return nil
+	}
+	s, ok1 := p.tokID[r.toks[0]]
+	g, ok2 := p.tokID[r.toks[len(r.toks)-1]]
+	if !ok1 || !ok2 {
+		return nil
+	}
+	var lo, hi uint64
+	switch via {
+	case RuleNameYearMonth:
+		lo = ruleKey(via, s, g, r.y, 0, 0, false)
+		hi = lo + 1<<4
+	default: // RuleNameMonthDay
+		lo = ruleKey(via, s, g, 0, r.m, 0, false)
+		hi = lo + 1<<5
+	}
+	a, b := p.lowerBound(via, lo), p.lowerBound(via, hi)
+	if b-a > maxNamedScan {
+		return nil
+	}
+	return p.blocks[via][a:b]
 }
 
 // soundex is the American Soundex code of an ASCII word (letters only;

@@ -1,6 +1,7 @@
 package linkage
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,4 +122,110 @@ func FuzzBlockingRule(f *testing.F) {
 			t.Fatalf("record key %d/%v, citizen key %d/%v for %q", k1, ok1, k2, ok2, keys)
 		}
 	})
+}
+
+// Rules cost memory only where no built-in array serves them (issue 16,
+// the bus's catalog rules took +16 bytes a citizen): the same key in
+// another order shares one array; a key that fixes a built-in rule's
+// (sex+dob, name+dob) builds nothing; name+dob_year reads a stretch of the
+// built-in name+year+month array. Every rule still proposes exactly the
+// citizens that agree on its key, checked against all citizens.
+func TestRulesShareArrays(t *testing.T) {
+	view := synthetic.NewPop(testSeed, 20_000)
+	pop, err := PopulationOf(synthetic.Population(testSeed, view.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := []BlockingRule{
+		{Name: "name+sex", Keys: []string{"name", "sex"}},
+		{Name: "sex+name", Keys: []string{" sex", "name", "name"}},
+		{Name: "sex+dob", Keys: []string{"sex", "dob"}},
+		{Name: "name+dob", Keys: []string{"name", "dob"}},
+		{Name: "name+dob_year", Keys: []string{"name", "dob_year"}},
+		{Name: "surname+given+dob_month", Keys: []string{"given", "surname", "dob_month"}},
+		{Name: "given+dob_year", Keys: []string{"given", "dob_year"}},
+	}
+	cfg := DefaultConfig()
+	cfg.RandomPairs = 20_000
+	train, _ := legacy(view, 1000, 500, synthetic.DefaultLegacyOptions())
+	l, err := TrainWith(pop, train, cfg, rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := map[string]bool{"name+sex": true, "sex+name": true, "given+dob_year": true} // the rules with an array
+	for _, ri := range l.rules {
+		if got := ri.via < 0; got != own[ri.name] {
+			t.Errorf("%s: own array %v, want %v", ri.name, got, own[ri.name])
+		}
+	}
+	if !l.rules[4].stretch || !l.rules[5].stretch || l.rules[3].stretch {
+		t.Error("name+dob_year and surname+given+dob_month should read a stretch of a built-in array, name+dob not")
+	}
+	if &l.rules[0].ids[0] != &l.rules[1].ids[0] {
+		t.Error("name+sex and sex+name do not share their array")
+	}
+	n := pop.Len() // every citizen has a name and a sex: a key under name+sex
+	if got, want := l.RulesSizeBytes(), 2*4*(n+(n+fenceStep-1)/fenceStep); got != want {
+		t.Errorf("rules hold %d bytes, want %d (two arrays of 4 bytes a citizen and their fences)", got, want)
+	}
+	if RuleKey(rules[0]) != RuleKey(rules[1]) || RuleKey(rules[0]) != "name+sex" {
+		t.Errorf("RuleKey: %q, %q", RuleKey(rules[0]), RuleKey(rules[1]))
+	}
+
+	// each rule's block, against a scan of the whole population
+	recs, _ := legacy(view, 0, 300, synthetic.DefaultLegacyOptions())
+	var s side
+	var buf [32]uint32
+	type ck struct {
+		key uint32
+		ok  bool
+	}
+	keys := make([][]ck, len(l.rules)) // every citizen's key under every rule
+	for k, ri := range l.rules {
+		keys[k] = make([]ck, pop.Len())
+		for i := range keys[k] {
+			keys[k][i].key, keys[k][i].ok = l.citizenKey(ri, uint32(i), &s, buf[:0])
+		}
+	}
+	nonEmpty := make([]int, len(l.rules))
+	for _, rec := range recs {
+		r := l.prepare(rec)
+		for k, ri := range l.rules {
+			got := l.ruleBlock(&r, k)
+			key, ok := ri.key(&r.side, func(int) *extProbe { return nil })
+			var want []uint32
+			for i, c := range keys[k] {
+				if ok && c.ok && c.key == key {
+					want = append(want, uint32(i))
+				}
+			}
+			if !slicesEqualSorted(got, want) {
+				t.Fatalf("%s, record %q %s %s: block %v, want %v", ri.name, rec.Name, rec.DOB, rec.Sex, got, want)
+			}
+			if len(want) > 0 {
+				nonEmpty[k]++
+			}
+		}
+		// the rules that build nothing add nothing the built-in ones miss
+		all, _ := l.candidatesBy(&r, allRules, nil)
+		for _, k := range []int{2, 3} {
+			for _, i := range l.ruleBlock(&r, k) {
+				if !slices.Contains(all, i) {
+					t.Fatalf("%s proposes %d, which the built-in rules do not", l.rules[k].name, i)
+				}
+			}
+		}
+	}
+	for k, n := range nonEmpty {
+		if n == 0 {
+			t.Errorf("%s: no record has a citizen in its block; the check shows nothing", l.rules[k].name)
+		}
+	}
+}
+
+func slicesEqualSorted(a, b []uint32) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

@@ -423,7 +423,10 @@ const (
 
 // dateNearDays is the default distance of the within_days level
 // (Config.DateNearDays).
-const dateNearDays = 7
+const dateNearDays = DefaultDateNearDays
+
+// DefaultDateNearDays is the within_days distance when none is given.
+const DefaultDateNearDays = 7
 
 // MaxDateNearDays bounds Config.DateNearDays: beyond a year the level
 // says no more than same_year.
@@ -611,14 +614,19 @@ func oneWordSlip(a, b []string) bool {
 	return diff >= 0 && withinOneEdit(a[diff], b[diff])
 }
 
-// oneWordSlipReordered is oneWordSlip after rotating a so that b's surname
-// comes first (a name written surname last).
+// oneWordSlipReordered is oneWordSlip after rotating a (a name written
+// surname last, or given name first). Every rotation is tried, not only
+// the one that puts b's surname first: the slip may be in the surname
+// itself ("Thị Nga Nguyễk" / "Nguyễn Thị Nga" was "different").
 func oneWordSlipReordered(a, b []string) bool {
+	var buf [16]string
+	if len(a) > len(buf) {
+		return false
+	}
 	for i := 1; i < len(a); i++ {
-		if a[i] == b[0] {
-			rot := make([]string, 0, len(a))
-			rot = append(append(rot, a[i:]...), a[:i]...)
-			return oneWordSlip(rot, b)
+		rot := append(append(buf[:0], a[i:]...), a[:i]...)
+		if oneWordSlip(rot, b) {
+			return true
 		}
 	}
 	return false

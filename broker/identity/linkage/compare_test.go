@@ -25,6 +25,9 @@ func TestNameLevels(t *testing.T) {
 		{"Nguyễn Văn Hoq", "Nguyễn Văn Hòa", "one_word_slip"},
 		{"Nguyễn Văn Hoaf", "Nguyễn Văn Hòa", "one_word_slip"},
 		{"Văn Hoq Nguyễn", "Nguyễn Văn Hòa", "one_word_slip"},
+		{"Thị Nga Nguyễk", "Nguyễn Thị Nga", "one_word_slip"}, // surname last, with a slip in it: was "different"
+		{"van thang dsng", "Đặng Văn Thắng", "one_word_slip"},
+		{"Thị Nga Trần", "Nguyễn Thị Nga", "different"},
 		{"Nguyễn Văn Hào", "Nguyễn Văn Hòa", "one_word_slip"}, // adjacent swap
 		{"Nguyễn Văn Hùng", "Nguyễn Văn Hòa", "jw_0.92"},      // the shared prefix dominates: weak evidence, learned as such
 		{"Nguyễn Văn Hùng", "Nguyễn Thị Hòa", "jw_0.80"},

@@ -140,19 +140,55 @@ func Train(pop *Population, sample []Record, cfg Config) *Linker {
 // the linker proposes its blocks' citizens too. It fails when a rule names
 // a field the population does not keep.
 func TrainWith(pop *Population, sample []Record, cfg Config, rules []BlockingRule) (*Linker, error) {
+	if err := checkNear(cfg); err != nil {
+		return nil, err
+	}
+	built := &Linker{pop: pop}
+	if err := built.buildRules(rules); err != nil {
+		return nil, err
+	}
+	return train(pop, sample, cfg, built.rules)
+}
+
+// Retrain fits a new model, as TrainWith does, over l's population and
+// its built blocking rules (not built again) with cfg: for instance with
+// another within_days window (cfg.DateNearDays), for the datasets that
+// ask for one (see streamlink).
+func (l *Linker) Retrain(sample []Record, cfg Config) (*Linker, error) {
+	if err := checkNear(cfg); err != nil {
+		return nil, err
+	}
+	return train(l.pop, sample, cfg, l.rules)
+}
+
+// WithModel returns a linker sharing l's population and built blocking
+// rules that decides with a model fitted before on the same population's
+// form (see NewLinker) and cfg.
+func (l *Linker) WithModel(m *Model, cfg Config) (*Linker, error) {
+	out, err := NewLinker(l.pop, m, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out.rules = l.rules
+	return out, nil
+}
+
+func checkNear(cfg Config) error {
+	if cfg.DateNearDays < 0 || cfg.DateNearDays > MaxDateNearDays {
+		return fmt.Errorf("linkage: dates within %d days: give 0 to %d days (0: %d)", cfg.DateNearDays, MaxDateNearDays, dateNearDays)
+	}
+	return nil
+}
+
+// train is TrainWith with the rules built.
+func train(pop *Population, sample []Record, cfg Config, rules []*ruleIndex) (*Linker, error) {
 	m := newModel(pop.extras)
 	m.TFGiven, m.TFSurname = pop.tfGiven, pop.tfSur
 	m.Population = pop.Len()
-	if cfg.DateNearDays < 0 || cfg.DateNearDays > MaxDateNearDays {
-		return nil, fmt.Errorf("linkage: dates within %d days: give 0 to %d days (0: %d)", cfg.DateNearDays, MaxDateNearDays, dateNearDays)
-	}
 	m.DateNearDays = cmp.Or(cfg.DateNearDays, dateNearDays)
 	m.estimateU(pop, cfg.RandomPairs, cfg.Seed, m.DateNearDays)
 	u := m.get('u')
-	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape(), near: m.DateNearDays}
-	if err := l.buildRules(rules); err != nil {
-		return nil, err
-	}
+	l := &Linker{pop: pop, model: m, cfg: cfg, sh: m.shape(), near: m.DateNearDays, rules: rules}
 	final := initialM(l.sh)
 	session := func(rules uint8, name string, exclude [maxComp]bool) (float64, int) {
 		cp := l.patterns(sample, rules)
@@ -644,6 +680,9 @@ func (l *Linker) candidatesBy(r *prepared, rules uint8, out []uint32) ([]uint32,
 		}
 	}
 	for k, ri := range l.rules {
+		if ri.via >= 0 && !ri.stretch && rules&(1<<ri.via) != 0 {
+			continue // its block is inside one proposed above
+		}
 		if rules&customAll != 0 || (rules&customNoDOB != 0 && !ri.dated()) {
 			add(l.ruleBlock(r, k))
 		}
