@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/schemas"
 )
 
 // A realistic 15-field record: a residence registration as a ministry
@@ -169,6 +170,38 @@ func BenchmarkValidate15Fields(b *testing.B) {
 					bc.one()
 				}
 			})
+			m.report(b)
+		})
+	}
+}
+
+// BenchmarkCheckLand is the pipeline's validation of a land-use right:
+// ValidateValue (gojsonschema, the reference) against Check (the fast
+// form, gojsonschema only for rows it does not find valid).
+//
+//	go test -run XXX -bench CheckLand -count 5 ./broker/validate/
+func BenchmarkCheckLand(b *testing.B) {
+	d, ok := schemas.MustLoad().Dataset("land.land_use_right")
+	if !ok {
+		b.Fatal("no land.land_use_right")
+	}
+	j, err := NewJSON(d.Schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := baseRows(b)["land.land_use_right"]
+	for _, bc := range []struct {
+		name string
+		fn   func(map[string]any) []Violation
+	}{{"gojsonschema", j.ValidateValue}, {"fast", j.Check}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			m := startMeter()
+			for b.Loop() {
+				if bc.fn(row) != nil {
+					b.Fatal("invalid")
+				}
+			}
 			m.report(b)
 		})
 	}
