@@ -379,8 +379,7 @@ func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connecto
 // after the wire-format prefix: {"op","before","after","source","ts_ms"}.
 // The rows are already-encoded JSON, so they are not encoded twice.
 func appendChange(prefix []byte, op string, before, after []byte, src sourceBlock, tsMs int64) []byte {
-	source, _ := json.Marshal(src)
-	buf := make([]byte, 0, len(prefix)+len(before)+len(after)+len(source)+64)
+	buf := make([]byte, 0, len(prefix)+len(before)+len(after)+len(src.Connector)+len(src.Dataset)+len(src.Position)+160)
 	buf = append(buf, prefix...)
 	buf = append(buf, `{"op":"`...)
 	buf = append(buf, op...) // validated: one of c, u, d, r
@@ -389,7 +388,7 @@ func appendChange(prefix []byte, op string, before, after []byte, src sourceBloc
 	buf = append(buf, `,"after":`...)
 	buf = appendOrNull(buf, after)
 	buf = append(buf, `,"source":`...)
-	buf = append(buf, source...)
+	buf = src.appendJSON(buf)
 	buf = append(buf, `,"ts_ms":`...)
 	buf = strconv.AppendInt(buf, tsMs, 10)
 	return append(buf, '}')
@@ -407,6 +406,34 @@ type sourceBlock struct {
 	Dataset   string `json:"dataset"`
 	Position  string `json:"position"`
 	TsMs      int64  `json:"ts_ms"`
+}
+
+// appendJSON appends json.Marshal(s)'s bytes: by hand when the names need
+// no escaping (connector and dataset names are identifiers, the position
+// hex), else through json.Marshal.
+func (s sourceBlock) appendJSON(buf []byte) []byte {
+	start := len(buf)
+	buf = append(buf, `{"connector":`...)
+	buf, ok1 := envelope.AppendString(buf, s.Connector)
+	buf = append(buf, `,"dataset":`...)
+	buf, ok2 := envelope.AppendString(buf, s.Dataset)
+	buf = append(buf, `,"position":`...)
+	buf, ok3 := envelope.AppendString(buf, s.Position)
+	if !ok1 || !ok2 || !ok3 {
+		b, _ := json.Marshal(s)
+		return append(buf[:start], b...)
+	}
+	buf = append(buf, `,"ts_ms":`...)
+	buf = strconv.AppendInt(buf, s.TsMs, 10)
+	return append(buf, '}')
+}
+
+// encodeRow is json.Marshal(row), without reflection for flat rows.
+func encodeRow(row map[string]any) ([]byte, error) {
+	if b, ok := envelope.AppendRow(make([]byte, 0, 512), row); ok {
+		return b, nil
+	}
+	return json.Marshal(row)
 }
 
 // processSafe is process that survives a fault on one record: a stage
@@ -518,7 +545,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			if row == nil {
 				continue
 			}
-			doc, err := json.Marshal(row)
+			doc, err := encodeRow(row)
 			if err != nil {
 				return p.deadLetter(connector, r, ev, &res, contract.KindMalformed, "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
 			}
@@ -527,7 +554,7 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			}
 			docs[k] = doc
 			res.Before, res.After = docs[0], docs[1] // a dead letter's too
-			if vs := st.json.ValidateValue(row); vs != nil {
+			if vs := st.json.Check(row); vs != nil {
 				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
 		}
