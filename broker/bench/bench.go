@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ type Options struct {
 	// names one of them, so reconciliation does real look-ups. lgsp bench
 	// plugs in connectors/synthetic.
 	Citizen func(seed int64, i int) store.Citizen
+	// PipelineProfile, when set, receives a CPU profile of the pipeline
+	// runs only (not the bus's start nor the minimal program), for
+	// `go tool pprof`. It cannot be combined with go test -cpuprofile.
+	PipelineProfile io.Writer
 }
 
 // Result holds the medians.
@@ -121,12 +126,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	var pcpu, mcpu []float64
 	perRecord := func(d time.Duration) float64 { return float64(d) / float64(len(recs)) }
 	for run := 1; run <= o.Runs; run++ {
+		setPositions(recs, run)
+		if o.PipelineProfile != nil {
+			if err := pprof.StartCPUProfile(o.PipelineProfile); err != nil {
+				return res, fmt.Errorf("bench: pipeline profile: %w", err)
+			}
+		}
 		c0 := cpuTime()
-		p, err := pipelineRun(ctx, bus, recs, strings.SplitN(dataset, ".", 2)[0], o.Batch, o.InFlight, run)
+		p, err := pipelineRun(ctx, bus, recs, strings.SplitN(dataset, ".", 2)[0], o.Batch, o.InFlight)
+		c1 := cpuTime()
+		if o.PipelineProfile != nil {
+			pprof.StopCPUProfile()
+		}
 		if err != nil {
 			return res, err
 		}
-		c1 := cpuTime()
 		m, err := minimal.run(ctx, bus.Cluster(), payloads, o.Batch)
 		if err != nil {
 			return res, err
@@ -192,10 +206,14 @@ func taxRecords(citizen func(int64, int) store.Citizen, seed int64, n, populatio
 	return recs, payloads, total / n
 }
 
-func pipelineRun(ctx context.Context, bus *runtime.Bus, recs []connectors.Record, source string, batch, inflight, run int) (float64, error) {
+// setPositions gives the records of a run new positions (new event ids).
+func setPositions(recs []connectors.Record, run int) {
 	for i := range recs {
 		recs[i].Position = connectors.Position(fmt.Sprintf("%d:%d", run, i))
 	}
+}
+
+func pipelineRun(ctx context.Context, bus *runtime.Bus, recs []connectors.Record, source string, batch, inflight int) (float64, error) {
 	queue := make(chan func() error, inflight)
 	errc := make(chan error, 1)
 	go func() {

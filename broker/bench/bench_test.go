@@ -20,11 +20,22 @@ var citizen = synthetic.RegisteredCitizen
 // BenchmarkPipeline pushes b.N records through validate → reconcile → publish
 // on the embedded broker and the same payloads through the minimal program
 // (parse + validate + produce), and reports both rates and their ratio. Run: go test -run '^$' -bench Pipeline -benchtime 100000x ./broker/bench
+// With LGSP_BENCH_PIPELINE_PROFILE=FILE, FILE gets a CPU profile of the
+// pipeline runs alone (of the last dataset benchmarked).
 func BenchmarkPipeline(b *testing.B) {
 	for _, ds := range []string{"land.land_use_right", "tax.taxpayer"} {
 		b.Run(ds, func(b *testing.B) {
 			n := max(b.N, 1000)
-			res, err := Run(context.Background(), Options{Records: n, Runs: 1, Population: 20_000, Dataset: ds, Citizen: citizen})
+			o := Options{Records: n, Runs: 1, Population: 20_000, Dataset: ds, Citizen: citizen}
+			if path := os.Getenv("LGSP_BENCH_PIPELINE_PROFILE"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				o.PipelineProfile = f
+			}
+			res, err := Run(context.Background(), o)
 			if err != nil {
 				b.Fatal(err)
 			}

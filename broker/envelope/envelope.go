@@ -35,9 +35,16 @@ func SourceURI(connector string) string { return "/lgsp/connectors/" + connector
 // EventType is the ce_type of a change of a dataset, e.g.
 // "vn.gov.lgsp.land.land_use_right.created".
 func EventType(dataset, op string) string {
-	verb := map[string]string{"c": "created", "u": "updated", "d": "deleted", "r": "snapshot"}[op]
-	if verb == "" {
-		verb = "changed"
+	verb := "changed"
+	switch op {
+	case "c":
+		verb = "created"
+	case "u":
+		verb = "updated"
+	case "d":
+		verb = "deleted"
+	case "r":
+		verb = "snapshot"
 	}
 	return "vn.gov.lgsp." + dataset + "." + verb
 }

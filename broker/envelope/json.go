@@ -43,6 +43,41 @@ func AppendRow(dst []byte, row map[string]any) ([]byte, bool) {
 	return append(dst, '}'), true
 }
 
+// AppendRowKeys is AppendRow for a row whose keys are all among keys,
+// which must be sorted (a dataset's schema properties): it walks keys
+// instead of sorting the row's. A row with a key not in keys is encoded
+// by AppendRow.
+func AppendRowKeys(dst []byte, row map[string]any, keys []string) ([]byte, bool) {
+	if row == nil {
+		return dst, false
+	}
+	start := len(dst)
+	dst = append(dst, '{')
+	n := 0
+	for _, k := range keys {
+		v, present := row[k]
+		if !present {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		var ok bool
+		if dst, ok = AppendString(dst, k); !ok {
+			return dst[:start], false
+		}
+		dst = append(dst, ':')
+		if dst, ok = appendValue(dst, v); !ok {
+			return dst[:start], false
+		}
+	}
+	if n != len(row) {
+		return AppendRow(dst[:start], row)
+	}
+	return append(dst, '}'), true
+}
+
 func appendValue(dst []byte, v any) ([]byte, bool) {
 	switch x := v.(type) {
 	case nil:
@@ -77,20 +112,20 @@ func appendValue(dst []byte, v any) ([]byte, bool) {
 // characters, '"', '\\', '<', '>', '&', U+2028, U+2029). Otherwise it
 // reports false and appends nothing.
 func AppendString(dst []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 				return dst, false
 			}
+			i++
 			continue
 		}
-		if c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
 			return dst, false
 		}
-	}
-	if !utf8.ValidString(s) {
-		return dst, false
+		i += size
 	}
 	dst = append(dst, '"')
 	dst = append(dst, s...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -73,6 +74,18 @@ func FuzzAppendRowMatchesMarshal(f *testing.F) {
 		row["x"] = x
 		got, ok := AppendRow(nil, row)
 		want, err := json.Marshal(row)
+		// With the row's keys but s (so s, when not among them, sends it
+		// to AppendRow), as a dataset's properties.
+		var keys []string
+		for k := range row {
+			if k != s {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		if got2, ok2 := AppendRowKeys(nil, row, keys); ok2 != ok || !bytes.Equal(got2, got) {
+			t.Fatalf("AppendRowKeys %q (%v), AppendRow %q (%v)", got2, ok2, got, ok)
+		}
 		if !ok {
 			if len(got) != 0 {
 				t.Fatalf("declined but wrote %q", got)

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
@@ -168,7 +169,8 @@ type datasetState struct {
 	prefix  []byte
 	ctype   string
 	topic   string
-	rowName string // Avro row full name, the union branch of before/after
+	rowName string   // Avro row full name, the union branch of before/after
+	keys    []string // JSON datasets: the schema's properties, sorted (the order json.Marshal writes)
 }
 
 // New builds a pipeline writing through producer.
@@ -199,6 +201,7 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 		case schemas.FormatJSON:
 			st.json, err = validate.NewJSON(d.Dataset.Schema)
 			st.ctype = contract.ContentTypeConfluentJSON
+			st.keys = schemaProperties(d.Dataset.Schema)
 		case schemas.FormatAvro:
 			st.avro, err = validate.NewAvro(d.Dataset.Schema)
 			st.ctype = contract.ContentTypeConfluentAvro
@@ -375,32 +378,6 @@ func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connecto
 	return t, nil
 }
 
-// appendChange writes the Debezium-shaped value of a JSON dataset's message
-// after the wire-format prefix: {"op","before","after","source","ts_ms"}.
-// The rows are already-encoded JSON, so they are not encoded twice.
-func appendChange(prefix []byte, op string, before, after []byte, src sourceBlock, tsMs int64) []byte {
-	buf := make([]byte, 0, len(prefix)+len(before)+len(after)+len(src.Connector)+len(src.Dataset)+len(src.Position)+160)
-	buf = append(buf, prefix...)
-	buf = append(buf, `{"op":"`...)
-	buf = append(buf, op...) // validated: one of c, u, d, r
-	buf = append(buf, `","before":`...)
-	buf = appendOrNull(buf, before)
-	buf = append(buf, `,"after":`...)
-	buf = appendOrNull(buf, after)
-	buf = append(buf, `,"source":`...)
-	buf = src.appendJSON(buf)
-	buf = append(buf, `,"ts_ms":`...)
-	buf = strconv.AppendInt(buf, tsMs, 10)
-	return append(buf, '}')
-}
-
-func appendOrNull(buf, doc []byte) []byte {
-	if doc == nil {
-		return append(buf, "null"...)
-	}
-	return append(buf, doc...)
-}
-
 type sourceBlock struct {
 	Connector string `json:"connector"`
 	Dataset   string `json:"dataset"`
@@ -428,12 +405,28 @@ func (s sourceBlock) appendJSON(buf []byte) []byte {
 	return append(buf, '}')
 }
 
-// encodeRow is json.Marshal(row), without reflection for flat rows.
-func encodeRow(row map[string]any) ([]byte, error) {
-	if b, ok := envelope.AppendRow(make([]byte, 0, 512), row); ok {
+// appendRow appends json.Marshal(row)'s bytes, without reflection for
+// the flat rows connectors hand over.
+func appendRow(buf []byte, row map[string]any, keys []string) ([]byte, error) {
+	if b, ok := envelope.AppendRowKeys(buf, row, keys); ok {
 		return b, nil
 	}
-	return json.Marshal(row)
+	doc, err := json.Marshal(row)
+	if err != nil {
+		return buf, err
+	}
+	return append(buf, doc...), nil
+}
+
+// schemaProperties lists a JSON Schema's top-level properties, sorted.
+func schemaProperties(schema string) []string {
+	var doc struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal([]byte(schema), &doc) != nil {
+		return nil // AppendRowKeys then hands every row to AppendRow
+	}
+	return slices.Sorted(maps.Keys(doc.Properties))
 }
 
 // processSafe is process that survives a fault on one record: a stage
@@ -540,15 +533,29 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	var value []byte
 	switch {
 	case st.json != nil:
+		// The Debezium-shaped value after the wire-format prefix:
+		// {"op","before","after","source","ts_ms"}, the rows encoded in
+		// place; the result's Before and After are its sub-slices.
+		buf := make([]byte, 0, 1024)
+		buf = append(buf, st.prefix...)
+		buf = append(buf, `{"op":"`...)
+		buf = append(buf, r.Op...) // validated: one of c, u, d, r
+		buf = append(buf, `","before":`...)
 		var docs [2][]byte
 		for k, row := range [2]map[string]any{r.Before, r.After} {
+			if k == 1 {
+				buf = append(buf, `,"after":`...)
+			}
 			if row == nil {
+				buf = append(buf, "null"...)
 				continue
 			}
-			doc, err := encodeRow(row)
-			if err != nil {
+			start := len(buf)
+			var err error
+			if buf, err = appendRow(buf, row, st.keys); err != nil {
 				return p.deadLetter(connector, r, ev, &res, contract.KindMalformed, "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
 			}
+			doc := buf[start:len(buf):len(buf)]
 			if len(doc) > p.cfg.MaxRecord {
 				return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
 			}
@@ -558,7 +565,11 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
 		}
-		value = appendChange(st.prefix, string(r.Op), docs[0], docs[1], src, now.UnixMilli())
+		buf = append(buf, `,"source":`...)
+		buf = src.appendJSON(buf)
+		buf = append(buf, `,"ts_ms":`...)
+		buf = strconv.AppendInt(buf, now.UnixMilli(), 10)
+		value = append(buf, '}')
 	case st.avro != nil:
 		env := map[string]any{"op": string(r.Op), "before": nil, "after": nil, "ts_ms": now.UnixMilli(),
 			"source": map[string]any{"connector": src.Connector, "dataset": src.Dataset, "position": src.Position, "ts_ms": src.TsMs}}
