@@ -88,7 +88,22 @@ type Event struct {
 // header); each is capped at its length, so appending to one cannot
 // overwrite the next.
 func (e Event) Headers() []kafka.Header {
-	h := make([]kafka.Header, 0, 13)
+	n := 4 // spec version, id, source, type (the last three are always set by the bus)
+	for _, v := range [...]string{e.Subject, e.ContentType, e.Dataset, e.Identity, e.IdentityFields, e.Citizen} {
+		if v != "" {
+			n++
+		}
+	}
+	if !e.Time.IsZero() {
+		n++
+	}
+	if e.SchemaID > 0 {
+		n++
+	}
+	if len(e.Sequence) > 0 {
+		n++
+	}
+	h := make([]kafka.Header, 0, n) // exactly (a larger array is a larger allocation on every message)
 	buf := make([]byte, 0, len(contract.SpecVersion)+len(e.ID)+len(e.Source)+len(e.Type)+len(time.RFC3339Nano)+8+
 		len(e.Subject)+len(e.ContentType)+len(e.Dataset)+20+2*len(e.Sequence)+len(e.Identity)+len(e.IdentityFields)+len(e.Citizen))
 	add := func(k string, start int) {

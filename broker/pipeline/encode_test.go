@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,37 @@ func TestPublishedValueIsMarshal(t *testing.T) {
 		if !bytes.Equal(res.Before, enc(tt.before)) || !bytes.Equal(res.After, enc(tt.after)) {
 			t.Errorf("%s: result rows %q / %q", tt.name, res.Before, res.After)
 		}
+	}
+}
+
+// A dead-lettered record keeps its encoded row (observers read it) even
+// after the buffer it was built in serves the next records.
+func TestDeadLetterRowsOutliveTheScratchBuffer(t *testing.T) {
+	d, ok := schemas.MustLoad().Dataset("land.land_use_right")
+	if !ok {
+		t.Fatal("no land.land_use_right")
+	}
+	p, err := New(Config{Datasets: []DatasetSchema{{Dataset: d, SchemaID: 7}}, Reconcile: func(Claim) Verdict { return Verdict{Outcome: "verified"} }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]any{"certificate_no": "not a certificate", "parcel_id": "1", "province_code": "001", "area_m2": 1.0,
+		"land_use_purpose": "ODT", "holder_cccd": "001090012345", "holder_name": "An", "holder_dob": "1990-01-02", "issued_on": "2021-06-15"}
+	want, _ := json.Marshal(bad)
+	r := connectors.Record{Dataset: d.Name, Op: connectors.OpCreate, After: bad, Position: connectors.Position("bad")}
+	_, _, res := p.process("land-registry", &r, time.Now())
+	if res.Status != StatusDeadLettered || res.Path != "$.certificate_no" {
+		t.Fatalf("want a dead letter at $.certificate_no, got %s %s", res.Status, res.Path)
+	}
+	for i := range 50 {
+		good := map[string]any{"certificate_no": "CS012345", "parcel_id": strings.Repeat("9", 30), "province_code": "001", "area_m2": float64(i + 1),
+			"land_use_purpose": "ODT", "holder_cccd": "001090012345", "holder_name": "Bình", "holder_dob": "1990-01-02", "issued_on": "2021-06-15"}
+		g := connectors.Record{Dataset: d.Name, Op: connectors.OpCreate, After: good, Position: connectors.Position(fmt.Sprint(i))}
+		if _, _, res := p.process("land-registry", &g, time.Now()); res.Status != StatusPublished {
+			t.Fatalf("good record %d: %s %s", i, res.Path, res.Error)
+		}
+	}
+	if !bytes.Equal(res.After, want) {
+		t.Fatalf("the dead letter's row changed: %q, want %q", res.After, want)
 	}
 }

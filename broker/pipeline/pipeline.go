@@ -8,6 +8,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -405,6 +406,9 @@ func (s sourceBlock) appendJSON(buf []byte) []byte {
 	return append(buf, '}')
 }
 
+// scratch holds the buffers JSON values are built in before their copy.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
 // appendRow appends json.Marshal(row)'s bytes, without reflection for
 // the flat rows connectors hand over.
 func appendRow(buf []byte, row map[string]any, keys []string) ([]byte, error) {
@@ -535,13 +539,23 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	case st.json != nil:
 		// The Debezium-shaped value after the wire-format prefix:
 		// {"op","before","after","source","ts_ms"}, the rows encoded in
-		// place; the result's Before and After are its sub-slices.
-		buf := make([]byte, 0, 1024)
+		// place in a pooled scratch buffer, then copied once at its exact
+		// size; the result's Before and After are sub-slices of the copy.
+		sp := scratch.Get().(*[]byte)
+		defer func() {
+			if cap(*sp) <= 64<<10 { // a huge row's buffer is not kept
+				scratch.Put(sp)
+			}
+		}()
+		buf := (*sp)[:0]
 		buf = append(buf, st.prefix...)
 		buf = append(buf, `{"op":"`...)
 		buf = append(buf, r.Op...) // validated: one of c, u, d, r
 		buf = append(buf, `","before":`...)
 		var docs [2][]byte
+		var spans [2][2]int // where docs are in buf
+		// A dead letter's rows leave with it: copied out of the scratch buffer.
+		own := func() { res.Before, res.After = bytes.Clone(docs[0]), bytes.Clone(docs[1]) }
 		for k, row := range [2]map[string]any{r.Before, r.After} {
 			if k == 1 {
 				buf = append(buf, `,"after":`...)
@@ -553,15 +567,18 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 			start := len(buf)
 			var err error
 			if buf, err = appendRow(buf, row, st.keys); err != nil {
+				own()
 				return p.deadLetter(connector, r, ev, &res, contract.KindMalformed, "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
 			}
 			doc := buf[start:len(buf):len(buf)]
 			if len(doc) > p.cfg.MaxRecord {
+				own()
 				return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
 			}
-			docs[k] = doc
-			res.Before, res.After = docs[0], docs[1] // a dead letter's too
+			docs[k], spans[k] = doc, [2]int{start, len(buf)}
+			res.Before, res.After = docs[0], docs[1] // for a dead letter, which own copies
 			if vs := st.json.Check(row); vs != nil {
+				own()
 				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
 		}
@@ -569,7 +586,15 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 		buf = src.appendJSON(buf)
 		buf = append(buf, `,"ts_ms":`...)
 		buf = strconv.AppendInt(buf, now.UnixMilli(), 10)
-		value = append(buf, '}')
+		buf = append(buf, '}')
+		*sp = buf
+		value = slices.Clone(buf)
+		for k := range docs {
+			if docs[k] != nil {
+				docs[k] = value[spans[k][0]:spans[k][1]:spans[k][1]]
+			}
+		}
+		res.Before, res.After = docs[0], docs[1]
 	case st.avro != nil:
 		env := map[string]any{"op": string(r.Op), "before": nil, "after": nil, "ts_ms": now.UnixMilli(),
 			"source": map[string]any{"connector": src.Connector, "dataset": src.Dataset, "position": src.Position, "ts_ms": src.TsMs}}
