@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/broker/registry"
 	"github.com/lgsp-bus/lgsp/connectors"
 	"github.com/lgsp-bus/lgsp/schemas"
 )
@@ -56,4 +58,46 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkProcessTax is BenchmarkProcessLand for an Avro dataset (a
+// taxpayer): the row converted to hamba's generic form and encoded in its
+// registered envelope.
+//
+//	go test -run '^$' -bench ProcessTax -count 5 ./broker/pipeline/
+func BenchmarkProcessTax(b *testing.B) {
+	d, ok := schemas.MustLoad().Dataset("tax.taxpayer")
+	if !ok {
+		b.Fatal("no tax.taxpayer")
+	}
+	_, text, err := registry.EnvelopeSchema(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := avro.Parse(text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := New(Config{Datasets: []DatasetSchema{{Dataset: d, SchemaID: 7, Envelope: env}}, Reconcile: func(Claim) Verdict { return Verdict{Outcome: "verified"} }}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([]connectors.Record, 1000)
+	for i := range recs {
+		recs[i] = connectors.Record{Dataset: d.Name, Op: connectors.OpCreate, Position: connectors.Position(fmt.Sprintf("1:%d", i)), Time: time.Unix(1_700_000_000, 0),
+			After: map[string]any{"tax_code": fmt.Sprintf("80%08d", i), "cccd": fmt.Sprintf("001090%06d", i), "full_name": "Nguyễn Thị Thu Hương", "dob": "1990-01-02", "sex": "F",
+				"address": fmt.Sprintf("Số %d, đường Lê Lợi, phường Bến Nghé, quận 1, thành phố Hồ Chí Minh", i%300), "tax_office": "79101", "status": "ACTIVE", "registered_on": "2015-03-04"}}
+	}
+	now := time.Now()
+	b.ReportAllocs()
+	i := 0
+	cpu0 := cpuTime()
+	for b.Loop() {
+		_, _, res := p.process("tax", &recs[i%len(recs)], now)
+		if res.Status != StatusPublished {
+			b.Fatalf("record %d: %s %s", i, res.Path, res.Error)
+		}
+		i++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
