@@ -3,6 +3,9 @@
 // the pipeline puts on the dead-letter record. JSON Schema rows are checked
 // with gojsonschema; Avro rows are walked against the hamba/avro schema and
 // converted to the generic form hamba encodes.
+// JSON Schemas also get a compiled fast form (fast.go) that Check uses to
+// pass valid rows without gojsonschema; gojsonschema still judges and
+// words every other row.
 //
 // Before any schema check, every number and string of a row is checked for
 // what no schema can express: a number must be representable (no overflow
