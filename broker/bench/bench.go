@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ type Options struct {
 	// names one of them, so reconciliation does real look-ups. lgsp bench
 	// plugs in connectors/synthetic.
 	Citizen func(seed int64, i int) store.Citizen
+	// PipelineProfile, when set, receives a CPU profile of the pipeline
+	// runs only (not the bus's start nor the minimal program), for
+	// `go tool pprof`. It cannot be combined with go test -cpuprofile.
+	PipelineProfile io.Writer
 }
 
 // Result holds the medians.
@@ -53,6 +58,12 @@ type Result struct {
 	PipelineRuns, MinimalRuns []float64
 	Ratio                     float64 // pipeline / minimal program
 	Dataset                   string
+	// CPU per record (user + system of the whole process, so the embedded
+	// broker's share is in both), medians over the runs.
+	PipelineCPU, MinimalCPU time.Duration
+	// CPURatio is MinimalCPU / PipelineCPU: the ratio of records per
+	// CPU-second, which a busy machine disturbs less than the wall rates.
+	CPURatio float64
 }
 
 func (r Result) String() string {
@@ -66,7 +77,9 @@ func (r Result) String() string {
 	return fmt.Sprintf(`dataset %s, %d records of ~%d bytes per run
   pipeline (validate + reconcile + publish): %.0f records/s (median of %s)
   minimal program (parse + validate + produce, same libraries and writer settings): %.0f records/s (median of %s)
-  ratio pipeline / minimal: %.2f (goal ≥ 0.80)`, r.Dataset, r.Records, r.RecordBytes, r.PipelineRate, f(r.PipelineRuns), r.MinimalRate, f(r.MinimalRuns), r.Ratio)
+  ratio pipeline / minimal: %.2f (goal ≥ 0.80)
+  CPU per record: pipeline %.1f µs, minimal %.1f µs; per CPU-second ratio %.2f`, r.Dataset, r.Records, r.RecordBytes, r.PipelineRate, f(r.PipelineRuns), r.MinimalRate, f(r.MinimalRuns), r.Ratio,
+		us(r.PipelineCPU), us(r.MinimalCPU), r.CPURatio)
 }
 
 // Run starts a bus on embedded parts in a temporary dir and measures.
@@ -110,8 +123,21 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Records: o.Records, RecordBytes: mean, Dataset: dataset}
+	var pcpu, mcpu []float64
+	perRecord := func(d time.Duration) float64 { return float64(d) / float64(len(recs)) }
 	for run := 1; run <= o.Runs; run++ {
-		p, err := pipelineRun(ctx, bus, recs, strings.SplitN(dataset, ".", 2)[0], o.Batch, o.InFlight, run)
+		setPositions(recs, run)
+		if o.PipelineProfile != nil {
+			if err := pprof.StartCPUProfile(o.PipelineProfile); err != nil {
+				return res, fmt.Errorf("bench: pipeline profile: %w", err)
+			}
+		}
+		c0 := cpuTime()
+		p, err := pipelineRun(ctx, bus, recs, strings.SplitN(dataset, ".", 2)[0], o.Batch, o.InFlight)
+		c1 := cpuTime()
+		if o.PipelineProfile != nil {
+			pprof.StopCPUProfile()
+		}
 		if err != nil {
 			return res, err
 		}
@@ -119,11 +145,17 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
+		c2 := cpuTime()
 		res.PipelineRuns, res.MinimalRuns = append(res.PipelineRuns, p), append(res.MinimalRuns, m)
-		fmt.Fprintf(o.Progress, "run %d/%d: pipeline %.0f/s, minimal %.0f/s\n", run, o.Runs, p, m)
+		pcpu, mcpu = append(pcpu, perRecord(c1-c0)), append(mcpu, perRecord(c2-c1))
+		fmt.Fprintf(o.Progress, "run %d/%d: pipeline %.0f/s, minimal %.0f/s; CPU %.1f / %.1f µs per record\n", run, o.Runs, p, m, pcpu[run-1]/1e3, mcpu[run-1]/1e3)
 	}
 	res.PipelineRate, res.MinimalRate = median(res.PipelineRuns), median(res.MinimalRuns)
 	res.Ratio = res.PipelineRate / res.MinimalRate
+	res.PipelineCPU, res.MinimalCPU = time.Duration(median(pcpu)), time.Duration(median(mcpu))
+	if res.PipelineCPU > 0 {
+		res.CPURatio = float64(res.MinimalCPU) / float64(res.PipelineCPU)
+	}
 	return res, nil
 }
 
@@ -174,10 +206,14 @@ func taxRecords(citizen func(int64, int) store.Citizen, seed int64, n, populatio
 	return recs, payloads, total / n
 }
 
-func pipelineRun(ctx context.Context, bus *runtime.Bus, recs []connectors.Record, source string, batch, inflight, run int) (float64, error) {
+// setPositions gives the records of a run new positions (new event ids).
+func setPositions(recs []connectors.Record, run int) {
 	for i := range recs {
 		recs[i].Position = connectors.Position(fmt.Sprintf("%d:%d", run, i))
 	}
+}
+
+func pipelineRun(ctx context.Context, bus *runtime.Bus, recs []connectors.Record, source string, batch, inflight int) (float64, error) {
 	queue := make(chan func() error, inflight)
 	errc := make(chan error, 1)
 	go func() {
@@ -206,6 +242,8 @@ func pipelineRun(ctx context.Context, bus *runtime.Bus, recs []connectors.Record
 	}
 	return float64(len(recs)) / time.Since(start).Seconds(), nil
 }
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)

@@ -20,17 +20,31 @@ var citizen = synthetic.RegisteredCitizen
 // BenchmarkPipeline pushes b.N records through validate → reconcile → publish
 // on the embedded broker and the same payloads through the minimal program
 // (parse + validate + produce), and reports both rates and their ratio. Run: go test -run '^$' -bench Pipeline -benchtime 100000x ./broker/bench
+// With LGSP_BENCH_PIPELINE_PROFILE=FILE, FILE gets a CPU profile of the
+// pipeline runs alone (of the last dataset benchmarked).
 func BenchmarkPipeline(b *testing.B) {
 	for _, ds := range []string{"land.land_use_right", "tax.taxpayer"} {
 		b.Run(ds, func(b *testing.B) {
 			n := max(b.N, 1000)
-			res, err := Run(context.Background(), Options{Records: n, Runs: 1, Population: 20_000, Dataset: ds, Citizen: citizen})
+			o := Options{Records: n, Runs: 1, Population: 20_000, Dataset: ds, Citizen: citizen}
+			if path := os.Getenv("LGSP_BENCH_PIPELINE_PROFILE"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				o.PipelineProfile = f
+			}
+			res, err := Run(context.Background(), o)
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.ReportMetric(res.PipelineRate, "pipeline_rec/s")
 			b.ReportMetric(res.MinimalRate, "minimal_rec/s")
 			b.ReportMetric(res.Ratio, "ratio")
+			b.ReportMetric(us(res.PipelineCPU), "pipeline_cpu_µs/rec")
+			b.ReportMetric(us(res.MinimalCPU), "minimal_cpu_µs/rec")
+			b.ReportMetric(res.CPURatio, "cpu_ratio")
 		})
 	}
 }
@@ -119,5 +133,21 @@ func verifyKept(t *testing.T, res E2EResult) {
 	}
 	if err := auditcheck.Run(t.Context(), o, &out, &errb); err != nil {
 		t.Fatalf("audit verify after the run: %v\n%s%s", err, out.String(), errb.String())
+	}
+}
+
+// TestRun runs the plain bench small, so its measuring code is checked by
+// CI: both paths moved every record and the rates and CPU figures are
+// measured.
+func TestRun(t *testing.T) {
+	res, err := Run(t.Context(), Options{Records: 2000, Runs: 1, Population: 2000, Citizen: citizen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PipelineRate <= 0 || res.MinimalRate <= 0 || res.PipelineCPU <= 0 || res.MinimalCPU <= 0 || res.CPURatio <= 0 {
+		t.Fatalf("figures not measured: %+v", res)
+	}
+	if !strings.Contains(res.String(), "CPU per record") {
+		t.Fatalf("the report does not state the CPU per record:\n%s", res)
 	}
 }

@@ -7,6 +7,7 @@ package envelope
 import (
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,9 +35,16 @@ func SourceURI(connector string) string { return "/lgsp/connectors/" + connector
 // EventType is the ce_type of a change of a dataset, e.g.
 // "vn.gov.lgsp.land.land_use_right.created".
 func EventType(dataset, op string) string {
-	verb := map[string]string{"c": "created", "u": "updated", "d": "deleted", "r": "snapshot"}[op]
-	if verb == "" {
-		verb = "changed"
+	verb := "changed"
+	switch op {
+	case "c":
+		verb = "created"
+	case "u":
+		verb = "updated"
+	case "d":
+		verb = "deleted"
+	case "r":
+		verb = "snapshot"
 	}
 	return "vn.gov.lgsp." + dataset + "." + verb
 }
@@ -75,33 +83,64 @@ type Event struct {
 	Citizen                                         string // contract.HeaderCitizen
 }
 
-// Headers renders e as Kafka headers in CloudEvents binary mode.
+// Headers renders e as Kafka headers in CloudEvents binary mode. The
+// values share one buffer (two allocations per message, not one per
+// header); each is capped at its length, so appending to one cannot
+// overwrite the next.
 func (e Event) Headers() []kafka.Header {
-	h := make([]kafka.Header, 0, 12)
-	add := func(k, v string) {
+	n := 4 // spec version, id, source, type (the last three are always set by the bus)
+	for _, v := range [...]string{e.Subject, e.ContentType, e.Dataset, e.Identity, e.IdentityFields, e.Citizen} {
 		if v != "" {
-			h = append(h, kafka.Header{Key: k, Value: []byte(v)})
+			n++
 		}
 	}
-	add(contract.HeaderSpecVersion, contract.SpecVersion)
-	add(contract.HeaderID, e.ID)
-	add(contract.HeaderSource, e.Source)
-	add(contract.HeaderType, e.Type)
 	if !e.Time.IsZero() {
-		add(contract.HeaderTime, e.Time.UTC().Format(time.RFC3339Nano))
+		n++
 	}
-	add(contract.HeaderSubject, e.Subject)
-	add(contract.HeaderContentType, e.ContentType)
-	add(contract.HeaderDataset, e.Dataset)
 	if e.SchemaID > 0 {
-		add(contract.HeaderSchemaID, fmt.Sprint(e.SchemaID))
+		n++
 	}
 	if len(e.Sequence) > 0 {
-		add(contract.HeaderSequence, hex.EncodeToString(e.Sequence))
+		n++
 	}
-	add(contract.HeaderIdentity, e.Identity)
-	add(contract.HeaderIdentityFields, e.IdentityFields)
-	add(contract.HeaderCitizen, e.Citizen)
+	h := make([]kafka.Header, 0, n) // exactly (a larger array is a larger allocation on every message)
+	buf := make([]byte, 0, len(contract.SpecVersion)+len(e.ID)+len(e.Source)+len(e.Type)+len(time.RFC3339Nano)+8+
+		len(e.Subject)+len(e.ContentType)+len(e.Dataset)+20+2*len(e.Sequence)+len(e.Identity)+len(e.IdentityFields)+len(e.Citizen))
+	add := func(k string, start int) {
+		if len(buf) > start {
+			h = append(h, kafka.Header{Key: k, Value: buf[start:len(buf):len(buf)]})
+		}
+	}
+	addString := func(k, v string) {
+		start := len(buf)
+		buf = append(buf, v...)
+		add(k, start)
+	}
+	addString(contract.HeaderSpecVersion, contract.SpecVersion)
+	addString(contract.HeaderID, e.ID)
+	addString(contract.HeaderSource, e.Source)
+	addString(contract.HeaderType, e.Type)
+	if !e.Time.IsZero() {
+		start := len(buf)
+		buf = e.Time.UTC().AppendFormat(buf, time.RFC3339Nano)
+		add(contract.HeaderTime, start)
+	}
+	addString(contract.HeaderSubject, e.Subject)
+	addString(contract.HeaderContentType, e.ContentType)
+	addString(contract.HeaderDataset, e.Dataset)
+	if e.SchemaID > 0 {
+		start := len(buf)
+		buf = strconv.AppendInt(buf, int64(e.SchemaID), 10)
+		add(contract.HeaderSchemaID, start)
+	}
+	if len(e.Sequence) > 0 {
+		start := len(buf)
+		buf = hex.AppendEncode(buf, e.Sequence)
+		add(contract.HeaderSequence, start)
+	}
+	addString(contract.HeaderIdentity, e.Identity)
+	addString(contract.HeaderIdentityFields, e.IdentityFields)
+	addString(contract.HeaderCitizen, e.Citizen)
 	return h
 }
 

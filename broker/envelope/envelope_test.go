@@ -36,3 +36,25 @@ func TestKeyAndHeaders(t *testing.T) {
 		}
 	}
 }
+
+// The header values share one buffer: each is exactly its value, in the
+// documented order, and appending to one leaves the next intact.
+func TestHeadersShareNoWritableTail(t *testing.T) {
+	e := Event{ID: "id", Source: "/s", Type: "t", Subject: "key", ContentType: "application/json", Dataset: "land.x",
+		Time: time.Date(2024, 1, 2, 3, 4, 5, 600, time.FixedZone("ICT", 7*3600)), SchemaID: 12, Sequence: []byte{0xab, 1},
+		Identity: "mismatch", IdentityFields: "name:spelling", Citizen: "hmac"}
+	hs := e.Headers()
+	want := []string{"1.0", "id", "/s", "t", "2024-01-01T20:04:05.0000006Z", "key", "application/json", "land.x", "12", "ab01", "mismatch", "name:spelling", "hmac"}
+	if len(hs) != len(want) {
+		t.Fatalf("%d headers, want %d: %v", len(hs), len(want), hs)
+	}
+	for i, w := range want {
+		if string(hs[i].Value) != w {
+			t.Errorf("header %d %s = %q, want %q", i, hs[i].Key, hs[i].Value, w)
+		}
+	}
+	_ = append(hs[1].Value, "XXXX"...)
+	if string(hs[2].Value) != "/s" {
+		t.Fatalf("appending to one header changed the next: %q", hs[2].Value)
+	}
+}

@@ -8,6 +8,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
@@ -168,7 +170,8 @@ type datasetState struct {
 	prefix  []byte
 	ctype   string
 	topic   string
-	rowName string // Avro row full name, the union branch of before/after
+	rowName string   // Avro row full name, the union branch of before/after
+	keys    []string // JSON datasets: the schema's properties, sorted (the order json.Marshal writes)
 }
 
 // New builds a pipeline writing through producer.
@@ -199,6 +202,7 @@ func New(cfg Config, producer Producer) (*Pipeline, error) {
 		case schemas.FormatJSON:
 			st.json, err = validate.NewJSON(d.Dataset.Schema)
 			st.ctype = contract.ContentTypeConfluentJSON
+			st.keys = schemaProperties(d.Dataset.Schema)
 		case schemas.FormatAvro:
 			st.avro, err = validate.NewAvro(d.Dataset.Schema)
 			st.ctype = contract.ContentTypeConfluentAvro
@@ -375,38 +379,58 @@ func (p *Pipeline) Submit(ctx context.Context, connector string, recs []connecto
 	return t, nil
 }
 
-// appendChange writes the Debezium-shaped value of a JSON dataset's message
-// after the wire-format prefix: {"op","before","after","source","ts_ms"}.
-// The rows are already-encoded JSON, so they are not encoded twice.
-func appendChange(prefix []byte, op string, before, after []byte, src sourceBlock, tsMs int64) []byte {
-	source, _ := json.Marshal(src)
-	buf := make([]byte, 0, len(prefix)+len(before)+len(after)+len(source)+64)
-	buf = append(buf, prefix...)
-	buf = append(buf, `{"op":"`...)
-	buf = append(buf, op...) // validated: one of c, u, d, r
-	buf = append(buf, `","before":`...)
-	buf = appendOrNull(buf, before)
-	buf = append(buf, `,"after":`...)
-	buf = appendOrNull(buf, after)
-	buf = append(buf, `,"source":`...)
-	buf = append(buf, source...)
-	buf = append(buf, `,"ts_ms":`...)
-	buf = strconv.AppendInt(buf, tsMs, 10)
-	return append(buf, '}')
-}
-
-func appendOrNull(buf, doc []byte) []byte {
-	if doc == nil {
-		return append(buf, "null"...)
-	}
-	return append(buf, doc...)
-}
-
 type sourceBlock struct {
 	Connector string `json:"connector"`
 	Dataset   string `json:"dataset"`
 	Position  string `json:"position"`
 	TsMs      int64  `json:"ts_ms"`
+}
+
+// appendJSON appends json.Marshal(s)'s bytes: by hand when the names need
+// no escaping (connector and dataset names are identifiers, the position
+// hex), else through json.Marshal.
+func (s sourceBlock) appendJSON(buf []byte) []byte {
+	start := len(buf)
+	buf = append(buf, `{"connector":`...)
+	buf, ok1 := envelope.AppendString(buf, s.Connector)
+	buf = append(buf, `,"dataset":`...)
+	buf, ok2 := envelope.AppendString(buf, s.Dataset)
+	buf = append(buf, `,"position":`...)
+	buf, ok3 := envelope.AppendString(buf, s.Position)
+	if !ok1 || !ok2 || !ok3 {
+		b, _ := json.Marshal(s)
+		return append(buf[:start], b...)
+	}
+	buf = append(buf, `,"ts_ms":`...)
+	buf = strconv.AppendInt(buf, s.TsMs, 10)
+	return append(buf, '}')
+}
+
+// scratch holds the buffers JSON values are built in before their copy.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// appendRow appends json.Marshal(row)'s bytes, without reflection for
+// the flat rows connectors hand over.
+func appendRow(buf []byte, row map[string]any, keys []string) ([]byte, error) {
+	if b, ok := envelope.AppendRowKeys(buf, row, keys); ok {
+		return b, nil
+	}
+	doc, err := json.Marshal(row)
+	if err != nil {
+		return buf, err
+	}
+	return append(buf, doc...), nil
+}
+
+// schemaProperties lists a JSON Schema's top-level properties, sorted.
+func schemaProperties(schema string) []string {
+	var doc struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal([]byte(schema), &doc) != nil {
+		return nil // AppendRowKeys then hands every row to AppendRow
+	}
+	return slices.Sorted(maps.Keys(doc.Properties))
 }
 
 // processSafe is process that survives a fault on one record: a stage
@@ -513,25 +537,64 @@ func (p *Pipeline) process(connector string, r *connectors.Record, now time.Time
 	var value []byte
 	switch {
 	case st.json != nil:
+		// The Debezium-shaped value after the wire-format prefix:
+		// {"op","before","after","source","ts_ms"}, the rows encoded in
+		// place in a pooled scratch buffer, then copied once at its exact
+		// size; the result's Before and After are sub-slices of the copy.
+		sp := scratch.Get().(*[]byte)
+		defer func() {
+			if cap(*sp) <= 64<<10 { // a huge row's buffer is not kept
+				scratch.Put(sp)
+			}
+		}()
+		buf := (*sp)[:0]
+		buf = append(buf, st.prefix...)
+		buf = append(buf, `{"op":"`...)
+		buf = append(buf, r.Op...) // validated: one of c, u, d, r
+		buf = append(buf, `","before":`...)
 		var docs [2][]byte
+		var spans [2][2]int // where docs are in buf
+		// A dead letter's rows leave with it: copied out of the scratch buffer.
+		own := func() { res.Before, res.After = bytes.Clone(docs[0]), bytes.Clone(docs[1]) }
 		for k, row := range [2]map[string]any{r.Before, r.After} {
+			if k == 1 {
+				buf = append(buf, `,"after":`...)
+			}
 			if row == nil {
+				buf = append(buf, "null"...)
 				continue
 			}
-			doc, err := json.Marshal(row)
-			if err != nil {
+			start := len(buf)
+			var err error
+			if buf, err = appendRow(buf, row, st.keys); err != nil {
+				own()
 				return p.deadLetter(connector, r, ev, &res, contract.KindMalformed, "$", "row cannot be encoded as JSON: "+err.Error(), st.SchemaID)
 			}
+			doc := buf[start:len(buf):len(buf)]
 			if len(doc) > p.cfg.MaxRecord {
+				own()
 				return p.deadLetter(connector, r, ev, &res, contract.KindTooLarge, "$", fmt.Sprintf("row is %d bytes, over the %d-byte limit", len(doc), p.cfg.MaxRecord), st.SchemaID)
 			}
-			docs[k] = doc
-			res.Before, res.After = docs[0], docs[1] // a dead letter's too
-			if vs := st.json.ValidateValue(row); vs != nil {
+			docs[k], spans[k] = doc, [2]int{start, len(buf)}
+			res.Before, res.After = docs[0], docs[1] // for a dead letter, which own copies
+			if vs := st.json.Check(row); vs != nil {
+				own()
 				return p.deadLetter(connector, r, ev, &res, violationKind(vs), vs[0].Path, validate.Summary(vs), st.SchemaID)
 			}
 		}
-		value = appendChange(st.prefix, string(r.Op), docs[0], docs[1], src, now.UnixMilli())
+		buf = append(buf, `,"source":`...)
+		buf = src.appendJSON(buf)
+		buf = append(buf, `,"ts_ms":`...)
+		buf = strconv.AppendInt(buf, now.UnixMilli(), 10)
+		buf = append(buf, '}')
+		*sp = buf
+		value = slices.Clone(buf)
+		for k := range docs {
+			if docs[k] != nil {
+				docs[k] = value[spans[k][0]:spans[k][1]:spans[k][1]]
+			}
+		}
+		res.Before, res.After = docs[0], docs[1]
 	case st.avro != nil:
 		env := map[string]any{"op": string(r.Op), "before": nil, "after": nil, "ts_ms": now.UnixMilli(),
 			"source": map[string]any{"connector": src.Connector, "dataset": src.Dataset, "position": src.Position, "ts_ms": src.TsMs}}

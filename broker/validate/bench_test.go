@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/lgsp-bus/lgsp/schemas"
 )
 
 // A realistic 15-field record: a residence registration as a ministry
@@ -103,7 +104,8 @@ func (m meter) report(b *testing.B) {
 
 // BenchmarkValidate15Fields checks a 15-field record against a schema
 // compiled once, as the pipeline does per record: JSON Schema with
-// gojsonschema (ValidateValue, on the row's Go values), Avro with the
+// gojsonschema (ValidateValue, on the row's Go values) and with its
+// compiled fast form (Check, what the pipeline calls), Avro with the
 // walk that also converts the row for encoding, and Avro with the
 // encoding the pipeline does next. The parallel variants use every core.
 //
@@ -112,6 +114,9 @@ func BenchmarkValidate15Fields(b *testing.B) {
 	js, err := NewJSON(residenceJSONSchema)
 	if err != nil {
 		b.Fatal(err)
+	}
+	if !js.HasFastForm() {
+		b.Fatal("the residence schema has no fast form")
 	}
 	av, err := NewAvro(residenceAvroSchema)
 	if err != nil {
@@ -135,6 +140,11 @@ func BenchmarkValidate15Fields(b *testing.B) {
 			b.Fatal("invalid")
 		}
 	}
+	fastOne := func() {
+		if js.Check(row) != nil {
+			b.Fatal("invalid")
+		}
+	}
 	avroOne := func() {
 		if _, vs := av.Convert(row); vs != nil {
 			b.Fatal("invalid")
@@ -152,7 +162,7 @@ func BenchmarkValidate15Fields(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		one  func()
-	}{{"json", jsonOne}, {"avro", avroOne}, {"avro+encode", avroEncode}} {
+	}{{"json", jsonOne}, {"json-fast", fastOne}, {"avro", avroOne}, {"avro+encode", avroEncode}} {
 		b.Run(bc.name+"/core", func(b *testing.B) {
 			b.ReportAllocs()
 			m := startMeter()
@@ -169,6 +179,38 @@ func BenchmarkValidate15Fields(b *testing.B) {
 					bc.one()
 				}
 			})
+			m.report(b)
+		})
+	}
+}
+
+// BenchmarkCheckLand is the pipeline's validation of a land-use right:
+// ValidateValue (gojsonschema, the reference) against Check (the fast
+// form, gojsonschema only for rows it does not find valid).
+//
+//	go test -run XXX -bench CheckLand -count 5 ./broker/validate/
+func BenchmarkCheckLand(b *testing.B) {
+	d, ok := schemas.MustLoad().Dataset("land.land_use_right")
+	if !ok {
+		b.Fatal("no land.land_use_right")
+	}
+	j, err := NewJSON(d.Schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := baseRows(b)["land.land_use_right"]
+	for _, bc := range []struct {
+		name string
+		fn   func(map[string]any) []Violation
+	}{{"gojsonschema", j.ValidateValue}, {"fast", j.Check}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			m := startMeter()
+			for b.Loop() {
+				if bc.fn(row) != nil {
+					b.Fatal("invalid")
+				}
+			}
 			m.report(b)
 		})
 	}

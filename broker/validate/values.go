@@ -16,11 +16,41 @@ import (
 // plus Go numbers from adapters) and reports every number that cannot be
 // represented and every string that is not clean text, in path order.
 func checkValues(v any, allow *allowTree, path string, vs []Violation) []Violation {
+	if valuesClean(v, allow) { // the common case, without building a path per value
+		return vs
+	}
 	vs = walkValues(v, allow, path, vs)
 	if len(vs) > 1 { // maps are walked in random order; the first violation names the dead letter
 		sort.SliceStable(vs, func(i, j int) bool { return vs[i].Path < vs[j].Path })
 	}
 	return vs
+}
+
+// valuesClean reports whether walkValues would find nothing.
+func valuesClean(v any, allow *allowTree) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if !valuesClean(e, allow.prop(k)) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if !valuesClean(e, allow.item()) {
+				return false
+			}
+		}
+	case string:
+		return stringProblem(x, allow.allowed()) == ""
+	case json.Number:
+		return numberProblem(string(x)) == ""
+	case float64:
+		return floatProblem(x) == ""
+	case float32:
+		return floatProblem(float64(x)) == ""
+	}
+	return true
 }
 
 func walkValues(v any, allow *allowTree, path string, vs []Violation) []Violation {
