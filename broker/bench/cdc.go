@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,14 +61,23 @@ type CDCResult struct {
 	DeadLetters, Published  uint64
 	ConnectorRead, Acked    uint64
 	PopulationBuildDuration time.Duration
+	// CPU time per row of each phase: the bus process (connector,
+	// pipeline and embedded broker together) and the connector's
+	// PostgreSQL backends (snapshot query and walsender, read from /proc
+	// when the server runs on this machine; 0 otherwise).
+	SnapshotBusCPU, SnapshotPGCPU time.Duration
+	StreamBusCPU, StreamPGCPU     time.Duration
 }
 
 func (r CDCResult) String() string {
 	return fmt.Sprintf(`PostgreSQL → Kafka through the bus (postgres-cdc → validate → reconcile → publish, embedded broker)
   snapshot: %d rows in %s = %.0f rows/s (goal ≥ 50,000)
   stream:   %d updates in %s = %.0f rows/s
+  CPU per row: snapshot bus %.1f µs + postgres %.1f µs; stream bus %.1f µs + postgres %.1f µs
   acknowledged %d of %d read; %d published, %d dead-lettered`, r.Rows, r.SnapshotTime.Round(time.Millisecond), r.SnapshotRate,
-		r.Updates, r.StreamTime.Round(time.Millisecond), r.StreamRate, r.Acked, r.ConnectorRead, r.Published, r.DeadLetters)
+		r.Updates, r.StreamTime.Round(time.Millisecond), r.StreamRate,
+		perRow(r.SnapshotBusCPU, r.Rows), perRow(r.SnapshotPGCPU, r.Rows), perRow(r.StreamBusCPU, r.Updates), perRow(r.StreamPGCPU, r.Updates),
+		r.Acked, r.ConnectorRead, r.Published, r.DeadLetters)
 }
 
 // RunCDC loads the land registry's sample table (examples/ministries/land)
@@ -169,6 +179,7 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	// The clock starts when the connector runs: start-up (population
 	// seeding, topic creation) is not the snapshot's cost.
 	snapStart := time.Now()
+	cpu0 := cpuTime()
 	for _, st := range bus.Connectors() {
 		if !st.Since.IsZero() && st.Status == "running" {
 			snapStart = st.Since
@@ -179,6 +190,8 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	}
 	res.SnapshotTime = time.Since(snapStart)
 	res.SnapshotRate = float64(o.Rows) / res.SnapshotTime.Seconds()
+	cpu1, pg1 := cpuTime(), backendCPU(ctx, conn, "lgsp-land")
+	res.SnapshotBusCPU, res.SnapshotPGCPU = cpu1-cpu0, pg1
 	fmt.Fprintf(o.Progress, "snapshot: %.0f rows/s\n", res.SnapshotRate)
 
 	if o.Updates > 0 {
@@ -192,6 +205,7 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 		}
 		res.StreamTime = time.Since(streamStart)
 		res.StreamRate = float64(o.Updates) / res.StreamTime.Seconds()
+		res.StreamBusCPU, res.StreamPGCPU = cpuTime()-cpu1, backendCPU(ctx, conn, "lgsp-land")-pg1
 	}
 	for _, st := range bus.Connectors() {
 		res.ConnectorRead, res.Acked = st.Read, st.Acked
@@ -229,4 +243,43 @@ func waitAcked(ctx context.Context, bus *runtime.Bus, n uint64, progress io.Writ
 		case <-tick.C:
 		}
 	}
+}
+
+func perRow(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(n)
+}
+
+// backendCPU sums the CPU time the server's backends of one application
+// name (the connector's query connection and its walsender) have used so
+// far, from /proc: it is 0 when PostgreSQL runs on another machine.
+func backendCPU(ctx context.Context, conn *pgx.Conn, app string) time.Duration {
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+	if err != nil {
+		return 0
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: state is the
+		// 3rd field of the line, utime and stime the 14th and 15th.
+		_, rest, ok := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+	}
+	return total
 }

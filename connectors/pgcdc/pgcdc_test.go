@@ -632,3 +632,67 @@ func TestSnapshotKeyOfAnyType(t *testing.T) {
 		}
 	}
 }
+
+// TestTypesSnapshotAndStream pins the values a row of every common type
+// becomes, read by the snapshot and by the stream (insert and update): the
+// two paths must give the same record. A second mapping with a value table
+// and a set field takes the general mapping path.
+func TestTypesSnapshotAndStream(t *testing.T) {
+	const ddl = `CREATE TABLE %s (id int8 PRIMARY KEY, b bool, i2 int2, i4 int4, n numeric(14,2), nn numeric, f8 float8,
+		d date, ts timestamp, tz timestamptz, j json, jb jsonb, s text, v varchar(12), c char(3), u uuid, empty text)`
+	const values = `(%d, true, -2, 40000, 120.50, 'NaN', 1e-300, '2024-02-10', '2024-02-10 03:04:05', '2024-02-10 10:04:05.123+07',
+		'{"a":[1,"x"]}', '{"b":null}', 'Nguyễn Thị Hoà	tab\n"quoted"\\', '001234567890', 'HN', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', NULL)`
+	want := func(id int64) map[string]any {
+		return map[string]any{"id": id, "b": true, "i2": int64(-2), "i4": int64(40000), "n": 120.5, "nn": "NaN", "f8": 1e-300,
+			"d": "2024-02-10", "ts": "2024-02-10T03:04:05", "tz": "2024-02-10T03:04:05.123Z", "j": map[string]any{"a": []any{1.0, "x"}},
+			"jb": map[string]any{"b": nil}, "s": "Nguyễn Thị Hoà\ttab\\n\"quoted\"\\\\", "v": "001234567890", "c": "HN ",
+			"u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "empty": nil}
+	}
+	for _, mapping := range []struct {
+		name string
+		m    connectors.ColumnMapping
+		want func(map[string]any) map[string]any
+	}{
+		{"all columns", connectors.ColumnMapping{Dataset: "test.item"}, func(r map[string]any) map[string]any { return r }},
+		{"renamed, value table, set", connectors.ColumnMapping{Dataset: "test.item",
+			Columns: map[string]string{"id": "key", "c": "province", "s": "name", "n": "area", "empty": "none"},
+			Values:  map[string]map[string]any{"province": {"HN ": "01"}}, Set: map[string]any{"source": "pg"}},
+			func(r map[string]any) map[string]any {
+				return map[string]any{"key": r["id"], "province": "01", "name": r["s"], "area": r["n"], "none": nil, "source": "pg"}
+			}},
+	} {
+		t.Run(mapping.name, func(t *testing.T) {
+			f := newFixture(t, ddl)
+			pgtest.Exec(t, f.conn, fmt.Sprintf("INSERT INTO %s VALUES "+values, f.table, 1))
+			cfg := f.config()
+			cfg.Tables[0].ColumnMapping = mapping.m
+			s, err := New(connectors.Env{Name: "test"}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Open(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			snap := readN(t, s, 1)
+			pgtest.Exec(t, f.conn, fmt.Sprintf("INSERT INTO %s VALUES "+values, f.table, 2))
+			pgtest.Exec(t, f.conn, fmt.Sprintf("UPDATE %s SET i2 = 7 WHERE id = 2", f.table))
+			stream := readN(t, s, 2)
+			updated := want(2)
+			updated["i2"] = int64(7)
+			for i, c := range []struct {
+				rec  connectors.Record
+				op   connectors.Op
+				want map[string]any
+			}{{snap[0], connectors.OpRead, want(1)}, {stream[0], connectors.OpCreate, want(2)}, {stream[1], connectors.OpUpdate, updated}} {
+				w := mapping.want(c.want)
+				if c.rec.Op != c.op || !reflect.DeepEqual(c.rec.After, w) {
+					t.Errorf("record %d: %s %#v\nwant %s %#v", i, c.rec.Op, c.rec.After, c.op, w)
+				}
+				if c.rec.Metadata[connectors.MetaTable] != "public."+f.table || c.rec.Metadata[connectors.MetaLSN] == "" {
+					t.Errorf("record %d: metadata %v", i, c.rec.Metadata)
+				}
+			}
+		})
+	}
+}
