@@ -18,11 +18,26 @@ type pendingTx struct {
 	commit pglogrepl.LSN
 	time   time.Time
 	recs   []connectors.Record
+	metas  map[*tableInfo]map[string]string // the records' shared Metadata, per table
+}
+
+// meta is the Metadata of the transaction's records of one table.
+func (tx *pendingTx) meta(info *tableInfo) map[string]string {
+	m := tx.metas[info]
+	if m == nil {
+		if tx.metas == nil {
+			tx.metas = map[*tableInfo]map[string]string{}
+		}
+		m = info.meta(tx.commit)
+		tx.metas[info] = m
+	}
+	return m
 }
 
 // pumpState is owned by the pump goroutine.
 type pumpState struct {
 	relations map[uint32]*pglogrepl.RelationMessage
+	plans     map[uint32]*rowPlan // of the relations of captured tables
 	tx        *pendingTx
 	received  pglogrepl.LSN // highest WAL position seen from the server
 	idle      pglogrepl.LSN // WAL fully processed with no record of the bus in it
@@ -33,7 +48,7 @@ type pumpState struct {
 // changes, hands committed transactions to Read, and sends standby status
 // updates (heartbeats) that report only acknowledged positions as flushed.
 func (s *Source) pump(ctx context.Context) error {
-	st := &pumpState{relations: map[uint32]*pglogrepl.RelationMessage{}, received: s.startLSN}
+	st := &pumpState{relations: map[uint32]*pglogrepl.RelationMessage{}, plans: map[uint32]*rowPlan{}, received: s.startLSN}
 	next := time.Now()
 	for {
 		if ctx.Err() != nil {
@@ -152,6 +167,10 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
 		st.relations[m.RelationID] = m
+		delete(st.plans, m.RelationID)
+		if info := s.tables[m.Namespace+"."+m.RelationName]; info != nil {
+			st.plans[m.RelationID] = relationPlan(info, m)
+		}
 	case *pglogrepl.BeginMessage:
 		st.tx = &pendingTx{xid: m.Xid, commit: m.FinalLSN, time: m.CommitTime}
 		if s.seen != nil && m.FinalLSN >= s.seen.until {
@@ -160,40 +179,46 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 	case *pglogrepl.InsertMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil && !s.seen.shown(info, tupleKey(rel, m.Tuple, info.pk), st.tx.xid) {
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate,
-				After: info.mapping.Apply(tupleRow(rel, m.Tuple, false, nil))})
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpCreate,
+				After: tupleRecord(rel, st.plans[m.RelationID], info.mapping, m.Tuple)})
 		}
 	case *pglogrepl.UpdateMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil {
-			var before map[string]any
-			if m.OldTuple != nil {
-				before = tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey, nil)
+			if m.OldTuple == nil {
+				// No old row (the key did not change, REPLICA IDENTITY
+				// DEFAULT): the common case, decoded straight into the record.
+				if !s.seen.shown(info, tupleKey(rel, m.NewTuple, info.pk), st.tx.xid) {
+					st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpUpdate,
+						After: tupleRecord(rel, st.plans[m.RelationID], info.mapping, m.NewTuple)})
+				}
+				break
 			}
+			before := tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey, nil)
 			after := tupleRow(rel, m.NewTuple, false, before)
 			shown := s.seen.shown(info, tupleKey(rel, m.NewTuple, info.pk), st.tx.xid)
 			if keyChanged(info.pk, m.OldTupleType, before, after) {
 				// A changed primary key is another entity, as Debezium has it:
 				// a delete of the old key, then a create of the new one.
 				st.tx.recs = append(st.tx.recs,
-					connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete, Before: info.mapping.Apply(before)})
+					connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpDelete, Before: info.mapping.Apply(before)})
 				if !shown {
 					st.tx.recs = append(st.tx.recs,
-						connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate, After: info.mapping.Apply(after)})
+						connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpCreate, After: info.mapping.Apply(after)})
 				}
 				break
 			}
 			if shown {
 				break // a resumed snapshot chunk read this row after the change
 			}
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpUpdate,
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpUpdate,
 				Before: info.mapping.Apply(before), After: info.mapping.Apply(after)})
 		}
 	case *pglogrepl.DeleteMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil && m.OldTuple != nil {
 			before := tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey, nil)
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete,
+			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpDelete,
 				Before: info.mapping.Apply(before)})
 		}
 	case *pglogrepl.CommitMessage:
@@ -236,10 +261,6 @@ func (s *Source) seal(tx *pendingTx, c *pglogrepl.CommitMessage) []connectors.Re
 		}
 		r.Position = p.encode()
 		r.Time = tx.time
-		if r.Metadata == nil {
-			r.Metadata = map[string]string{}
-		}
-		r.Metadata[connectors.MetaLSN] = tx.commit.String()
 		out = append(out, r)
 	}
 	if s.resume != nil && tx.commit > s.resume.commit {

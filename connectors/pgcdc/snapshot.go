@@ -100,6 +100,13 @@ func (s *Source) readSnapshot(ctx context.Context) ([]connectors.Record, error) 
 		}
 		fds := rows.FieldDescriptions()
 		extra := 1 + len(info.pk)
+		names := make([]string, len(fds)-extra)
+		for i := range names {
+			names[i] = fds[extra+i].Name
+		}
+		plan := newRowPlan(info.mapping, names)
+		// Every row of the batch has the same metadata: one map, read-only.
+		meta := info.meta(s.snap.consistent)
 		got := 0
 		for rows.Next() {
 			raw := rows.RawValues()
@@ -108,9 +115,11 @@ func (s *Source) readSnapshot(ctx context.Context) ([]connectors.Record, error) 
 			for i := range key {
 				key[i] = string(raw[1+i])
 			}
-			row := make(map[string]any, len(fds)-extra)
-			for i := extra; i < len(fds); i++ {
-				row[fds[i].Name] = pgvalue.Decode(fds[i].DataTypeOID, raw[i])
+			row := plan.newRow()
+			for i := range names {
+				if plan.wants(i) {
+					plan.set(row, i, pgvalue.Decode(fds[extra+i].DataTypeOID, raw[extra+i]))
+				}
 			}
 			got++
 			s.snap.row++
@@ -118,9 +127,7 @@ func (s *Source) readSnapshot(ctx context.Context) ([]connectors.Record, error) 
 			if s.snap.resumed {
 				s.seen.add(info, key, chunk)
 			}
-			meta := info.meta()
-			meta[connectors.MetaLSN] = s.snap.consistent.String()
-			emit(connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpRead, After: info.mapping.Apply(row), Metadata: meta,
+			emit(connectors.Record{Dataset: info.mapping.Dataset, Op: connectors.OpRead, After: plan.record(info.mapping, row), Metadata: meta,
 				Position: position{snapshot: true, keyed: true, consistent: s.snap.consistent, table: uint16(s.snap.table), xmin: xmin, key: key}.encode()})
 		}
 		rows.Close()

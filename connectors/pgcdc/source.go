@@ -130,9 +130,11 @@ type tableInfo struct {
 	mapping   connectors.ColumnMapping
 }
 
-// meta is a new Metadata map naming the table.
-func (t *tableInfo) meta() map[string]string {
-	return map[string]string{connectors.MetaTable: t.schema + "." + t.name}
+// meta is a new Metadata map naming the table and the LSN. The records of
+// one batch (snapshot) or one transaction (stream) share it: nothing
+// downstream writes to a record's Metadata.
+func (t *tableInfo) meta(lsn pglogrepl.LSN) map[string]string {
+	return map[string]string{connectors.MetaTable: t.schema + "." + t.name, connectors.MetaLSN: lsn.String()}
 }
 
 // connect opens the query connection; a refused connection is temporary.
