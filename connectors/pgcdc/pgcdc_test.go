@@ -696,3 +696,71 @@ func TestTypesSnapshotAndStream(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeTransactionInParts: a transaction larger than batch_size is
+// handed out in parts of at most batch_size; only its last record carries
+// the transaction's end, and a restart at a record inside the transaction
+// (acknowledged, so the slot confirmed the transaction's commit LSN)
+// re-reads exactly the records after it, with the same positions.
+func TestLargeTransactionInParts(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	c := f.config()
+	c.Snapshot, c.BatchSize = "never", 10
+	src := func() *Source {
+		s, err := New(connectors.Env{Name: "test"}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := src().OnCreate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s := src()
+	if err := s.Open(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s SELECT 'k'||lpad(i::text, 2, '0'), i FROM generate_series(0, 24) i`, f.table))
+	var recs []connectors.Record
+	for len(recs) < 25 {
+		got, err := s.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > c.BatchSize {
+			t.Fatalf("a read returned %d records, more than batch_size %d", len(got), c.BatchSize)
+		}
+		recs = append(recs, got...)
+	}
+	first, _ := decodePosition(recs[0].Position)
+	for i, r := range recs {
+		p, err := decodePosition(r.Position)
+		if err != nil || p.commit != first.commit || p.index != uint32(i) || p.last != (i == 24) || (p.end != 0) != (i == 24) {
+			t.Fatalf("record %d: position %v (%v), want index %d of commit %s, last and end only on the 25th", i, p, err, i, first.commit)
+		}
+		if r.After["key"] != fmt.Sprintf("k%02d", i) {
+			t.Fatalf("record %d is %v", i, r.After)
+		}
+	}
+	if err := s.Ack(t.Context(), recs[14].Position); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "slot confirms the transaction's commit", func() bool { return f.slotFlushed(t) == first.commit })
+	s.Close(context.Background())
+
+	s2 := src()
+	if err := s2.Open(t.Context(), recs[14].Position); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close(context.Background())
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s VALUES ('z', 1)`, f.table))
+	again := readN(t, s2, 11)
+	for i, r := range again[:10] {
+		if string(r.Position) != string(recs[15+i].Position) {
+			t.Fatalf("re-read record %d: position %v, want %v", i, r.Position, recs[15+i].Position)
+		}
+	}
+	if again[10].After["key"] != "z" {
+		t.Fatalf("after the transaction read %v, want z", again[10].After)
+	}
+}
