@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 
 // The connector alone, without the pipeline or Kafka: what it costs per
 // row is what these report as cpu_µs/row (this process's CPU time, so the
-// connector's, over the rows read). LGSP_BENCH_ROWS sets the table's size
+// connector's, over the rows read), and server_µs/row the CPU of its
+// PostgreSQL backends (snapshot query, walsender) when the server runs on
+// this machine. LGSP_BENCH_ROWS sets the table's size
 // (default 200,000; the issue's figures are for 1,000,000 rows).
 
 func benchRows() int {
@@ -32,6 +35,34 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// serverCPU is the CPU time the connector's server backends (its query
+// connection and walsender, application_name lgsp-bench) used so far,
+// from /proc: 0 when the server runs on another machine.
+func serverCPU(b *testing.B, conn *pgx.Conn) time.Duration {
+	rows, err := conn.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = 'lgsp-bench'`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		_, rest, _ := strings.Cut(string(stat), ") ")
+		if f := strings.Fields(rest); len(f) > 12 {
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			total += time.Duration(ut+st) * time.Second / 100
+		}
+	}
+	return total
 }
 
 // benchTable creates a land registry table of rows rows, mapped as the
@@ -80,7 +111,7 @@ func dropSlot(s *Source) {
 // BenchmarkSnapshot measures the initial snapshot.
 func BenchmarkSnapshot(b *testing.B) {
 	rows := benchRows()
-	_, _, c := benchTable(b, rows)
+	_, conn, c := benchTable(b, rows)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.Slot = pgtest.Name("bench_slot")
@@ -93,9 +124,11 @@ func BenchmarkSnapshot(b *testing.B) {
 		if err := s.Open(b.Context(), nil); err != nil {
 			b.Fatal(err)
 		}
+		pg := serverCPU(b, conn)
 		readAll(b, s, rows)
 		b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
 		b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/1e3/float64(rows), "cpu_µs/row")
+		b.ReportMetric(float64((serverCPU(b, conn)-pg).Nanoseconds())/1e3/float64(rows), "server_µs/row")
 		b.StopTimer()
 		dropSlot(s)
 		b.StartTimer()
@@ -123,12 +156,14 @@ func BenchmarkStream(b *testing.B) {
 		if err := s.Open(b.Context(), nil); err != nil {
 			b.Fatal(err)
 		}
+		pg := serverCPU(b, conn) // the walsender decodes while the UPDATE runs
 		pgtest.Exec(b, conn, fmt.Sprintf(`UPDATE %s SET dien_tich = dien_tich + 1`, table))
 		b.StartTimer()
 		start, cpu := time.Now(), processCPU()
 		readAll(b, s, rows)
 		b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
 		b.ReportMetric(float64((processCPU()-cpu).Nanoseconds())/1e3/float64(rows), "cpu_µs/row")
+		b.ReportMetric(float64((serverCPU(b, conn)-pg).Nanoseconds())/1e3/float64(rows), "server_µs/row")
 		b.StopTimer()
 		dropSlot(s)
 		b.StartTimer()
