@@ -22,7 +22,10 @@
 // IDENTITY NOTHING (deletes would carry no key), is refused with an error
 // that says how to fix it.
 //
-// Transactions are held in memory until their commit, then handed out.
+// pgoutput sends a transaction once it committed; its records are handed
+// out in parts of batch_size as they arrive (pump.go), so a large
+// transaction is never held in memory whole. The snapshot is read one
+// batch ahead of Read, so the query overlaps the pipeline's work.
 package pgcdc
 
 import (
@@ -464,7 +467,7 @@ func (s *Source) Read(ctx context.Context) ([]connectors.Record, error) {
 	var out []connectors.Record
 	select {
 	case tx := <-s.txs:
-		out = append(out, tx...)
+		out = tx // Read owns it; appending to it never writes into the pump's memory
 	case err := <-s.pumpErr:
 		s.pumpErr <- err
 		if err == nil {
