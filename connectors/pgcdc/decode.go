@@ -7,7 +7,7 @@ import (
 )
 
 // rowPlan says where each column of a result (or of a replicated
-// relation) lands in the record: the dataset field, or "" when the mapping
+// relation) lands in the record: the dataset field, unless the mapping
 // drops the column. With it a row decodes straight into the record's map,
 // instead of into a map by column name that ColumnMapping.Apply then
 // copies; that copy was a third of the connector's time per row. A mapping
@@ -15,20 +15,21 @@ import (
 // false): the row by column name, then Apply.
 type rowPlan struct {
 	names  []string // the columns, in order
-	fields []string // the field each column becomes; "" drops it
+	fields []string // the field each column becomes
+	keep   []bool   // false: the mapping drops the column
 	size   int      // fields of a mapped row, for the map's size hint
 	direct bool
 }
 
 func newRowPlan(m connectors.ColumnMapping, names []string) *rowPlan {
-	p := &rowPlan{names: names, fields: make([]string, len(names)), direct: len(m.Values) == 0 && len(m.Set) == 0}
+	p := &rowPlan{names: names, fields: make([]string, len(names)), keep: make([]bool, len(names)), direct: len(m.Values) == 0 && len(m.Set) == 0}
 	for i, n := range names {
 		if len(m.Columns) == 0 {
-			p.fields[i] = n
+			p.fields[i], p.keep[i] = n, true
 		} else {
-			p.fields[i] = m.Columns[n]
+			p.fields[i], p.keep[i] = m.Columns[n]
 		}
-		if p.fields[i] != "" {
+		if p.keep[i] {
 			p.size++
 		}
 	}
@@ -57,14 +58,14 @@ func (p *rowPlan) newRow() map[string]any {
 func (p *rowPlan) set(row map[string]any, i int, v any) {
 	if !p.direct {
 		row[p.names[i]] = v
-	} else if f := p.fields[i]; f != "" {
-		row[f] = v
+	} else if p.keep[i] {
+		row[p.fields[i]] = v
 	}
 }
 
 // wants reports whether column i is needed, so that a dropped column is
 // not decoded at all.
-func (p *rowPlan) wants(i int) bool { return !p.direct || p.fields[i] != "" }
+func (p *rowPlan) wants(i int) bool { return !p.direct || p.keep[i] }
 
 // record is the mapped record of a row made by newRow and filled by set.
 func (p *rowPlan) record(m connectors.ColumnMapping, row map[string]any) map[string]any {
