@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,10 @@ type CDCOptions struct {
 	// Land is the land registry's sample database (required; lgsp bench
 	// plugs in examples/ministries/land).
 	Land LandRegistry
+	// CPUProfile, when set, is a file name prefix: the bus process's CPU
+	// profile of the snapshot is written to PREFIX.snapshot and that of
+	// the stream to PREFIX.stream (go tool pprof).
+	CPUProfile string
 }
 
 // LandRegistry is the sample source database the CDC benchmark loads: the
@@ -168,6 +173,7 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	tables := cc["tables"].([]any)
 	tables[0].(map[string]any)["table"] = schema + ".giay_chung_nhan"
 	cfg.Connectors = []config.Connector{{Name: "land", Adapter: land.Adapter, Config: cc}}
+	app := "lgsp-land" // the connector's application_name on the server (pgcdc sets lgsp-<name>)
 	fmt.Fprintf(o.Progress, "starting an embedded bus with %d citizens and the postgres-cdc connector…\n", o.Population)
 	start := time.Now()
 	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: !o.Delivery, Population: o.Citizen})
@@ -180,6 +186,10 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	// seeding, topic creation) is not the snapshot's cost.
 	snapStart := time.Now()
 	cpu0 := cpuTime()
+	stopProfile, err := startProfile(o.CPUProfile, "snapshot")
+	if err != nil {
+		return res, err
+	}
 	for _, st := range bus.Connectors() {
 		if !st.Since.IsZero() && st.Status == "running" {
 			snapStart = st.Since
@@ -190,12 +200,17 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	}
 	res.SnapshotTime = time.Since(snapStart)
 	res.SnapshotRate = float64(o.Rows) / res.SnapshotTime.Seconds()
-	cpu1, pg1 := cpuTime(), backendCPU(ctx, conn, "lgsp-land")
+	cpu1, pg1 := cpuTime(), backendCPU(ctx, conn, app)
+	stopProfile()
 	res.SnapshotBusCPU, res.SnapshotPGCPU = cpu1-cpu0, pg1
 	fmt.Fprintf(o.Progress, "snapshot: %.0f rows/s\n", res.SnapshotRate)
 
 	if o.Updates > 0 {
 		streamStart := time.Now()
+		stopProfile, err := startProfile(o.CPUProfile, "stream")
+		if err != nil {
+			return res, err
+		}
 		if _, err := conn.Exec(ctx, fmt.Sprintf(`UPDATE %s.giay_chung_nhan SET dien_tich = dien_tich + 1, ngay_cap_nhat = clock_timestamp()
 			WHERE so_giay_chung_nhan < 'CA%06d'`, schema, o.Updates)); err != nil {
 			return res, fmt.Errorf("bench: update rows: %w", err)
@@ -205,7 +220,8 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 		}
 		res.StreamTime = time.Since(streamStart)
 		res.StreamRate = float64(o.Updates) / res.StreamTime.Seconds()
-		res.StreamBusCPU, res.StreamPGCPU = cpuTime()-cpu1, backendCPU(ctx, conn, "lgsp-land")-pg1
+		res.StreamBusCPU, res.StreamPGCPU = cpuTime()-cpu1, backendCPU(ctx, conn, app)-pg1
+		stopProfile()
 	}
 	for _, st := range bus.Connectors() {
 		res.ConnectorRead, res.Acked = st.Read, st.Acked
@@ -282,4 +298,21 @@ func backendCPU(ctx context.Context, conn *pgx.Conn, app string) time.Duration {
 		total += time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
 	}
 	return total
+}
+
+// startProfile starts a CPU profile into prefix.phase; the function it
+// returns stops it. No prefix: nothing is profiled.
+func startProfile(prefix, phase string) (func(), error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(prefix + "." + phase)
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
