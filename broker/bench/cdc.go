@@ -7,6 +7,8 @@ import (
 	"io"
 	"maps"
 	"os"
+	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +40,10 @@ type CDCOptions struct {
 	// Land is the land registry's sample database (required; lgsp bench
 	// plugs in examples/ministries/land).
 	Land LandRegistry
+	// CPUProfile, when set, is a file name prefix: the bus process's CPU
+	// profile of the snapshot is written to PREFIX.snapshot and that of
+	// the stream to PREFIX.stream (go tool pprof).
+	CPUProfile string
 }
 
 // LandRegistry is the sample source database the CDC benchmark loads: the
@@ -60,14 +66,23 @@ type CDCResult struct {
 	DeadLetters, Published  uint64
 	ConnectorRead, Acked    uint64
 	PopulationBuildDuration time.Duration
+	// CPU time per row of each phase: the bus process (connector,
+	// pipeline and embedded broker together) and the connector's
+	// PostgreSQL backends (snapshot query and walsender, read from /proc
+	// when the server runs on this machine; 0 otherwise).
+	SnapshotBusCPU, SnapshotPGCPU time.Duration
+	StreamBusCPU, StreamPGCPU     time.Duration
 }
 
 func (r CDCResult) String() string {
 	return fmt.Sprintf(`PostgreSQL → Kafka through the bus (postgres-cdc → validate → reconcile → publish, embedded broker)
   snapshot: %d rows in %s = %.0f rows/s (goal ≥ 50,000)
   stream:   %d updates in %s = %.0f rows/s
+  CPU per row: snapshot bus %.1f µs + postgres %.1f µs; stream bus %.1f µs + postgres %.1f µs
   acknowledged %d of %d read; %d published, %d dead-lettered`, r.Rows, r.SnapshotTime.Round(time.Millisecond), r.SnapshotRate,
-		r.Updates, r.StreamTime.Round(time.Millisecond), r.StreamRate, r.Acked, r.ConnectorRead, r.Published, r.DeadLetters)
+		r.Updates, r.StreamTime.Round(time.Millisecond), r.StreamRate,
+		perRow(r.SnapshotBusCPU, r.Rows), perRow(r.SnapshotPGCPU, r.Rows), perRow(r.StreamBusCPU, r.Updates), perRow(r.StreamPGCPU, r.Updates),
+		r.Acked, r.ConnectorRead, r.Published, r.DeadLetters)
 }
 
 // RunCDC loads the land registry's sample table (examples/ministries/land)
@@ -158,6 +173,7 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	tables := cc["tables"].([]any)
 	tables[0].(map[string]any)["table"] = schema + ".giay_chung_nhan"
 	cfg.Connectors = []config.Connector{{Name: "land", Adapter: land.Adapter, Config: cc}}
+	app := "lgsp-land" // the connector's application_name on the server (pgcdc sets lgsp-<name>)
 	fmt.Fprintf(o.Progress, "starting an embedded bus with %d citizens and the postgres-cdc connector…\n", o.Population)
 	start := time.Now()
 	bus, err := runtime.Start(ctx, runtime.Options{Mode: runtime.Dev, Config: cfg, NoDelivery: !o.Delivery, Population: o.Citizen})
@@ -169,6 +185,11 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	// The clock starts when the connector runs: start-up (population
 	// seeding, topic creation) is not the snapshot's cost.
 	snapStart := time.Now()
+	cpu0 := cpuTime()
+	stopProfile, err := startProfile(o.CPUProfile, "snapshot")
+	if err != nil {
+		return res, err
+	}
 	for _, st := range bus.Connectors() {
 		if !st.Since.IsZero() && st.Status == "running" {
 			snapStart = st.Since
@@ -179,10 +200,17 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 	}
 	res.SnapshotTime = time.Since(snapStart)
 	res.SnapshotRate = float64(o.Rows) / res.SnapshotTime.Seconds()
+	cpu1, pg1 := cpuTime(), backendCPU(ctx, conn, app)
+	stopProfile()
+	res.SnapshotBusCPU, res.SnapshotPGCPU = cpu1-cpu0, pg1
 	fmt.Fprintf(o.Progress, "snapshot: %.0f rows/s\n", res.SnapshotRate)
 
 	if o.Updates > 0 {
 		streamStart := time.Now()
+		stopProfile, err := startProfile(o.CPUProfile, "stream")
+		if err != nil {
+			return res, err
+		}
 		if _, err := conn.Exec(ctx, fmt.Sprintf(`UPDATE %s.giay_chung_nhan SET dien_tich = dien_tich + 1, ngay_cap_nhat = clock_timestamp()
 			WHERE so_giay_chung_nhan < 'CA%06d'`, schema, o.Updates)); err != nil {
 			return res, fmt.Errorf("bench: update rows: %w", err)
@@ -192,6 +220,8 @@ func RunCDC(ctx context.Context, o CDCOptions) (CDCResult, error) {
 		}
 		res.StreamTime = time.Since(streamStart)
 		res.StreamRate = float64(o.Updates) / res.StreamTime.Seconds()
+		res.StreamBusCPU, res.StreamPGCPU = cpuTime()-cpu1, backendCPU(ctx, conn, app)-pg1
+		stopProfile()
 	}
 	for _, st := range bus.Connectors() {
 		res.ConnectorRead, res.Acked = st.Read, st.Acked
@@ -229,4 +259,60 @@ func waitAcked(ctx context.Context, bus *runtime.Bus, n uint64, progress io.Writ
 		case <-tick.C:
 		}
 	}
+}
+
+func perRow(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / float64(n)
+}
+
+// backendCPU sums the CPU time the server's backends of one application
+// name (the connector's query connection and its walsender) have used so
+// far, from /proc: it is 0 when PostgreSQL runs on another machine.
+func backendCPU(ctx context.Context, conn *pgx.Conn, app string) time.Duration {
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+	if err != nil {
+		return 0
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command's closing parenthesis: state is the
+		// 3rd field of the line, utime and stime the 14th and 15th.
+		_, rest, ok := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if !ok || len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+	}
+	return total
+}
+
+// startProfile starts a CPU profile into prefix.phase; the function it
+// returns stops it. No prefix: nothing is profiled.
+func startProfile(prefix, phase string) (func(), error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(prefix + "." + phase)
+	if err != nil {
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bench: cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -632,3 +632,135 @@ func TestSnapshotKeyOfAnyType(t *testing.T) {
 		}
 	}
 }
+
+// TestTypesSnapshotAndStream pins the values a row of every common type
+// becomes, read by the snapshot and by the stream (insert and update): the
+// two paths must give the same record. A second mapping with a value table
+// and a set field takes the general mapping path.
+func TestTypesSnapshotAndStream(t *testing.T) {
+	const ddl = `CREATE TABLE %s (id int8 PRIMARY KEY, b bool, i2 int2, i4 int4, n numeric(14,2), nn numeric, f8 float8,
+		d date, ts timestamp, tz timestamptz, j json, jb jsonb, s text, v varchar(12), c char(3), u uuid, empty text)`
+	const values = `(%d, true, -2, 40000, 120.50, 'NaN', 1e-300, '2024-02-10', '2024-02-10 03:04:05', '2024-02-10 10:04:05.123+07',
+		'{"a":[1,"x"]}', '{"b":null}', 'Nguyễn Thị Hoà	tab\n"quoted"\\', '001234567890', 'HN', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', NULL)`
+	want := func(id int64) map[string]any {
+		return map[string]any{"id": id, "b": true, "i2": int64(-2), "i4": int64(40000), "n": 120.5, "nn": "NaN", "f8": 1e-300,
+			"d": "2024-02-10", "ts": "2024-02-10T03:04:05", "tz": "2024-02-10T03:04:05.123Z", "j": map[string]any{"a": []any{1.0, "x"}},
+			"jb": map[string]any{"b": nil}, "s": "Nguyễn Thị Hoà\ttab\\n\"quoted\"\\\\", "v": "001234567890", "c": "HN ",
+			"u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "empty": nil}
+	}
+	for _, mapping := range []struct {
+		name string
+		m    connectors.ColumnMapping
+		want func(map[string]any) map[string]any
+	}{
+		{"all columns", connectors.ColumnMapping{Dataset: "test.item"}, func(r map[string]any) map[string]any { return r }},
+		{"renamed, value table, set", connectors.ColumnMapping{Dataset: "test.item",
+			Columns: map[string]string{"id": "key", "c": "province", "s": "name", "n": "area", "empty": "none"},
+			Values:  map[string]map[string]any{"province": {"HN ": "01"}}, Set: map[string]any{"source": "pg"}},
+			func(r map[string]any) map[string]any {
+				return map[string]any{"key": r["id"], "province": "01", "name": r["s"], "area": r["n"], "none": nil, "source": "pg"}
+			}},
+	} {
+		t.Run(mapping.name, func(t *testing.T) {
+			f := newFixture(t, ddl)
+			pgtest.Exec(t, f.conn, fmt.Sprintf("INSERT INTO %s VALUES "+values, f.table, 1))
+			cfg := f.config()
+			cfg.Tables[0].ColumnMapping = mapping.m
+			s, err := New(connectors.Env{Name: "test"}, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Open(t.Context(), nil); err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close(context.Background())
+			snap := readN(t, s, 1)
+			pgtest.Exec(t, f.conn, fmt.Sprintf("INSERT INTO %s VALUES "+values, f.table, 2))
+			pgtest.Exec(t, f.conn, fmt.Sprintf("UPDATE %s SET i2 = 7 WHERE id = 2", f.table))
+			stream := readN(t, s, 2)
+			updated := want(2)
+			updated["i2"] = int64(7)
+			for i, c := range []struct {
+				rec  connectors.Record
+				op   connectors.Op
+				want map[string]any
+			}{{snap[0], connectors.OpRead, want(1)}, {stream[0], connectors.OpCreate, want(2)}, {stream[1], connectors.OpUpdate, updated}} {
+				w := mapping.want(c.want)
+				if c.rec.Op != c.op || !reflect.DeepEqual(c.rec.After, w) {
+					t.Errorf("record %d: %s %#v\nwant %s %#v", i, c.rec.Op, c.rec.After, c.op, w)
+				}
+				if c.rec.Metadata[connectors.MetaTable] != "public."+f.table || c.rec.Metadata[connectors.MetaLSN] == "" {
+					t.Errorf("record %d: metadata %v", i, c.rec.Metadata)
+				}
+			}
+		})
+	}
+}
+
+// TestLargeTransactionInParts: a transaction larger than batch_size is
+// handed out in parts of at most batch_size; only its last record carries
+// the transaction's end, and a restart at a record inside the transaction
+// (acknowledged, so the slot confirmed the transaction's commit LSN)
+// re-reads exactly the records after it, with the same positions.
+func TestLargeTransactionInParts(t *testing.T) {
+	f := newFixture(t, itemDDL)
+	c := f.config()
+	c.Snapshot, c.BatchSize = "never", 10
+	src := func() *Source {
+		s, err := New(connectors.Env{Name: "test"}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := src().OnCreate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s := src()
+	if err := s.Open(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s SELECT 'k'||lpad(i::text, 2, '0'), i FROM generate_series(0, 24) i`, f.table))
+	var recs []connectors.Record
+	for len(recs) < 25 {
+		got, err := s.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > c.BatchSize {
+			t.Fatalf("a read returned %d records, more than batch_size %d", len(got), c.BatchSize)
+		}
+		recs = append(recs, got...)
+	}
+	first, _ := decodePosition(recs[0].Position)
+	for i, r := range recs {
+		p, err := decodePosition(r.Position)
+		if err != nil || p.commit != first.commit || p.index != uint32(i) || p.last != (i == 24) || (p.end != 0) != (i == 24) {
+			t.Fatalf("record %d: position %v (%v), want index %d of commit %s, last and end only on the 25th", i, p, err, i, first.commit)
+		}
+		if r.After["key"] != fmt.Sprintf("k%02d", i) {
+			t.Fatalf("record %d is %v", i, r.After)
+		}
+	}
+	if err := s.Ack(t.Context(), recs[14].Position); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "slot confirms the transaction's commit", func() bool { return f.slotFlushed(t) == first.commit })
+	s.Close(context.Background())
+
+	s2 := src()
+	if err := s2.Open(t.Context(), recs[14].Position); err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close(context.Background())
+	pgtest.Exec(t, f.conn, fmt.Sprintf(`INSERT INTO %s VALUES ('z', 1)`, f.table))
+	again := readN(t, s2, 11)
+	for i, r := range again[:10] {
+		if string(r.Position) != string(recs[15+i].Position) {
+			t.Fatalf("re-read record %d: position %v, want %v", i, r.Position, recs[15+i].Position)
+		}
+	}
+	if again[10].After["key"] != "z" {
+		t.Fatalf("after the transaction read %v, want z", again[10].After)
+	}
+}

@@ -14,8 +14,10 @@ import (
 //	          the row version's xmin (8), primary key column count (1),
 //	          each key value as text (uvarint length, bytes)
 //	legacy:   's', consistent point LSN (8), done flag (1), row number (8)
-//	stream:   'x', commit LSN (8), transaction end LSN (8), index in the
-//	          transaction (4), last-in-transaction flag (1)
+//	stream:   'x', commit LSN (8), transaction end LSN (8; 0 except on the
+//	          transaction's last record, since the others are handed out
+//	          before the commit message), index in the transaction (4),
+//	          last-in-transaction flag (1)
 //
 // A snapshot position with done set means the whole snapshot is durable and
 // streaming resumes at the consistent point. Without it the snapshot

@@ -12,17 +12,38 @@ import (
 	"github.com/lgsp-bus/lgsp/connectors/internal/pgvalue"
 )
 
-// pendingTx is a transaction being received; it is handed out at commit.
+// pendingTx is a transaction being received. Its records are handed out
+// in parts of batch_size as they arrive (pgoutput sends a transaction only
+// once it committed, so none is ever rolled back), the last one held back
+// until the commit message says it is the last; a transaction of a million
+// rows thus never sits in memory whole, and the pipeline starts on its
+// first part while the rest is still arriving.
 type pendingTx struct {
 	xid    uint32
 	commit pglogrepl.LSN
 	time   time.Time
-	recs   []connectors.Record
+	recs   []connectors.Record              // received, not handed out yet
+	sent   int                              // records handed out before recs
+	metas  map[*tableInfo]map[string]string // the records' shared Metadata, per table
+}
+
+// meta is the Metadata of the transaction's records of one table.
+func (tx *pendingTx) meta(info *tableInfo) map[string]string {
+	m := tx.metas[info]
+	if m == nil {
+		if tx.metas == nil {
+			tx.metas = map[*tableInfo]map[string]string{}
+		}
+		m = info.meta(tx.commit)
+		tx.metas[info] = m
+	}
+	return m
 }
 
 // pumpState is owned by the pump goroutine.
 type pumpState struct {
 	relations map[uint32]*pglogrepl.RelationMessage
+	plans     map[uint32]*rowPlan // of the relations of captured tables
 	tx        *pendingTx
 	received  pglogrepl.LSN // highest WAL position seen from the server
 	idle      pglogrepl.LSN // WAL fully processed with no record of the bus in it
@@ -33,8 +54,10 @@ type pumpState struct {
 // changes, hands committed transactions to Read, and sends standby status
 // updates (heartbeats) that report only acknowledged positions as flushed.
 func (s *Source) pump(ctx context.Context) error {
-	st := &pumpState{relations: map[uint32]*pglogrepl.RelationMessage{}, received: s.startLSN}
+	st := &pumpState{relations: map[uint32]*pglogrepl.RelationMessage{}, plans: map[uint32]*rowPlan{}, received: s.startLSN}
 	next := time.Now()
+	var win recvWindow
+	defer win.stop()
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -50,13 +73,7 @@ func (s *Source) pump(ctx context.Context) error {
 			}
 			next = time.Now().Add(s.cfg.HeartbeatInterval)
 		}
-		deadline := time.Now().Add(250 * time.Millisecond)
-		if next.Before(deadline) {
-			deadline = next
-		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		msg, err := s.repl.ReceiveMessage(rctx)
-		cancel()
+		msg, err := s.repl.ReceiveMessage(win.ctx(ctx, next))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -101,6 +118,37 @@ func (s *Source) pump(ctx context.Context) error {
 				}
 			}
 		}
+	}
+}
+
+// recvWindow is the deadline the pump receives under: at most 250ms, and
+// no later than the next status update is due, so that the pump wakes up
+// to send it. One deadline serves every message until it passes; a
+// context per message cost a tenth of the pump's time in a large
+// transaction.
+type recvWindow struct {
+	c      context.Context
+	cancel context.CancelFunc
+}
+
+func (w *recvWindow) ctx(parent context.Context, next time.Time) context.Context {
+	if w.c != nil {
+		if d, _ := w.c.Deadline(); w.c.Err() == nil && !d.After(next) {
+			return w.c
+		}
+		w.cancel()
+	}
+	deadline := time.Now().Add(250 * time.Millisecond)
+	if next.Before(deadline) {
+		deadline = next
+	}
+	w.c, w.cancel = context.WithDeadline(parent, deadline)
+	return w.c
+}
+
+func (w *recvWindow) stop() {
+	if w.cancel != nil {
+		w.cancel()
 	}
 }
 
@@ -149,9 +197,15 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("pgcdc: parse pgoutput message: %w", err)
 	}
+	var buf [2]connectors.Record // a message makes at most two records
+	add := buf[:0]
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
 		st.relations[m.RelationID] = m
+		delete(st.plans, m.RelationID)
+		if info := s.tables[m.Namespace+"."+m.RelationName]; info != nil {
+			st.plans[m.RelationID] = relationPlan(info, m)
+		}
 	case *pglogrepl.BeginMessage:
 		st.tx = &pendingTx{xid: m.Xid, commit: m.FinalLSN, time: m.CommitTime}
 		if s.seen != nil && m.FinalLSN >= s.seen.until {
@@ -160,40 +214,46 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 	case *pglogrepl.InsertMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil && !s.seen.shown(info, tupleKey(rel, m.Tuple, info.pk), st.tx.xid) {
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate,
-				After: info.mapping.Apply(tupleRow(rel, m.Tuple, false, nil))})
+			add = append(add, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpCreate,
+				After: tupleRecord(rel, st.plans[m.RelationID], info.mapping, m.Tuple)})
 		}
 	case *pglogrepl.UpdateMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil {
-			var before map[string]any
-			if m.OldTuple != nil {
-				before = tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey, nil)
+			if m.OldTuple == nil {
+				// No old row (the key did not change, REPLICA IDENTITY
+				// DEFAULT): the common case, decoded straight into the record.
+				if !s.seen.shown(info, tupleKey(rel, m.NewTuple, info.pk), st.tx.xid) {
+					add = append(add, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpUpdate,
+						After: tupleRecord(rel, st.plans[m.RelationID], info.mapping, m.NewTuple)})
+				}
+				break
 			}
+			before := tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.UpdateMessageTupleTypeKey, nil)
 			after := tupleRow(rel, m.NewTuple, false, before)
 			shown := s.seen.shown(info, tupleKey(rel, m.NewTuple, info.pk), st.tx.xid)
 			if keyChanged(info.pk, m.OldTupleType, before, after) {
 				// A changed primary key is another entity, as Debezium has it:
 				// a delete of the old key, then a create of the new one.
-				st.tx.recs = append(st.tx.recs,
-					connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete, Before: info.mapping.Apply(before)})
+				add = append(add,
+					connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpDelete, Before: info.mapping.Apply(before)})
 				if !shown {
-					st.tx.recs = append(st.tx.recs,
-						connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpCreate, After: info.mapping.Apply(after)})
+					add = append(add,
+						connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpCreate, After: info.mapping.Apply(after)})
 				}
 				break
 			}
 			if shown {
 				break // a resumed snapshot chunk read this row after the change
 			}
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpUpdate,
+			add = append(add, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpUpdate,
 				Before: info.mapping.Apply(before), After: info.mapping.Apply(after)})
 		}
 	case *pglogrepl.DeleteMessage:
 		rel, info := s.relation(st, m.RelationID)
 		if info != nil && st.tx != nil && m.OldTuple != nil {
 			before := tupleRow(rel, m.OldTuple, m.OldTupleType == pglogrepl.DeleteMessageTupleTypeKey, nil)
-			st.tx.recs = append(st.tx.recs, connectors.Record{Dataset: info.mapping.Dataset, Metadata: info.meta(), Op: connectors.OpDelete,
+			add = append(add, connectors.Record{Dataset: info.mapping.Dataset, Metadata: st.tx.meta(info), Op: connectors.OpDelete,
 				Before: info.mapping.Apply(before)})
 		}
 	case *pglogrepl.CommitMessage:
@@ -202,14 +262,30 @@ func (s *Source) handle(ctx context.Context, st *pumpState, data []byte) error {
 		if tx == nil {
 			return nil
 		}
-		recs := s.seal(tx, m)
+		recs := s.seal(tx, tx.recs, m)
 		if len(recs) == 0 {
+			// Nothing for the bus (or all of it read before the position
+			// the source was opened at; a prefix of the transaction is
+			// skipped, so no earlier part was handed out either).
 			if m.TransactionEndLSN > st.idle {
 				st.idle = m.TransactionEndLSN
 			}
 			return nil
 		}
 		return s.handOut(ctx, st, recs)
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	st.tx.recs = append(st.tx.recs, add...)
+	if n := len(st.tx.recs); n > s.cfg.BatchSize {
+		// Hand out all but the last record (it may be the transaction's
+		// last); the handed-out slice belongs to Read from now on.
+		part, held := st.tx.recs[:n-1:n-1], st.tx.recs[n-1]
+		st.tx.recs = append(make([]connectors.Record, 0, min(n, 64)), held)
+		if part = s.seal(st.tx, part, nil); len(part) > 0 {
+			return s.handOut(ctx, st, part)
+		}
 	}
 	return nil
 }
@@ -222,13 +298,21 @@ func (s *Source) relation(st *pumpState, id uint32) (*pglogrepl.RelationMessage,
 	return rel, s.tables[rel.Namespace+"."+rel.RelationName]
 }
 
-// seal gives the records of a committed transaction their positions and
-// drops those at or before the position the source was opened at.
-func (s *Source) seal(tx *pendingTx, c *pglogrepl.CommitMessage) []connectors.Record {
-	n := len(tx.recs)
-	out := tx.recs[:0]
-	for i, r := range tx.recs {
-		p := position{commit: tx.commit, end: c.TransactionEndLSN, index: uint32(i), last: i == n-1}
+// seal gives the next records of a transaction their positions and drops
+// those at or before the position the source was opened at. c is the
+// commit message when recs end the transaction: only the last record of a
+// transaction carries its end LSN (the others are handed out before it is
+// known).
+func (s *Source) seal(tx *pendingTx, recs []connectors.Record, c *pglogrepl.CommitMessage) []connectors.Record {
+	n := len(recs)
+	out := recs[:0]
+	base := tx.sent
+	tx.sent += n
+	for i, r := range recs {
+		p := position{commit: tx.commit, index: uint32(base + i)}
+		if c != nil && i == n-1 {
+			p.end, p.last = c.TransactionEndLSN, true
+		}
 		if rp := s.resume; rp != nil {
 			if p.commit < rp.commit || p.commit == rp.commit && (rp.last || p.index <= rp.index) {
 				continue
@@ -236,10 +320,6 @@ func (s *Source) seal(tx *pendingTx, c *pglogrepl.CommitMessage) []connectors.Re
 		}
 		r.Position = p.encode()
 		r.Time = tx.time
-		if r.Metadata == nil {
-			r.Metadata = map[string]string{}
-		}
-		r.Metadata[connectors.MetaLSN] = tx.commit.String()
 		out = append(out, r)
 	}
 	if s.resume != nil && tx.commit > s.resume.commit {

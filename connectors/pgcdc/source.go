@@ -22,7 +22,10 @@
 // IDENTITY NOTHING (deletes would carry no key), is refused with an error
 // that says how to fix it.
 //
-// Transactions are held in memory until their commit, then handed out.
+// pgoutput sends a transaction once it committed; its records are handed
+// out in parts of batch_size as they arrive (pump.go), so a large
+// transaction is never held in memory whole. The snapshot is read one
+// batch ahead of Read, so the query overlaps the pipeline's work.
 package pgcdc
 
 import (
@@ -74,10 +77,17 @@ type Source struct {
 	}
 	// seen drops the stream's changes that resumed snapshot chunks already
 	// showed; set before the pump starts, then owned by it.
-	seen     *chunkFilter
-	snapRows atomic.Uint64
-	snapDone atomic.Bool
-	snapTbl  atomic.Value // string
+	seen *chunkFilter
+	// The snapshot is read ahead by a goroutine (prefetch) that owns the
+	// snap state and the query connection until it ends; Read takes its
+	// batches from ahead.
+	snapping  bool // Read has not seen the snapshot's end yet (Read's own)
+	ahead     chan snapBatch
+	stopAhead context.CancelFunc
+	aheadDone chan struct{}
+	snapRows  atomic.Uint64
+	snapDone  atomic.Bool
+	snapTbl   atomic.Value // string
 
 	// streaming
 	startLSN  pglogrepl.LSN
@@ -130,9 +140,11 @@ type tableInfo struct {
 	mapping   connectors.ColumnMapping
 }
 
-// meta is a new Metadata map naming the table.
-func (t *tableInfo) meta() map[string]string {
-	return map[string]string{connectors.MetaTable: t.schema + "." + t.name}
+// meta is a new Metadata map naming the table and the LSN. The records of
+// one batch (snapshot) or one transaction (stream) share it: nothing
+// downstream writes to a record's Metadata.
+func (t *tableInfo) meta(lsn pglogrepl.LSN) map[string]string {
+	return map[string]string{connectors.MetaTable: t.schema + "." + t.name, connectors.MetaLSN: lsn.String()}
 }
 
 // connect opens the query connection; a refused connection is temporary.
@@ -343,6 +355,7 @@ func (s *Source) Open(ctx context.Context, pos connectors.Position) error {
 		s.log.Info("resuming the initial snapshot where it was acknowledged", "slot", s.slot, "consistent_lsn", p.consistent.String(),
 			"table", s.cfg.Tables[p.table].Table)
 		s.snap.active, s.snap.consistent, s.snap.resumed = true, p.consistent, true
+		s.snapping = true
 		s.snap.table, s.snap.after = int(p.table), p.key
 		s.seen = &chunkFilter{keys: map[string]int{}}
 		s.snapTbl.Store(s.cfg.Tables[p.table].Table)
@@ -371,6 +384,7 @@ func (s *Source) Open(ctx context.Context, pos connectors.Position) error {
 		}
 		s.log.Info("replication slot created; taking the initial snapshot", "slot", s.slot, "consistent_lsn", lsn.String())
 		s.snap.active, s.snap.consistent = true, lsn
+		s.snapping = true
 		s.snapTbl.Store(s.cfg.Tables[0].Table)
 		s.acked.Store(uint64(lsn))
 		s.pumped.Store(uint64(lsn))
@@ -431,16 +445,29 @@ func (s *Source) startStreaming(ctx context.Context, lsn pglogrepl.LSN) error {
 
 // Read returns snapshot rows first, then committed changes.
 func (s *Source) Read(ctx context.Context) ([]connectors.Record, error) {
-	if s.snap.active {
-		recs, err := s.readSnapshot(ctx)
-		if err != nil || len(recs) > 0 {
-			return recs, err
+	if s.snapping {
+		if s.ahead == nil {
+			s.startAhead()
+		}
+		select {
+		case b := <-s.ahead:
+			if b.err != nil {
+				s.ahead = nil // the goroutine stopped; the next Read starts another (a retry, as before)
+				return nil, b.err
+			}
+			if !b.done || len(b.recs) > 0 {
+				s.snapping = !b.done
+				return b.recs, nil
+			}
+			s.snapping = false
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 	var out []connectors.Record
 	select {
 	case tx := <-s.txs:
-		out = append(out, tx...)
+		out = tx // Read owns it; appending to it never writes into the pump's memory
 	case err := <-s.pumpErr:
 		s.pumpErr <- err
 		if err == nil {
@@ -505,6 +532,10 @@ func (s *Source) SnapshotStatus() connectors.SnapshotStatus {
 // and closes the connections. The slot stays (OnDelete drops it).
 func (s *Source) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		if s.stopAhead != nil {
+			s.stopAhead()
+			<-s.aheadDone
+		}
 		if s.stopPump != nil {
 			s.stopPump()
 			<-s.pumpDone

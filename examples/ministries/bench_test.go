@@ -28,6 +28,8 @@ func landRegistry(t testing.TB) bench.LandRegistry {
 // embedded broker, then streams LGSP_BENCH_ROWS/10 updates. Needs a
 // PostgreSQL with wal_level=logical in LGSP_TEST_POSTGRES_URL.
 // Run: go test -run '^$' -bench PostgresToKafka -benchtime 1x ./examples/ministries
+// LGSP_BENCH_CPUPROFILE=/tmp/cdc also writes the bus's CPU profile of each
+// phase to /tmp/cdc.snapshot and /tmp/cdc.stream (no -cpuprofile then).
 func BenchmarkPostgresToKafka(b *testing.B) {
 	url := pgtest.URL(b)
 	rows := 100_000
@@ -35,12 +37,17 @@ func BenchmarkPostgresToKafka(b *testing.B) {
 		rows = v
 	}
 	for i := 0; i < b.N; i++ {
-		res, err := bench.RunCDC(b.Context(), bench.CDCOptions{PostgresURL: url, Rows: rows, Updates: rows / 10, Population: 20_000, Citizen: synthetic.RegisteredCitizen, Land: landRegistry(b)})
+		res, err := bench.RunCDC(b.Context(), bench.CDCOptions{PostgresURL: url, Rows: rows, Updates: rows / 10, Population: 20_000, Citizen: synthetic.RegisteredCitizen, Land: landRegistry(b),
+			CPUProfile: os.Getenv("LGSP_BENCH_CPUPROFILE")})
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(res.SnapshotRate, "snapshot_rows/s")
 		b.ReportMetric(res.StreamRate, "stream_rows/s")
+		b.ReportMetric(float64(res.SnapshotBusCPU.Nanoseconds())/1e3/float64(res.Rows), "snapshot_bus_µs/row")
+		b.ReportMetric(float64(res.SnapshotPGCPU.Nanoseconds())/1e3/float64(res.Rows), "snapshot_pg_µs/row")
+		b.ReportMetric(float64(res.StreamBusCPU.Nanoseconds())/1e3/float64(max(res.Updates, 1)), "stream_bus_µs/row")
+		b.ReportMetric(float64(res.StreamPGCPU.Nanoseconds())/1e3/float64(max(res.Updates, 1)), "stream_pg_µs/row")
 	}
 }
 
