@@ -62,7 +62,14 @@ type Config struct {
 	Logger    *slog.Logger
 	BatchSize int           // messages per audit+produce+commit cycle (default 500)
 	BatchWait time.Duration // how long to gather a batch (default 50ms)
-	Now       func() time.Time
+	// InFlight is how many batches of one partition are prepared and
+	// being made durable (audit and state) while an earlier one is
+	// produced (default 4). It bounds what a slow delivery topic or a
+	// slow store holds back per canonical partition: InFlight × BatchSize
+	// messages in memory, plus the reader's fetch buffer; nothing upstream
+	// waits on delivery (the pipeline only writes the canonical topics).
+	InFlight int
+	Now      func() time.Time
 }
 
 // Deliverer runs the delivery loop.
@@ -88,6 +95,9 @@ func New(cfg Config) *Deliverer {
 	}
 	if cfg.BatchWait == 0 {
 		cfg.BatchWait = 50 * time.Millisecond
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 4
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -200,40 +210,112 @@ func (d *Deliverer) runPartition(ctx context.Context, gen *kafka.Generation, top
 		<-ctx.Done()
 		return
 	}
+	runPipeline(ctx, stages{
+		fetch:   func(ctx context.Context) ([]kafka.Message, error) { return d.fetch(ctx, r) },
+		prepare: d.prepare,
+		durable: d.durable,
+		produce: d.produce,
+		commit: func(next int64) error {
+			return gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}})
+		},
+	}, d.cfg.InFlight, d.cfg.Logger.With("topic", topic, "partition", partition))
+}
+
+// stages are the steps of one partition's delivery; runPipeline runs them
+// with several batches in flight (a test gives its own fetch and produce).
+type stages struct {
+	fetch   func(ctx context.Context) ([]kafka.Message, error)
+	prepare func(ctx context.Context, batch []kafka.Message) (*prepared, error)
+	// durable writes the audit entries and the state of a batch, only the
+	// part that is not durable yet, so a retry after a failed state write
+	// does not append the batch's audit entries again.
+	durable func(ctx context.Context, p *prepared) error
+	produce func(ctx context.Context, p *prepared) error
+	commit  func(next int64) error
+}
+
+// runPipeline delivers one partition until ctx ends. Batches are fetched
+// and prepared, and their audit and state written, up to depth ahead of
+// the batch being produced, so the store's commits (group-committed with
+// the other partitions') overlap the produce and the next fetch instead of
+// following each other. Batches are produced and committed strictly in
+// offset order, and a batch is produced only once its audit entries are
+// durable; a failed step is retried alone until it succeeds or ctx ends.
+// It returns once nothing it started is running.
+func runPipeline(ctx context.Context, s stages, depth int, log *slog.Logger) {
+	queue := make(chan *prepared, max(depth-1, 0))
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		stopped := false
+		for p := range queue {
+			<-p.done
+			if stopped || ctx.Err() != nil {
+				stopped = true // later batches wait for the next owner, in order
+				continue
+			}
+			if !retry(ctx, log, "delivery: audit or state write failed; retrying it (nothing of the batch is served yet)", p.err,
+				func() error { return s.durable(ctx, p) }) {
+				stopped = true
+				continue
+			}
+			if !retry(ctx, log, "delivery: produce failed; retrying it (its audit entries are durable already)",
+				s.produce(ctx, p), func() error { return s.produce(ctx, p) }) {
+				stopped = true
+				continue
+			}
+			// Committed even when the generation is ending: until this
+			// instance rejoins, its generation is the group's, and a batch
+			// it delivered is then not delivered again by the next owner.
+			if err := s.commit(p.next); err != nil && ctx.Err() == nil {
+				// Uncommitted messages are re-delivered after a restart; consumers dedupe on (ce_source, ce_id).
+				log.Warn("commit failed", "error", err)
+			}
+		}
+	}()
+	defer func() { close(queue); <-finished }()
 	for ctx.Err() == nil {
-		batch, err := d.fetch(ctx, r)
+		batch, err := s.fetch(ctx)
 		if err != nil || len(batch) == 0 {
 			if ctx.Err() == nil {
-				d.cfg.Logger.Warn("delivery fetch failed, retrying", "topic", topic, "partition", partition, "error", err)
+				log.Warn("delivery fetch failed, retrying", "error", err)
 				sleep(ctx, time.Second)
 			}
 			continue
 		}
-		delivered := false
-		for attempt := 1; ctx.Err() == nil; attempt++ {
-			err := d.deliver(ctx, batch)
-			if err == nil {
-				delivered = true
-				break
-			}
-			if ctx.Err() != nil {
-				return // the partition is someone else's now; it re-delivers from the last commit
-			}
-			d.cfg.Logger.Error("delivery failed; retrying the batch without committing", "error", err, "attempt", attempt)
-			sleep(ctx, time.Duration(min(attempt, 10))*500*time.Millisecond)
-		}
-		if ctx.Err() != nil && !delivered {
+		p, err := s.prepare(ctx, batch)
+		if !retry(ctx, log, "delivery: preparing a batch failed; retrying", err, func() (err error) {
+			p, err = s.prepare(ctx, batch)
+			return err
+		}) {
 			return
 		}
-		// Committed even when the generation is ending: until this instance
-		// rejoins, its generation is the group's, and a batch it delivered
-		// is then not delivered again by the next owner.
-		next := batch[len(batch)-1].Offset + 1
-		if err := gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}}); err != nil && ctx.Err() == nil {
-			// Uncommitted messages are re-delivered after a restart; consumers dedupe on (ce_source, ce_id).
-			d.cfg.Logger.Warn("commit failed", "topic", topic, "partition", partition, "error", err)
+		p.next, p.done = batch[len(batch)-1].Offset+1, make(chan struct{})
+		go func() { defer close(p.done); p.err = s.durable(ctx, p) }()
+		select {
+		case queue <- p: // blocks while depth batches are ahead: the back-pressure bound
+		case <-ctx.Done():
+			<-p.done
+			return
 		}
 	}
+}
+
+// retry runs fn again after err until it succeeds; false when ctx ended
+// first. The first call is the caller's (err is its result).
+func retry(ctx context.Context, log *slog.Logger, msg string, err error, fn func() error) bool {
+	for attempt := 1; err != nil; attempt++ {
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Error(msg, "error", err, "attempt", attempt)
+		sleep(ctx, time.Duration(min(attempt, 10))*500*time.Millisecond)
+		if ctx.Err() != nil {
+			return false
+		}
+		err = fn()
+	}
+	return true
 }
 
 func (d *Deliverer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
@@ -254,13 +336,27 @@ func (d *Deliverer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message
 	return batch, nil
 }
 
-// deliver projects, audits, then produces one batch.
-func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
+// prepared is a batch decoded and projected: what its durable and produce
+// steps write, and how far they got.
+type prepared struct {
+	out     []kafka.Message
+	entries []store.AuditEntry
+	upserts []store.StateRow
+	deletes []store.StateKey
+	// audited and stated are set once that part is durable, so a retry
+	// does only what failed.
+	audited, stated bool
+	next            int64         // the offset to commit once produced
+	done            chan struct{} // closed when the first durable attempt ended, with err
+	err             error
+}
+
+// prepare decodes and projects one batch (no side effects but the
+// registration of a projected schema).
+func (d *Deliverer) prepare(ctx context.Context, batch []kafka.Message) (*prepared, error) {
 	now := d.cfg.Now()
-	var out []kafka.Message
-	var entries []store.AuditEntry
-	var upserts []store.StateRow
-	var deletes []store.StateKey
+	p := &prepared{}
+	out, entries, upserts, deletes := p.out, p.entries, p.upserts, p.deletes
 	grantsOf := map[string][]policies.Grant{}
 	for _, m := range batch {
 		ds, ok := d.topics[m.Topic]
@@ -310,11 +406,11 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 			}
 			schemaID, err := d.derivedSchema(ctx, g, ds)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			value, err := json.Marshal(map[string]any{"op": ch.op, "before": before, "after": after, "source": ch.source, "ts_ms": ch.tsMs, "agreement": g.AgreementID})
 			if err != nil {
-				return fmt.Errorf("deliver: encode: %w", err)
+				return nil, fmt.Errorf("deliver: encode: %w", err)
 			}
 			ctype := contract.ContentTypeConfluentJSON
 			if g.Framing == contract.FramingCloudEvents {
@@ -335,37 +431,48 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 			entries = append(entries, e)
 		}
 	}
-	// The state write (group-committed with the other partitions') and the
-	// audit append run at once; the delivery topics are written only once
-	// both are durable, so nothing is served unaudited, and a failure of
-	// either retries the whole batch (state writes are idempotent by
-	// version; the audit may then hold an entry twice, as after a failed
-	// produce).
+	p.out, p.entries, p.upserts, p.deletes = out, entries, upserts, deletes
+	return p, nil
+}
+
+// durable writes what of the batch's audit entries and state is not
+// durable yet: the state write (group-committed with the other
+// partitions') and the audit append at once. The delivery topics are
+// written only after it succeeded, so nothing is served unaudited; a part
+// that succeeded is not written again when the other is retried (state
+// writes are idempotent by version anyway, but the audit would hold the
+// entries twice).
+func (d *Deliverer) durable(ctx context.Context, p *prepared) error {
 	var stateDone chan error
-	if len(upserts)+len(deletes) > 0 {
+	if !p.stated && len(p.upserts)+len(p.deletes) > 0 {
 		stateDone = make(chan error, 1)
-		go func() { stateDone <- d.state.apply(ctx, upserts, deletes) }()
+		go func() { stateDone <- d.state.apply(ctx, p.upserts, p.deletes) }()
+	} else {
+		p.stated = true
 	}
 	var auditErr error
-	if len(out) > 0 {
-		auditErr = d.cfg.Audit.Append(ctx, entries)
+	if !p.audited && len(p.out) > 0 {
+		auditErr = d.cfg.Audit.Append(ctx, p.entries)
 	}
+	p.audited = p.audited || auditErr == nil
+	var stateErr error
 	if stateDone != nil {
-		if err := <-stateDone; err != nil {
-			return err
-		}
+		stateErr = <-stateDone
+		p.stated = stateErr == nil
 	}
-	if auditErr != nil {
-		return auditErr
-	}
-	if len(out) == 0 {
+	return errors.Join(auditErr, stateErr)
+}
+
+// produce writes a durable batch to the delivery topics.
+func (d *Deliverer) produce(ctx context.Context, p *prepared) error {
+	if len(p.out) == 0 {
 		return nil
 	}
-	if err := d.cfg.Writer.WriteMessages(ctx, out...); err != nil {
-		return fmt.Errorf("deliver: produce %d messages: %w", len(out), err)
+	if err := d.cfg.Writer.WriteMessages(ctx, p.out...); err != nil {
+		return fmt.Errorf("deliver: produce %d messages: %w", len(p.out), err)
 	}
 	counts := map[[2]string]int{}
-	for _, e := range entries {
+	for _, e := range p.entries {
 		counts[[2]string{e.Actor, e.Dataset}]++
 	}
 	for k, n := range counts {
