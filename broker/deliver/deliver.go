@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -408,15 +409,13 @@ func (d *Deliverer) prepare(ctx context.Context, batch []kafka.Message) (*prepar
 			if err != nil {
 				return nil, err
 			}
-			value, err := json.Marshal(map[string]any{"op": ch.op, "before": before, "after": after, "source": ch.source, "ts_ms": ch.tsMs, "agreement": g.AgreementID})
+			ctype, prefix := contract.ContentTypeConfluentJSON, contract.AppendWire(make([]byte, 0, 512), schemaID)
+			if g.Framing == contract.FramingCloudEvents {
+				ctype, prefix = contract.ContentTypeJSON, prefix[:0]
+			}
+			value, err := appendDelivered(prefix, ch, before, after, g.AgreementID)
 			if err != nil {
 				return nil, fmt.Errorf("deliver: encode: %w", err)
-			}
-			ctype := contract.ContentTypeConfluentJSON
-			if g.Framing == contract.FramingCloudEvents {
-				ctype = contract.ContentTypeJSON
-			} else {
-				value = append(contract.AppendWire(make([]byte, 0, 5+len(value)), schemaID), value...)
 			}
 			hs := rewriteHeaders(m.Headers, schemaID, g.AgreementID, ctype)
 			out = append(out, kafka.Message{Topic: contract.DeliveryTopic(g.Consumer, ds.Name), Key: m.Key, Value: value, Headers: hs})
@@ -507,11 +506,45 @@ func rewriteHeaders(in []kafka.Header, schemaID int, agreement, contentType stri
 type change struct {
 	op            string
 	before, after map[string]any
-	source        map[string]any
+	source        json.RawMessage // encoded once for every agency
 	tsMs          int64
 	// afterRaw is the row as the pipeline encoded it (JSON datasets), kept
 	// as the dataset state instead of encoding the decoded map again.
 	afterRaw json.RawMessage
+}
+
+// appendDelivered appends what an agency receives for a change: the same
+// bytes as json.Marshal of {"op","before","after","source","ts_ms",
+// "agreement"} (keys sorted, as Marshal sorts a map's), with the source
+// block encoded once per message instead of once per agency.
+func appendDelivered(buf []byte, ch change, before, after map[string]any, agreement string) ([]byte, error) {
+	buf = append(buf, `{"after":`...)
+	buf, err := appendJSON(buf, after)
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"agreement":`...)
+	if buf, err = appendJSON(buf, agreement); err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"before":`...)
+	if buf, err = appendJSON(buf, before); err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"op":`...)
+	if buf, err = appendJSON(buf, ch.op); err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"source":`...)
+	buf = append(buf, ch.source...)
+	buf = append(buf, `,"ts_ms":`...)
+	buf = strconv.AppendInt(buf, ch.tsMs, 10)
+	return append(buf, '}'), nil
+}
+
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(buf, b...), err
 }
 
 // afterJSON is the row after the change as JSON.
@@ -532,15 +565,25 @@ func (d *Deliverer) decode(ctx context.Context, ds schemas.Dataset, v []byte) (c
 	case schemas.FormatJSON:
 		var raw struct {
 			Op     string          `json:"op"`
-			Before map[string]any  `json:"before"`
+			Before json.RawMessage `json:"before"`
 			After  json.RawMessage `json:"after"`
-			Source map[string]any  `json:"source"`
+			Source json.RawMessage `json:"source"`
 			TsMs   int64           `json:"ts_ms"`
 		}
 		if err := json.Unmarshal(payload, &raw); err != nil {
 			return change{}, err
 		}
-		ch := change{op: raw.Op, before: raw.Before, source: raw.Source, tsMs: raw.TsMs}
+		// The source block is passed on as the pipeline wrote it (the same
+		// bytes json.Marshal of its decoded map would give: keys in order).
+		ch := change{op: raw.Op, source: raw.Source, tsMs: raw.TsMs}
+		if len(ch.source) == 0 {
+			ch.source = json.RawMessage("null")
+		}
+		if len(raw.Before) > 0 && string(raw.Before) != "null" {
+			if err := json.Unmarshal(raw.Before, &ch.before); err != nil {
+				return change{}, err
+			}
+		}
 		if len(raw.After) > 0 && string(raw.After) != "null" {
 			if err := json.Unmarshal(raw.After, &ch.after); err != nil {
 				return change{}, err
@@ -560,7 +603,10 @@ func (d *Deliverer) decode(ctx context.Context, ds schemas.Dataset, v []byte) (c
 			return change{}, err
 		}
 		ch := change{op: fmt.Sprint(m["op"]), before: unwrapRow(m["before"]), after: unwrapRow(m["after"])}
-		ch.source, _ = m["source"].(map[string]any)
+		source, _ := m["source"].(map[string]any)
+		if ch.source, err = json.Marshal(source); err != nil {
+			return change{}, err
+		}
 		ch.tsMs, _ = m["ts_ms"].(int64)
 		return ch, nil
 	}

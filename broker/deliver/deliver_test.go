@@ -82,3 +82,41 @@ func TestRewriteHeaders(t *testing.T) {
 		t.Errorf("delivered headers\n got %v\nwant %v", got, want)
 	}
 }
+
+// What an agency receives is byte for byte what json.Marshal of the
+// decoded change gave before the source block was passed through as the
+// pipeline wrote it (regression guard for consumers comparing values).
+func TestAppendDeliveredSameAsMarshal(t *testing.T) {
+	cat := schemas.MustLoad()
+	ds, _ := cat.Dataset("land.land_use_right")
+	tests := []struct{ op, before, after, agreement string }{
+		{"c", `null`, `{"holder_name":"Nguyễn Văn <A> & B","area_m2":120.5,"address":null}`, "agr-1"},
+		{"u", `{"holder_name":"X","area_m2":1e21}`, `{"holder_name":"Y","area_m2":3}`, "agr \"2\" <x>"},
+		{"d", `{"holder_name":"X"}`, `null`, "a"},
+	}
+	for _, tt := range tests {
+		// as the pipeline writes it: json.Marshal of its source block
+		srcb, _ := json.Marshal(struct {
+			Connector string `json:"connector"`
+			Dataset   string `json:"dataset"`
+			Position  string `json:"position"`
+			TsMs      int64  `json:"ts_ms"`
+		}{"land-files", "land.land_use_right", "1:2<3>", 1700000000000})
+		src := string(srcb)
+		payload := `{"op":"` + tt.op + `","before":` + tt.before + `,"after":` + tt.after + `,"source":` + src + `,"ts_ms":1700000000123}`
+		d := &Deliverer{}
+		ch, err := d.decode(t.Context(), ds, append(contract.AppendWire(nil, 7), payload...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var source map[string]any
+		if err := json.Unmarshal([]byte(src), &source); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(map[string]any{"op": ch.op, "before": ch.before, "after": ch.after, "source": source, "ts_ms": ch.tsMs, "agreement": tt.agreement})
+		got, err := appendDelivered(nil, ch, ch.before, ch.after, tt.agreement)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: got\n%s (%v)\nwant\n%s", tt.op, got, err, want)
+		}
+	}
+}
