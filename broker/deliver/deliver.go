@@ -359,6 +359,7 @@ func (d *Deliverer) prepare(ctx context.Context, batch []kafka.Message) (*prepar
 	p := &prepared{}
 	out, entries, upserts, deletes := p.out, p.entries, p.upserts, p.deletes
 	grantsOf := map[string][]policies.Grant{}
+	schemaOf := map[string][]int{} // the grants' projected schema ids, looked up once per batch
 	for _, m := range batch {
 		ds, ok := d.topics[m.Topic]
 		if !ok {
@@ -398,17 +399,26 @@ func (d *Deliverer) prepare(ctx context.Context, batch []kafka.Message) (*prepar
 					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time, Version: m.Offset})
 			}
 		}
-		for _, g := range grants {
+		for gi, g := range grants {
 			after, released, okA := project(g, ch.after)
 			before, _, okB := project(g, ch.before)
 			if !okA && !okB {
 				d.cfg.Observer.Filtered(g.Consumer, ds.Name)
 				continue
 			}
-			schemaID, err := d.derivedSchema(ctx, g, ds)
-			if err != nil {
-				return nil, err
+			ids := schemaOf[ds.Name]
+			if ids == nil {
+				ids = make([]int, len(grants))
+				schemaOf[ds.Name] = ids
 			}
+			if ids[gi] == 0 {
+				id, err := d.derivedSchema(ctx, g, ds)
+				if err != nil {
+					return nil, err
+				}
+				ids[gi] = id
+			}
+			schemaID := ids[gi]
 			ctype, prefix := contract.ContentTypeConfluentJSON, contract.AppendWire(make([]byte, 0, 512), schemaID)
 			if g.Framing == contract.FramingCloudEvents {
 				ctype, prefix = contract.ContentTypeJSON, prefix[:0]
