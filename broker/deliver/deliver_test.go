@@ -3,6 +3,7 @@ package deliver
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/broker/envelope"
@@ -119,4 +120,44 @@ func TestAppendDeliveredSameAsMarshal(t *testing.T) {
 			t.Errorf("%s: got\n%s (%v)\nwant\n%s", tt.op, got, err, want)
 		}
 	}
+}
+
+// FuzzAppendDelivered: for any canonical JSON value the deliverer can
+// decode, the value it delivers is valid JSON and the same JSON value as
+// json.Marshal of the decoded change (the source block passed through
+// may differ only in spelling: spacing, escapes, key order).
+func FuzzAppendDelivered(f *testing.F) {
+	f.Add([]byte(`{"op":"c","before":null,"after":{"holder_name":"Nguyễn Văn A","area_m2":120.5},"source":{"connector":"c","dataset":"d","position":"1","ts_ms":1},"ts_ms":2}`), "agr-1")
+	f.Add([]byte(`{"op":"u","before":{"a":1e21},"after":{"a":"<&>"},"source":{ "z" : [1, 2], "a":"\u003c"},"ts_ms":-5}`), `a"b<`)
+	f.Add([]byte(`{"op":"d","before":{"a":null},"after":null,"ts_ms":0}`), "")
+	ds, _ := schemas.MustLoad().Dataset("land.land_use_right")
+	d := &Deliverer{}
+	f.Fuzz(func(t *testing.T, payload []byte, agreement string) {
+		ch, err := d.decode(t.Context(), ds, append(contract.AppendWire(nil, 7), payload...))
+		if err != nil {
+			return // dead-lettered upstream; the deliverer skips it loudly
+		}
+		var source any
+		if err := json.Unmarshal(ch.source, &source); err != nil {
+			t.Fatalf("source block %q kept is not JSON: %v", ch.source, err)
+		}
+		got, err := appendDelivered(nil, ch, ch.before, ch.after, agreement)
+		if err != nil {
+			return // a row json.Marshal refuses too (none from decoded JSON)
+		}
+		want, err := json.Marshal(map[string]any{"op": ch.op, "before": ch.before, "after": ch.after, "source": source, "ts_ms": ch.tsMs, "agreement": agreement})
+		if err != nil {
+			t.Fatalf("Marshal refused what appendDelivered encoded: %v", err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("delivered value is not JSON: %v\n%s", err, got)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("delivered\n%s\nwant the same value as\n%s", got, want)
+		}
+	})
 }
