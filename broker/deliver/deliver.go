@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,7 +63,14 @@ type Config struct {
 	Logger    *slog.Logger
 	BatchSize int           // messages per audit+produce+commit cycle (default 500)
 	BatchWait time.Duration // how long to gather a batch (default 50ms)
-	Now       func() time.Time
+	// InFlight is how many batches of one partition are prepared and
+	// being made durable (audit and state) while an earlier one is
+	// produced (default 4). It bounds what a slow delivery topic or a
+	// slow store holds back per canonical partition: InFlight × BatchSize
+	// messages in memory, plus the reader's fetch buffer; nothing upstream
+	// waits on delivery (the pipeline only writes the canonical topics).
+	InFlight int
+	Now      func() time.Time
 }
 
 // Deliverer runs the delivery loop.
@@ -88,6 +96,9 @@ func New(cfg Config) *Deliverer {
 	}
 	if cfg.BatchWait == 0 {
 		cfg.BatchWait = 50 * time.Millisecond
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 4
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -200,40 +211,112 @@ func (d *Deliverer) runPartition(ctx context.Context, gen *kafka.Generation, top
 		<-ctx.Done()
 		return
 	}
+	runPipeline(ctx, stages{
+		fetch:   func(ctx context.Context) ([]kafka.Message, error) { return d.fetch(ctx, r) },
+		prepare: d.prepare,
+		durable: d.durable,
+		produce: d.produce,
+		commit: func(next int64) error {
+			return gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}})
+		},
+	}, d.cfg.InFlight, d.cfg.Logger.With("topic", topic, "partition", partition))
+}
+
+// stages are the steps of one partition's delivery; runPipeline runs them
+// with several batches in flight (a test gives its own fetch and produce).
+type stages struct {
+	fetch   func(ctx context.Context) ([]kafka.Message, error)
+	prepare func(ctx context.Context, batch []kafka.Message) (*prepared, error)
+	// durable writes the audit entries and the state of a batch, only the
+	// part that is not durable yet, so a retry after a failed state write
+	// does not append the batch's audit entries again.
+	durable func(ctx context.Context, p *prepared) error
+	produce func(ctx context.Context, p *prepared) error
+	commit  func(next int64) error
+}
+
+// runPipeline delivers one partition until ctx ends. Batches are fetched
+// and prepared, and their audit and state written, up to depth ahead of
+// the batch being produced, so the store's commits (group-committed with
+// the other partitions') overlap the produce and the next fetch instead of
+// following each other. Batches are produced and committed strictly in
+// offset order, and a batch is produced only once its audit entries are
+// durable; a failed step is retried alone until it succeeds or ctx ends.
+// It returns once nothing it started is running.
+func runPipeline(ctx context.Context, s stages, depth int, log *slog.Logger) {
+	queue := make(chan *prepared, max(depth-1, 0))
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		stopped := false
+		for p := range queue {
+			<-p.done
+			if stopped || ctx.Err() != nil {
+				stopped = true // later batches wait for the next owner, in order
+				continue
+			}
+			if !retry(ctx, log, "delivery: audit or state write failed; retrying it (nothing of the batch is served yet)", p.err,
+				func() error { return s.durable(ctx, p) }) {
+				stopped = true
+				continue
+			}
+			if !retry(ctx, log, "delivery: produce failed; retrying it (its audit entries are durable already)",
+				s.produce(ctx, p), func() error { return s.produce(ctx, p) }) {
+				stopped = true
+				continue
+			}
+			// Committed even when the generation is ending: until this
+			// instance rejoins, its generation is the group's, and a batch
+			// it delivered is then not delivered again by the next owner.
+			if err := s.commit(p.next); err != nil && ctx.Err() == nil {
+				// Uncommitted messages are re-delivered after a restart; consumers dedupe on (ce_source, ce_id).
+				log.Warn("commit failed", "error", err)
+			}
+		}
+	}()
+	defer func() { close(queue); <-finished }()
 	for ctx.Err() == nil {
-		batch, err := d.fetch(ctx, r)
+		batch, err := s.fetch(ctx)
 		if err != nil || len(batch) == 0 {
 			if ctx.Err() == nil {
-				d.cfg.Logger.Warn("delivery fetch failed, retrying", "topic", topic, "partition", partition, "error", err)
+				log.Warn("delivery fetch failed, retrying", "error", err)
 				sleep(ctx, time.Second)
 			}
 			continue
 		}
-		delivered := false
-		for attempt := 1; ctx.Err() == nil; attempt++ {
-			err := d.deliver(ctx, batch)
-			if err == nil {
-				delivered = true
-				break
-			}
-			if ctx.Err() != nil {
-				return // the partition is someone else's now; it re-delivers from the last commit
-			}
-			d.cfg.Logger.Error("delivery failed; retrying the batch without committing", "error", err, "attempt", attempt)
-			sleep(ctx, time.Duration(min(attempt, 10))*500*time.Millisecond)
-		}
-		if ctx.Err() != nil && !delivered {
+		p, err := s.prepare(ctx, batch)
+		if !retry(ctx, log, "delivery: preparing a batch failed; retrying", err, func() (err error) {
+			p, err = s.prepare(ctx, batch)
+			return err
+		}) {
 			return
 		}
-		// Committed even when the generation is ending: until this instance
-		// rejoins, its generation is the group's, and a batch it delivered
-		// is then not delivered again by the next owner.
-		next := batch[len(batch)-1].Offset + 1
-		if err := gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}}); err != nil && ctx.Err() == nil {
-			// Uncommitted messages are re-delivered after a restart; consumers dedupe on (ce_source, ce_id).
-			d.cfg.Logger.Warn("commit failed", "topic", topic, "partition", partition, "error", err)
+		p.next, p.done = batch[len(batch)-1].Offset+1, make(chan struct{})
+		go func() { defer close(p.done); p.err = s.durable(ctx, p) }()
+		select {
+		case queue <- p: // blocks while depth batches are ahead: the back-pressure bound
+		case <-ctx.Done():
+			<-p.done
+			return
 		}
 	}
+}
+
+// retry runs fn again after err until it succeeds; false when ctx ended
+// first. The first call is the caller's (err is its result).
+func retry(ctx context.Context, log *slog.Logger, msg string, err error, fn func() error) bool {
+	for attempt := 1; err != nil; attempt++ {
+		if ctx.Err() != nil {
+			return false
+		}
+		log.Error(msg, "error", err, "attempt", attempt)
+		sleep(ctx, time.Duration(min(attempt, 10))*500*time.Millisecond)
+		if ctx.Err() != nil {
+			return false
+		}
+		err = fn()
+	}
+	return true
 }
 
 func (d *Deliverer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message, error) {
@@ -254,14 +337,29 @@ func (d *Deliverer) fetch(ctx context.Context, r *kafka.Reader) ([]kafka.Message
 	return batch, nil
 }
 
-// deliver projects, audits, then produces one batch.
-func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
+// prepared is a batch decoded and projected: what its durable and produce
+// steps write, and how far they got.
+type prepared struct {
+	out     []kafka.Message
+	entries []store.AuditEntry
+	upserts []store.StateRow
+	deletes []store.StateKey
+	// audited and stated are set once that part is durable, so a retry
+	// does only what failed.
+	audited, stated bool
+	next            int64         // the offset to commit once produced
+	done            chan struct{} // closed when the first durable attempt ended, with err
+	err             error
+}
+
+// prepare decodes and projects one batch (no side effects but the
+// registration of a projected schema).
+func (d *Deliverer) prepare(ctx context.Context, batch []kafka.Message) (*prepared, error) {
 	now := d.cfg.Now()
-	var out []kafka.Message
-	var entries []store.AuditEntry
-	var upserts []store.StateRow
-	var deletes []store.StateKey
+	p := &prepared{}
+	out, entries, upserts, deletes := p.out, p.entries, p.upserts, p.deletes
 	grantsOf := map[string][]policies.Grant{}
+	schemaOf := map[string][]int{} // the grants' projected schema ids, looked up once per batch
 	for _, m := range batch {
 		ds, ok := d.topics[m.Topic]
 		if !ok {
@@ -301,26 +399,33 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 					EventID: envelope.HeaderValue(m.Headers, contract.HeaderID), Updated: m.Time, Version: m.Offset})
 			}
 		}
-		for _, g := range grants {
+		for gi, g := range grants {
 			after, released, okA := project(g, ch.after)
 			before, _, okB := project(g, ch.before)
 			if !okA && !okB {
 				d.cfg.Observer.Filtered(g.Consumer, ds.Name)
 				continue
 			}
-			schemaID, err := d.derivedSchema(ctx, g, ds)
-			if err != nil {
-				return err
+			ids := schemaOf[ds.Name]
+			if ids == nil {
+				ids = make([]int, len(grants))
+				schemaOf[ds.Name] = ids
 			}
-			value, err := json.Marshal(map[string]any{"op": ch.op, "before": before, "after": after, "source": ch.source, "ts_ms": ch.tsMs, "agreement": g.AgreementID})
-			if err != nil {
-				return fmt.Errorf("deliver: encode: %w", err)
+			if ids[gi] == 0 {
+				id, err := d.derivedSchema(ctx, g, ds)
+				if err != nil {
+					return nil, err
+				}
+				ids[gi] = id
 			}
-			ctype := contract.ContentTypeConfluentJSON
+			schemaID := ids[gi]
+			ctype, prefix := contract.ContentTypeConfluentJSON, contract.AppendWire(make([]byte, 0, 512), schemaID)
 			if g.Framing == contract.FramingCloudEvents {
-				ctype = contract.ContentTypeJSON
-			} else {
-				value = append(contract.AppendWire(make([]byte, 0, 5+len(value)), schemaID), value...)
+				ctype, prefix = contract.ContentTypeJSON, prefix[:0]
+			}
+			value, err := appendDelivered(prefix, ch, before, after, g.AgreementID)
+			if err != nil {
+				return nil, fmt.Errorf("deliver: encode: %w", err)
 			}
 			hs := rewriteHeaders(m.Headers, schemaID, g.AgreementID, ctype)
 			out = append(out, kafka.Message{Topic: contract.DeliveryTopic(g.Consumer, ds.Name), Key: m.Key, Value: value, Headers: hs})
@@ -335,37 +440,48 @@ func (d *Deliverer) deliver(ctx context.Context, batch []kafka.Message) error {
 			entries = append(entries, e)
 		}
 	}
-	// The state write (group-committed with the other partitions') and the
-	// audit append run at once; the delivery topics are written only once
-	// both are durable, so nothing is served unaudited, and a failure of
-	// either retries the whole batch (state writes are idempotent by
-	// version; the audit may then hold an entry twice, as after a failed
-	// produce).
+	p.out, p.entries, p.upserts, p.deletes = out, entries, upserts, deletes
+	return p, nil
+}
+
+// durable writes what of the batch's audit entries and state is not
+// durable yet: the state write (group-committed with the other
+// partitions') and the audit append at once. The delivery topics are
+// written only after it succeeded, so nothing is served unaudited; a part
+// that succeeded is not written again when the other is retried (state
+// writes are idempotent by version anyway, but the audit would hold the
+// entries twice).
+func (d *Deliverer) durable(ctx context.Context, p *prepared) error {
 	var stateDone chan error
-	if len(upserts)+len(deletes) > 0 {
+	if !p.stated && len(p.upserts)+len(p.deletes) > 0 {
 		stateDone = make(chan error, 1)
-		go func() { stateDone <- d.state.apply(ctx, upserts, deletes) }()
+		go func() { stateDone <- d.state.apply(ctx, p.upserts, p.deletes) }()
+	} else {
+		p.stated = true
 	}
 	var auditErr error
-	if len(out) > 0 {
-		auditErr = d.cfg.Audit.Append(ctx, entries)
+	if !p.audited && len(p.out) > 0 {
+		auditErr = d.cfg.Audit.Append(ctx, p.entries)
 	}
+	p.audited = p.audited || auditErr == nil
+	var stateErr error
 	if stateDone != nil {
-		if err := <-stateDone; err != nil {
-			return err
-		}
+		stateErr = <-stateDone
+		p.stated = stateErr == nil
 	}
-	if auditErr != nil {
-		return auditErr
-	}
-	if len(out) == 0 {
+	return errors.Join(auditErr, stateErr)
+}
+
+// produce writes a durable batch to the delivery topics.
+func (d *Deliverer) produce(ctx context.Context, p *prepared) error {
+	if len(p.out) == 0 {
 		return nil
 	}
-	if err := d.cfg.Writer.WriteMessages(ctx, out...); err != nil {
-		return fmt.Errorf("deliver: produce %d messages: %w", len(out), err)
+	if err := d.cfg.Writer.WriteMessages(ctx, p.out...); err != nil {
+		return fmt.Errorf("deliver: produce %d messages: %w", len(p.out), err)
 	}
 	counts := map[[2]string]int{}
-	for _, e := range entries {
+	for _, e := range p.entries {
 		counts[[2]string{e.Actor, e.Dataset}]++
 	}
 	for k, n := range counts {
@@ -400,11 +516,45 @@ func rewriteHeaders(in []kafka.Header, schemaID int, agreement, contentType stri
 type change struct {
 	op            string
 	before, after map[string]any
-	source        map[string]any
+	source        json.RawMessage // encoded once for every agency
 	tsMs          int64
 	// afterRaw is the row as the pipeline encoded it (JSON datasets), kept
 	// as the dataset state instead of encoding the decoded map again.
 	afterRaw json.RawMessage
+}
+
+// appendDelivered appends what an agency receives for a change: the same
+// bytes as json.Marshal of {"op","before","after","source","ts_ms",
+// "agreement"} (keys sorted, as Marshal sorts a map's), with the source
+// block encoded once per message instead of once per agency.
+func appendDelivered(buf []byte, ch change, before, after map[string]any, agreement string) ([]byte, error) {
+	buf = append(buf, `{"after":`...)
+	buf, err := appendJSON(buf, after)
+	if err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"agreement":`...)
+	if buf, err = appendJSON(buf, agreement); err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"before":`...)
+	if buf, err = appendJSON(buf, before); err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"op":`...)
+	if buf, err = appendJSON(buf, ch.op); err != nil {
+		return nil, err
+	}
+	buf = append(buf, `,"source":`...)
+	buf = append(buf, ch.source...)
+	buf = append(buf, `,"ts_ms":`...)
+	buf = strconv.AppendInt(buf, ch.tsMs, 10)
+	return append(buf, '}'), nil
+}
+
+func appendJSON(buf []byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(buf, b...), err
 }
 
 // afterJSON is the row after the change as JSON.
@@ -425,15 +575,25 @@ func (d *Deliverer) decode(ctx context.Context, ds schemas.Dataset, v []byte) (c
 	case schemas.FormatJSON:
 		var raw struct {
 			Op     string          `json:"op"`
-			Before map[string]any  `json:"before"`
+			Before json.RawMessage `json:"before"`
 			After  json.RawMessage `json:"after"`
-			Source map[string]any  `json:"source"`
+			Source json.RawMessage `json:"source"`
 			TsMs   int64           `json:"ts_ms"`
 		}
 		if err := json.Unmarshal(payload, &raw); err != nil {
 			return change{}, err
 		}
-		ch := change{op: raw.Op, before: raw.Before, source: raw.Source, tsMs: raw.TsMs}
+		// The source block is passed on as the pipeline wrote it (the same
+		// bytes json.Marshal of its decoded map would give: keys in order).
+		ch := change{op: raw.Op, source: raw.Source, tsMs: raw.TsMs}
+		if len(ch.source) == 0 {
+			ch.source = json.RawMessage("null")
+		}
+		if len(raw.Before) > 0 && string(raw.Before) != "null" {
+			if err := json.Unmarshal(raw.Before, &ch.before); err != nil {
+				return change{}, err
+			}
+		}
 		if len(raw.After) > 0 && string(raw.After) != "null" {
 			if err := json.Unmarshal(raw.After, &ch.after); err != nil {
 				return change{}, err
@@ -453,7 +613,10 @@ func (d *Deliverer) decode(ctx context.Context, ds schemas.Dataset, v []byte) (c
 			return change{}, err
 		}
 		ch := change{op: fmt.Sprint(m["op"]), before: unwrapRow(m["before"]), after: unwrapRow(m["after"])}
-		ch.source, _ = m["source"].(map[string]any)
+		source, _ := m["source"].(map[string]any)
+		if ch.source, err = json.Marshal(source); err != nil {
+			return change{}, err
+		}
 		ch.tsMs, _ = m["ts_ms"].(int64)
 		return ch, nil
 	}

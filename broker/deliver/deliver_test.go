@@ -3,6 +3,7 @@ package deliver
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"testing"
 
 	"github.com/lgsp-bus/lgsp/broker/envelope"
@@ -81,4 +82,82 @@ func TestRewriteHeaders(t *testing.T) {
 	if !maps.Equal(got, want) {
 		t.Errorf("delivered headers\n got %v\nwant %v", got, want)
 	}
+}
+
+// What an agency receives is byte for byte what json.Marshal of the
+// decoded change gave before the source block was passed through as the
+// pipeline wrote it (regression guard for consumers comparing values).
+func TestAppendDeliveredSameAsMarshal(t *testing.T) {
+	cat := schemas.MustLoad()
+	ds, _ := cat.Dataset("land.land_use_right")
+	tests := []struct{ op, before, after, agreement string }{
+		{"c", `null`, `{"holder_name":"Nguyễn Văn <A> & B","area_m2":120.5,"address":null}`, "agr-1"},
+		{"u", `{"holder_name":"X","area_m2":1e21}`, `{"holder_name":"Y","area_m2":3}`, "agr \"2\" <x>"},
+		{"d", `{"holder_name":"X"}`, `null`, "a"},
+	}
+	for _, tt := range tests {
+		// as the pipeline writes it: json.Marshal of its source block
+		srcb, _ := json.Marshal(struct {
+			Connector string `json:"connector"`
+			Dataset   string `json:"dataset"`
+			Position  string `json:"position"`
+			TsMs      int64  `json:"ts_ms"`
+		}{"land-files", "land.land_use_right", "1:2<3>", 1700000000000})
+		src := string(srcb)
+		payload := `{"op":"` + tt.op + `","before":` + tt.before + `,"after":` + tt.after + `,"source":` + src + `,"ts_ms":1700000000123}`
+		d := &Deliverer{}
+		ch, err := d.decode(t.Context(), ds, append(contract.AppendWire(nil, 7), payload...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var source map[string]any
+		if err := json.Unmarshal([]byte(src), &source); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(map[string]any{"op": ch.op, "before": ch.before, "after": ch.after, "source": source, "ts_ms": ch.tsMs, "agreement": tt.agreement})
+		got, err := appendDelivered(nil, ch, ch.before, ch.after, tt.agreement)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: got\n%s (%v)\nwant\n%s", tt.op, got, err, want)
+		}
+	}
+}
+
+// FuzzAppendDelivered: for any canonical JSON value the deliverer can
+// decode, the value it delivers is valid JSON and the same JSON value as
+// json.Marshal of the decoded change (the source block passed through
+// may differ only in spelling: spacing, escapes, key order).
+func FuzzAppendDelivered(f *testing.F) {
+	f.Add([]byte(`{"op":"c","before":null,"after":{"holder_name":"Nguyễn Văn A","area_m2":120.5},"source":{"connector":"c","dataset":"d","position":"1","ts_ms":1},"ts_ms":2}`), "agr-1")
+	f.Add([]byte(`{"op":"u","before":{"a":1e21},"after":{"a":"<&>"},"source":{ "z" : [1, 2], "a":"\u003c"},"ts_ms":-5}`), `a"b<`)
+	f.Add([]byte(`{"op":"d","before":{"a":null},"after":null,"ts_ms":0}`), "")
+	ds, _ := schemas.MustLoad().Dataset("land.land_use_right")
+	d := &Deliverer{}
+	f.Fuzz(func(t *testing.T, payload []byte, agreement string) {
+		ch, err := d.decode(t.Context(), ds, append(contract.AppendWire(nil, 7), payload...))
+		if err != nil {
+			return // dead-lettered upstream; the deliverer skips it loudly
+		}
+		var source any
+		if err := json.Unmarshal(ch.source, &source); err != nil {
+			t.Fatalf("source block %q kept is not JSON: %v", ch.source, err)
+		}
+		got, err := appendDelivered(nil, ch, ch.before, ch.after, agreement)
+		if err != nil {
+			return // a row json.Marshal refuses too (none from decoded JSON)
+		}
+		want, err := json.Marshal(map[string]any{"op": ch.op, "before": ch.before, "after": ch.after, "source": source, "ts_ms": ch.tsMs, "agreement": agreement})
+		if err != nil {
+			t.Fatalf("Marshal refused what appendDelivered encoded: %v", err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("delivered value is not JSON: %v\n%s", err, got)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("delivered\n%s\nwant the same value as\n%s", got, want)
+		}
+	})
 }

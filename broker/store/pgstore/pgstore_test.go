@@ -163,3 +163,7 @@ func TestPoolSize(t *testing.T) {
 		t.Errorf("pool_max_conns=3 in the URL: %d connections", n)
 	}
 }
+
+func BenchmarkApplyState(b *testing.B) {
+	storetest.BenchApplyState(b, open(b, freshSchema(b)))
+}

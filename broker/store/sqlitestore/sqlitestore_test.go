@@ -141,3 +141,7 @@ func BenchmarkAppendAudit(b *testing.B) {
 func BenchmarkPutCitizens(b *testing.B) {
 	storetest.BenchPutCitizens(b, open(b, filepath.Join(b.TempDir(), "store.db")))
 }
+
+func BenchmarkApplyState(b *testing.B) {
+	storetest.BenchApplyState(b, open(b, filepath.Join(b.TempDir(), "store.db")))
+}
