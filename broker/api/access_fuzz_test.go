@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,7 +17,9 @@ import (
 // strict decoder takes with only the known members, fill must agree with
 // the encoding/json decoding it replaced (DisallowUnknownFields,
 // UseNumber): both accept it with the same request, or both refuse it,
-// fill with a 400 naming a member. Seeds: testdata/fuzz/FuzzAccessFill.
+// fill with a 400 naming a member. One refusal is fill's alone: a null in
+// fields, which encoding/json took as the field name "".
+// Seeds: testdata/fuzz/FuzzAccessFill.
 func FuzzAccessFill(f *testing.F) {
 	f.Add([]byte(`{"dataset":"tax.taxpayer","citizen":"079190001234","purpose":"judgment_enforcement","case_reference":"THA-2026/1"}`))
 	f.Add([]byte(`{"dataset":"insurance.health_insurance_card","citizen":"079190001234","purpose":"identity_verification","claims":{"full_name":"Nguyễn Văn An","benefit_level":4}}`))
@@ -36,6 +39,9 @@ func FuzzAccessFill(f *testing.F) {
 		dec.DisallowUnknownFields()
 		dec.UseNumber()
 		derr := dec.Decode(&want)
+		if ferr != nil && derr == nil && slices.Contains(want.Fields, "") && strings.Contains(ferr.Error(), "] is null") {
+			return
+		}
 		switch {
 		case ferr == nil && derr == nil:
 			if len(want.Fields) == 0 && len(got.Fields) == 0 {
