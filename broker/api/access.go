@@ -75,14 +75,54 @@ func (h *handlers) agency(c echo.Context) (string, error) {
 // accessMembers are the members of accessRequest, matched exactly.
 var accessMembers = []string{"dataset", "citizen", "purpose", "case_reference", "fields", "claims"}
 
+// fill sets r from a body strictjson decoded (null is an absent member),
+// naming the member whose value has the wrong type.
+func (r *accessRequest) fill(m map[string]any) error {
+	for _, f := range [...]struct {
+		name string
+		dst  *string
+	}{{"dataset", &r.Dataset}, {"citizen", &r.Citizen}, {"purpose", &r.Purpose}, {"case_reference", &r.CaseReference}} {
+		name, dst := f.name, f.dst
+		switch v := m[name].(type) {
+		case nil:
+		case string:
+			*dst = v
+		default:
+			return fail(http.StatusBadRequest, "$."+name, "%s must be a string, got %s", name, strictjson.Kind(v))
+		}
+	}
+	switch v := m["fields"].(type) {
+	case nil:
+	case []any:
+		r.Fields = make([]string, len(v))
+		for i, f := range v {
+			s, ok := f.(string)
+			if !ok {
+				return fail(http.StatusBadRequest, fmt.Sprintf("$.fields[%d]", i), "fields must be an array of field names; fields[%d] is %s", i, strictjson.Kind(f))
+			}
+			r.Fields[i] = s
+		}
+	default:
+		return fail(http.StatusBadRequest, "$.fields", "fields must be an array of field names, got %s", strictjson.Kind(v))
+	}
+	switch v := m["claims"].(type) {
+	case nil:
+	case map[string]any:
+		r.Claims = v
+	default:
+		return fail(http.StatusBadRequest, "$.claims", "claims must be an object of field → claimed value, got %s", strictjson.Kind(v))
+	}
+	return nil
+}
+
 func (h *handlers) readAccess(c echo.Context, mode policies.Mode) (accessRequest, error) {
 	var r accessRequest
 	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20))
 	if err != nil {
 		return r, fail(http.StatusBadRequest, "", "reading the body failed: %v", err)
 	}
-	// Strictly first (duplicates, Unicode, exact member names), then into
-	// the struct, which then cannot bind a member by a case-folded name.
+	// Strictly (duplicates, Unicode, exact member names), then the struct
+	// filled from what that decoded: one pass over the body, not two.
 	m, err := strictjson.DecodeObject(raw)
 	if err != nil {
 		return r, jsonProblem(err)
@@ -90,11 +130,8 @@ func (h *handlers) readAccess(c echo.Context, mode policies.Mode) (accessRequest
 	if err := onlyMembers(m, "$", "the body", accessMembers, nil); err != nil {
 		return r, err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return r, fail(http.StatusBadRequest, "", "body must be {\"dataset\", \"citizen\", \"purpose\", …}: %v", err)
+	if err := r.fill(m); err != nil {
+		return r, err
 	}
 	if _, ok := h.d.Catalog.Dataset(r.Dataset); !ok {
 		return r, fail(http.StatusBadRequest, "dataset", "unknown dataset %q; GET /v1/datasets lists them", r.Dataset)
@@ -117,11 +154,13 @@ func (h *handlers) readAccess(c echo.Context, mode policies.Mode) (accessRequest
 
 // decide asks the policy engine and writes the decision to the audit log
 // before anything is served; if the audit write fails, the access fails.
-func (h *handlers) decide(ctx context.Context, agency string, mode policies.Mode, r accessRequest) (policies.Decision, error) {
+// citizenKey is the HMAC of r.Citizen, computed once for the audit entry
+// and the state read.
+func (h *handlers) decide(ctx context.Context, agency string, mode policies.Mode, r accessRequest, citizenKey string) (policies.Decision, error) {
 	d := h.d.Engine.Decide(policies.Request{Consumer: agency, Dataset: r.Dataset, Mode: mode, Purpose: r.Purpose,
 		CaseReference: r.CaseReference, Fields: r.Fields, Now: time.Now()})
 	e := store.AuditEntry{Time: time.Now(), Actor: agency, Action: string(mode), Dataset: r.Dataset, Purpose: r.Purpose,
-		LegalBasis: d.LegalBasis, AgreementID: d.AgreementID, RequestID: uuid.NewString(), CitizenKey: h.d.CitizenKeys.CitizenKey(r.Citizen)}
+		LegalBasis: d.LegalBasis, AgreementID: d.AgreementID, RequestID: uuid.NewString(), CitizenKey: citizenKey}
 	if d.HiddenFromCitizen > 0 { // the agreement keeps it from the citizen's view for a while
 		e.HiddenUntil = e.Time.Add(d.HiddenFromCitizen)
 	}
@@ -166,11 +205,12 @@ func (h *handlers) lookup(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	d, err := h.decide(ctx, agency, policies.ModeLookup, r)
+	key := h.d.CitizenKeys.CitizenKey(r.Citizen)
+	d, err := h.decide(ctx, agency, policies.ModeLookup, r, key)
 	if err != nil {
 		return err
 	}
-	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKeys.CitizenKey(r.Citizen), 100)
+	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, key, 100)
 	if err != nil {
 		return unavailable(err, "dataset state unavailable, retry")
 	}
@@ -184,7 +224,21 @@ func (h *handlers) lookup(c echo.Context) error {
 			records = append(records, out)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"agreement": d.AgreementID, "legal_basis": d.LegalBasis, "records": records})
+	return c.JSON(http.StatusOK, lookupAnswer{d.AgreementID, d.LegalBasis, records})
+}
+
+// lookupAnswer and verifyAnswer are the answers, their members in the
+// order a map's would be encoded (the same bytes, without sorting keys by
+// reflection on every answer).
+type lookupAnswer struct {
+	Agreement  string           `json:"agreement"`
+	LegalBasis string           `json:"legal_basis"`
+	Records    []map[string]any `json:"records"`
+}
+
+type verifyAnswer struct {
+	Agreement string `json:"agreement"`
+	Match     bool   `json:"match"`
 }
 
 // verify answers yes or no: does the citizen's current record of the dataset
@@ -196,11 +250,12 @@ func (h *handlers) verify(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	d, err := h.decide(ctx, agency, policies.ModeVerify, r)
+	key := h.d.CitizenKeys.CitizenKey(r.Citizen)
+	d, err := h.decide(ctx, agency, policies.ModeVerify, r, key)
 	if err != nil {
 		return err
 	}
-	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, h.d.CitizenKeys.CitizenKey(r.Citizen), 100)
+	rows, err := h.d.State.StateByCitizen(ctx, r.Dataset, key, 100)
 	if err != nil {
 		return unavailable(err, "dataset state unavailable, retry")
 	}
@@ -219,5 +274,5 @@ func (h *handlers) verify(c echo.Context) error {
 		}
 		match = match || all
 	}
-	return c.JSON(http.StatusOK, map[string]any{"match": match, "agreement": d.AgreementID})
+	return c.JSON(http.StatusOK, verifyAnswer{d.AgreementID, match})
 }

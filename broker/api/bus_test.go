@@ -38,6 +38,7 @@ import (
 // against openapi.json (TestMain).
 type testBus struct {
 	url      string
+	handler  http.Handler // the API unserved, for benchmarks
 	operator string
 	st       *sqlitestore.Store
 	log      *audit.Log
@@ -51,7 +52,7 @@ type testBus struct {
 	flow metrics.Flow
 }
 
-func newTestBus(t *testing.T) *testBus {
+func newTestBus(t testing.TB) *testBus {
 	t.Helper()
 	ctx := context.Background()
 	cat, err := schemas.Load()
@@ -87,7 +88,7 @@ func newTestBus(t *testing.T) *testBus {
 		conns:   &fakeConnectors{states: []runtime.State{{Name: "tax", Status: "running", Position: "0000000000000063", Read: 100, Acked: 100, Since: time.Now()}}},
 		changes: &fakeAgreements{}, kafka: &fakeKafkaUsers{users: map[string]bool{"vss": true}},
 		flow: metrics.New(func() float64 { return 0 }).Flow()}
-	srv := httptest.NewServer(New(Deps{Catalog: cat, SchemaIDs: ids, Sources: sources, Ingest: p,
+	b.handler = New(Deps{Catalog: cat, SchemaIDs: ids, Sources: sources, Ingest: p,
 		Connectors: b.conns, Engine: engine, Agreements: b.changes, KafkaUsers: b.kafka,
 		Registry:      RegistryFunc(func() *policies.Agencies { return b.registry }),
 		OperatorToken: b.operator, Tokens: credentials.New(st), CitizenKeys: log, CitizenTokens: citizens, Audit: st, AuditLog: log, State: st, Idempotency: st,
@@ -96,7 +97,8 @@ func newTestBus(t *testing.T) *testBus {
 				"population": 0, "instance": "test", "signs_checkpoints": true, "flow": b.flow}
 		}},
 		Ready:   map[string]func(context.Context) error{"store": st.Ping},
-		Metrics: prometheus.NewRegistry()}))
+		Metrics: prometheus.NewRegistry()})
+	srv := httptest.NewServer(b.handler)
 	t.Cleanup(srv.Close)
 	b.url = srv.URL
 	return b

@@ -220,6 +220,13 @@ func TestAccessBodiesAreStrict(t *testing.T) {
 		{"lone surrogate in a claim", "/v1/verify", `{"dataset":"tax.taxpayer","citizen":"001090012345","purpose":"x","claims":{"full_name":"\udc00"}}`, "$.claims.full_name", "surrogate"},
 		{"invalid UTF-8", "/v1/lookup", "{\"dataset\":\"tax.taxpayer\",\"citizen\":\"001090012345\",\"purpose\":\"\xff\"}", "$.purpose", "invalid UTF-8"},
 		{"not an object", "/v1/lookup", `[]`, "$", "expected a JSON object"},
+		// members of the wrong type, named (read from the strict decoding)
+		{"dataset a number", "/v1/lookup", `{"dataset":7,"citizen":"001090012345","purpose":"x"}`, "$.dataset", "dataset must be a string, got a number"},
+		{"citizen an object", "/v1/lookup", `{"dataset":"tax.taxpayer","citizen":{},"purpose":"x"}`, "$.citizen", "citizen must be a string, got an object"},
+		{"fields a string", "/v1/lookup", `{"dataset":"tax.taxpayer","citizen":"001090012345","purpose":"x","fields":"tax_code"}`, "$.fields", "fields must be an array"},
+		{"a field a number", "/v1/lookup", `{"dataset":"tax.taxpayer","citizen":"001090012345","purpose":"x","fields":["tax_code",3]}`, "$.fields[1]", "fields[1] is a number"},
+		{"claims an array", "/v1/verify", `{"dataset":"tax.taxpayer","citizen":"001090012345","purpose":"x","claims":[]}`, "$.claims", "claims must be an object"},
+		{"case reference true", "/v1/lookup", `{"dataset":"tax.taxpayer","citizen":"001090012345","purpose":"x","case_reference":true}`, "$.case_reference", "case_reference must be a string, got a boolean"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

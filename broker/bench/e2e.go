@@ -57,6 +57,9 @@ type E2EOptions struct {
 	// LoadProfile, when set, receives a CPU profile of this process (the
 	// bus) while the load runs, for `go tool pprof`.
 	LoadProfile io.Writer
+	// LoadGenProfile, when set, is a file that receives a CPU profile of
+	// the load generator's process while it sends.
+	LoadGenProfile string
 	// Logger receives the bus's log (nil: discarded).
 	Logger *slog.Logger
 }
@@ -100,6 +103,10 @@ type E2EResult struct {
 	// commits during the load and the entries they stored.
 	LoadCPU                            time.Duration
 	LoadAuditCommits, LoadAuditEntries int64
+	// LoadAvg is the machine's load average (1, 5, 15 min, as uptime
+	// shows it) before and after the load: the bus and the generator
+	// share the cores with whatever else runs.
+	LoadAvg [2]string
 }
 
 func (r E2EResult) String() string {
@@ -135,6 +142,7 @@ func (r E2EResult) String() string {
 		fmt.Fprintf(&b, "  lookup + verify (alternating, durable audit, http.uploads_per_credential 1024, load generator in another process unless in a Go benchmark), RSS after %d MiB:\n%s\n", r.LoadRSS>>20, r.Load)
 		fmt.Fprintf(&b, "  bus CPU %.0f µs per request; audit: %d entries in %d group commits (%.1f per commit)\n",
 			float64(r.LoadCPU.Nanoseconds())/1000, r.LoadAuditEntries, r.LoadAuditCommits, float64(r.LoadAuditEntries)/max(1, float64(r.LoadAuditCommits)))
+		fmt.Fprintf(&b, "  load average before the load %s, after %s\n", r.LoadAvg[0], r.LoadAvg[1])
 	}
 	if r.KeptDataDir != "" {
 		fmt.Fprintf(&b, "  data dir kept: %s; check the log with: %s\n", r.KeptDataDir, r.Verify)
@@ -314,16 +322,18 @@ func RunE2E(ctx context.Context, o E2EOptions) (res E2EResult, err error) {
 		if load == nil {
 			load = RunLoad
 		}
+		res.LoadAvg[0] = loadAverage()
 		audit0, cpu0 := bus.Audit.Stats(), cpuTime()
 		if o.LoadProfile != nil {
 			if err := pprof.StartCPUProfile(o.LoadProfile); err != nil {
 				return res, fmt.Errorf("bench: the CPU profile: %w", err)
 			}
 		}
-		lr, err := load(ctx, LoadOptions{API: "http://" + bus.Addrs().API, Requests: reqs, Rate: o.LoadRate, Duration: o.LoadDuration})
+		lr, err := load(ctx, LoadOptions{API: "http://" + bus.Addrs().API, Requests: reqs, Rate: o.LoadRate, Duration: o.LoadDuration, CPUProfile: o.LoadGenProfile})
 		if o.LoadProfile != nil {
 			pprof.StopCPUProfile()
 		}
+		res.LoadAvg[1] = loadAverage()
 		if err != nil {
 			return res, err
 		}
@@ -654,6 +664,16 @@ func procStatus(field string) int64 {
 		}
 	}
 	return 0
+}
+
+// loadAverage is the first three fields of /proc/loadavg ("" elsewhere).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 func dirSize(dir string) int64 {

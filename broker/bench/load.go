@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +36,9 @@ type LoadOptions struct {
 	Requests string
 	Rate     int           // requests per second (default 5000)
 	Duration time.Duration // default 10s
+	// CPUProfile, when set, receives a CPU profile of the generator's
+	// process while it sends (`lgsp bench -e2e -load-gen-cpuprofile`).
+	CPUProfile string
 }
 
 // LoadResult holds the latencies, measured from when each request was due
@@ -42,7 +48,14 @@ type LoadResult struct {
 	Rate            float64 // achieved
 	P50, P99, Max   time.Duration
 	FirstFailure    string
-	Rejected, Other int // non-200 answers by kind: 4xx, other
+	Rejected, Other int // non-200 answers by kind: 4xx, other (the rest of Failed: no answer)
+	// CPU is the generator process's CPU (user+sys) per request: it
+	// shares the machine with the bus, so it is stated with the figures.
+	// (Run in the bus's process, as Go benchmarks do, it includes the bus.)
+	CPU time.Duration
+	// Conns is how many connections the generator opened: one per
+	// request in flight at the busiest moment, kept alive.
+	Conns int
 }
 
 func (r LoadResult) String() string {
@@ -51,17 +64,25 @@ func (r LoadResult) String() string {
 	if r.FirstFailure != "" {
 		s += " (first: " + r.FirstFailure + ")"
 	}
+	s += fmt.Sprintf("\n  generator CPU %.0f µs per request, %d connections", float64(r.CPU.Nanoseconds())/1000, r.Conns)
 	return s
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-type loadRequest struct {
-	path, token string
-	body        []byte
-}
+// maxLoadConns bounds the generator's connections (requests in flight);
+// beyond, requests wait for one, and their latency shows it.
+const maxLoadConns = 1024
 
 // RunLoad sends the requests of o.Requests at o.Rate for o.Duration.
+//
+// It is built to cost little CPU, since it shares the machine with the
+// bus: each request is serialised once, up front; a connection is a
+// worker goroutine that writes those bytes and parses the answer with
+// net/http's reader (no Transport, whose per-connection read and write
+// goroutines hand every request over twice); workers are started only
+// when every open one is busy, so the connections are the requests in
+// flight, not one per request.
 func RunLoad(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	if o.Rate <= 0 {
 		o.Rate = 5000
@@ -69,71 +90,191 @@ func RunLoad(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	if o.Duration <= 0 {
 		o.Duration = 10 * time.Second
 	}
-	f, err := os.Open(o.Requests)
+	u, err := url.Parse(o.API)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return LoadResult{}, fmt.Errorf("bench: the API %q is not an http://HOST:PORT URL", o.API)
+	}
+	reqs, err := loadRequests(o.Requests, u)
 	if err != nil {
 		return LoadResult{}, err
 	}
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return LoadResult{}, fmt.Errorf("bench: the generator's CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return LoadResult{}, fmt.Errorf("bench: the generator's CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	n := int(float64(o.Rate) * o.Duration.Seconds())
+	lat := make([]time.Duration, n)
+	var failed, rejected, other atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	work := make(chan int) // unbuffered: a send succeeds only when a worker is idle
+	cpu0 := cpuTime()
+	start := time.Now()
+	interval := time.Second / time.Duration(o.Rate)
+	due := func(i int) time.Time { return start.Add(time.Duration(i) * interval) }
+	worker := func(i int) {
+		defer wg.Done()
+		w := loadConn{addr: u.Host}
+		defer w.close()
+		for ok := true; ok; i, ok = <-work {
+			r := &reqs[i%len(reqs)]
+			status, err := w.do(r.raw)
+			if err != nil {
+				failed.Add(1)
+				first.CompareAndSwap(nil, r.path+": "+err.Error())
+				switch {
+				case status >= 400 && status < 500:
+					rejected.Add(1)
+				case status != 0:
+					other.Add(1)
+				}
+			}
+			lat[i] = time.Since(due(i))
+		}
+	}
+	conns := 0
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		if d := time.Until(due(i)); d > 0 {
+			time.Sleep(d)
+		}
+		select {
+		case work <- i:
+		default:
+			if conns < maxLoadConns {
+				conns++
+				wg.Add(1)
+				go worker(i)
+			} else {
+				work <- i
+			}
+		}
+	}
+	close(work)
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
+	slices.Sort(lat)
+	res := LoadResult{Sent: n, Failed: int(failed.Load()), Rate: float64(n) / elapsed.Seconds(),
+		P50: lat[n/2], P99: lat[n*99/100], Max: lat[n-1], CPU: cpu / time.Duration(max(n, 1)), Conns: conns,
+		Rejected: int(rejected.Load()), Other: int(other.Load())}
+	if s, ok := first.Load().(string); ok {
+		res.FirstFailure = s
+	}
+	return res, nil
+}
+
+// loadRequest is one line of the requests file, serialised as HTTP/1.1.
+type loadRequest struct {
+	path string
+	raw  []byte
+}
+
+// loadRequests reads the requests file and serialises each request once,
+// with net/http's own writer.
+func loadRequests(path string, api *url.URL) ([]loadRequest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	var reqs []loadRequest
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		p := strings.SplitN(sc.Text(), "\t", 3)
 		if len(p) != 3 {
-			f.Close()
-			return LoadResult{}, fmt.Errorf("bench: %s: a line is not PATH<TAB>TOKEN<TAB>BODY", o.Requests)
+			return nil, fmt.Errorf("bench: %s: a line is not PATH<TAB>TOKEN<TAB>BODY", path)
 		}
-		reqs = append(reqs, loadRequest{p[0], p[1], []byte(p[2])})
+		req, err := http.NewRequest("POST", api.JoinPath(p[0]).String(), strings.NewReader(p[2]))
+		if err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", path, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+p[1])
+		var b bytes.Buffer
+		if err := req.Write(&b); err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, loadRequest{p[0], b.Bytes()})
 	}
-	f.Close()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", path, err)
+	}
 	if len(reqs) == 0 {
-		return LoadResult{}, fmt.Errorf("bench: %s holds no requests", o.Requests)
+		return nil, fmt.Errorf("bench: %s holds no requests", path)
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024}}
-	n := int(float64(o.Rate) * o.Duration.Seconds())
-	lat := make([]time.Duration, n)
-	var failed atomic.Int64
-	var first atomic.Value
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 1024) // connections at most; beyond, requests wait (and their latency shows it)
-	start := time.Now()
-	interval := time.Second / time.Duration(o.Rate)
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		due := start.Add(time.Duration(i) * interval)
-		if d := time.Until(due); d > 0 {
-			time.Sleep(d)
+	return reqs, nil
+}
+
+// loadConn is one keep-alive connection of the generator, dialled when
+// first used and again after an error.
+type loadConn struct {
+	addr string
+	c    net.Conn
+	r    *bufio.Reader
+	body [512]byte // the start of a refusal's text, for FirstFailure
+}
+
+func (w *loadConn) close() {
+	if w.c != nil {
+		w.c.Close()
+		w.c = nil
+	}
+}
+
+// do sends one serialised request and reads its answer: its status, and
+// for an answer other than 200 an error carrying the start of its body.
+func (w *loadConn) do(raw []byte) (int, error) {
+	if w.c == nil {
+		c, err := net.DialTimeout("tcp", w.addr, 10*time.Second)
+		if err != nil {
+			return 0, err
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func(i int, due time.Time) {
-			defer func() { <-sem; wg.Done() }()
-			r := reqs[i%len(reqs)]
-			req, _ := http.NewRequestWithContext(ctx, "POST", o.API+r.path, bytes.NewReader(r.body))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", "Bearer "+r.token)
-			resp, err := client.Do(req)
-			if err == nil {
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					err = fmt.Errorf("%s: %d %s", r.path, resp.StatusCode, strings.TrimSpace(string(body)))
-				}
-			}
-			lat[i] = time.Since(due)
-			if err != nil {
-				failed.Add(1)
-				first.CompareAndSwap(nil, err.Error())
-			}
-		}(i, due)
+		w.c = c
+		if w.r == nil {
+			w.r = bufio.NewReaderSize(c, 8<<10)
+		} else {
+			w.r.Reset(c)
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(lat)
-	res := LoadResult{Sent: n, Failed: int(failed.Load()), Rate: float64(n) / elapsed.Seconds(),
-		P50: lat[n/2], P99: lat[n*99/100], Max: lat[n-1]}
-	if s, ok := first.Load().(string); ok {
-		res.FirstFailure = s
+	status, keep, err := w.exchange(raw)
+	if err != nil || !keep {
+		w.close()
 	}
-	return res, nil
+	return status, err
+}
+
+func (w *loadConn) exchange(raw []byte) (status int, keep bool, err error) {
+	if err := w.c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		return 0, false, err
+	}
+	if _, err := w.c.Write(raw); err != nil {
+		return 0, false, err
+	}
+	resp, err := http.ReadResponse(w.r, nil)
+	if err != nil {
+		return 0, false, err
+	}
+	defer resp.Body.Close()
+	var refusal []byte
+	if resp.StatusCode != http.StatusOK {
+		k, _ := io.ReadFull(resp.Body, w.body[:])
+		refusal = w.body[:k]
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return resp.StatusCode, false, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%d %s", resp.StatusCode, strings.TrimSpace(string(refusal)))
+	}
+	return resp.StatusCode, !resp.Close, err
 }
 
 // prepareLoad pushes taxpayers and health-insurance cards for the first
@@ -233,6 +374,9 @@ func LoadCommand(args ...string) func(context.Context, LoadOptions) (LoadResult,
 		}
 		argv := append(slices.Clone(args), o.API, "-requests", o.Requests,
 			"-load-rate", fmt.Sprint(o.Rate), "-load-duration", o.Duration.String(), "-json")
+		if o.CPUProfile != "" {
+			argv = append(argv, "-load-cpuprofile", o.CPUProfile)
+		}
 		out, err := exec.CommandContext(ctx, self, argv...).Output()
 		if err != nil {
 			return LoadResult{}, fmt.Errorf("bench: the load generator process: %w", err)

@@ -28,7 +28,8 @@ type Plan struct {
 	// sending the requests of the Requests file.
 	LoadAPI, Requests string
 	// LoadProfilePath, with E2E and a load rate, receives a CPU profile of
-	// the bus during the load (go tool pprof).
+	// the bus during the load (go tool pprof); with LoadAPI, one of the
+	// load generator itself.
 	LoadProfilePath string
 }
 
@@ -36,7 +37,7 @@ type Plan struct {
 func (p Plan) Run(ctx context.Context) (fmt.Stringer, error) {
 	switch {
 	case p.LoadAPI != "":
-		return RunLoad(ctx, LoadOptions{API: p.LoadAPI, Requests: p.Requests, Rate: p.LoadRate, Duration: p.LoadDuration})
+		return RunLoad(ctx, LoadOptions{API: p.LoadAPI, Requests: p.Requests, Rate: p.LoadRate, Duration: p.LoadDuration, CPUProfile: p.LoadProfilePath})
 	case p.E2E:
 		if p.LoadProfilePath != "" {
 			f, err := os.Create(p.LoadProfilePath)

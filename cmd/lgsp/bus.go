@@ -95,7 +95,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&p.LoadRate, "load-rate", 0, "with -e2e: then send lookups and verifications at this many requests/s from another process (e.g. 5000)")
 	fs.DurationVar(&p.LoadDuration, "load-duration", 10*time.Second, "with -load-rate: how long")
 	fs.StringVar(&p.LoadAPI, "load", "", "run only the load generator against this API base URL (what -load-rate starts in another process)")
-	fs.StringVar(&p.LoadProfilePath, "load-cpuprofile", "", "with -load-rate: write a CPU profile of the bus during the load to this file (go tool pprof)")
+	fs.StringVar(&p.LoadProfilePath, "load-cpuprofile", "", "with -load-rate: write a CPU profile of the bus during the load to this file (go tool pprof); with -load, one of the generator")
+	fs.StringVar(&p.LoadGenProfile, "load-gen-cpuprofile", "", "with -load-rate: write a CPU profile of the load generator's process to this file")
 	fs.StringVar(&p.Requests, "requests", "", "with -load: the requests file (PATH<TAB>TOKEN<TAB>BODY lines)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
