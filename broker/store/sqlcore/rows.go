@@ -102,6 +102,11 @@ func upsertStateSQL(n int) string {
 
 var upsertStateFull = buildUpsertState(stateRows)
 
+// BatchSQL is the core's full-size batch statements (in the core's
+// spelling), which a dialect may prepare once instead of compiling them
+// for every group commit.
+func BatchSQL() []string { return []string{upsertStateFull} }
+
 func buildUpsertState(n int) string {
 	return `INSERT INTO dataset_state (` + stateColumns + `, version, deleted) VALUES ` +
 		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?),`, n), ",") + `

@@ -50,7 +50,8 @@ type Store struct {
 	path    string
 	stmts   *stmtCache // r's and p's prepared statements, closed with them
 	pstmts  *stmtCache
-	filters *store.AuditFilters // the core's bucket filters, for this package's tests
+	wstmts  map[string]*sql.Stmt // w's batch statements, closed with it
+	filters *store.AuditFilters  // the core's bucket filters, for this package's tests
 }
 
 var _ store.Store = (*Store)(nil)
@@ -171,8 +172,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	p.SetMaxOpenConns(n)
 	p.SetMaxIdleConns(n)
 	s.p = p
+	if s.wstmts, err = prepareBatches(ctx, w); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlitestore: open %q: prepare the batch statements: %w", path, err)
+	}
 	s.stmts, s.pstmts = newStmtCache(r), newStmtCache(p)
-	s.Store = sqlcore.New(&dialect{w: w, r: r, p: p, stmts: s.stmts, pstmts: s.pstmts})
+	s.Store = sqlcore.New(&dialect{w: w, r: r, p: p, stmts: s.stmts, pstmts: s.pstmts, wstmts: s.wstmts})
 	s.filters = s.Filters()
 	return s, nil
 }
@@ -207,6 +212,9 @@ func (s *Store) Close() error {
 		s.Store.Close()
 	}
 	var errs []error
+	for _, st := range s.wstmts {
+		_ = st.Close()
+	}
 	for _, c := range []*stmtCache{s.stmts, s.pstmts} {
 		if c != nil {
 			c.close()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lgsp-bus/lgsp/broker/store"
+	"github.com/lgsp-bus/lgsp/broker/store/sqlcore"
 )
 
 func openInternal(t *testing.T) *Store {
@@ -141,5 +142,61 @@ func TestReadStatementsConcurrent(t *testing.T) {
 	rows, err := s.StateByCitizen(ctx, "tax.taxpayer", "c00", 100)
 	if err != nil || len(rows) != keys/5 || string(rows[0].Row) != fmt.Sprintf(`{"v":%d}`, versions) {
 		t.Fatalf("after the writes: %+v %v", rows, err)
+	}
+}
+
+// The full-size batch statements are prepared at Open and used inside the
+// write transactions (regression: preparing one lazily on the write pool
+// while its one connection was in a transaction would wait forever). A
+// batch that spans full-size statements and a remainder writes every row
+// and entry, and the upsert still refuses an older version.
+func TestBatchStatementsPrepared(t *testing.T) {
+	ctx := context.Background()
+	s := openInternal(t)
+	if _, ok := s.wstmts[names.SQL(sqlcore.BatchSQL()[0])]; !ok || len(s.wstmts) != 2 {
+		t.Fatalf("prepared batch statements: %d, want the state upsert and the audit insert", len(s.wstmts))
+	}
+	if _, ok := s.wstmts[insertAuditFull]; !ok {
+		t.Fatal("the full-size audit insert is not prepared")
+	}
+	rows := func(version int64, n int) []store.StateRow {
+		out := make([]store.StateRow, n)
+		for i := range out {
+			out[i] = store.StateRow{Dataset: "land.land_use_right", Key: fmt.Sprintf("k%03d", i), CitizenKey: fmt.Sprintf("c%03d", i),
+				Row: fmt.Appendf(nil, `{"v":%d}`, version), EventID: fmt.Sprintf("e%d-%d", version, i), Updated: time.Unix(1_700_000_000+version, 0), Version: version}
+		}
+		return out
+	}
+	for _, b := range [][]store.StateRow{rows(2, 300), rows(3, 300), rows(1, 300)} { // 2 × 128 + 44 each; the last is older
+		if err := s.ApplyState(ctx, b, nil); err != nil {
+			t.Fatalf("ApplyState: %v", err)
+		}
+	}
+	if n, err := s.CountState(ctx, "land.land_use_right"); err != nil || n != 300 {
+		t.Fatalf("CountState = %d, %v; want 300", n, err)
+	}
+	for _, k := range []int{0, 200, 299} {
+		got, err := s.StateByCitizen(ctx, "land.land_use_right", fmt.Sprintf("c%03d", k), 10)
+		if err != nil || len(got) != 1 || string(got[0].Row) != `{"v":3}` {
+			t.Fatalf("key %d: %+v, %v; want the row of version 3", k, got, err)
+		}
+	}
+	var entries []store.AuditEntry
+	for seq := int64(1); seq <= 150; seq++ { // 2 × 64 + 22
+		entries = append(entries, store.AuditEntry{Seq: seq, Time: time.Unix(1_700_000_000+seq, 0).UTC(), Actor: "agency.tax", Action: "deliver",
+			Dataset: "land.land_use_right", Purpose: "p", LegalBasis: "l", AgreementID: "a", Decision: "allow",
+			CitizenKey: fmt.Sprintf("%064x", seq), PrevHash: []byte{byte(seq - 1)}, Hash: []byte{byte(seq)}})
+	}
+	for _, b := range [][]store.AuditEntry{entries[:130], entries[130:]} {
+		if err := s.AppendAudit(ctx, b); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	if n, err := s.CountAudit(ctx); err != nil || n != 150 {
+		t.Fatalf("CountAudit = %d, %v; want 150", n, err)
+	}
+	got, err := s.ListAudit(ctx, store.AuditQuery{AfterSeq: 63, Limit: 3})
+	if err != nil || len(got) != 3 || got[0].Seq != 64 || got[2].CitizenKey != fmt.Sprintf("%064x", 66) {
+		t.Fatalf("entries 64..66 across two statements: %+v, %v", got, err)
 	}
 }
