@@ -552,7 +552,19 @@ func appendDelivered(buf []byte, ch change, before, after map[string]any, agreem
 	return append(buf, '}'), nil
 }
 
+// appendJSON appends json.Marshal(v), written without reflection where
+// envelope can (flat rows and plain strings: the same bytes).
 func appendJSON(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		if out, ok := envelope.AppendRow(buf, x); ok {
+			return out, nil
+		}
+	case string:
+		if out, ok := envelope.AppendString(buf, x); ok {
+			return out, nil
+		}
+	}
 	b, err := json.Marshal(v)
 	return append(buf, b...), err
 }

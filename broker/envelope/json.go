@@ -25,22 +25,8 @@ func AppendRow(dst []byte, row map[string]any) ([]byte, bool) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys) // json.Marshal's order: byte-wise by key
-	start := len(dst)
-	dst = append(dst, '{')
-	for i, k := range keys {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		var ok bool
-		if dst, ok = AppendString(dst, k); !ok {
-			return dst[:start], false
-		}
-		dst = append(dst, ':')
-		if dst, ok = appendValue(dst, row[k]); !ok {
-			return dst[:start], false
-		}
-	}
-	return append(dst, '}'), true
+	out, _, ok := appendMembers(dst, row, keys)
+	return out, ok
 }
 
 // AppendRowKeys is AppendRow for a row whose keys are all among keys,
@@ -51,9 +37,19 @@ func AppendRowKeys(dst []byte, row map[string]any, keys []string) ([]byte, bool)
 	if row == nil {
 		return dst, false
 	}
+	out, n, ok := appendMembers(dst, row, keys)
+	if ok && n != len(row) {
+		return AppendRow(dst, row)
+	}
+	return out, ok
+}
+
+// appendMembers appends row as an object whose members are those of keys
+// present in row, in that order; n is how many it wrote. On false it
+// has appended nothing.
+func appendMembers(dst []byte, row map[string]any, keys []string) (out []byte, n int, ok bool) {
 	start := len(dst)
 	dst = append(dst, '{')
-	n := 0
 	for _, k := range keys {
 		v, present := row[k]
 		if !present {
@@ -63,19 +59,15 @@ func AppendRowKeys(dst []byte, row map[string]any, keys []string) ([]byte, bool)
 			dst = append(dst, ',')
 		}
 		n++
-		var ok bool
 		if dst, ok = AppendString(dst, k); !ok {
-			return dst[:start], false
+			return dst[:start], 0, false
 		}
 		dst = append(dst, ':')
 		if dst, ok = appendValue(dst, v); !ok {
-			return dst[:start], false
+			return dst[:start], 0, false
 		}
 	}
-	if n != len(row) {
-		return AppendRow(dst[:start], row)
-	}
-	return append(dst, '}'), true
+	return append(dst, '}'), n, true
 }
 
 func appendValue(dst []byte, v any) ([]byte, bool) {
